@@ -1,0 +1,191 @@
+"""Command line: ``python -m cfcore {train,explore,recommend,export} ...``.
+
+Every user error ends as one line ``error: ...`` on stderr and exit code 2.
+Heavy modules (TensorFlow) are imported inside the commands, so ``--help``
+and argument errors answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A user-facing failure; its message becomes ``error: <message>``."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors in the project's one-line format."""
+
+    def error(self, message: str) -> None:  # noqa: D401 - argparse API
+        raise CliError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    def register(func):
+        COMMANDS[name] = func
+        return func
+
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m cfcore", description="Collaborative filtering with embeddings.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train a model and save the run to a folder")
+    p.add_argument("--data", help="MovieLens folder or .zip (default: $CFCORE_DATA, cache, download)")
+    p.add_argument("--preset", choices=["article", "fast", "best"], default="article",
+                   help="starting settings; explicit flags override them (default: article)")
+    p.add_argument("--model", choices=["simple_dot", "dot_with_bias", "simple_embedding"])
+    p.add_argument("--dim", type=_positive_int, dest="embedding_dim")
+    p.add_argument("--epochs", type=_positive_int)
+    p.add_argument("--batch-size", type=_positive_int, dest="batch_size")
+    p.add_argument("--lr", type=_number, dest="learning_rate")
+    p.add_argument("--patience", type=_positive_int, help="early-stopping patience (0: off)")
+    p.add_argument("--seed", type=_positive_int)
+    p.add_argument("--val-fraction", type=_number, dest="val_fraction")
+    p.add_argument("--out", required=True, help="folder to save the run in")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+
+    p = sub.add_parser("explore", help="PCA of a run's movie embeddings and PC rankings")
+    p.add_argument("run_dir")
+    p.add_argument("--min-ratings", type=_positive_int, default=20)
+    p.add_argument("--top", type=_positive_int, default=10)
+    p.add_argument("--centered", action="store_true", help="centre the embeddings before PCA")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("recommend", help="a user's top unseen movies")
+    p.add_argument("run_dir")
+    p.add_argument("--user", type=_positive_int, required=True, help="userId")
+    p.add_argument("--top", type=_positive_int, default=10)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("export", help="movie embeddings as CSV and Embedding Projector TSVs")
+    p.add_argument("run_dir")
+    p.add_argument("--out", required=True)
+    return parser
+
+
+def _import_training():
+    """Import the TensorFlow-backed training module with its start-up chatter silenced.
+
+    TensorFlow's C++ logging writes to file descriptor 2 at import time, before
+    any setting can stop it; the CLI's stderr is reserved for its own messages.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "cfcore.training" not in sys.modules:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            import tensorflow as tf
+
+            tf.constant(0)  # triggers the remaining one-time CPU feature messages
+            import cfcore.training  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+    import cfcore.training
+
+    return cfcore.training
+
+
+@command("train")
+def _train(args: argparse.Namespace) -> int:
+    from cfcore.config import preset
+    from cfcore.data import load_dataset
+
+    overrides = {
+        key: getattr(args, key)
+        for key in ("model", "embedding_dim", "epochs", "batch_size", "learning_rate", "patience", "seed",
+                    "val_fraction")
+        if getattr(args, key) is not None
+    }
+    config = preset(args.preset, **overrides)
+    dataset = load_dataset(args.data)
+    log = sys.stderr if args.json else sys.stdout
+    print(
+        f"data: {dataset.n_users:,} users, {dataset.n_movies:,} movies, {dataset.n_ratings:,} ratings "
+        f"({dataset.source})", file=log,
+    )
+
+    def report(progress) -> None:
+        if progress.stage == "epoch" and progress.history:
+            row = progress.history[-1]
+            print(
+                f"epoch {row['epoch']:>3}/{progress.epochs}  loss {row['loss']:.4f}  "
+                f"train_rmse {row['train_rmse']:.4f}  val_rmse {row['val_rmse']:.4f}  "
+                f"({row['seconds']:.1f}s)", file=log, flush=True,
+            )
+
+    training = _import_training()
+    run = training.train(dataset, config, listeners=[report])
+    training.save_run(run, args.out)
+    summary = run.result.summary()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(
+            f"best val_rmse {summary['best_val_rmse']:.4f} at epoch {summary['best_epoch']} "
+            f"({summary['epochs_run']} epochs, {summary['train_seconds']:.1f}s); saved to {args.out}"
+        )
+    return 0
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that mean 'the user asked for something wrong'."""
+    from cfcore.config import ConfigError
+    from cfcore.data import DataError
+
+    errors: list[type[BaseException]] = [CliError, DataError, ConfigError]
+    if "cfcore.training" in sys.modules:
+        from cfcore.training import RunError
+
+        errors.append(RunError)
+    return tuple(errors)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except SystemExit as exc:  # --help exits 0 through argparse
+        return int(exc.code or 0)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - the CLI contract: never a traceback
+        if isinstance(exc, _user_errors()):
+            message = str(exc)
+        else:
+            message = f"unexpected {type(exc).__name__}: {exc}"
+        print(f"error: {message.splitlines()[0] if message else type(exc).__name__}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,46 @@
+"""One place for the project's constants: data source, reference numbers, limits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATASET_NAME = "ml-latest-small"
+DATASET_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
+DATA_ENV_VAR = "CFCORE_DATA"
+CACHE_ENV_VAR = "CFCORE_CACHE"
+
+
+def cache_dir() -> Path:
+    """Folder where downloaded datasets are kept (``CFCORE_CACHE`` or ``~/.cache/cfcore``)."""
+    configured = os.environ.get(CACHE_ENV_VAR)
+    return Path(configured) if configured else Path.home() / ".cache" / "cfcore"
+
+
+RATINGS_FILE = "ratings.csv"
+MOVIES_FILE = "movies.csv"
+RATINGS_COLUMNS = ("userId", "movieId", "rating")
+MOVIES_COLUMNS = ("movieId", "title", "genres")
+
+# Ratings outside this range are rejected as not being star ratings at all.
+SANE_RATING_MIN = 0.0
+SANE_RATING_MAX = 10.0
+
+# Default size limits for loaded data; the app tightens them for uploads.
+MAX_FILE_BYTES = 1024 * 1024 * 1024
+MAX_RATING_ROWS = 30_000_000
+UPLOAD_MAX_FILE_BYTES = 50 * 1024 * 1024
+UPLOAD_MAX_RATING_ROWS = 2_000_000
+# Extracting an archive may not produce more than this (zip-bomb guard).
+MAX_EXTRACTED_BYTES = 2 * 1024 * 1024 * 1024
+
+# The article's reported validation RMSEs (ml-latest-small, 2018 release).
+ARTICLE_VAL_RMSE = {
+    "simple_dot": 1.08,
+    "dot_with_bias": 0.88,
+    "simple_embedding": 1.13,
+}
+# A public benchmark on related data, quoted by the article.
+BENCHMARK_VAL_RMSE = 0.91
+
+DEFAULT_SEED = 42

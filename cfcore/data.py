@@ -1,0 +1,620 @@
+"""MovieLens-format data: finding, downloading, validating, indexing and splitting it.
+
+Nothing here imports TensorFlow at module level: the app's Data page must stay
+light. The one download path imports Keras lazily for ``keras.utils.get_file``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from cfcore import constants as C
+
+
+class DataError(ValueError):
+    """Raised for any data problem a user can fix; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits applied while loading a ratings/movies pair."""
+
+    max_file_bytes: int = C.MAX_FILE_BYTES
+    max_rating_rows: int = C.MAX_RATING_ROWS
+
+
+UPLOAD_LIMITS = Limits(C.UPLOAD_MAX_FILE_BYTES, C.UPLOAD_MAX_RATING_ROWS)
+
+Source = str | os.PathLike | bytes | BinaryIO
+_MAX_ID = 2**31 - 1
+
+
+# ---------------------------------------------------------------------------
+# Reading and validating the two CSV files
+# ---------------------------------------------------------------------------
+
+
+def _read_bytes(source: Source, name: str, limits: Limits) -> bytes:
+    if isinstance(source, bytes):
+        raw = source
+    elif hasattr(source, "read"):
+        raw = source.read(limits.max_file_bytes + 1)
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8")
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise DataError(f"{name}: file not found: {path}")
+        size = path.stat().st_size
+        if size > limits.max_file_bytes:
+            raise DataError(
+                f"{name}: file is {size:,} bytes, over the limit of {limits.max_file_bytes:,} bytes"
+            )
+        raw = path.read_bytes()
+    if len(raw) > limits.max_file_bytes:
+        raise DataError(f"{name}: file is over the limit of {limits.max_file_bytes:,} bytes")
+    return raw
+
+
+def _decode(raw: bytes, name: str, encoding: str = "utf-8") -> str:
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise DataError(
+            f"{name}: line {line} is not valid {encoding.upper()} text "
+            f"(byte 0x{raw[err.start]:02x} at offset {err.start}); save the file as UTF-8"
+        ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise DataError(f"{name}: line {line} contains a NUL byte; this is not a text CSV file")
+    if not text.strip():
+        raise DataError(f"{name}: the file is empty")
+    return text.lstrip("\ufeff")
+
+
+def _parse_csv(text: str, name: str, sep: str = ",", names: list[str] | None = None) -> pd.DataFrame:
+    try:
+        if sep == "::":
+            rows = [line.split("::") for line in text.splitlines() if line.strip()]
+            frame = pd.DataFrame(rows, columns=names) if rows else pd.DataFrame(columns=names)
+        else:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, ValueError, AssertionError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{name}: not a readable CSV file ({first})") from None
+    frame.columns = [str(col).strip() for col in frame.columns]
+    if frame.empty:
+        raise DataError(f"{name}: the file has a header but no data rows")
+    return frame
+
+
+def _require_columns(frame: pd.DataFrame, required: tuple[str, ...], name: str) -> None:
+    missing = [col for col in required if col not in frame.columns]
+    if missing:
+        found = ", ".join(repr(c) for c in frame.columns[:10])
+        raise DataError(
+            f"{name}: missing column(s) {', '.join(repr(m) for m in missing)}; "
+            f"expected {', '.join(required)} (found: {found})"
+        )
+
+
+def _line_of(position: int) -> int:
+    """File line number of a data row (the header is line 1)."""
+    return int(position) + 2
+
+
+def _int_column(frame: pd.DataFrame, column: str, name: str) -> np.ndarray:
+    text = frame[column].astype(str).str.strip()
+    values = pd.to_numeric(text, errors="coerce")
+    as_float = values.to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isfinite(as_float) | (as_float != np.floor(as_float))
+    bad |= (as_float < 0) | (as_float > _MAX_ID)
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        shown = text.iloc[pos] or "(empty)"
+        raise DataError(
+            f"{name}: column '{column}' line {_line_of(pos)}: {shown[:40]!r} is not a valid id "
+            f"(ids are whole numbers from 0 to {_MAX_ID})"
+        )
+    return as_float.astype(np.int64)
+
+
+def validate_ratings(frame: pd.DataFrame, name: str = C.RATINGS_FILE) -> pd.DataFrame:
+    """Check a raw ratings table and return it typed.
+
+    Duplicate (userId, movieId) pairs are rejected: a user rates a movie once,
+    and silently keeping one of two ratings would change the data behind the
+    learner's back.
+
+    Args:
+        frame: Raw table with string cells and at least userId, movieId, rating.
+        name: File name used in error messages.
+
+    Returns:
+        A frame with int64 ``userId``/``movieId``, float32 ``rating`` (and
+        ``timestamp`` when present), in file order.
+    """
+    _require_columns(frame, C.RATINGS_COLUMNS, name)
+    users = _int_column(frame, "userId", name)
+    movies = _int_column(frame, "movieId", name)
+    text = frame["rating"].astype(str).str.strip()
+    ratings = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isfinite(ratings)
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        shown = text.iloc[pos] or "(empty)"
+        raise DataError(
+            f"{name}: column 'rating' line {_line_of(pos)}: {shown[:40]!r} is not a number"
+        )
+    out_of_range = (ratings < C.SANE_RATING_MIN) | (ratings > C.SANE_RATING_MAX)
+    if out_of_range.any():
+        pos = int(np.flatnonzero(out_of_range)[0])
+        raise DataError(
+            f"{name}: column 'rating' line {_line_of(pos)}: {ratings[pos]:g} is outside the "
+            f"allowed range {C.SANE_RATING_MIN:g} to {C.SANE_RATING_MAX:g}"
+        )
+    typed = pd.DataFrame({"userId": users, "movieId": movies, "rating": ratings.astype(np.float32)})
+    if "timestamp" in frame.columns:
+        stamps = pd.to_numeric(frame["timestamp"].astype(str).str.strip(), errors="coerce")
+        typed["timestamp"] = stamps.fillna(0).clip(lower=0, upper=2**62).astype(np.int64).to_numpy()
+    dup = typed.duplicated(["userId", "movieId"], keep="first").to_numpy()
+    if dup.any():
+        pos = int(np.flatnonzero(dup)[0])
+        user, movie = int(users[pos]), int(movies[pos])
+        first = int(np.flatnonzero((users == user) & (movies == movie))[0])
+        raise DataError(
+            f"{name}: line {_line_of(pos)}: user {user} rated movie {movie} twice "
+            f"(first on line {_line_of(first)}); keep one rating per user and movie"
+        )
+    return typed
+
+
+def validate_movies(frame: pd.DataFrame, name: str = C.MOVIES_FILE) -> pd.DataFrame:
+    """Check a raw movies table and return it typed (movieId, title, genres)."""
+    _require_columns(frame, C.MOVIES_COLUMNS, name)
+    ids = _int_column(frame, "movieId", name)
+    titles = frame["title"].astype(str).str.strip()
+    empty = (titles == "").to_numpy()
+    if empty.any():
+        pos = int(np.flatnonzero(empty)[0])
+        raise DataError(f"{name}: column 'title' line {_line_of(pos)}: the title is empty")
+    genres = frame["genres"].astype(str).str.strip().replace("", "(no genres listed)")
+    typed = pd.DataFrame({"movieId": ids, "title": titles.to_numpy(), "genres": genres.to_numpy()})
+    dup = typed["movieId"].duplicated().to_numpy()
+    if dup.any():
+        pos = int(np.flatnonzero(dup)[0])
+        raise DataError(
+            f"{name}: line {_line_of(pos)}: movieId {ids[pos]} appears more than once"
+        )
+    return typed
+
+
+def read_ratings(
+    source: Source, name: str = C.RATINGS_FILE, limits: Limits = Limits()
+) -> pd.DataFrame:
+    """Read and validate a ratings file (CSV, or ``::``-separated ``ratings.dat``)."""
+    raw = _read_bytes(source, name, limits)
+    if name.endswith(".dat"):
+        text = _decode(raw, name, "latin-1")
+        frame = _parse_csv(text, name, "::", ["userId", "movieId", "rating", "timestamp"])
+    else:
+        frame = _parse_csv(_decode(raw, name), name)
+    if len(frame) > limits.max_rating_rows:
+        raise DataError(
+            f"{name}: {len(frame):,} rows, over the limit of {limits.max_rating_rows:,} ratings"
+        )
+    return validate_ratings(frame, name)
+
+
+def read_movies(source: Source, name: str = C.MOVIES_FILE, limits: Limits = Limits()) -> pd.DataFrame:
+    """Read and validate a movies file (CSV, or ``::``-separated ``movies.dat``)."""
+    raw = _read_bytes(source, name, limits)
+    if name.endswith(".dat"):
+        frame = _parse_csv(_decode(raw, name, "latin-1"), name, "::", ["movieId", "title", "genres"])
+    else:
+        frame = _parse_csv(_decode(raw, name), name)
+    return validate_movies(frame, name)
+
+
+# ---------------------------------------------------------------------------
+# The indexed dataset
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    """Validated ratings with dense 0-based user and movie indices.
+
+    Attributes:
+        ratings: One row per rating: userId, movieId, rating[, timestamp], and
+            the dense indices ``user`` and ``movie`` (int32).
+        movies: movieId, title, genres for every rated movie, ordered by movie
+            index, plus ``num_ratings`` and ``mean_rating``.
+        index_to_user: ``index_to_user[i]`` is the userId of user index i.
+        index_to_movie: ``index_to_movie[j]`` is the movieId of movie index j.
+        source: Where the data came from, for display.
+    """
+
+    ratings: pd.DataFrame
+    movies: pd.DataFrame
+    index_to_user: np.ndarray
+    index_to_movie: np.ndarray
+    source: str = ""
+    _fingerprint: str = field(default="", repr=False)
+
+    @cached_property
+    def user_to_index(self) -> dict[int, int]:
+        return {int(u): i for i, u in enumerate(self.index_to_user)}
+
+    @cached_property
+    def movie_to_index(self) -> dict[int, int]:
+        return {int(m): j for j, m in enumerate(self.index_to_movie)}
+
+    @property
+    def n_users(self) -> int:
+        return len(self.index_to_user)
+
+    @property
+    def n_movies(self) -> int:
+        return len(self.index_to_movie)
+
+    @property
+    def n_ratings(self) -> int:
+        return len(self.ratings)
+
+    @property
+    def min_rating(self) -> float:
+        return float(self.ratings["rating"].min())
+
+    @property
+    def max_rating(self) -> float:
+        return float(self.ratings["rating"].max())
+
+    @property
+    def sparsity(self) -> float:
+        """Fraction of the user x movie matrix that has no rating."""
+        return 1.0 - self.n_ratings / float(self.n_users * self.n_movies)
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the (userId, movieId, rating) triples, to recognise the same data."""
+        if not self._fingerprint:
+            digest = hashlib.sha256()
+            for column in ("userId", "movieId", "rating"):
+                digest.update(np.ascontiguousarray(self.ratings[column].to_numpy()).tobytes())
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    def summary(self) -> dict[str, float | int | str]:
+        return {
+            "source": self.source,
+            "n_users": self.n_users,
+            "n_movies": self.n_movies,
+            "n_ratings": self.n_ratings,
+            "sparsity": self.sparsity,
+            "min_rating": self.min_rating,
+            "max_rating": self.max_rating,
+        }
+
+
+def build_dataset(ratings: pd.DataFrame, movies: pd.DataFrame, source: str = "") -> Dataset:
+    """Index validated ratings and join movie titles onto them.
+
+    Args:
+        ratings: Output of :func:`validate_ratings`.
+        movies: Output of :func:`validate_movies`.
+        source: Description of where the data came from.
+
+    Returns:
+        A :class:`Dataset`; only movies with at least one rating get an index.
+
+    Raises:
+        DataError: if a rating refers to a movie missing from ``movies``.
+    """
+    known = np.isin(ratings["movieId"].to_numpy(), movies["movieId"].to_numpy())
+    if not known.all():
+        pos = int(np.flatnonzero(~known)[0])
+        raise DataError(
+            f"{C.RATINGS_FILE}: line {_line_of(pos)}: movieId {int(ratings['movieId'].iloc[pos])} "
+            f"is not in {C.MOVIES_FILE}"
+        )
+    index_to_user, user_index = np.unique(ratings["userId"].to_numpy(), return_inverse=True)
+    index_to_movie, movie_index = np.unique(ratings["movieId"].to_numpy(), return_inverse=True)
+    ratings = ratings.reset_index(drop=True).copy()
+    ratings["user"] = user_index.astype(np.int32)
+    ratings["movie"] = movie_index.astype(np.int32)
+    stats = ratings.groupby("movie")["rating"].agg(["size", "mean"])
+    table = movies.set_index("movieId").loc[index_to_movie].reset_index()
+    table["num_ratings"] = stats["size"].to_numpy().astype(np.int64)
+    table["mean_rating"] = stats["mean"].to_numpy().astype(np.float64)
+    return Dataset(ratings, table, index_to_user, index_to_movie, source)
+
+
+def dataset_from_files(
+    ratings_source: Source,
+    movies_source: Source,
+    *,
+    source: str = "upload",
+    limits: Limits = UPLOAD_LIMITS,
+    ratings_name: str = C.RATINGS_FILE,
+    movies_name: str = C.MOVIES_FILE,
+) -> Dataset:
+    """Build a dataset from two files or byte strings (used for uploads)."""
+    ratings = read_ratings(ratings_source, ratings_name, limits)
+    movies = read_movies(movies_source, movies_name, limits)
+    return build_dataset(ratings, movies, source)
+
+
+# ---------------------------------------------------------------------------
+# Finding the data: explicit path, CFCORE_DATA, cache, download
+# ---------------------------------------------------------------------------
+
+
+def _find_data_folder(root: Path) -> Path | None:
+    """The folder at or one level below ``root`` that holds a ratings file."""
+    for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
+        if (folder / C.RATINGS_FILE).is_file() or (folder / "ratings.dat").is_file():
+            return folder
+    return None
+
+
+def safe_extract_zip(
+    archive: str | os.PathLike, target: str | os.PathLike, max_bytes: int = C.MAX_EXTRACTED_BYTES
+) -> Path:
+    """Extract a zip so that nothing lands outside ``target``.
+
+    Rejects absolute paths, ``..`` members, links, and archives whose
+    uncompressed size is over ``max_bytes`` (zip bombs).
+
+    Raises:
+        DataError: for a corrupt or hostile archive.
+    """
+    target = Path(target).resolve()
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                raise DataError(f"{Path(archive).name}: corrupt member {bad!r} (CRC mismatch)")
+            members = zf.infolist()
+            total = sum(m.file_size for m in members)
+            if total > max_bytes:
+                raise DataError(
+                    f"{Path(archive).name}: would extract to {total:,} bytes, "
+                    f"over the limit of {max_bytes:,}"
+                )
+            for member in members:
+                name = member.filename.replace("\\", "/")
+                dest = (target / name).resolve()
+                if name.startswith("/") or ".." in name.split("/") or not dest.is_relative_to(target):
+                    raise DataError(
+                        f"{Path(archive).name}: member {member.filename!r} would be written "
+                        "outside the target folder"
+                    )
+                if (member.external_attr >> 16) & 0o170000 == 0o120000:
+                    raise DataError(f"{Path(archive).name}: member {member.filename!r} is a link")
+            target.mkdir(parents=True, exist_ok=True)
+            written = 0
+            for member in members:
+                dest = (target / member.filename.replace("\\", "/")).resolve()
+                if member.is_dir():
+                    dest.mkdir(parents=True, exist_ok=True)
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(member) as src, open(dest, "wb") as out:
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise DataError(f"{Path(archive).name}: extracted data is over the limit")
+                        out.write(chunk)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, RuntimeError) as err:
+        raise DataError(f"{Path(archive).name}: not a readable zip archive ({err})") from None
+    return target
+
+
+def _check_folder(folder: Path) -> Path:
+    found = _find_data_folder(folder)
+    if found is None:
+        raise DataError(f"{folder}: no {C.RATINGS_FILE} found in this folder or one level below")
+    has_movies = (found / C.MOVIES_FILE).is_file() or (found / "movies.dat").is_file()
+    if not has_movies:
+        raise DataError(f"{found}: has a ratings file but no {C.MOVIES_FILE}")
+    return found
+
+
+def _extract_once(archive: Path) -> Path:
+    """Extract a user-provided zip into the cache, keyed by its content hash."""
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
+    target = C.cache_dir() / "extracted" / digest
+    if not (target / ".complete").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        safe_extract_zip(archive, target)
+        (target / ".complete").touch()
+    return target
+
+
+def _cache_is_valid(folder: Path) -> bool:
+    """True when a cached extraction holds both files with the expected header."""
+    try:
+        found = _check_folder(folder)
+        with open(found / C.RATINGS_FILE, encoding="utf-8") as fh:
+            header = fh.readline().strip().split(",")
+        with open(found / C.MOVIES_FILE, encoding="utf-8") as fh:
+            movie_header = fh.readline().strip().split(",")
+    except (DataError, OSError, UnicodeDecodeError):
+        return False
+    return set(C.RATINGS_COLUMNS) <= set(header) and set(C.MOVIES_COLUMNS) <= set(movie_header)
+
+
+def download_dataset(url: str = C.DATASET_URL, cache: Path | None = None) -> Path:
+    """Download and extract the built-in dataset into the cache; return its folder.
+
+    A cache that is incomplete or corrupt is deleted and fetched again.
+
+    Raises:
+        DataError: when offline (or the server fails) with no usable cache.
+    """
+    cache = Path(cache) if cache else C.cache_dir()
+    folder = cache / C.DATASET_NAME
+    if _cache_is_valid(folder) and (folder / ".complete").exists():
+        return _check_folder(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    archive = cache / f"{C.DATASET_NAME}.zip"
+    for attempt in range(2):
+        try:
+            import keras  # lazy: the download is the only place data needs Keras
+
+            keras.utils.get_file(
+                fname=archive.name, origin=url, cache_dir=str(cache), cache_subdir=".", extract=False
+            )
+            extracted = folder / "_extract"
+            safe_extract_zip(archive, extracted)
+            inner = _check_folder(extracted)
+            for item in inner.iterdir():
+                shutil.move(str(item), folder / item.name)
+            shutil.rmtree(extracted, ignore_errors=True)
+            if not _cache_is_valid(folder):
+                raise DataError(f"{url}: the archive does not contain MovieLens ratings and movies")
+            (folder / ".complete").touch()
+            return folder
+        except DataError:
+            # A corrupt or truncated archive: never use it; retry once from scratch.
+            archive.unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            if attempt == 1:
+                raise
+        except Exception as err:  # network failures arrive as many exception types
+            archive.unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise DataError(
+                f"could not download {C.DATASET_NAME} from {url} ({type(err).__name__}: "
+                f"{str(err)[:120]}). Provide the data another way: pass a folder or .zip path "
+                f"(--data PATH), set {C.DATA_ENV_VAR} to a MovieLens folder or zip, or upload "
+                f"ratings.csv and movies.csv in the app"
+            ) from None
+    raise AssertionError("unreachable")
+
+
+def resolve_data_path(path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """Find the folder holding the data: explicit path, ``CFCORE_DATA``, cache, download."""
+    chosen = path if path not in (None, "") else os.environ.get(C.DATA_ENV_VAR) or None
+    if chosen is not None:
+        candidate = Path(chosen).expanduser()
+        if not candidate.exists():
+            raise DataError(f"data path not found: {candidate}")
+        if candidate.is_file():
+            if not zipfile.is_zipfile(candidate):
+                raise DataError(f"{candidate}: not a folder or a .zip archive")
+            candidate = _extract_once(candidate)
+        return _check_folder(candidate)
+    if not download:
+        folder = C.cache_dir() / C.DATASET_NAME
+        if _cache_is_valid(folder) and (folder / ".complete").exists():
+            return _check_folder(folder)
+        raise DataError("no dataset configured and none cached")
+    return download_dataset()
+
+
+def load_dataset(
+    path: str | os.PathLike | None = None, *, limits: Limits = Limits(), download: bool = True
+) -> Dataset:
+    """Load a MovieLens-format dataset from the first source that is available.
+
+    Args:
+        path: A folder or ``.zip``; ``None`` falls back to ``CFCORE_DATA``, the
+            cache, and finally a download from GroupLens.
+        limits: File size and row limits.
+        download: Whether a download may be attempted.
+
+    Returns:
+        The indexed :class:`Dataset`.
+
+    Raises:
+        DataError: with a readable message for any problem.
+    """
+    folder = resolve_data_path(path, download=download)
+    if (folder / C.RATINGS_FILE).is_file():
+        ratings = read_ratings(folder / C.RATINGS_FILE, C.RATINGS_FILE, limits)
+    else:
+        ratings = read_ratings(folder / "ratings.dat", "ratings.dat", limits)
+    if (folder / C.MOVIES_FILE).is_file():
+        movies = read_movies(folder / C.MOVIES_FILE, C.MOVIES_FILE, limits)
+    else:
+        movies = read_movies(folder / "movies.dat", "movies.dat", limits)
+    return build_dataset(ratings, movies, str(folder))
+
+
+# ---------------------------------------------------------------------------
+# Splitting
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Split:
+    """A seeded random train/validation split of a dataset's ratings.
+
+    ``x_*`` arrays have shape ``(n, 2)`` holding (user index, movie index);
+    ``y_*`` have shape ``(n,)``.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    train_rows: np.ndarray
+    val_rows: np.ndarray
+    val_fraction: float
+    seed: int
+
+    @property
+    def n_train(self) -> int:
+        return len(self.y_train)
+
+    @property
+    def n_val(self) -> int:
+        return len(self.y_val)
+
+    def cold_start_counts(self) -> dict[str, int]:
+        """Validation ratings whose user, movie, or either never appears in training."""
+        seen_users = np.zeros(int(max(self.x_train[:, 0].max(initial=0), self.x_val[:, 0].max(initial=0))) + 1, bool)
+        seen_movies = np.zeros(int(max(self.x_train[:, 1].max(initial=0), self.x_val[:, 1].max(initial=0))) + 1, bool)
+        seen_users[self.x_train[:, 0]] = True
+        seen_movies[self.x_train[:, 1]] = True
+        new_user = ~seen_users[self.x_val[:, 0]]
+        new_movie = ~seen_movies[self.x_val[:, 1]]
+        return {
+            "unseen_user": int(new_user.sum()),
+            "unseen_movie": int(new_movie.sum()),
+            "unseen_either": int((new_user | new_movie).sum()),
+        }
+
+
+def split_dataset(dataset: Dataset, val_fraction: float = 0.2, seed: int = C.DEFAULT_SEED) -> Split:
+    """Randomly split ratings into train and validation sets, reproducibly.
+
+    Raises:
+        DataError: if ``val_fraction`` is not in (0, 1) or a side would be empty.
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise DataError(f"validation fraction must be between 0 and 1. Received: {val_fraction}")
+    n = dataset.n_ratings
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * val_fraction))
+    if n_val == 0 or n_val == n:
+        raise DataError(f"a validation fraction of {val_fraction} leaves one side empty ({n} ratings)")
+    val_rows, train_rows = np.sort(order[:n_val]), np.sort(order[n_val:])
+    x = dataset.ratings[["user", "movie"]].to_numpy(dtype=np.int32)
+    y = dataset.ratings["rating"].to_numpy(dtype=np.float32)
+    return Split(x[train_rows], y[train_rows], x[val_rows], y[val_rows], train_rows, val_rows, val_fraction, seed)

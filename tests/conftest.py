@@ -1,0 +1,108 @@
+"""Shared fixtures: synthetic data with planted structure, the shared MovieLens copy, a tiny run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_data_path(name: str = "ml-latest-small") -> Path | None:
+    """The shared MovieLens copy: ``CFCORE_DATA`` (for ml-latest-small) or ``../shared/data``."""
+    configured = os.environ.get("CFCORE_DATA")
+    if configured and name == "ml-latest-small" and Path(configured).exists():
+        return Path(configured)
+    candidate = REPO.parent / "shared" / "data" / name
+    return candidate if candidate.exists() else None
+
+
+def make_synthetic_frames(
+    n_users: int = 60, n_movies: int = 40, rank: int = 2, density: float = 0.5, seed: int = 0,
+    noise: float = 0.1,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Ratings from a planted low-rank model (plus biases), clipped to 0.5..5, with id gaps."""
+    rng = np.random.default_rng(seed)
+    users = rng.normal(0, 1, (n_users, rank))
+    movies = rng.normal(0, 1, (n_movies, rank))
+    scores = 3.0 + 0.6 * users @ movies.T + rng.normal(0, noise, (n_users, n_movies))
+    mask = rng.random((n_users, n_movies)) < density
+    mask[np.arange(n_users), rng.integers(0, n_movies, n_users)] = True
+    mask[rng.integers(0, n_users, n_movies), np.arange(n_movies)] = True
+    u_idx, m_idx = np.nonzero(mask)
+    # Ids with gaps, as uploaded data may have.
+    user_ids = np.arange(n_users) * 3 + 1
+    movie_ids = np.arange(n_movies) * 7 + 2
+    ratings = pd.DataFrame(
+        {
+            "userId": user_ids[u_idx],
+            "movieId": movie_ids[m_idx],
+            "rating": np.clip(np.round(scores[u_idx, m_idx] * 2) / 2, 0.5, 5.0),
+            "timestamp": 1_000_000 + np.arange(len(u_idx)),
+        }
+    )
+    genres = ["Comedy", "Drama", "Action|Thriller", "Comedy|Romance"]
+    movies_frame = pd.DataFrame(
+        {
+            "movieId": movie_ids,
+            "title": [f"Movie {i} ({1990 + i % 30})" for i in range(n_movies)],
+            "genres": [genres[i % len(genres)] for i in range(n_movies)],
+        }
+    )
+    return ratings, movies_frame
+
+
+@pytest.fixture(scope="session")
+def synthetic_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return make_synthetic_frames()
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(synthetic_frames):
+    from cfcore.data import build_dataset, validate_movies, validate_ratings
+
+    ratings, movies = synthetic_frames
+    return build_dataset(
+        validate_ratings(ratings.astype(str)), validate_movies(movies.astype(str)), "synthetic"
+    )
+
+
+@pytest.fixture
+def synthetic_folder(tmp_path, synthetic_frames) -> Path:
+    ratings, movies = synthetic_frames
+    folder = tmp_path / "ml-synthetic"
+    folder.mkdir()
+    ratings.to_csv(folder / "ratings.csv", index=False)
+    movies.to_csv(folder / "movies.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_run(synthetic_dataset):
+    """A small bias model trained on the synthetic data (a few seconds)."""
+    from cfcore.training import TrainConfig, train
+
+    config = TrainConfig(model="dot_with_bias", embedding_dim=8, epochs=6, batch_size=64, learning_rate=0.01,
+                         patience=0, seed=1)
+    return train(synthetic_dataset, config)
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tiny_run, tmp_path_factory) -> Path:
+    from cfcore.training import save_run
+
+    return save_run(tiny_run, tmp_path_factory.mktemp("runs") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def movielens_path() -> Path:
+    path = shared_data_path()
+    if path is None:
+        pytest.fail("the shared ml-latest-small copy was not found; set CFCORE_DATA to its folder")
+    return path
