@@ -117,6 +117,19 @@ def _import_training():
     return cfcore.training
 
 
+def _prepare_out_dir(out: str) -> None:
+    """Create the run folder up front, so a bad --out fails before minutes of training."""
+    from pathlib import Path
+
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise CliError(f"--out {out} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CliError(f"cannot create the run folder {out}: {err.strerror or err}") from None
+
+
 @command("train")
 def _train(args: argparse.Namespace) -> int:
     from cfcore.config import preset
@@ -130,6 +143,7 @@ def _train(args: argparse.Namespace) -> int:
     }
     config = preset(args.preset, **overrides)
     dataset = load_dataset(args.data)
+    _prepare_out_dir(args.out)
     log = sys.stderr if args.json else sys.stdout
     print(
         f"data: {dataset.n_users:,} users, {dataset.n_movies:,} movies, {dataset.n_ratings:,} ratings "
@@ -159,6 +173,106 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_run(run_dir: str):
+    """Load a run directory, failing fast (before TensorFlow loads) when it is plainly not one."""
+    from pathlib import Path
+
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        raise CliError(f"run directory not found: {run_dir}")
+    if not (folder / "model.keras").is_file():
+        raise CliError(f"{run_dir} is not a cfcore run directory (no model.keras); create one with 'train --out'")
+    return _import_training().load_run(folder)
+
+
+def _records(frame) -> list[dict]:
+    """A frame's rows as JSON-ready dicts (NumPy scalars become plain numbers)."""
+    return [{key: (value.item() if hasattr(value, "item") else value) for key, value in row.items()}
+            for row in frame.to_dict(orient="records")]
+
+
+def _table_text(frame, formats: dict[str, str]) -> str:
+    if frame.empty:
+        return "  (no movies)"
+    shown = frame.copy()
+    for column, spec in formats.items():
+        shown[column] = shown[column].map(lambda value, spec=spec: format(value, spec))
+    # Left-align text columns (titles read better that way); numbers stay right-aligned.
+    text = {
+        column: (lambda width: lambda value: f"{value:<{width}}")(int(shown[column].astype(str).str.len().max()))
+        for column in ("title", "genres") if column in shown
+    }
+    return shown.to_string(formatters=text)
+
+
+@command("explore")
+def _explore(args: argparse.Namespace) -> int:
+    run = _open_run(args.run_dir)
+    from cfcore import analysis
+
+    result, _ = analysis.movie_pca_frame(run, centered=args.centered)
+    tables = analysis.pc_rankings(run, min_ratings=args.min_ratings, top=args.top, centered=args.centered)
+    if args.json:
+        payload = {"variance_explained": [float(x) for x in result.explained]}
+        payload.update({key: _records(tables[key]) for key in analysis.RANKING_KEYS})
+        print(json.dumps(payload))
+        return 0
+    kind = "centred" if args.centered else "uncentred, as in the article"
+    print(f"run {run.name} ({run.config.model}, {run.dataset.n_movies:,} movies, "
+          f"{result.components.shape[0]} dimensions): PCA of the movie embeddings ({kind})")
+    print("variance explained per component:")
+    cells = [f"{f'PC{i + 1}':<5}{fraction:6.1%}" for i, fraction in enumerate(result.explained)]
+    for start in range(0, len(cells), 6):
+        print("  " + "   ".join(cells[start : start + 6]))
+    formats = {"PC1": ".3f", "PC2": ".3f", "rating": ".2f"}
+    for key in analysis.RANKING_KEYS:
+        pc, end = key.split("_")
+        print(f"\n{pc.upper()} {end} (movies with more than {args.min_ratings} ratings):")
+        print(_table_text(tables[key], formats))
+    return 0
+
+
+@command("recommend")
+def _recommend(args: argparse.Namespace) -> int:
+    run = _open_run(args.run_dir)
+    from cfcore import analysis
+
+    rated = analysis.user_ratings(run, args.user)
+    rmse = analysis.user_rmse(rated)
+    top = analysis.recommend(run, args.user, top=args.top)
+    if args.json:
+        payload = {
+            "user": int(args.user),
+            "n_rated": len(rated),
+            "rmse": rmse,
+            "recommendations": _records(top[["title", "movieId", "predicted"]]),
+        }
+        print(json.dumps(payload))
+        return 0
+    print(f"user {args.user}: rated {len(rated)} movies; the model's RMSE on them is {rmse:.3f}")
+    print(f"top {len(top)} unseen movies by predicted rating:")
+    table = top[["predicted", "title", "genres", "num_ratings"]]
+    table.index = range(1, len(table) + 1)
+    print(_table_text(table, {"predicted": ".2f"}))
+    return 0
+
+
+@command("export")
+def _export(args: argparse.Namespace) -> int:
+    run = _open_run(args.run_dir)
+    from cfcore import analysis
+
+    try:
+        paths = analysis.write_projector_files(run, args.out)
+    except OSError as err:
+        raise CliError(f"cannot write to {args.out}: {err.strerror or err}") from None
+    print(f"wrote {run.dataset.n_movies:,} movie embeddings:")
+    for path in paths:
+        print(f"  {path}")
+    print("load vectors.tsv and metadata.tsv at https://projector.tensorflow.org")
+    return 0
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean 'the user asked for something wrong'."""
     from cfcore.config import ConfigError
@@ -169,6 +283,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         from cfcore.training import RunError
 
         errors.append(RunError)
+    if "cfcore.analysis" in sys.modules:
+        from cfcore.analysis import AnalysisError
+
+        errors.append(AnalysisError)
     return tuple(errors)
 
 

@@ -76,6 +76,9 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a whole number. Received: {name}={value}")
             if not low <= value <= high:
                 raise ConfigError(f"{name} must be between {low:g} and {high:g}. Received: {name}={value}")
+            if isinstance(low, int) and isinstance(high, int):
+                # 2.0 epochs (from a JSON file or a float widget) must still work as range() bounds.
+                setattr(self, name, int(value))
         return self
 
     def to_dict(self) -> dict:

@@ -34,6 +34,22 @@ UPLOAD_MAX_RATING_ROWS = 2_000_000
 # Extracting an archive may not produce more than this (zip-bomb guard).
 MAX_EXTRACTED_BYTES = 2 * 1024 * 1024 * 1024
 
+# Run zips (a saved run shared as one file) come from strangers: every size is bounded.
+RUN_ZIP_MAX_INPUT_BYTES = 256 * 1024 * 1024
+RUN_ZIP_MAX_EXTRACTED_BYTES = 1024 * 1024 * 1024
+# Seven run files plus an optional folder entry; a little slack for nothing else.
+RUN_ZIP_MAX_MEMBERS = 16
+# Per-file limits; the keys are exactly the files a run directory holds.
+RUN_ZIP_MAX_FILE_BYTES = {
+    "model.keras": 1024 * 1024 * 1024,
+    "config.json": 64 * 1024,
+    "result.json": 4 * 1024 * 1024,
+    "history.csv": 1024 * 1024,
+    "users.csv": 64 * 1024 * 1024,
+    "movies.csv": 64 * 1024 * 1024,
+    "ratings.npz": 512 * 1024 * 1024,
+}
+
 # The article's reported validation RMSEs (ml-latest-small, 2018 release).
 ARTICLE_VAL_RMSE = {
     "simple_dot": 1.08,

@@ -6,10 +6,12 @@ light. The one download path imports Keras lazily for ``keras.utils.get_file``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import shutil
+import sys
 import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -85,18 +87,32 @@ def _decode(raw: bytes, name: str, encoding: str = "utf-8") -> str:
 
 
 def _parse_csv(text: str, name: str, sep: str = ",", names: list[str] | None = None) -> pd.DataFrame:
+    """Parse CSV text into a frame of strings; ``frame.attrs["lines"]`` holds each row's file line."""
+    physical = [number for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     try:
         if sep == "::":
             rows = [line.split("::") for line in text.splitlines() if line.strip()]
             frame = pd.DataFrame(rows, columns=names) if rows else pd.DataFrame(columns=names)
+            physical = [None, *physical]  # no header line in the .dat format
         else:
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+            # header=None: a row with more fields than the header is an error instead of
+            # pandas silently turning the first column into the index.
+            raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, header=None)
+            header = [str(col).strip() for col in raw.iloc[0]] if len(raw) else []
+            frame = raw.iloc[1:].reset_index(drop=True)
+            frame.columns = header
     except (pd.errors.ParserError, ValueError, AssertionError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"{name}: not a readable CSV file ({first})") from None
     frame.columns = [str(col).strip() for col in frame.columns]
+    repeated = frame.columns[frame.columns.duplicated()]
+    if len(repeated):
+        raise DataError(f"{name}: line 1: column {repeated[0]!r} appears more than once in the header")
     if frame.empty:
         raise DataError(f"{name}: the file has a header but no data rows")
+    # Quoted multi-line fields break the row/line correspondence; then fall back to row + 2.
+    if len(physical) == len(frame) + 1:
+        frame.attrs["lines"] = np.asarray(physical[1:], dtype=np.int64)
     return frame
 
 
@@ -105,13 +121,16 @@ def _require_columns(frame: pd.DataFrame, required: tuple[str, ...], name: str) 
     if missing:
         found = ", ".join(repr(c) for c in frame.columns[:10])
         raise DataError(
-            f"{name}: missing column(s) {', '.join(repr(m) for m in missing)}; "
+            f"{name}: line 1 (header): missing column(s) {', '.join(repr(m) for m in missing)}; "
             f"expected {', '.join(required)} (found: {found})"
         )
 
 
-def _line_of(position: int) -> int:
-    """File line number of a data row (the header is line 1)."""
+def _line_of(frame: pd.DataFrame, position: int) -> int:
+    """File line number of a data row (the header is line 1; blank lines count)."""
+    lines = frame.attrs.get("lines")
+    if lines is not None and len(lines) == len(frame):
+        return int(lines[position])
     return int(position) + 2
 
 
@@ -125,7 +144,7 @@ def _int_column(frame: pd.DataFrame, column: str, name: str) -> np.ndarray:
         pos = int(np.flatnonzero(bad)[0])
         shown = text.iloc[pos] or "(empty)"
         raise DataError(
-            f"{name}: column '{column}' line {_line_of(pos)}: {shown[:40]!r} is not a valid id "
+            f"{name}: column '{column}' line {_line_of(frame, pos)}: {shown[:40]!r} is not a valid id "
             f"(ids are whole numbers from 0 to {_MAX_ID})"
         )
     return as_float.astype(np.int64)
@@ -156,13 +175,13 @@ def validate_ratings(frame: pd.DataFrame, name: str = C.RATINGS_FILE) -> pd.Data
         pos = int(np.flatnonzero(bad)[0])
         shown = text.iloc[pos] or "(empty)"
         raise DataError(
-            f"{name}: column 'rating' line {_line_of(pos)}: {shown[:40]!r} is not a number"
+            f"{name}: column 'rating' line {_line_of(frame, pos)}: {shown[:40]!r} is not a number"
         )
     out_of_range = (ratings < C.SANE_RATING_MIN) | (ratings > C.SANE_RATING_MAX)
     if out_of_range.any():
         pos = int(np.flatnonzero(out_of_range)[0])
         raise DataError(
-            f"{name}: column 'rating' line {_line_of(pos)}: {ratings[pos]:g} is outside the "
+            f"{name}: column 'rating' line {_line_of(frame, pos)}: {ratings[pos]:g} is outside the "
             f"allowed range {C.SANE_RATING_MIN:g} to {C.SANE_RATING_MAX:g}"
         )
     typed = pd.DataFrame({"userId": users, "movieId": movies, "rating": ratings.astype(np.float32)})
@@ -175,9 +194,11 @@ def validate_ratings(frame: pd.DataFrame, name: str = C.RATINGS_FILE) -> pd.Data
         user, movie = int(users[pos]), int(movies[pos])
         first = int(np.flatnonzero((users == user) & (movies == movie))[0])
         raise DataError(
-            f"{name}: line {_line_of(pos)}: user {user} rated movie {movie} twice "
-            f"(first on line {_line_of(first)}); keep one rating per user and movie"
+            f"{name}: line {_line_of(frame, pos)}: user {user} rated movie {movie} twice "
+            f"(first on line {_line_of(frame, first)}); keep one rating per user and movie"
         )
+    if "lines" in frame.attrs:
+        typed.attrs["lines"] = frame.attrs["lines"]
     return typed
 
 
@@ -189,14 +210,14 @@ def validate_movies(frame: pd.DataFrame, name: str = C.MOVIES_FILE) -> pd.DataFr
     empty = (titles == "").to_numpy()
     if empty.any():
         pos = int(np.flatnonzero(empty)[0])
-        raise DataError(f"{name}: column 'title' line {_line_of(pos)}: the title is empty")
+        raise DataError(f"{name}: column 'title' line {_line_of(frame, pos)}: the title is empty")
     genres = frame["genres"].astype(str).str.strip().replace("", "(no genres listed)")
     typed = pd.DataFrame({"movieId": ids, "title": titles.to_numpy(), "genres": genres.to_numpy()})
     dup = typed["movieId"].duplicated().to_numpy()
     if dup.any():
         pos = int(np.flatnonzero(dup)[0])
         raise DataError(
-            f"{name}: line {_line_of(pos)}: movieId {ids[pos]} appears more than once"
+            f"{name}: line {_line_of(frame, pos)}: movieId {ids[pos]} appears more than once"
         )
     return typed
 
@@ -327,8 +348,8 @@ def build_dataset(ratings: pd.DataFrame, movies: pd.DataFrame, source: str = "")
     if not known.all():
         pos = int(np.flatnonzero(~known)[0])
         raise DataError(
-            f"{C.RATINGS_FILE}: line {_line_of(pos)}: movieId {int(ratings['movieId'].iloc[pos])} "
-            f"is not in {C.MOVIES_FILE}"
+            f"{C.RATINGS_FILE}: column 'movieId' line {_line_of(ratings, pos)}: movieId "
+            f"{int(ratings['movieId'].iloc[pos])} is not in {C.MOVIES_FILE}"
         )
     index_to_user, user_index = np.unique(ratings["userId"].to_numpy(), return_inverse=True)
     index_to_movie, movie_index = np.unique(ratings["movieId"].to_numpy(), return_inverse=True)
@@ -384,9 +405,6 @@ def safe_extract_zip(
     target = Path(target).resolve()
     try:
         with zipfile.ZipFile(archive) as zf:
-            bad = zf.testzip()
-            if bad is not None:
-                raise DataError(f"{Path(archive).name}: corrupt member {bad!r} (CRC mismatch)")
             members = zf.infolist()
             total = sum(m.file_size for m in members)
             if total > max_bytes:
@@ -404,6 +422,10 @@ def safe_extract_zip(
                     )
                 if (member.external_attr >> 16) & 0o170000 == 0o120000:
                     raise DataError(f"{Path(archive).name}: member {member.filename!r} is a link")
+            # CRC check only after the cheap checks: testzip decompresses everything.
+            bad = zf.testzip()
+            if bad is not None:
+                raise DataError(f"{Path(archive).name}: corrupt member {bad!r} (CRC mismatch)")
             target.mkdir(parents=True, exist_ok=True)
             written = 0
             for member in members:
@@ -439,7 +461,11 @@ def _extract_once(archive: Path) -> Path:
     target = C.cache_dir() / "extracted" / digest
     if not (target / ".complete").exists():
         shutil.rmtree(target, ignore_errors=True)
-        safe_extract_zip(archive, target)
+        try:
+            safe_extract_zip(archive, target)
+        except DataError:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
         (target / ".complete").touch()
     return target
 
@@ -457,10 +483,18 @@ def _cache_is_valid(folder: Path) -> bool:
     return set(C.RATINGS_COLUMNS) <= set(header) and set(C.MOVIES_COLUMNS) <= set(movie_header)
 
 
+HOW_TO_PROVIDE_DATA = (
+    f"Provide the data another way: pass a folder or .zip path (--data PATH), set {C.DATA_ENV_VAR} "
+    "to a MovieLens folder or zip, or upload ratings.csv and movies.csv in the app"
+)
+
+
 def download_dataset(url: str = C.DATASET_URL, cache: Path | None = None) -> Path:
     """Download and extract the built-in dataset into the cache; return its folder.
 
-    A cache that is incomplete or corrupt is deleted and fetched again.
+    A cache that is incomplete or corrupt is deleted and fetched again. The zip
+    itself is not kept: ``keras.utils.get_file`` trusts any file already at its
+    target name, so a stale or partial archive could otherwise be reused.
 
     Raises:
         DataError: when offline (or the server fails) with no usable cache.
@@ -476,9 +510,13 @@ def download_dataset(url: str = C.DATASET_URL, cache: Path | None = None) -> Pat
         try:
             import keras  # lazy: the download is the only place data needs Keras
 
-            keras.utils.get_file(
-                fname=archive.name, origin=url, cache_dir=str(cache), cache_subdir=".", extract=False
-            )
+            archive.unlink(missing_ok=True)
+            # get_file prints its progress bar on stdout, which the CLI keeps for --json output.
+            with contextlib.redirect_stdout(sys.stderr):
+                keras.utils.get_file(
+                    fname=archive.name, origin=url, cache_dir=str(cache), cache_subdir=".", extract=False,
+                    force_download=True,
+                )
             extracted = folder / "_extract"
             safe_extract_zip(archive, extracted)
             inner = _check_folder(extracted)
@@ -488,21 +526,20 @@ def download_dataset(url: str = C.DATASET_URL, cache: Path | None = None) -> Pat
             if not _cache_is_valid(folder):
                 raise DataError(f"{url}: the archive does not contain MovieLens ratings and movies")
             (folder / ".complete").touch()
+            archive.unlink(missing_ok=True)
             return folder
-        except DataError:
+        except DataError as err:
             # A corrupt or truncated archive: never use it; retry once from scratch.
             archive.unlink(missing_ok=True)
             shutil.rmtree(folder, ignore_errors=True)
             if attempt == 1:
-                raise
+                raise DataError(f"downloaded data from {url} is unusable: {err}. {HOW_TO_PROVIDE_DATA}") from None
         except Exception as err:  # network failures arrive as many exception types
             archive.unlink(missing_ok=True)
             shutil.rmtree(folder, ignore_errors=True)
             raise DataError(
                 f"could not download {C.DATASET_NAME} from {url} ({type(err).__name__}: "
-                f"{str(err)[:120]}). Provide the data another way: pass a folder or .zip path "
-                f"(--data PATH), set {C.DATA_ENV_VAR} to a MovieLens folder or zip, or upload "
-                f"ratings.csv and movies.csv in the app"
+                f"{str(err)[:120]}). {HOW_TO_PROVIDE_DATA}"
             ) from None
     raise AssertionError("unreachable")
 
@@ -523,7 +560,7 @@ def resolve_data_path(path: str | os.PathLike | None = None, *, download: bool =
         folder = C.cache_dir() / C.DATASET_NAME
         if _cache_is_valid(folder) and (folder / ".complete").exists():
             return _check_folder(folder)
-        raise DataError("no dataset configured and none cached")
+        raise DataError(f"no dataset configured and none cached in {C.cache_dir()}. {HOW_TO_PROVIDE_DATA}")
     return download_dataset()
 
 

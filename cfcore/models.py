@@ -12,6 +12,17 @@ from keras import layers, ops
 from cfcore.config import MODEL_DESCRIPTIONS, MODEL_NAMES  # noqa: F401 - re-exported
 
 
+def _positive_int(label: str, value) -> int:
+    """``value`` as an int, or ValueError quoting it (2.5 or True are not sizes)."""
+    try:
+        whole = int(value)
+    except (TypeError, ValueError):
+        whole = None
+    if isinstance(value, bool) or whole is None or whole != value or whole <= 0:
+        raise ValueError(f"{label} must be a positive integer. Received: {label}={value!r}")
+    return whole
+
+
 def _rowwise_dot(u, v):
     # Sum over the embedding axis only: one dot product per row of the batch.
     return ops.sum(u * v, axis=-1, keepdims=True)
@@ -34,13 +45,8 @@ class GatherEmbedding(layers.Layer):
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform", **kwargs):
         super().__init__(**kwargs)
-        if input_dim <= 0 or output_dim <= 0:
-            raise ValueError(
-                f"input_dim and output_dim must be positive. Received: input_dim={input_dim}, "
-                f"output_dim={output_dim}"
-            )
-        self.input_dim = int(input_dim)
-        self.output_dim = int(output_dim)
+        self.input_dim = _positive_int("input_dim", input_dim)
+        self.output_dim = _positive_int("output_dim", output_dim)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
 
     def build(self, input_shape=None):
@@ -78,12 +84,9 @@ class _RatingModel(keras.Model):
 
     def __init__(self, n_users: int, n_movies: int, embedding_dim: int = 64, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        for label, value in (("n_users", n_users), ("n_movies", n_movies), ("embedding_dim", embedding_dim)):
-            if int(value) <= 0:
-                raise ValueError(f"{label} must be a positive integer. Received: {label}={value}")
-        self.n_users = int(n_users)
-        self.n_movies = int(n_movies)
-        self.embedding_dim = int(embedding_dim)
+        self.n_users = _positive_int("n_users", n_users)
+        self.n_movies = _positive_int("n_movies", n_movies)
+        self.embedding_dim = _positive_int("embedding_dim", embedding_dim)
         self.seed = seed
 
     def get_config(self):

@@ -102,7 +102,7 @@ class _Monitor(keras.callbacks.Callback):
         self.listeners = listeners
         self.stop_event = stop_event
         self.history: list[dict] = []
-        self.best_val_loss = math.inf
+        self.best_val_rmse = math.inf
         self.best_epoch = 0
         self.best_weights = None
         self.wait = 0
@@ -144,8 +144,9 @@ class _Monitor(keras.callbacks.Callback):
             "complete": self.steps_done >= self.steps_per_epoch,
         }
         self.history.append(row)
-        if row["val_loss"] < self.best_val_loss:
-            self.best_val_loss = row["val_loss"]
+        # Judge epochs by validation RMSE, not val_loss: with l2 > 0 the loss includes the penalty.
+        if row["val_rmse"] < self.best_val_rmse:
+            self.best_val_rmse = row["val_rmse"]
             self.best_epoch = epoch + 1
             self.best_weights = self.model.get_weights()
             self.wait = 0
@@ -233,7 +234,7 @@ def train(
     seconds = time.perf_counter() - started
     if monitor.best_weights is not None:
         model.set_weights(monitor.best_weights)
-    best_rmse = min((row["val_rmse"] for row in monitor.history), default=math.nan)
+    best_rmse = monitor.best_val_rmse if monitor.best_epoch else math.nan
     result = TrainResult(
         config=config,
         history=monitor.history,

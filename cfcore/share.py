@@ -1,0 +1,258 @@
+"""Sharing: settings as URL query parameters, and a run's files as bytes for downloads.
+
+An instructor sends a link such as ``?model=dot_with_bias&embedding_dim=32&user=15``
+and the app opens with the same setup. Query strings are untrusted input, so
+decoding never raises: unknown keys are ignored, numbers out of range are
+clamped into :data:`cfcore.config.BOUNDS`, and values that cannot be read are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from cfcore.config import BOUNDS, MODEL_NAMES, TrainConfig
+
+if TYPE_CHECKING:
+    from cfcore.training import Run
+
+USER_KEY = "user"
+MOVIE_KEY = "movie"
+# Session-state keys where the app keeps the ids of the link a session was opened with: page
+# switches clear the URL, and the link usually lands on a page before any model exists.
+SESSION_USER_KEY = "share_user"
+SESSION_MOVIE_KEY = "share_movie"
+LR_SCHEDULES = ("constant", "cosine")
+# Longest query value we even try to parse; anything longer is noise or an attack.
+MAX_VALUE_CHARS = 64
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+# Field types are strings here (config.py uses postponed annotations); accept real types too.
+_FIELD_TYPES = {f.name: f.type if isinstance(f.type, str) else f.type.__name__ for f in fields(TrainConfig)}
+CONFIG_KEYS = tuple(_FIELD_TYPES)
+
+
+def _format_number(value: float | int) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    # repr gives the shortest string that reads back as the same float.
+    return repr(float(value))
+
+
+def config_to_params(config: TrainConfig) -> dict[str, str]:
+    """Every training setting as a query-string value (booleans as "1"/"0").
+
+    Args:
+        config: The settings to share.
+
+    Returns:
+        ``{field name: text}``; :func:`params_to_config_overrides` reads it back.
+    """
+    params: dict[str, str] = {}
+    for name in CONFIG_KEYS:
+        value = getattr(config, name)
+        params[name] = value if isinstance(value, str) else _format_number(value)
+    return params
+
+
+def _last(value: object) -> str | None:
+    # st.query_params gives str; AppTest and parse_qs can give lists (last one wins).
+    if isinstance(value, list | tuple):
+        value = value[-1] if value else None
+    if not isinstance(value, str) or len(value) > MAX_VALUE_CHARS:
+        return None
+    return value.strip()
+
+
+def _parse_number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _decode_field(name: str, text: str) -> object | None:
+    kind = _FIELD_TYPES[name]
+    if name == "model":
+        return text if text in MODEL_NAMES else None
+    if name == "lr_schedule":
+        return text if text in LR_SCHEDULES else None
+    if kind == "bool":
+        lowered = text.lower()
+        return True if lowered in _TRUE else False if lowered in _FALSE else None
+    number = _parse_number(text)
+    if number is None:
+        return None
+    if kind == "int":
+        if number != int(number):
+            return None
+        number = int(number)
+        if name == "steps_per_execution" and number == 0:
+            return 0  # 0 means "choose automatically", outside BOUNDS on purpose.
+    low, high = BOUNDS[name]
+    clamped = min(max(number, low), high)
+    return int(clamped) if kind == "int" else float(clamped)
+
+
+def params_to_config_overrides(params: Mapping[str, object]) -> dict[str, object]:
+    """Read training settings out of query parameters, safely.
+
+    Args:
+        params: A query-parameter mapping (``st.query_params`` or a dict of
+            str or list-of-str values).
+
+    Returns:
+        ``{field name: value}`` for every key that names a :class:`TrainConfig`
+        field and holds a readable value; numbers are clamped into bounds.
+        ``TrainConfig(**overrides)`` then always validates.
+    """
+    overrides: dict[str, object] = {}
+    for name in CONFIG_KEYS:
+        if name not in params:
+            continue
+        text = _last(params[name])
+        if text is None:
+            continue
+        value = _decode_field(name, text)
+        if value is not None:
+            overrides[name] = value
+    return overrides
+
+
+def read_id(params: Mapping[str, object], key: str) -> int | None:
+    """A positive whole-number id (``user`` or ``movie``) from query parameters, or None."""
+    if key not in params:
+        return None
+    text = _last(params[key])
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 12:
+        return None
+    return int(text)
+
+
+def nearest_option(value: float, options: Sequence[float]) -> float:
+    """The option closest to ``value`` (on a log scale when all are positive), for discrete sliders."""
+    if not options:
+        raise ValueError("nearest_option needs at least one option")
+    if value > 0 and all(option > 0 for option in options):
+        return min(options, key=lambda option: abs(math.log(option) - math.log(value)))
+    return min(options, key=lambda option: abs(option - value))
+
+
+def drop_param(params: MutableMapping[str, object], key: str) -> None:
+    """Remove ``key`` from a query-parameter mapping if present (``st.query_params`` included)."""
+    if key in params:
+        del params[key]
+
+
+def selection_to_params(user_id: int | None = None, movie_id: int | None = None) -> dict[str, str]:
+    """The ``user``/``movie`` query parameters for a selection (None values left out)."""
+    params: dict[str, str] = {}
+    if user_id is not None:
+        params[USER_KEY] = str(int(user_id))
+    if movie_id is not None:
+        params[MOVIE_KEY] = str(int(movie_id))
+    return params
+
+
+# ---------------------------------------------------------------------------
+# Downloads: a run's files as bytes, for the app's download buttons
+# ---------------------------------------------------------------------------
+
+
+def embeddings_csv_bytes(run: Run) -> bytes:
+    """The movie embeddings table (movieId, title, dim_1..dim_d) as CSV."""
+    from cfcore.analysis import embeddings_frame
+
+    return embeddings_frame(run).to_csv(index=False, float_format="%.7g").encode("utf-8")
+
+
+def projector_bytes(run: Run) -> tuple[bytes, bytes]:
+    """The Embedding Projector's pair: ``(vectors.tsv, metadata.tsv)`` contents."""
+    from cfcore.analysis import write_projector_files
+
+    with tempfile.TemporaryDirectory(prefix="cfcore-projector-") as folder:
+        write_projector_files(run, folder)
+        return (Path(folder) / "vectors.tsv").read_bytes(), (Path(folder) / "metadata.tsv").read_bytes()
+
+
+def model_bytes(run: Run) -> bytes:
+    """The trained model as a ``.keras`` file (load it with ``cfcore.models.load_model``)."""
+    with tempfile.TemporaryDirectory(prefix="cfcore-model-") as folder:
+        path = Path(folder) / "model.keras"
+        run.model.save(path)
+        return path.read_bytes()
+
+
+def history_csv_bytes(run: Run) -> bytes:
+    """The run's per-epoch history (epoch, loss, val_loss, train_rmse, val_rmse, seconds, complete) as CSV."""
+    return pd.DataFrame(run.result.history).to_csv(index=False).encode("utf-8")
+
+
+def run_zip_bytes(run: Run) -> bytes:
+    """The whole run (``save_run``'s folder) as one zip, which the Compare page can load again."""
+    from cfcore.runzip import export_run_zip
+    from cfcore.training import save_run
+
+    with tempfile.TemporaryDirectory(prefix="cfcore-run-") as folder:
+        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in (run.name or run.config.model)) or "run"
+        return export_run_zip(save_run(run, Path(folder) / safe))
+
+
+# ---------------------------------------------------------------------------
+# Loading saved runs from the configured runs folder
+# ---------------------------------------------------------------------------
+
+RUNS_DIR_ENV_VAR = "CFCORE_RUNS_DIR"
+
+
+class RunsFolderError(ValueError):
+    """A requested run folder is missing or outside the configured runs folder."""
+
+
+def runs_root() -> Path | None:
+    """The folder named by ``CFCORE_RUNS_DIR`` (resolved), or None when unset or not a folder."""
+    configured = os.environ.get(RUNS_DIR_ENV_VAR, "").strip()
+    if not configured:
+        return None
+    root = Path(configured).expanduser().resolve()
+    return root if root.is_dir() else None
+
+
+def list_run_dirs(root: Path, limit: int = 200) -> list[str]:
+    """Names of ``root``'s subfolders that look like saved runs (they hold ``config.json``), sorted."""
+    try:
+        names = sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "config.json").is_file())
+    except OSError:
+        return []
+    return names[:limit]
+
+
+def resolve_run_dir(root: Path, requested: str) -> Path:
+    """The run folder ``requested`` (a name or path) if it lies inside ``root``.
+
+    Relative paths are taken from ``root``; links are resolved before the check,
+    so ``..`` or a symlink cannot reach outside it.
+
+    Raises:
+        RunsFolderError: for an empty request, a folder outside ``root``, or one that does not exist.
+    """
+    text = (requested or "").strip()
+    if not text or "\x00" in text:
+        raise RunsFolderError("enter the name of a run folder")
+    base = root.resolve()
+    target = (base / Path(text).expanduser()).resolve()
+    if not target.is_relative_to(base):
+        raise RunsFolderError(f"{text!r} is outside the runs folder {base}; only runs inside it can be loaded")
+    if not target.is_dir():
+        raise RunsFolderError(f"no run folder {text!r} in {base}")
+    return target

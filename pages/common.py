@@ -1,0 +1,312 @@
+"""Shared helpers for the pages: session state, the training manager, data loading, the sidebar.
+
+Not a page. Session keys: ``"dataset"`` (Dataset | None), ``"runs"`` (dict name -> Run, insertion
+ordered), ``"active_run"`` (str | None), ``"session_id"`` (this session's owner id for training jobs),
+``"train_job"`` (id of this session's queued/running job, or None), ``"split_settings"`` (the Data
+page's validation fraction and split seed, read by the Train page).
+Nothing here imports TensorFlow: the Data page must stay light.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from cfcore import constants as C
+from cfcore.data import DataError, Dataset, load_dataset
+from cfcore.jobs import TrainingManager, max_trainings_from_env
+
+if TYPE_CHECKING:
+    from cfcore.training import Run
+
+DEFAULT_SPLIT = {"val_fraction": 0.2, "seed": C.DEFAULT_SEED}
+
+
+def _leave_pages_folder_mode() -> None:
+    """Route through app.py even on a process's first request.
+
+    Streamlit treats a ``pages/`` folder next to the entry script as an old-style
+    multipage app until the first ``st.navigation`` call in the process: until
+    then a deep link (``/train``) runs the page file directly, skipping app.py
+    and listing every file in ``pages/`` (``common`` too) in the menu. Turning
+    the old mode off, and rerunning when a page file was run without app.py,
+    gives app.py's routing. A server does this at most once per process.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+    except ImportError:  # a future Streamlit without the old mode
+        return
+    ctx = get_script_run_ctx()
+    if ctx is None or not PagesManager.uses_pages_directory:
+        return
+    main = ctx.pages_manager.main_script_path
+    if os.path.basename(main) != "app.py":
+        return  # a page file run on its own (AppTest.from_file("pages/x.py")): nothing to route
+    PagesManager.uses_pages_directory = False
+    main = os.path.realpath(main)
+    frame = sys._getframe(1)
+    while frame is not None:
+        if os.path.realpath(frame.f_code.co_filename) == main:
+            return  # app.py is running: its own st.navigation call routes this run
+        frame = frame.f_back
+    st.rerun()  # a page file was run without app.py: run again, through it
+
+
+def init_session() -> None:
+    """Create the session keys every page relies on (idempotent); route through app.py (see above)."""
+    _leave_pages_folder_mode()
+    st.session_state.setdefault("session_id", uuid.uuid4().hex)
+    st.session_state.setdefault("dataset", None)
+    st.session_state.setdefault("runs", {})
+    st.session_state.setdefault("active_run", None)
+    st.session_state.setdefault("train_job", None)
+    st.session_state.setdefault("split_settings", dict(DEFAULT_SPLIT))
+
+
+def intro(text: str) -> None:
+    """The 2-3 sentences under a page title that say what the learner is looking at and why."""
+    init_session()  # every page calls this first: the place to route through app.py
+    st.markdown(text)
+
+
+def session_id() -> str:
+    """This browser session's owner id for training jobs (a uuid kept in session state)."""
+    init_session()
+    return st.session_state["session_id"]
+
+
+# -- dataset ------------------------------------------------------------------------
+
+
+def current_dataset() -> Dataset | None:
+    """The session's active dataset, or None before one is loaded."""
+    init_session()
+    return st.session_state["dataset"]
+
+
+def set_dataset(dataset: Dataset) -> None:
+    """Make ``dataset`` the session's active dataset (runs keep the data they were trained on)."""
+    init_session()
+    st.session_state["dataset"] = dataset
+
+
+def configured_data_path() -> str:
+    """The folder or zip named by ``CFCORE_DATA``, or "" when it is not set."""
+    return os.environ.get(C.DATA_ENV_VAR, "").strip()
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _load_dataset_cached(path: str) -> Dataset:
+    # Keyed by path: the built-in copy ("" = CFCORE_DATA, the cache, or a download) and configured folders
+    # are shared across sessions. Uploads never come through here; they live in one session's state.
+    return load_dataset(path or None)
+
+
+def load_path_dataset(path: str = "") -> Dataset:
+    """Load (once per process) the dataset at ``path``; "" means ``CFCORE_DATA`` or the built-in copy.
+
+    Raises:
+        DataError: with a readable message (offline, missing files, bad data).
+    """
+    return _load_dataset_cached(path or configured_data_path())
+
+
+def split_settings() -> dict[str, Any]:
+    """The validation fraction and split seed chosen on the Data page."""
+    init_session()
+    return st.session_state["split_settings"]
+
+
+def load_default_dataset_button(key: str) -> None:
+    """For pages that need data when none is loaded: a button that loads the default source."""
+    st.info("No dataset is loaded yet. Choose one on the Data page, or load the default here.")
+    page_link("pages/data.py", "Go to Data", ":material/database:")
+    if st.button("Load the default dataset", key=key, type="primary"):
+        with st.spinner("Loading MovieLens ml-latest-small (downloading it the first time)..."):
+            try:
+                set_dataset(load_path_dataset())
+            except DataError as err:
+                st.error(str(err))
+                return
+        st.rerun()
+
+
+# -- runs ---------------------------------------------------------------------------
+
+
+def runs() -> dict[str, Run]:
+    """This session's trained runs, oldest first."""
+    init_session()
+    return st.session_state["runs"]
+
+
+def active_run() -> Run | None:
+    """The run the analysis pages use, or None before any training."""
+    init_session()
+    name = st.session_state["active_run"]
+    return runs().get(name) if name else None
+
+
+def set_active_run(name: str) -> None:
+    """Make the run called ``name`` the active one.
+
+    Raises:
+        KeyError: if this session has no run of that name.
+    """
+    if name not in runs():
+        raise KeyError(f"no run named {name!r}; this session has: {', '.join(runs()) or 'none'}")
+    st.session_state["active_run"] = name
+
+
+def add_run(run: Run) -> str:
+    """Keep ``run`` under a unique name ("dot_with_bias #2"), make it active, return the name."""
+    existing = runs()
+    base = run.config.model
+    number = 1 + sum(1 for name in existing if name.split(" #")[0] == base)
+    name = f"{base} #{number}"
+    while name in existing:
+        number += 1
+        name = f"{base} #{number}"
+    run.name = name
+    existing[name] = run
+    st.session_state["active_run"] = name
+    return name
+
+
+def run_label(run: Run) -> str:
+    """ "name · val RMSE 0.874" for menus and the sidebar."""
+    rmse = run.result.best_val_rmse
+    return f"{run.name} · val RMSE {rmse:.3f}" if math.isfinite(rmse) else run.name
+
+
+def page_link(page: str, label: str, icon: str | None = None) -> None:
+    """``st.page_link`` that degrades to plain text when the page is not registered (a page run on its own)."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitAPIException:
+        st.markdown(f"Open **{label.removeprefix('Go to ')}** from the menu.")
+
+
+def require_run() -> Run | None:
+    """The active run; when there is none, say how to get one and return None."""
+    run = active_run()
+    if run is None:
+        st.info("This page needs a trained model. Train one on the Train page: the *fast* preset takes seconds.")
+        page_link("pages/train.py", "Go to Train", ":material/model_training:")
+    return run
+
+
+# -- training jobs ------------------------------------------------------------------
+
+
+@st.cache_resource
+def training_manager() -> TrainingManager:
+    """The process-wide manager (shared by all sessions; each sees only its own jobs)."""
+    return TrainingManager(max_concurrent=max_trainings_from_env())
+
+
+def current_job():
+    """This session's queued or running job (a :class:`cfcore.jobs.Job`), or None."""
+    init_session()
+    return training_manager().get(st.session_state["train_job"], session_id())
+
+
+def collect_finished_job() -> str | None:
+    """Move a finished job's run into the session (it becomes active); return its name.
+
+    Called on every page through the sidebar, so a run that ends while the
+    learner is elsewhere is picked up on their next click. A failed job's error
+    is kept under ``"train_last_error"`` for the Train page, and the newest run's name under
+    ``"train_last_run"``.
+    """
+    job = current_job()
+    if job is None:
+        st.session_state["train_job"] = None
+        return None
+    if not job.finished:
+        return None
+    name = None
+    if job.error:
+        st.session_state["train_last_error"] = job.error
+    elif job.run is not None and job.run.result.history:
+        name = add_run(job.run)
+        st.session_state["train_last_run"] = name
+    else:
+        st.session_state["train_last_notice"] = "The run was stopped before its first epoch ended; nothing to keep."
+    training_manager().release(job.id, session_id())
+    st.session_state["train_job"] = None
+    return name
+
+
+def bias_baseline_rmse(dataset: Dataset, split) -> float | None:
+    """Validation RMSE of the biases-only baseline on this split, or None if ``cfcore.baselines`` is missing."""
+    try:
+        from cfcore.baselines import bias_baseline
+    except ImportError:
+        return None
+    return _bias_baseline_cached(dataset.fingerprint, float(split.val_fraction), int(split.seed), dataset, split,
+                                 bias_baseline)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _bias_baseline_cached(fingerprint: str, val_fraction: float, seed: int, _dataset, _split, _fn) -> float:
+    # Keyed by the data's fingerprint and the split, so it is computed once per dataset and split.
+    return float(_fn(_split, _dataset.n_users, _dataset.n_movies).val_rmse)
+
+
+# -- sidebar ------------------------------------------------------------------------
+
+
+def _on_sidebar_pick() -> None:
+    set_active_run(st.session_state["sidebar_active_run"])
+
+
+def sidebar() -> None:
+    """Active dataset, active model (switchable) and training status, on every page."""
+    init_session()
+    collect_finished_job()
+    with st.sidebar:
+        st.markdown("**Dataset**")
+        dataset = current_dataset()
+        if dataset is None:
+            st.caption("None loaded yet (Data page).")
+        else:
+            st.caption(
+                f"{dataset_label(dataset)}  \n{dataset.n_users:,} users · {dataset.n_movies:,} movies · "
+                f"{dataset.n_ratings:,} ratings"
+            )
+        st.markdown("**Active model**")
+        all_runs = runs()
+        if not all_runs:
+            st.caption("None yet (Train page).")
+        else:
+            if st.session_state["active_run"] not in all_runs:
+                st.session_state["active_run"] = next(iter(all_runs))
+            st.session_state["sidebar_active_run"] = st.session_state["active_run"]
+            st.selectbox(
+                "Active model", list(all_runs), key="sidebar_active_run", on_change=_on_sidebar_pick,
+                format_func=lambda name: run_label(all_runs[name]), label_visibility="collapsed",
+            )
+        job = current_job()
+        if job is not None:
+            if job.state == "queued":
+                st.caption(f"Training queued (position {job.queue_position()}).")
+            else:
+                progress = job.progress
+                where = f"epoch {progress.epoch} of {progress.epochs}" if progress else "starting"
+                st.caption(f"Training {job.config.model}: {where}.")
+
+
+def dataset_label(dataset: Dataset) -> str:
+    """A short name for where a dataset came from."""
+    source = dataset.source or "dataset"
+    if source.startswith("upload"):
+        return source
+    return os.path.basename(source.rstrip("/\\")) or source

@@ -1,0 +1,151 @@
+"""Data page: choose the ratings, look at their shape, choose the train/validation split. No TensorFlow here."""
+
+import streamlit as st
+
+from cfcore import charts
+from cfcore.data import DataError, dataset_from_files, split_dataset
+from pages.common import (
+    DEFAULT_SPLIT,
+    configured_data_path,
+    current_dataset,
+    dataset_label,
+    init_session,
+    intro,
+    load_path_dataset,
+    set_dataset,
+)
+
+init_session()
+st.title("Data")
+intro(
+    "Collaborative filtering learns only from *who rated what*: a table of (user, movie, stars). "
+    "Here you choose those ratings and look at their shape before any model sees them. The article uses "
+    "MovieLens *ml-latest-small*: about 100,000 ratings by some 600 users of some 9,000 movies, so fewer than 2 in 100 "
+    "of the possible user-movie pairs have a rating, and the model has to fill in the rest."
+)
+
+configured = configured_data_path()
+LABELS = {
+    "configured": f"Configured folder (CFCORE_DATA: `{configured}`)",
+    "builtin": "MovieLens ml-latest-small (built in)",
+    "upload": "Upload ratings.csv and movies.csv",
+}
+options = (["configured"] if configured else []) + ["builtin", "upload"]
+if st.session_state.get("data_source") not in options:
+    st.session_state["data_source"] = options[0]
+source = st.radio("Source", options, key="data_source", format_func=LABELS.get, horizontal=True,
+                  persist_state="session")
+
+
+def _remember_failure(key: tuple, message: str) -> None:
+    st.session_state["data_failed"] = (key, message)
+
+
+def _show_failure(key: tuple) -> bool:
+    """Show a stored load error for ``key`` (so a failing source is not retried on every click)."""
+    failed = st.session_state.get("data_failed")
+    if not failed or failed[0] != key:
+        return False
+    st.error(failed[1])
+    if key[0] == "path":
+        st.info("Other ways in: choose **Upload** above (your own ratings.csv and movies.csv), or start the app "
+                "with `CFCORE_DATA` set to a MovieLens folder or .zip.")
+        if st.button("Try again", key="data_retry"):
+            st.session_state.pop("data_failed", None)
+            st.rerun()
+    return True
+
+
+def _use_path(path: str) -> None:
+    key = ("path", path or configured)
+    if st.session_state.get("data_loaded_key") == key and current_dataset() is not None:
+        return
+    if _show_failure(key):
+        return
+    message = "Loading the ratings..." if configured else (
+        "Loading MovieLens ml-latest-small (downloading about 1 MB from grouplens.org the first time)...")
+    with st.spinner(message):
+        try:
+            dataset = load_path_dataset(path)
+        except DataError as err:
+            _remember_failure(key, f"Could not load the data: {err}")
+            _show_failure(key)
+            return
+    set_dataset(dataset)
+    st.session_state["data_loaded_key"] = key
+    st.rerun()  # so the sidebar, drawn before this page, shows the new dataset
+
+
+def _use_upload() -> None:
+    left, right = st.columns(2)
+    ratings_file = left.file_uploader("ratings.csv (userId, movieId, rating)", type=["csv"], key="data_upload_ratings")
+    movies_file = right.file_uploader("movies.csv (movieId, title, genres)", type=["csv"], key="data_upload_movies")
+    st.caption("Uploads stay in this browser session only; nothing is written to the server's disk.")
+    if ratings_file is None or movies_file is None:
+        st.info("Upload both files to use them. Until then the previous dataset stays active.")
+        return
+    key = ("upload", ratings_file.file_id, movies_file.file_id)
+    if st.session_state.get("data_loaded_key") == key or _show_failure(key):
+        return
+    try:
+        dataset = dataset_from_files(
+            ratings_file.getvalue(), movies_file.getvalue(), source=f"upload: {ratings_file.name} + {movies_file.name}"
+        )
+    except DataError as err:
+        _remember_failure(key, f"That upload cannot be used: {err}")
+        _show_failure(key)
+        return
+    set_dataset(dataset)
+    st.session_state["data_loaded_key"] = key
+    st.rerun()  # so the sidebar, drawn before this page, shows the new dataset
+
+
+if source == "upload":
+    _use_upload()
+else:
+    if source == "builtin" and configured:
+        st.caption("CFCORE_DATA is set, so the built-in choice uses that copy instead of downloading.")
+    _use_path("")
+
+dataset = current_dataset()
+if dataset is None:
+    st.stop()
+
+st.subheader(f"Summary: {dataset_label(dataset)}")
+cols = st.columns(4)
+cols[0].metric("Users", f"{dataset.n_users:,}")
+cols[1].metric("Movies", f"{dataset.n_movies:,}", help="Movies with at least one rating.")
+cols[2].metric("Ratings", f"{dataset.n_ratings:,}")
+cols[3].metric("Sparsity", f"{dataset.sparsity:.2%}", help="Share of the user x movie grid with no rating.")
+cols = st.columns(3)
+cols[0].plotly_chart(charts.rating_histogram(dataset), key="data_hist_ratings")
+cols[1].plotly_chart(charts.ratings_per_user(dataset), key="data_hist_users")
+cols[2].plotly_chart(charts.ratings_per_movie(dataset), key="data_hist_movies")
+st.caption("Most movies have only a handful of ratings: their embeddings will be learned from very little.")
+
+st.subheader("A sample of the joined table")
+st.dataframe(charts.joined_sample(dataset, n=8), hide_index=True)
+
+st.subheader("Train / validation split")
+st.markdown("The model learns from the training ratings; its error (RMSE, in stars) is measured on validation "
+            "ratings it never saw. The Train page uses the split chosen here.")
+settings = st.session_state.setdefault("split_settings", dict(DEFAULT_SPLIT))
+st.session_state.setdefault("data_val_fraction", settings["val_fraction"])
+st.session_state.setdefault("data_split_seed", settings["seed"])
+left, right = st.columns(2)
+val_fraction = left.slider("Validation fraction", 0.05, 0.5, step=0.05, key="data_val_fraction",
+                           persist_state="session")
+seed = right.number_input("Split seed", 0, 2**31 - 1, step=1, key="data_split_seed", persist_state="session")
+st.session_state["split_settings"] = {"val_fraction": float(val_fraction), "seed": int(seed)}
+try:
+    split = split_dataset(dataset, float(val_fraction), int(seed))
+except DataError as err:
+    st.error(str(err))
+    st.stop()
+cold = split.cold_start_counts()
+cols = st.columns(4)
+cols[0].metric("Training ratings", f"{split.n_train:,}")
+cols[1].metric("Validation ratings", f"{split.n_val:,}")
+cols[2].metric("Validation ratings of a movie unseen in training", f"{cold['unseen_movie']:,}",
+               help="Their movie embedding never moves from its random start, so these predictions are guesses.")
+cols[3].metric("... of a user unseen in training", f"{cold['unseen_user']:,}")

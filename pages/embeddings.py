@@ -1,0 +1,113 @@
+"""Embeddings page: the learned movie vectors, their principal components, and nearest neighbours."""
+
+import pandas as pd
+import streamlit as st
+
+from cfcore import analysis, share
+from cfcore import explore_charts as charts
+from pages.common import intro, require_run
+
+st.title("Embeddings")
+intro(
+    "Each movie is a row of numbers the model learned from ratings alone: nobody told it about genres. "
+    "Below: the raw vectors, their main directions (PCA), the movies at both ends of those directions, "
+    "and each movie's nearest neighbours."
+)
+run = require_run()
+if run is None:
+    st.stop()
+
+dataset = run.dataset
+if dataset.n_movies < 2:
+    st.info("This run's data has fewer than two movies: there is nothing to compare.")
+    st.stop()
+TABLE_FORMAT = {col: st.column_config.NumberColumn(format="%.3f") for col in ("PC1", "PC2", "similarity")}
+TABLE_FORMAT["rating"] = st.column_config.NumberColumn("mean rating", format="%.2f")
+TABLE_FORMAT["num_ratings"] = st.column_config.NumberColumn("ratings")
+
+st.subheader("The raw vectors")
+rows = st.slider("Movies shown", 1, min(100, dataset.n_movies), min(20, dataset.n_movies), key="emb_heatmap_rows")
+st.plotly_chart(charts.embedding_heatmap(analysis.heatmap_frame(run, rows), f"First {rows} movies (by movieId)"))
+st.caption("Red and blue are opposite signs; white is 0. No single dimension means anything on its own.")
+
+st.subheader("Main directions: PCA")
+centered = st.toggle("Center the vectors before PCA", key="emb_centered")
+pca_result, movie_frame = analysis.movie_pca_frame(run, centered=centered)
+st.plotly_chart(charts.variance_figure(pca_result.explained, centered))
+st.caption(
+    "Uncentered (the article's choice) measures directions from the origin, so PC1 mostly follows what all movies "
+    "share, the average vector; centering subtracts that average first, so every component describes how movies "
+    "differ from each other."
+)
+
+left, right = st.columns(2)
+min_ratings = left.number_input("Only movies with more than this many ratings", 0, 1000, 20, key="emb_min_ratings")
+top = right.slider("Movies per table", 3, 30, 10, key="emb_top")
+if pca_result.components.shape[1] >= 2:
+    tables = analysis.pc_rankings(run, int(min_ratings), top, centered=centered)
+    for tab, pc in zip(st.tabs(["PC1", "PC2"]), ("pc1", "pc2"), strict=True):
+        for end in ("lowest", "highest"):
+            tab.markdown(f"**{end.capitalize()} on {pc.upper()}**")
+            tab.dataframe(charts.for_display(tables[f"{pc}_{end}"]), column_config=TABLE_FORMAT)
+else:
+    st.info("PC rankings need embeddings with at least two dimensions.")
+
+st.subheader("The movie map")
+ids_by_popularity = dataset.movies.sort_values("num_ratings", ascending=False)["movieId"].astype(int).tolist()
+titles = dict(zip(dataset.movies["movieId"].astype(int), dataset.movies["title"].astype(str), strict=True))
+if "emb_movie" not in st.session_state:
+    shared = share.read_id(st.query_params, share.MOVIE_KEY) or st.session_state.get(share.SESSION_MOVIE_KEY)
+    st.session_state["emb_movie"] = shared if shared in titles else None
+
+
+def _pick_from_map() -> None:
+    picked = charts.selected_movie_id(st.session_state.get("emb_map"))
+    if picked in titles:
+        st.session_state["emb_movie"] = picked
+
+
+if "PC2" not in movie_frame:
+    st.info("The movie map needs embeddings with at least two dimensions.")
+    st.stop()
+colour = st.selectbox("Colour by", ["mean rating", *charts.genre_names(dataset.movies["genres"])], key="emb_colour")
+shown = movie_frame[movie_frame["num_ratings"] > min_ratings]
+movie_id = st.session_state["emb_movie"]
+if movie_id is not None and movie_id not in set(shown["movieId"]):
+    # A searched movie below the ratings filter is still drawn, so the highlight never vanishes.
+    shown = pd.concat([shown, movie_frame[movie_frame["movieId"] == movie_id]])
+st.plotly_chart(
+    charts.pc_scatter(shown, "rating" if colour == "mean rating" else colour, highlight=movie_id),
+    key="emb_map", on_select=_pick_from_map, selection_mode="points",
+)
+st.caption(f"{len(shown):,} movies. Hover for details; click a movie to see its neighbours.")
+
+st.subheader("Nearest neighbours")
+st.selectbox("Find a movie", ids_by_popularity, index=None, format_func=titles.get, key="emb_movie",
+             placeholder="Type part of a title, or click a movie on the map")
+movie_id = st.session_state["emb_movie"]
+if movie_id is None:
+    share.drop_param(st.query_params, share.MOVIE_KEY)
+    st.info("Pick a movie to see the movies whose vectors point the same way.")
+else:
+    st.query_params[share.MOVIE_KEY] = str(movie_id)
+    left, right = st.columns(2)
+    metric = left.radio("Similarity", ["cosine", "dot"], horizontal=True, key="emb_metric",
+                        help="Cosine compares directions only; the dot product also rewards long vectors.")
+    k = right.slider("Neighbours", 3, 30, 10, key="emb_k")
+    position = movie_frame.loc[movie_frame["movieId"] == movie_id, ["PC1", "PC2"]].iloc[0]
+    st.markdown(f"**{titles[movie_id]}** sits at PC1 = {position['PC1']:.3f}, PC2 = {position['PC2']:.3f}.")
+    neighbours = analysis.nearest_movies(run, movie_id, k=k, metric=metric, min_ratings=int(min_ratings))
+    left, right = st.columns([3, 2])
+    left.dataframe(charts.for_display(neighbours.drop(columns=["movieId"])), column_config=TABLE_FORMAT,
+                   hide_index=True)
+    right.plotly_chart(charts.neighbours_figure(neighbours, metric))
+
+with st.expander("Download the embeddings"):
+    st.download_button("Movie embeddings (CSV)", lambda: share.embeddings_csv_bytes(run), "movie_embeddings.csv",
+                       "text/csv", key="emb_download_csv")
+    st.caption("For projector.tensorflow.org: load vectors.tsv, then metadata.tsv.")
+    left, right = st.columns(2)
+    left.download_button("vectors.tsv", lambda: share.projector_bytes(run)[0], "vectors.tsv",
+                         "text/tab-separated-values", key="emb_download_vectors")
+    right.download_button("metadata.tsv", lambda: share.projector_bytes(run)[1], "metadata.tsv",
+                          "text/tab-separated-values", key="emb_download_metadata")

@@ -1,0 +1,110 @@
+"""Recommend page: one user's predictions and recommendations, fold-in for you, and one prediction explained."""
+
+import math
+
+import streamlit as st
+
+from cfcore import analysis, share
+from cfcore import explore_charts as charts
+from pages.common import intro, require_run
+
+st.title("Recommend")
+intro(
+    "A prediction is a user's vector meeting a movie's vector. Pick a user to see how well the model knows them, "
+    "rate a few movies yourself to get a vector of your own without retraining, or take one prediction apart."
+)
+run = require_run()
+if run is None:
+    st.stop()
+
+dataset = run.dataset
+counts = dataset.ratings.groupby("userId").size()
+titles = dict(zip(dataset.movies["movieId"].astype(int), dataset.movies["title"].astype(str), strict=True))
+movies_by_popularity = dataset.movies.sort_values("num_ratings", ascending=False)["movieId"].astype(int).tolist()
+low, high = dataset.min_rating, dataset.max_rating
+FORMAT = {
+    "predicted": st.column_config.NumberColumn(format="%.2f"),
+    "error": st.column_config.NumberColumn(format="%+.2f"),
+    "rating": st.column_config.NumberColumn("mean rating", format="%.2f"),
+    "num_ratings": st.column_config.NumberColumn("ratings"),
+}
+THEIR_FORMAT = {**FORMAT, "rating": st.column_config.NumberColumn("their rating", format="%.1f")}
+if "rec_user" not in st.session_state:
+    shared = share.read_id(st.query_params, share.USER_KEY) or st.session_state.get(share.SESSION_USER_KEY)
+    st.session_state["rec_user"] = shared if shared in counts.index else int(counts.index[0])
+
+left, right, far = st.columns([2, 1, 1])
+user_id = left.selectbox("User", counts.index.astype(int).tolist(), key="rec_user",
+                         format_func=lambda u: f"user {u} ({counts[u]} ratings)")
+min_ratings = right.number_input("Recommend movies with more than N ratings", 0, 1000, 20, key="rec_min_ratings")
+top = far.slider("How many", 3, 50, 10, key="rec_top")
+st.query_params[share.USER_KEY] = str(user_id)
+
+user_tab, you_tab, explain_tab = st.tabs(["This user", "Rate movies yourself", "Explain a prediction"])
+
+with user_tab:
+    rated = analysis.user_ratings(run, user_id)
+    validation = rated[rated["split"] == "validation"]
+    a, b, c = st.columns(3)
+    a.metric("Ratings", len(rated))
+    b.metric("RMSE, all their ratings", f"{analysis.user_rmse(rated):.3f}")
+    val_rmse = analysis.user_rmse(validation)
+    c.metric("RMSE, held-out ratings", f"{val_rmse:.3f}" if math.isfinite(val_rmse) else "none held out")
+    left, right = st.columns([3, 2])
+    left.dataframe(charts.for_display(rated.drop(columns=["movieId", "genres"])), column_config=THEIR_FORMAT,
+                   hide_index=True)
+    right.plotly_chart(charts.predicted_vs_actual(rated, low, high))
+    st.markdown(f"**Top {top} for user {user_id}** among movies they have not rated")
+    recs = analysis.recommend(run, user_id, top=top, min_ratings=int(min_ratings))
+    st.dataframe(charts.for_display(recs.drop(columns=["movieId"])), column_config=FORMAT, hide_index=True)
+
+with you_tab:
+    st.markdown(
+        "Rate 5 to 20 movies. The movie vectors stay frozen; a small least-squares fit finds the user vector "
+        "(and bias) that best reproduces your ratings. That is *fold-in*: no retraining."
+    )
+    picked = st.multiselect("Movies you have seen", movies_by_popularity, format_func=titles.get,
+                            max_selections=20, key="rec_you_movies", placeholder="Type part of a title")
+    yours = {}
+    for column, movie_id in zip(st.columns(4) * 5, picked, strict=False):
+        yours[movie_id] = column.slider(titles[movie_id][:40], low, high, round((low + high) / 2 * 2) / 2, 0.5,
+                                        key=f"rec_you_rating_{movie_id}")
+    if len(yours) < 5:
+        st.info(f"Rate {5 - len(yours)} more movie(s) to get recommendations.")
+    else:
+        fold = analysis.fold_in(run, yours)
+        left, right = st.columns([2, 3])
+        left.markdown(f"**Your top {top}**")
+        mine = analysis.recommend_for_vector(run, fold, top=top, min_ratings=int(min_ratings), exclude=yours)
+        left.dataframe(charts.for_display(mine[["title", "predicted", "genres"]]), column_config=FORMAT,
+                       hide_index=True)
+        _, frame = analysis.movie_pca_frame(run)
+        if "PC2" in frame:
+            position = analysis.project_vector(run, fold)
+            right.plotly_chart(charts.pc_scatter(frame[frame["num_ratings"] > min_ratings], you=position))
+            right.caption(f"You at PC1 = {position[0]:.3f}, PC2 = {position[1]:.3f} on the movie map.")
+
+with explain_tab:
+    if "rec_movie" not in st.session_state:
+        shared = share.read_id(st.query_params, share.MOVIE_KEY) or st.session_state.get(share.SESSION_MOVIE_KEY)
+        first = analysis.recommend(run, user_id, top=1)
+        fallback = int(first["movieId"].iloc[0]) if len(first) else movies_by_popularity[0]
+        st.session_state["rec_movie"] = shared if shared in titles else fallback
+    movie_id = st.selectbox("Movie", movies_by_popularity, format_func=titles.get, key="rec_movie")
+    st.query_params[share.MOVIE_KEY] = str(movie_id)
+    if run.config.model == "dot_with_bias":
+        why = analysis.explain_prediction(run, user_id, movie_id)
+        seen = f"they rated it {why.actual:g}" if why.actual is not None else "they have not rated it"
+        st.markdown(
+            f"User {user_id} and **{titles[movie_id]}** ({seen}): offset + user bias + movie bias + the "
+            f"{len(why.contributions)} terms u_k·v_k = logit **{why.logit:.3f}**; sigmoid = {why.sigmoid:.3f}; "
+            f"rating = {why.min_rating:g} + {why.max_rating - why.min_rating:g} × {why.sigmoid:.3f} = "
+            f"**{why.prediction:.2f}**."
+        )
+        st.plotly_chart(charts.explanation_waterfall(why))
+    else:
+        st.info(f"The {run.config.model} model has no biases and no sigmoid: its prediction is the plain dot "
+                "product of the user's and the movie's vectors, the sum of the bars below.")
+        emb = analysis.extract_embeddings(run.model)
+        user_vec = emb.user[dataset.user_to_index[user_id]]
+        st.plotly_chart(charts.dot_product_bars(user_vec, emb.movie[dataset.movie_to_index[movie_id]]))

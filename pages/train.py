@@ -1,0 +1,189 @@
+"""Train page: choose settings, train in the background, watch the curves live, keep the runs."""
+
+import math
+from dataclasses import replace
+
+import pandas as pd
+import streamlit as st
+
+from cfcore import charts
+from cfcore.config import MODEL_DESCRIPTIONS, MODEL_NAMES, PRESETS, ConfigError
+from cfcore.constants import ARTICLE_VAL_RMSE
+from cfcore.data import DataError, split_dataset
+from cfcore.jobs import JobError, warm_up
+from pages.common import (
+    bias_baseline_rmse,
+    collect_finished_job,
+    current_dataset,
+    current_job,
+    dataset_label,
+    init_session,
+    intro,
+    load_default_dataset_button,
+    runs,
+    session_id,
+    set_active_run,
+    split_settings,
+    training_manager,
+)
+
+POLL_SECONDS = 0.7
+MODEL_LABELS = {"simple_dot": "Dot product", "dot_with_bias": "Dot product + biases",
+                "simple_embedding": "Dot product, hand-made embedding layer"}
+PRESET_LABELS = {"article": "article: the article's settings", "fast": "fast: big batches, seconds",
+                 "best": "best: L2 and a global offset, our best"}
+# Widget key -> TrainConfig field. A preset fills all of these except the model.
+FIELDS = {"train_embedding_dim": "embedding_dim", "train_epochs": "epochs", "train_batch_size": "batch_size",
+          "train_learning_rate": "learning_rate", "train_user_dropout": "user_dropout",
+          "train_movie_dropout": "movie_dropout", "train_patience": "patience", "train_seed": "seed"}
+
+
+def _apply_preset() -> None:
+    chosen = PRESETS[st.session_state["train_preset"]]
+    for key, name in FIELDS.items():
+        st.session_state[key] = getattr(chosen, name)
+
+
+def _references(model: str, dataset, split) -> dict[str, float | None]:
+    return {f"article, {model}": ARTICLE_VAL_RMSE.get(model), "biases only": bias_baseline_rmse(dataset, split)}
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _live_panel(job_id: str) -> None:
+    job = training_manager().get(job_id, session_id())
+    if job is None or job.finished:
+        st.rerun()  # a full rerun moves the finished run into the session and shows the results
+    if job.state == "queued":
+        st.info(f"Waiting for a free training slot: position {job.queue_position()} in the queue "
+                f"(at most {training_manager().max_concurrent} trainings run at once on this server).")
+    elif job.progress is None:
+        st.progress(0.0, text="Starting: loading TensorFlow and building the model...")
+    else:
+        p = job.progress
+        st.progress(min(p.step / max(p.steps_per_epoch, 1), 1.0),
+                    text=f"Epoch {p.epoch} of {p.epochs} · batch {p.step:,} of {p.steps_per_epoch:,} · "
+                         f"{job.elapsed:.0f} s")
+    st.plotly_chart(charts.training_curves(job.history, job.config.epochs,
+                                           _references(job.config.model, job.dataset, job.split)),
+                    key="train_live_chart")
+    if job.stop_requested:
+        st.caption("Stopping after the current group of batches...")
+    elif st.button("Stop", key="train_stop", icon=":material/stop_circle:"):
+        job.stop()
+        st.caption("Stopping after the current group of batches...")
+
+
+def _show_run(name: str) -> None:
+    run = runs()[name]
+    result, config = run.result, run.config
+    how = ("stopped by you" if result.stopped_by_user else
+           "stopped early: validation RMSE stopped improving" if result.stopped_early else "finished")
+    st.markdown(f"**{name}** ({how})")
+    article = ARTICLE_VAL_RMSE.get(config.model)
+    cols = st.columns(4)
+    cols[0].metric("Final val RMSE", f"{result.history[-1]['val_rmse']:.3f}")
+    cols[1].metric("Best val RMSE", f"{result.best_val_rmse:.3f}", help=f"Epoch {result.best_epoch}; the model "
+                   "keeps these weights.", delta=f"{result.best_val_rmse - article:+.3f} vs article" if article
+                   else None, delta_color="inverse")
+    cols[2].metric("Epochs run", f"{result.epochs_run} of {config.epochs}")
+    cols[3].metric("Training time", f"{result.train_seconds:.1f} s")
+    st.plotly_chart(charts.training_curves(result.history, config.epochs,
+                                           _references(config.model, run.dataset, run.split)), key="train_chart")
+    if st.session_state.get("active_run") == name:
+        st.caption("This is the active model: the Embeddings, Recommend and Under the hood pages use it.")
+    elif st.button("Use this model", key="train_use", type="primary"):
+        set_active_run(name)
+        st.rerun()
+
+
+def _runs_table() -> pd.DataFrame:
+    rows = []
+    for name, run in runs().items():
+        result, config = run.result, run.config
+        rows.append({"run": name, "model": config.model, "dim": config.embedding_dim, "epochs": result.epochs_run,
+                     "batch": config.batch_size, "learning rate": config.learning_rate,
+                     "best val RMSE": result.best_val_rmse, "final val RMSE": result.history[-1]["val_rmse"],
+                     "article val RMSE": ARTICLE_VAL_RMSE.get(config.model, math.nan),
+                     "seconds": round(result.train_seconds, 1)})
+    return pd.DataFrame(rows)
+
+
+init_session()
+collect_finished_job()
+warm_up()
+st.title("Train")
+intro("Training moves a vector for every user and every movie until their dot product (plus two biases, for the "
+      "bias model) predicts the known ratings. The training error falls every epoch; the validation error, on "
+      "ratings the model never sees, tells you when it starts memorising instead of learning. The article's bias "
+      f"model reached a validation RMSE of {ARTICLE_VAL_RMSE['dot_with_bias']} stars; the dashed lines show it.")
+
+dataset = current_dataset()
+if dataset is None:
+    load_default_dataset_button("train_load_default")
+    st.stop()
+
+st.session_state.setdefault("train_preset", "article")
+st.session_state.setdefault("train_model", PRESETS["article"].model)
+for widget_key, field_name in FIELDS.items():
+    st.session_state.setdefault(widget_key, getattr(PRESETS[st.session_state["train_preset"]], field_name))
+job = current_job()
+busy = job is not None
+controls, panel = st.columns([1, 2], gap="large")
+with controls:
+    keep = {"disabled": busy, "persist_state": "session"}
+    model = st.selectbox("Model", MODEL_NAMES, key="train_model", format_func=MODEL_LABELS.get, **keep)
+    st.caption(MODEL_DESCRIPTIONS[model])
+    st.selectbox("Preset", list(PRESETS), key="train_preset", format_func=PRESET_LABELS.get,
+                 on_change=_apply_preset, help="Fills the settings below.", **keep)
+    st.number_input("Embedding dimension", 1, 256, step=1, key="train_embedding_dim", **keep)
+    st.slider("Epochs", 1, 50, key="train_epochs", **keep)
+    st.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192], key="train_batch_size",
+                     **keep)
+    st.select_slider("Learning rate (Adam)", [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1],
+                     key="train_learning_rate", **keep)
+    if model == "dot_with_bias":
+        st.slider("User dropout", 0.0, 0.9, step=0.05, key="train_user_dropout", **keep)
+        st.slider("Movie dropout", 0.0, 0.9, step=0.05, key="train_movie_dropout", **keep)
+    st.slider("Early-stopping patience", 0, 10, key="train_patience", help="Epochs without a better validation "
+              "RMSE before stopping; 0 turns early stopping off.", **keep)
+    st.number_input("Seed", 0, 2**31 - 1, step=1, key="train_seed", help="Initial weights and shuffling.", **keep)
+    settings = split_settings()
+    st.caption(f"Data: {dataset_label(dataset)}, {settings['val_fraction']:.0%} held out for validation "
+               f"(split seed {settings['seed']}; change it on the Data page).")
+    start = st.button("Train", key="train_start", type="primary", icon=":material/play_arrow:", disabled=busy)
+
+if start:
+    values = {name: st.session_state[key] for key, name in FIELDS.items()}
+    config = replace(PRESETS[st.session_state["train_preset"]], model=model, **values,
+                     val_fraction=settings["val_fraction"])
+    try:
+        split = split_dataset(dataset, config.val_fraction, settings["seed"])
+        new_job = training_manager().submit(dataset, config.validate(), session_id(), split=split)
+    except (ConfigError, DataError, JobError) as err:
+        st.error(f"Cannot start training: {err}")
+    else:
+        st.session_state["train_job"] = new_job.id
+        for key in ("train_last_error", "train_last_notice"):
+            st.session_state.pop(key, None)
+        st.rerun()
+
+with panel:
+    if job is not None:
+        _live_panel(job.id)
+    else:
+        if st.session_state.get("train_last_error"):
+            st.error(f"Training failed: {st.session_state['train_last_error']}")
+        if st.session_state.get("train_last_notice"):
+            st.warning(st.session_state["train_last_notice"])
+        last = st.session_state.get("train_last_run")
+        shown = last if last in runs() else st.session_state.get("active_run")
+        if shown in runs():
+            _show_run(shown)
+        else:
+            st.info("Choose settings and press **Train**. The *fast* preset trains in seconds; the article's "
+                    "settings (batch size 32) take a few minutes on a CPU.")
+
+if runs():
+    st.subheader("Runs in this session")
+    st.dataframe(_runs_table(), hide_index=True)
+    st.caption("Switch the active model in the sidebar; the Compare page puts runs side by side.")

@@ -1,0 +1,166 @@
+"""The background training manager: cap and queue, stop, failures, owners; one real (tiny) training."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from cfcore.config import ConfigError, TrainConfig
+from cfcore.jobs import JobError, TrainingManager, max_trainings_from_env
+
+
+class FakeTrainer:
+    """Stands in for ``cfcore.training.train``: one epoch row per release, ends on release or stop."""
+
+    def __init__(self, fail: Exception | None = None):
+        self.fail = fail
+        self.started: list[str] = []
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, dataset, config, *, split, listeners, stop_event):
+        with self.lock:
+            self.started.append(config.model)
+        if self.fail is not None:
+            raise self.fail
+        history = [{"epoch": 1, "train_rmse": 1.0, "val_rmse": 1.1}]
+        for listener in listeners:
+            listener(SimpleNamespace(stage="epoch", epoch=1, epochs=config.epochs, step=1, steps_per_epoch=1,
+                                     history=list(history)))
+        while not (self.release.is_set() or stop_event.is_set()):
+            time.sleep(0.01)
+        result = SimpleNamespace(history=history, stopped_by_user=stop_event.is_set())
+        return SimpleNamespace(result=result)
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+CONFIG = TrainConfig(epochs=3)
+
+
+def test_cap_queues_the_third_job_at_position_one():
+    trainer = FakeTrainer()
+    manager = TrainingManager(max_concurrent=2, train_fn=trainer)
+    jobs = [manager.submit(None, CONFIG, owner="a") for _ in range(3)]
+    assert [job.state for job in jobs] == ["running", "running", "queued"]
+    assert [job.queue_position() for job in jobs] == [0, 0, 1]
+    assert manager.counts() == {"running": 2, "queued": 1}
+    assert wait_for(lambda: len(trainer.started) == 2)
+    time.sleep(0.1)
+    assert len(trainer.started) == 2, "the cap of 2 was exceeded"
+    jobs[0].stop()
+    assert manager.wait(jobs[0], timeout=5)
+    assert jobs[0].state == "stopped"
+    assert wait_for(lambda: jobs[2].state == "running"), "the queued job did not start when a slot freed"
+    assert jobs[2].queue_position() == 0
+    trainer.release.set()
+    for job in jobs[1:]:
+        assert manager.wait(job, timeout=5)
+        assert job.state == "done"
+        assert job.run is not None and job.history == [{"epoch": 1, "train_rmse": 1.0, "val_rmse": 1.1}]
+
+
+def test_queue_length_is_capped_with_a_clear_message():
+    trainer = FakeTrainer()
+    manager = TrainingManager(max_concurrent=1, max_queue=1, train_fn=trainer)
+    manager.submit(None, CONFIG, owner="a")
+    manager.submit(None, CONFIG, owner="b")
+    with pytest.raises(JobError, match="queue is full"):
+        manager.submit(None, CONFIG, owner="c")
+    assert manager.jobs("c") == []
+    trainer.release.set()
+
+
+def test_stopping_a_queued_job_means_it_never_starts():
+    trainer = FakeTrainer()
+    manager = TrainingManager(max_concurrent=1, train_fn=trainer)
+    first = manager.submit(None, CONFIG, owner="a")
+    second = manager.submit(None, TrainConfig(model="simple_dot"), owner="a")
+    second.stop()
+    assert second.state == "stopped" and second.queue_position() == 0 and second.run is None
+    trainer.release.set()
+    assert manager.wait(first, timeout=5)
+    time.sleep(0.1)
+    assert trainer.started == ["dot_with_bias"]
+
+
+def test_failure_is_captured_as_text_and_frees_the_slot():
+    manager = TrainingManager(max_concurrent=1, train_fn=FakeTrainer(fail=ValueError("boom: bad things")))
+    job = manager.submit(None, CONFIG, owner="a")
+    assert manager.wait(job, timeout=5)
+    assert job.state == "failed"
+    assert job.error == "ValueError: boom: bad things"
+    assert job.run is None
+    again = manager.submit(None, CONFIG, owner="a")
+    assert manager.wait(again, timeout=5) and again.state == "failed"
+
+
+def test_owners_only_see_their_own_jobs():
+    trainer = FakeTrainer()
+    manager = TrainingManager(max_concurrent=2, train_fn=trainer)
+    mine = manager.submit(None, CONFIG, owner="tab-1")
+    theirs = manager.submit(None, CONFIG, owner="tab-2")
+    assert manager.get(mine.id, "tab-1") is mine
+    assert manager.get(mine.id, "tab-2") is None
+    assert manager.jobs("tab-1") == [mine] and manager.jobs("tab-2") == [theirs]
+    trainer.release.set()
+    assert manager.wait(mine, timeout=5)
+    manager.release(mine.id, "tab-2")  # not the owner: no effect
+    assert manager.get(mine.id, "tab-1") is mine
+    manager.release(mine.id, "tab-1")
+    assert manager.get(mine.id, "tab-1") is None
+
+
+def test_bad_config_is_rejected_at_submit():
+    manager = TrainingManager(train_fn=FakeTrainer())
+    with pytest.raises(ConfigError, match="epochs"):
+        manager.submit(None, TrainConfig(epochs=0), owner="a")
+    assert manager.jobs("a") == []
+
+
+def test_max_trainings_from_env(monkeypatch):
+    monkeypatch.setenv("CFCORE_MAX_TRAININGS", "3")
+    assert max_trainings_from_env() == 3
+    for bad in ("0", "-1", "many", ""):
+        monkeypatch.setenv("CFCORE_MAX_TRAININGS", bad)
+        assert max_trainings_from_env() == 2
+    with pytest.raises(ValueError, match="max_concurrent"):
+        TrainingManager(max_concurrent=0)
+
+
+def test_importing_jobs_does_not_import_tensorflow():
+    code = "import sys, cfcore.jobs; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_real_training_runs_and_stops_within_seconds(synthetic_dataset):
+    manager = TrainingManager(max_concurrent=1)
+    done = manager.submit(synthetic_dataset, TrainConfig(embedding_dim=4, epochs=2, batch_size=64,
+                                                         learning_rate=0.01, patience=0), owner="a")
+    long = manager.submit(synthetic_dataset, TrainConfig(embedding_dim=4, epochs=100, batch_size=16,
+                                                         learning_rate=0.01, patience=0), owner="a")
+    assert long.queue_position() == 1
+    assert manager.wait(done, timeout=120), "a 2-epoch run on 1,000 ratings did not finish"
+    assert done.state == "done" and done.run.result.epochs_run == 2 and len(done.history) == 2
+    assert wait_for(lambda: len(long.history) >= 1, timeout=60)
+    assert long.progress is not None and long.progress.epochs == 100
+    asked = time.monotonic()
+    long.stop()
+    assert manager.wait(long, timeout=10)
+    assert time.monotonic() - asked < 3.0, "stop took longer than a few seconds"
+    assert long.state == "stopped"
+    result = long.run.result
+    assert result.stopped_by_user and 1 <= result.epochs_run < 100
+    assert long.history == result.history

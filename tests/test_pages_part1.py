@@ -1,0 +1,284 @@
+"""AppTest checks for the shell, the Data page and the live Train page (and a smoke test of every page)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parent.parent
+APP = str(REPO / "app.py")
+PAGES = ["pages/data.py", "pages/train.py", "pages/embeddings.py", "pages/recommend.py",
+         "pages/under_the_hood.py", "pages/compare.py"]
+
+
+@pytest.fixture
+def routed(monkeypatch):
+    """Run AppTest the way a server runs after its first request: app.py routes every page.
+
+    With a ``pages/`` folder next to app.py, Streamlit starts in its old folder-based
+    multipage mode until the first ``st.navigation`` call in the process. A server
+    leaves that mode once (pages.common reruns through app.py); AppTest resets the
+    flag before every run, so every run would pay that extra rerun, which drops
+    button clicks. test_deep_link_is_routed_through_app covers the unpatched path.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def data_env(monkeypatch, synthetic_folder, tmp_path, routed):
+    """The synthetic folder is the configured source; the download cache is an empty folder."""
+    monkeypatch.setenv("CFCORE_DATA", str(synthetic_folder))
+    monkeypatch.setenv("CFCORE_CACHE", str(tmp_path / "cache"))
+    st.cache_data.clear()
+    return synthetic_folder
+
+
+def open_app(state: dict | None = None, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def figure_traces(at: AppTest) -> dict[str, list]:
+    """Trace name -> y values over every plotly chart on the page."""
+    traces = {}
+    for element in at.get("plotly_chart"):
+        for trace in json.loads(element.proto.spec).get("data", []):
+            if "name" in trace and isinstance(trace.get("y"), list):
+                traces[trace["name"]] = trace["y"]
+    return traces
+
+
+def poll(at: AppTest, predicate, timeout: float = 90.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if predicate():
+            return True
+        time.sleep(0.25)
+    return False
+
+
+# -- every page -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_with_no_model(data_env, page):
+    at = open_app(page=page)
+    assert at.session_state["runs"] == {}
+    assert any("None yet" in c.value for c in at.sidebar.caption)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_with_a_trained_model(data_env, tiny_run, page):
+    state = {"dataset": tiny_run.dataset, "runs": {"tiny": tiny_run}, "active_run": "tiny"}
+    at = open_app(state, page=page)
+    assert at.sidebar.selectbox(key="sidebar_active_run").value == "tiny"
+
+
+@pytest.mark.parametrize("page", PAGES[:2])
+def test_page_renders_standalone(data_env, tiny_run, page):
+    """The Data and Train page files also run on their own (no navigation), with a model in the session."""
+    at = AppTest.from_file(str(REPO / page), default_timeout=60)
+    at.session_state["dataset"] = tiny_run.dataset
+    at.session_state["runs"] = {"tiny": tiny_run}
+    at.session_state["active_run"] = "tiny"
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_analysis_pages_point_to_train_when_there_is_no_model(data_env):
+    at = open_app(page="pages/embeddings.py")
+    assert any("Train" in info.value for info in at.info)
+
+
+def test_deep_link_is_routed_through_app(monkeypatch, synthetic_folder, tmp_path):
+    """Unpatched AppTest starts each run in the old pages-folder mode, like a fresh server's first request."""
+    monkeypatch.setenv("CFCORE_DATA", str(synthetic_folder))
+    monkeypatch.setenv("CFCORE_CACHE", str(tmp_path / "cache"))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Train"]
+    assert [m.value for m in at.sidebar.markdown][:2] == ["**Dataset**", "**Active model**"]
+    registered = [Path(str(info.get("script_path"))).name for info in at._registered_pages.values()]
+    assert registered == [Path(page).name for page in PAGES]  # not common.py, not app.py
+
+
+# -- Data page ---------------------------------------------------------------------------------
+
+
+def test_data_page_summarises_the_configured_dataset(data_env, synthetic_dataset):
+    at = open_app()
+    assert at.radio(key="data_source").value == "configured"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Users"] == f"{synthetic_dataset.n_users:,}"
+    assert metrics["Movies"] == f"{synthetic_dataset.n_movies:,}"
+    assert metrics["Ratings"] == f"{synthetic_dataset.n_ratings:,}"
+    assert len(at.get("plotly_chart")) == 3
+    assert len(at.dataframe) == 1 and "title" in at.dataframe[0].value.columns
+    assert f"{synthetic_dataset.n_users:,} users" in at.sidebar.caption[0].value
+    n_val = round(synthetic_dataset.n_ratings * 0.2)
+    assert metrics["Validation ratings"] == f"{n_val:,}"
+    assert "Validation ratings of a movie unseen in training" in metrics
+
+
+def test_split_controls_change_the_split_and_are_remembered(data_env, synthetic_dataset):
+    at = open_app()
+    at.slider(key="data_val_fraction").set_value(0.3).run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Validation ratings"] == f"{round(synthetic_dataset.n_ratings * 0.3):,}"
+    assert at.session_state["split_settings"] == {"val_fraction": 0.3, "seed": 42}
+    at.switch_page("pages/train.py").run()
+    at.switch_page("pages/data.py").run()
+    assert at.slider(key="data_val_fraction").value == pytest.approx(0.3)
+
+
+def test_invalid_upload_shows_an_error_and_keeps_the_app_working(data_env, synthetic_frames):
+    at = open_app()
+    before = at.session_state["dataset"]
+    at.radio(key="data_source").set_value("upload").run()
+    at.file_uploader(key="data_upload_ratings").set_value(("ratings.csv", b"userId,movieId\n1,2\n", "text/csv"))
+    movies = synthetic_frames[1].to_csv(index=False).encode()
+    at.file_uploader(key="data_upload_movies").set_value(("movies.csv", movies, "text/csv"))
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1 and "ratings.csv" in at.error[0].value and "rating" in at.error[0].value
+    assert at.session_state["dataset"] is before  # the previous dataset stays active
+    assert at.metric, "the page should still show the previous dataset's summary"
+
+
+def test_valid_upload_becomes_the_session_dataset(data_env, synthetic_frames):
+    at = open_app()
+    at.radio(key="data_source").set_value("upload").run()
+    ratings, movies = (frame.to_csv(index=False).encode() for frame in synthetic_frames)
+    at.file_uploader(key="data_upload_ratings").set_value(("my_ratings.csv", ratings, "text/csv"))
+    at.file_uploader(key="data_upload_movies").set_value(("my_movies.csv", movies, "text/csv"))
+    at.run()
+    assert not at.exception and not at.error
+    dataset = at.session_state["dataset"]
+    assert dataset.source.startswith("upload") and dataset.n_ratings == len(synthetic_frames[0])
+    other = open_app()  # a second browser tab: its own session, no trace of the upload
+    assert not other.session_state["dataset"].source.startswith("upload")
+
+
+def test_offline_builtin_source_shows_the_alternatives(monkeypatch, tmp_path, routed):
+    import cfcore.data
+    from cfcore.data import DataError
+
+    def offline(*args, **kwargs):
+        raise DataError("could not download ml-latest-small (URLError: no network)")
+
+    monkeypatch.delenv("CFCORE_DATA", raising=False)
+    monkeypatch.setenv("CFCORE_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(cfcore.data, "download_dataset", offline)
+    st.cache_data.clear()
+    at = open_app()
+    assert at.radio(key="data_source").value == "builtin"
+    assert "could not download" in at.error[0].value
+    assert any("Upload" in info.value for info in at.info)
+    assert at.session_state["dataset"] is None
+    at.button(key="data_retry").click().run()
+    assert not at.exception and "could not download" in at.error[0].value
+
+
+def test_data_page_does_not_import_tensorflow(synthetic_folder, tmp_path):
+    code = (
+        "import sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({APP!r}, default_timeout=60).run()\n"
+        "assert not at.exception, at.exception\n"
+        "assert len(at.metric) >= 4, 'the Data page did not render its summary'\n"
+        "loaded = [name for name in ('tensorflow', 'keras') if name in sys.modules]\n"
+        "assert not loaded, f'the Data page imported {loaded}'\n"
+    )
+    env = {**os.environ, "CFCORE_DATA": str(synthetic_folder), "CFCORE_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+# -- Train page --------------------------------------------------------------------------------
+
+
+def test_train_page_offers_to_load_data_when_none_is_loaded(data_env):
+    at = AppTest.from_file(str(REPO / "pages/train.py"), default_timeout=60).run()
+    assert not at.exception
+    at.button(key="train_load_default").click().run()
+    assert not at.exception
+    assert at.session_state["dataset"] is not None
+    assert at.button(key="train_start").disabled is False
+
+
+def test_preset_fills_the_controls_and_they_survive_a_page_switch(data_env):
+    at = open_app(page="pages/train.py")
+    assert at.slider(key="train_epochs").value == 10 and at.select_slider(key="train_batch_size").value == 32
+    at.selectbox(key="train_model").set_value("simple_dot").run()
+    at.selectbox(key="train_preset").set_value("fast").run()
+    assert at.select_slider(key="train_batch_size").value == 1024
+    assert at.select_slider(key="train_learning_rate").value == 0.01
+    assert at.slider(key="train_epochs").value == 8
+    assert at.selectbox(key="train_model").value == "simple_dot"  # a preset is a recipe, not a model
+    at.slider(key="train_epochs").set_value(5).run()
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/train.py").run()
+    assert at.slider(key="train_epochs").value == 5
+    assert at.selectbox(key="train_preset").value == "fast"
+
+
+def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env):
+    at = open_app(page="pages/train.py")
+    at.number_input(key="train_embedding_dim").set_value(4)
+    at.slider(key="train_epochs").set_value(50)
+    at.select_slider(key="train_batch_size").set_value(16)
+    at.slider(key="train_patience").set_value(0)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    job_id = at.session_state["train_job"]
+    assert job_id, "pressing Train did not submit a job"
+    assert at.button(key="train_start").disabled
+
+    assert poll(at, lambda: len(figure_traces(at).get("validation RMSE", [])) >= 1), "no epoch appeared"
+    assert any("Epoch" in p.proto.text for p in at.get("progress"))
+    assert figure_traces(at)["train RMSE"], "the train curve is empty"
+
+    other = open_app(page="pages/train.py")  # another tab sees nothing of this run
+    assert other.session_state["train_job"] is None and not other.button(key="train_start").disabled
+    assert not [b for b in other.button if b.key == "train_stop"]
+
+    at.switch_page("pages/data.py").run()  # leaving the page does not stop the run
+    at.switch_page("pages/train.py").run()
+    assert at.session_state["train_job"] == job_id
+    at.button(key="train_stop").click().run()
+    assert poll(at, lambda: at.session_state["runs"], timeout=30), "the stopped run was not kept"
+
+    name, run = next(iter(at.session_state["runs"].items()))
+    assert at.session_state["active_run"] == name and at.session_state["train_job"] is None
+    assert run.result.stopped_by_user and 1 <= run.result.epochs_run < 50
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Epochs run"] == f"{run.result.epochs_run} of 50"
+    assert len(figure_traces(at)["validation RMSE"]) == run.result.epochs_run
+    assert name in at.sidebar.selectbox(key="sidebar_active_run").value

@@ -1,0 +1,384 @@
+"""AppTest for the Embeddings, Recommend, Under the hood and Compare pages, with a tiny trained run."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cfcore import analysis
+
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+TIMEOUT = 120
+
+
+def _app(page: str, run=None, **runs) -> AppTest:
+    at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=TIMEOUT)
+    if run is not None:
+        at.session_state["runs"] = {"tiny": run, **runs}
+        at.session_state["active_run"] = "tiny"
+        at.session_state["dataset"] = run.dataset
+    return at
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def _array(value) -> np.ndarray:
+    """A figure array from plotly's JSON: a plain list, or a typed array {"dtype", "bdata"[, "shape"]}."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.asarray(value)
+
+
+def _trace(figure: dict, name: str) -> dict:
+    return next(trace for trace in figure["data"] if trace.get("name") == name)
+
+
+def _ok(at: AppTest, title: str) -> None:
+    # A script that fails to compile shows no exception element, so also check the page got drawn.
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == [title]
+
+
+@pytest.fixture(scope="module")
+def dot_run(synthetic_dataset):
+    """A tiny simple_dot run (no biases), for the plain dot-product explanation."""
+    from cfcore.training import TrainConfig, train
+
+    # Seed 1 as in ``tiny_run``: the same train/validation split, so the two runs are comparable.
+    config = TrainConfig(model="simple_dot", embedding_dim=4, epochs=2, batch_size=64, learning_rate=0.01,
+                         patience=0, seed=1)
+    return train(synthetic_dataset, config)
+
+
+# ---------------------------------------------------------------------------
+# No run: a friendly message on every page
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page, title", [("embeddings", "Embeddings"), ("recommend", "Recommend"),
+                                         ("under_the_hood", "Under the hood"), ("compare", "Compare")])
+def test_pages_without_a_run_show_an_info_message(page, title):
+    at = _app(page).run()
+    _ok(at, title)
+    assert at.info, "expected a friendly st.info message"
+    assert not at.error
+
+
+# ---------------------------------------------------------------------------
+# Embeddings
+# ---------------------------------------------------------------------------
+
+
+def test_embeddings_page_heatmap_variance_rankings_and_map(tiny_run):
+    at = _app("embeddings", tiny_run).run()
+    _ok(at, "Embeddings")
+    heatmap, variance, scatter = _figures(at)[:3]
+    z = _array(heatmap["data"][0]["z"])
+    assert z.shape == (20, tiny_run.config.embedding_dim)
+    assert heatmap["data"][0]["zmid"] == 0
+    assert len(_array(variance["data"][0]["x"])) == tiny_run.config.embedding_dim
+    assert len(_array(scatter["data"][0]["x"])) == int((tiny_run.dataset.movies["num_ratings"] > 20).sum())
+    tables = at.dataframe[:4]
+    for table in tables:
+        assert list(table.value.columns) == ["title", "PC1", "PC2", "rating", "genres", "num_ratings"]
+        assert len(table.value) == 10
+        assert not table.value["genres"].str.contains("|", regex=False).any()
+        assert (table.value["num_ratings"] > 20).all()
+    # PC1 lowest is sorted ascending, highest descending.
+    assert tables[0].value["PC1"].is_monotonic_increasing
+    assert tables[1].value["PC1"].is_monotonic_decreasing
+    assert at.info  # no movie picked yet: a hint instead of neighbours
+
+    at.slider(key="emb_heatmap_rows").set_value(7)
+    threshold = int(tiny_run.dataset.movies["num_ratings"].quantile(0.75))
+    at.number_input(key="emb_min_ratings").set_value(threshold)
+    at.slider(key="emb_top").set_value(3)
+    at.toggle(key="emb_centered").set_value(True)
+    at.run()
+    _ok(at, "Embeddings")
+    heatmap, variance, scatter = _figures(at)[:3]
+    assert _array(heatmap["data"][0]["z"]).shape == (7, tiny_run.config.embedding_dim)
+    assert "centered" in variance["layout"]["title"]["text"] and "uncentered" not in variance["layout"]["title"]["text"]
+    expected = analysis.pc_rankings(tiny_run, threshold, 3, centered=True)
+    for table, key in zip(at.dataframe[:4], ("pc1_lowest", "pc1_highest", "pc2_lowest", "pc2_highest"), strict=True):
+        assert table.value["title"].tolist() == expected[key]["title"].tolist()
+        assert (table.value["num_ratings"] > threshold).all()
+    assert len(_array(scatter["data"][0]["x"])) == int((tiny_run.dataset.movies["num_ratings"] > threshold).sum())
+
+
+def test_embeddings_search_shows_neighbours_highlight_and_sets_the_url(tiny_run):
+    at = _app("embeddings", tiny_run).run()
+    movie_id = int(tiny_run.dataset.movies["movieId"].iloc[4])
+    at.selectbox(key="emb_movie").set_value(movie_id).run()
+    at.radio(key="emb_metric").set_value("dot").run()
+    _ok(at, "Embeddings")
+    neighbours = at.dataframe[4].value
+    expected = analysis.nearest_movies(tiny_run, movie_id, k=10, metric="dot", min_ratings=20)
+    assert neighbours["title"].tolist() == expected["title"].tolist()
+    assert tiny_run.dataset.movies["title"].iloc[4] not in neighbours["title"].tolist()
+    scatter = _figures(at)[2]
+    assert _trace(scatter, "selected")["customdata"][0][0] == movie_id
+    assert at.query_params["movie"] == str(movie_id)
+
+
+def test_embeddings_opens_on_the_movie_in_the_url_and_ignores_bad_ids(tiny_run):
+    movie_id = int(tiny_run.dataset.movies["movieId"].iloc[2])
+    at = _app("embeddings", tiny_run)
+    at.query_params["movie"] = str(movie_id)
+    at.run()
+    _ok(at, "Embeddings")
+    assert at.selectbox(key="emb_movie").value == movie_id
+    assert len(at.dataframe) == 5  # the four rankings and the neighbours
+
+    at = _app("embeddings", tiny_run)
+    at.query_params["movie"] = "999999999"
+    at.run()
+    _ok(at, "Embeddings")
+    assert at.selectbox(key="emb_movie").value is None
+    assert "movie" not in at.query_params
+
+
+def test_embeddings_colour_by_genre_and_downloads(tiny_run):
+    at = _app("embeddings", tiny_run).run()
+    at.selectbox(key="emb_colour").set_value("Comedy").run()
+    _ok(at, "Embeddings")
+    assert [trace["name"] for trace in _figures(at)[2]["data"]] == ["other", "Comedy"]
+    assert {b.key for b in at.get("download_button")} >= {"emb_download_csv", "emb_download_vectors",
+                                                          "emb_download_metadata"}
+
+
+# ---------------------------------------------------------------------------
+# Recommend
+# ---------------------------------------------------------------------------
+
+
+def test_recommend_page_user_table_rmse_and_recommendations(tiny_run):
+    dataset = tiny_run.dataset
+    user_id = int(dataset.index_to_user[3])
+    at = _app("recommend", tiny_run)
+    at.query_params["user"] = str(user_id)
+    at.run()
+    _ok(at, "Recommend")
+    select = at.selectbox(key="rec_user")
+    assert select.value == user_id
+    n = int((dataset.ratings["userId"] == user_id).sum())
+    assert f"user {user_id} ({n} ratings)" in select.options
+    rated, recs = at.dataframe[0].value, at.dataframe[1].value
+    assert list(rated.columns) == ["title", "rating", "predicted", "error", "split"]
+    assert len(rated) == n
+    expected_rmse = analysis.user_rmse(analysis.user_ratings(tiny_run, user_id))
+    assert at.metric[1].value == f"{expected_rmse:.3f}"
+    seen = set(dataset.movies.set_index("movieId").loc[dataset.ratings.loc[dataset.ratings["userId"] == user_id,
+                                                                           "movieId"], "title"])
+    assert not seen & set(recs["title"])
+    assert len(recs) <= 10
+    scatter = _figures(at)[0]
+    assert {t["name"] for t in scatter["data"]} >= {"perfect"}
+    assert at.query_params["user"] == str(user_id)
+
+
+def test_recommend_falls_back_to_the_ids_the_session_was_opened_with(tiny_run):
+    # Page switches clear the URL; the app keeps a shared link's ids in session state.
+    user_id, movie_id = int(tiny_run.dataset.index_to_user[5]), int(tiny_run.dataset.movies["movieId"].iloc[6])
+    at = _app("recommend", tiny_run)
+    at.session_state["share_user"], at.session_state["share_movie"] = user_id, movie_id
+    at.run()
+    _ok(at, "Recommend")
+    assert at.selectbox(key="rec_user").value == user_id
+    assert at.selectbox(key="rec_movie").value == movie_id
+    at = _app("recommend", tiny_run)
+    at.query_params["user"] = "not-a-user"
+    at.run()
+    _ok(at, "Recommend")
+    assert at.selectbox(key="rec_user").value == int(tiny_run.dataset.index_to_user[0])
+
+
+def test_recommend_fold_in_matches_the_analysis_functions(tiny_run):
+    dataset = tiny_run.dataset
+    picked = [int(m) for m in dataset.movies["movieId"].iloc[:6]]
+    ratings = dict(zip(picked, [5.0, 4.5, 1.0, 0.5, 3.0, 4.0], strict=True))
+    at = _app("recommend", tiny_run).run()
+    at.multiselect(key="rec_you_movies").set_value(picked[:4]).run()
+    assert any("1 more" in info.value for info in at.info)  # 4 of the minimum 5
+    at.multiselect(key="rec_you_movies").set_value(picked).run()
+    for movie_id, rating in ratings.items():
+        at.slider(key=f"rec_you_rating_{movie_id}").set_value(rating)
+    at.number_input(key="rec_min_ratings").set_value(0)
+    at.run()
+    _ok(at, "Recommend")
+    fold = analysis.fold_in(tiny_run, ratings)
+    expected = analysis.recommend_for_vector(tiny_run, fold, top=10, exclude=ratings)
+    mine = at.dataframe[2].value
+    assert mine["title"].tolist() == expected["title"].tolist()
+    assert not set(mine["title"]) & set(dataset.movies["title"].iloc[:6])
+    you = _trace(_figures(at)[1], "you")
+    assert (_array(you["x"])[0], _array(you["y"])[0]) == pytest.approx(analysis.project_vector(tiny_run, fold))
+
+
+def test_recommend_explains_a_bias_model_prediction_with_a_waterfall(tiny_run):
+    dataset = tiny_run.dataset
+    user_id, movie_id = int(dataset.index_to_user[0]), int(dataset.movies["movieId"].iloc[1])
+    at = _app("recommend", tiny_run)
+    at.query_params.update({"user": str(user_id), "movie": str(movie_id)})
+    at.run()
+    _ok(at, "Recommend")
+    assert at.selectbox(key="rec_movie").value == movie_id
+    figure = _figures(at)[-1]
+    waterfall = figure["data"][0]
+    assert waterfall["type"] == "waterfall"
+    predicted = analysis.predict(tiny_run, dataset.user_to_index[user_id], dataset.movie_to_index[movie_id])[0]
+    steps = _array(waterfall["y"])
+    logit = steps[:-1].sum()
+    assert steps[-1] == pytest.approx(logit, abs=1e-9)
+    low, high = dataset.min_rating, dataset.max_rating
+    assert low + (high - low) / (1 + np.exp(-logit)) == pytest.approx(predicted, abs=1e-4)
+    assert _array(_trace(figure, "prediction")["y"])[0] == pytest.approx(predicted, abs=1e-4)
+    assert f"**{predicted:.2f}**" in " ".join(m.value for m in at.markdown)
+
+
+def test_recommend_explains_a_dot_model_as_bars(tiny_run, dot_run):
+    dataset = dot_run.dataset
+    user_id, movie_id = int(dataset.index_to_user[2]), int(dataset.movies["movieId"].iloc[3])
+    at = _app("recommend", dot_run)
+    at.query_params.update({"user": str(user_id), "movie": str(movie_id)})
+    at.run()
+    _ok(at, "Recommend")
+    assert any("plain dot product" in info.value for info in at.info)
+    bars = _figures(at)[-1]["data"][0]
+    assert bars["type"] == "bar"
+    predicted = analysis.predict(dot_run, dataset.user_to_index[user_id], dataset.movie_to_index[movie_id])[0]
+    assert _array(bars["y"]).sum() == pytest.approx(predicted, abs=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# Under the hood
+# ---------------------------------------------------------------------------
+
+
+def test_under_the_hood_lookup_equals_one_hot_product():
+    at = _app("under_the_hood")
+    at.run()
+    at.text_input(key="uth_days").input("snowy, sunny, hail, snowy").run()
+    at.slider(key="uth_dim").set_value(4).run()
+    _ok(at, "Under the hood")
+    assert any("hail" in w.value for w in at.warning)
+    looked_up, product = at.dataframe[0].value, at.dataframe[1].value
+    assert looked_up.shape == (3, 4)
+    assert looked_up.index.tolist() == ["day 1: snowy", "day 2: sunny", "day 3: snowy"]
+    np.testing.assert_array_equal(looked_up.to_numpy(), product.to_numpy())
+    np.testing.assert_array_equal(looked_up.iloc[0], looked_up.iloc[2])  # same tag, same row
+    assert at.success and "Identical" in at.success[0].value
+    assert any("class GatherEmbedding" in code.value for code in at.code)
+
+
+def test_under_the_hood_trains_simple_embedding_next_to_a_finished_simple_dot(dot_run):
+    at = _app("under_the_hood", dot_run).run()
+    _ok(at, "Under the hood")
+    button = at.button(key="uth_train")
+    assert button.label == "Train simple_embedding"  # the finished simple_dot run is reused
+    button.click().run()
+    jobs = at.session_state["uth_jobs"]
+    assert list(jobs) == ["simple_embedding"]
+    from pages.common import training_manager
+
+    manager = training_manager()
+    job = manager.get(jobs["simple_embedding"], at.session_state["session_id"])
+    assert job is not None and job.config == dot_run.config.__class__(**{**dot_run.config.to_dict(),
+                                                                         "model": "simple_embedding"})
+    assert manager.wait(job, timeout=TIMEOUT)
+    at.run()
+    _ok(at, "Under the hood")
+    names = list(at.session_state["runs"])
+    assert names[0] == "tiny" and names[1].startswith("simple_embedding")
+    assert at.session_state["active_run"] == "tiny"  # the comparison does not swap the active model
+    curves = _figures(at)[-1]
+    assert [t["name"] for t in curves["data"]] == [dot_run.name, names[1]]
+
+
+# ---------------------------------------------------------------------------
+# Compare
+# ---------------------------------------------------------------------------
+
+
+def test_compare_page_table_curves_ladder_and_downloads(tiny_run, dot_run, synthetic_dataset):
+    from cfcore.data import split_dataset
+
+    other_split = replace(tiny_run, split=split_dataset(synthetic_dataset, 0.2, seed=99), name="other split")
+    at = _app("compare", tiny_run, dot=dot_run, other=other_split).run()
+    _ok(at, "Compare")
+    table = at.dataframe[0].value
+    assert table["run"].tolist() == ["tiny", "dot", "other"]
+    assert table["best val RMSE"].tolist()[:2] == pytest.approx([tiny_run.result.best_val_rmse,
+                                                                 dot_run.result.best_val_rmse])
+    curves, ladder = _figures(at)
+    assert [t["name"] for t in curves["data"]] == ["tiny", "dot", "other"]
+    bars = ladder["data"][0]
+    # tiny and dot share a split, so both stand on the ladder; the run on another split is left out.
+    assert list(_array(bars["x"])) == ["global mean", "user + movie biases", tiny_run.name, dot_run.name]
+    from cfcore.baselines import baseline_ladder
+
+    expected = list(baseline_ladder(tiny_run)["val_rmse"]) + [baseline_ladder(dot_run)["val_rmse"].iloc[-1]]
+    assert _array(bars["y"]) == pytest.approx(expected)
+    assert any("1 run(s) on other data or another split" in c.value for c in at.caption)
+    assert {b.key for b in at.get("download_button")} == {"cmp_download_model", "cmp_download_history",
+                                                          "cmp_download_run"}
+
+
+def test_compare_loads_an_uploaded_run_zip_and_rejects_hostile_ones(tiny_run_dir, tmp_path):
+    from cfcore.runzip import export_run_zip
+
+    at = _app("compare").run()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../../evil.txt", "x")
+    for name, data in (("garbage.zip", b"not a zip at all"), ("evil.zip", buffer.getvalue())):
+        at.file_uploader(key="cmp_upload").set_value((name, data, "application/zip")).run()
+        at.button(key="cmp_load_zip").click().run()
+        _ok(at, "Compare")
+        assert at.error and "could not be loaded" in at.error[0].value
+        assert not at.session_state["runs"]
+
+    at.file_uploader(key="cmp_upload").set_value(("tiny.zip", export_run_zip(tiny_run_dir), "application/zip")).run()
+    at.button(key="cmp_load_zip").click().run()
+    _ok(at, "Compare")
+    assert not at.error
+    runs = at.session_state["runs"]
+    assert len(runs) == 1
+    loaded = next(iter(runs.values()))
+    assert at.session_state["dataset"] is loaded.dataset  # a demo with no data loaded gets the run's data
+    assert at.dataframe[0].value["run"].tolist() == list(runs)
+
+
+def test_compare_loads_from_the_runs_folder_only(tiny_run_dir, tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    root.mkdir()
+    shutil.copytree(tiny_run_dir, root / "demo")
+    shutil.copytree(tiny_run_dir, tmp_path / "outside")
+    monkeypatch.setenv("CFCORE_RUNS_DIR", str(root))
+    at = _app("compare").run()
+    assert at.selectbox(key="cmp_run_dir").options == ["demo"]
+    at.text_input(key="cmp_run_path").input("../outside").run()
+    at.button(key="cmp_load_dir").click().run()
+    _ok(at, "Compare")
+    assert at.error and "outside the runs folder" in at.error[0].value
+    assert not at.session_state["runs"]
+
+    at.text_input(key="cmp_run_path").input("").run()
+    at.selectbox(key="cmp_run_dir").set_value("demo").run()
+    at.button(key="cmp_load_dir").click().run()
+    _ok(at, "Compare")
+    assert not at.error
+    assert len(at.session_state["runs"]) == 1
