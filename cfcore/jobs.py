@@ -152,7 +152,6 @@ class Job:
 
 def _default_train(dataset: Dataset, config: TrainConfig, *, split: Split | None, listeners, stop_event) -> Run:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras; keras.config.disable_traceback_filtering()  # DEBUG
     from cfcore.training import train  # lazy: TensorFlow loads on the worker thread, not the page's
 
     return train(dataset, config, split=split, listeners=listeners, stop_event=stop_event)

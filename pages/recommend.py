@@ -96,7 +96,8 @@ with explain_tab:
         why = analysis.explain_prediction(run, user_id, movie_id)
         seen = f"they rated it {why.actual:g}" if why.actual is not None else "they have not rated it"
         st.markdown(
-            f"User {user_id} and **{titles[movie_id]}** ({seen}): offset + user bias + movie bias + the "
+            f"User {user_id} and **{titles[movie_id]}** ({seen}): {'offset + ' if why.global_offset else ''}"
+            f"user bias + movie bias + the "
             f"{len(why.contributions)} terms u_k·v_k = logit **{why.logit:.3f}**; sigmoid = {why.sigmoid:.3f}; "
             f"rating = {why.min_rating:g} + {why.max_rating - why.min_rating:g} × {why.sigmoid:.3f} = "
             f"**{why.prediction:.2f}**."

@@ -51,6 +51,7 @@ def _references(model: str, dataset, split) -> dict[str, float | None]:
 @st.fragment(run_every=POLL_SECONDS)
 def _live_panel(job_id: str) -> None:
     job = training_manager().get(job_id, session_id())
+    import time as _t; open("/tmp/frag.log", "a").write(f"{_t.time():.1f} {job and job.state} {job and job.progress and job.progress.step}\n")  # DEBUG
     if job is None or job.finished:
         st.rerun()  # a full rerun moves the finished run into the session and shows the results
     if job.state == "queued":

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 # Streamlit reruns a script in well under a second here, but the first Data page load parses 100k ratings.
 APP_TIMEOUT_MS = 60_000
+SKELETON_WAIT_MS = 10_000
 
 
 def screenshot(page, name: str) -> Path:
@@ -33,8 +37,12 @@ def wait_for_app(page, timeout: int = APP_TIMEOUT_MS) -> None:
             timeout=timeout,
         )
         page.wait_for_timeout(400)
-    # Widgets such as selectboxes load their code lazily and show grey placeholders until it arrives.
-    page.wait_for_load_state("networkidle", timeout=timeout)
+    # Some widgets (selectboxes) mount lazily behind grey placeholders for a second or two after the
+    # script ends; screenshots and clicks want the real widget. Not fatal if a placeholder stays.
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0", timeout=SKELETON_WAIT_MS
+        )
 
 
 def open_page(page, base_url: str, path: str = "") -> None:
