@@ -200,15 +200,18 @@ def start_training(page, epochs: int, timeout_ms: int) -> None:
 
 
 def training_state(page) -> tuple[str, int | None]:
-    """("queued", position) | ("running", None) | ("done", None) | ("failed", None) | ("idle", None)."""
+    """("queued", position), ("starting" | "running epoch N" | "done" | "failed" | "idle", None)."""
     text = page.get_by_test_id("stMain").inner_text()
     queued = re.search(r"position (\d+) in the queue", text)
     if queued:
         return "queued", int(queued.group(1))
     if "Training failed" in text or "Cannot start training" in text:
         return "failed", None
-    if re.search(r"Epoch \d+ of \d+ · batch|Starting: loading TensorFlow", text):
-        return "running", None
+    if "Starting: loading TensorFlow" in text:
+        return "starting", None
+    epoch = re.search(r"Epoch (\d+) of \d+ · batch", text)
+    if epoch:
+        return f"running epoch {epoch.group(1)}", None
     if "Best val RMSE" in text:
         return "done", None
     return "idle", None

@@ -57,7 +57,7 @@ def _count_histogram(counts: np.ndarray, title: str, x_title: str, y_title: str,
         )
     )
     _layout(fig, title, x_title, y_title)
-    fig.update_yaxes(type="log")
+    fig.update_yaxes(type="log", dtick=1)  # powers of ten only: minor log labels read as noise
     if len(counts):
         fig.add_vline(
             x=median, line_dash="dash", line_color=GREY,
@@ -123,11 +123,13 @@ def training_curves(
     fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.2, "x": 0.0})
     last = max([epochs or 0, *x, 1])
     fig.update_xaxes(range=[0.5, last + 0.5], dtick=1 if last <= 20 else None)
-    for i, (label, value) in enumerate((references or {}).items()):
-        if value is None or not math.isfinite(float(value)):
-            continue
+    shown = [(label, float(value)) for label, value in (references or {}).items()
+             if value is not None and math.isfinite(float(value))]
+    # Sorted so the higher line's label sits above it and the lower one's below: close lines stay readable.
+    for i, (label, value) in enumerate(sorted(shown, key=lambda item: -item[1])):
         fig.add_hline(
-            y=float(value), line_dash="dash", line_color=REFERENCE_COLORS[i % len(REFERENCE_COLORS)],
-            annotation_text=f"{label}: {float(value):.3f}", annotation_position="top left",
+            y=value, line_dash="dash", line_color=REFERENCE_COLORS[i % len(REFERENCE_COLORS)],
+            annotation_text=f"{label}: {value:.3f}",
+            annotation_position="top left" if i % 2 == 0 else "bottom right",
         )
     return fig

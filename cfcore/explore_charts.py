@@ -23,6 +23,7 @@ HIGHLIGHT = "#c23030"
 DIVERGING = "RdBu"
 TEMPLATE = "plotly_white"
 _LABEL_CHARS = 45
+_DASHES = ("solid", "dash", "dot", "dashdot")
 
 
 class ExplanationLike(Protocol):
@@ -367,10 +368,12 @@ def compare_curves(
 ) -> go.Figure:
     """One line per run of ``metric`` by epoch (history rows as in ``TrainResult.history``)."""
     fig = go.Figure()
-    for name, rows in histories.items():
+    for number, (name, rows) in enumerate(histories.items()):
         epochs = [row.get("epoch", i + 1) for i, row in enumerate(rows)]
         fig.add_trace(
             go.Scatter(x=epochs, y=[row.get(metric) for row in rows], mode="lines+markers", name=str(name),
+                       # Varying dashes keep identical curves (same seed, same maths) visibly two lines.
+                       line={"dash": _DASHES[number % len(_DASHES)]},
                        hovertemplate=f"{name}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>")
         )
     if reference is not None:

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from cfcore.training import Run
 
 DEFAULT_SPLIT = {"val_fraction": 0.2, "seed": C.DEFAULT_SEED}
+# The sidebar's training line only needs to be roughly current; the Train page polls faster.
+SIDEBAR_POLL_SECONDS = 2.0
 
 
 def _leave_pages_folder_mode() -> None:
@@ -132,6 +134,7 @@ def load_default_dataset_button(key: str) -> None:
         with st.spinner("Loading MovieLens ml-latest-small (downloading it the first time)..."):
             try:
                 set_dataset(load_path_dataset())
+                st.session_state["data_loaded_key"] = ("path", configured_data_path())  # as the Data page keys it
             except DataError as err:
                 st.error(str(err))
                 return
@@ -296,12 +299,21 @@ def sidebar() -> None:
             )
         job = current_job()
         if job is not None:
-            if job.state == "queued":
-                st.caption(f"Training queued (position {job.queue_position()}).")
-            else:
-                progress = job.progress
-                where = f"epoch {progress.epoch} of {progress.epochs}" if progress else "starting"
-                st.caption(f"Training {job.config.model}: {where}.")
+            _training_status(job.id)
+
+
+@st.fragment(run_every=SIDEBAR_POLL_SECONDS)
+def _training_status(job_id: str) -> None:
+    """A line about this session's running job, kept fresh on every page; reruns the app when the job ends."""
+    job = training_manager().get(job_id, session_id())
+    if job is None or job.finished:
+        st.rerun()  # the full run collects the finished run (it becomes the active model)
+    if job.state == "queued":
+        st.caption(f"Training queued: position {job.queue_position()}.")
+    else:
+        progress = job.progress
+        where = f"epoch {progress.epoch} of {progress.epochs}" if progress else "starting"
+        st.caption(f"Training {job.config.model}: {where}.")
 
 
 def dataset_label(dataset: Dataset) -> str:

@@ -146,6 +146,8 @@ cold = split.cold_start_counts()
 cols = st.columns(4)
 cols[0].metric("Training ratings", f"{split.n_train:,}")
 cols[1].metric("Validation ratings", f"{split.n_val:,}")
-cols[2].metric("Validation ratings of a movie unseen in training", f"{cold['unseen_movie']:,}",
-               help="Their movie embedding never moves from its random start, so these predictions are guesses.")
-cols[3].metric("... of a user unseen in training", f"{cold['unseen_user']:,}")
+cols[2].metric("Val. ratings, new movie", f"{cold['unseen_movie']:,}",
+               help="Validation ratings whose movie never appears in training: its embedding never moves from "
+               "its random start, so these predictions are guesses.")
+cols[3].metric("Val. ratings, new user", f"{cold['unseen_user']:,}",
+               help="Validation ratings whose user never appears in training.")

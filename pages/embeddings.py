@@ -17,6 +17,25 @@ run = require_run()
 if run is None:
     st.stop()
 
+# A trained run never changes: compute its PCA once per session, not on every widget change.
+BY_RUN = {"cfcore.training.Run": lambda r: (id(r), r.name)}
+
+
+@st.cache_data(scope="session", max_entries=8, show_spinner=False, hash_funcs=BY_RUN)
+def _pca(run, centered: bool):
+    return analysis.movie_pca_frame(run, centered=centered)
+
+
+@st.cache_data(scope="session", max_entries=16, show_spinner=False, hash_funcs=BY_RUN)
+def _rankings(run, min_ratings: int, top: int, centered: bool):
+    return analysis.pc_rankings(run, min_ratings, top, centered=centered)
+
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False, hash_funcs=BY_RUN)
+def _genres(run) -> list[str]:
+    return charts.genre_names(run.dataset.movies["genres"])
+
+
 dataset = run.dataset
 if dataset.n_movies < 2:
     st.info("This run's data has fewer than two movies: there is nothing to compare.")
@@ -32,7 +51,7 @@ st.caption("Red and blue are opposite signs; white is 0. No single dimension mea
 
 st.subheader("Main directions: PCA")
 centered = st.toggle("Center the vectors before PCA", key="emb_centered")
-pca_result, movie_frame = analysis.movie_pca_frame(run, centered=centered)
+pca_result, movie_frame = _pca(run, centered)
 st.plotly_chart(charts.variance_figure(pca_result.explained, centered))
 st.caption(
     "Uncentered (the article's choice) measures directions from the origin, so PC1 mostly follows what all movies "
@@ -44,7 +63,7 @@ left, right = st.columns(2)
 min_ratings = left.number_input("Only movies with more than this many ratings", 0, 1000, 20, key="emb_min_ratings")
 top = right.slider("Movies per table", 3, 30, 10, key="emb_top")
 if pca_result.components.shape[1] >= 2:
-    tables = analysis.pc_rankings(run, int(min_ratings), top, centered=centered)
+    tables = _rankings(run, int(min_ratings), top, centered)
     for tab, pc in zip(st.tabs(["PC1", "PC2"]), ("pc1", "pc2"), strict=True):
         for end in ("lowest", "highest"):
             tab.markdown(f"**{end.capitalize()} on {pc.upper()}**")
@@ -69,7 +88,7 @@ def _pick_from_map() -> None:
 if "PC2" not in movie_frame:
     st.info("The movie map needs embeddings with at least two dimensions.")
     st.stop()
-colour = st.selectbox("Colour by", ["mean rating", *charts.genre_names(dataset.movies["genres"])], key="emb_colour")
+colour = st.selectbox("Colour by", ["mean rating", *_genres(run)], key="emb_colour")
 shown = movie_frame[movie_frame["num_ratings"] > min_ratings]
 movie_id = st.session_state["emb_movie"]
 if movie_id is not None and movie_id not in set(shown["movieId"]):

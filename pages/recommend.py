@@ -17,6 +17,14 @@ run = require_run()
 if run is None:
     st.stop()
 
+
+@st.cache_data(scope="session", max_entries=4, show_spinner=False,
+               hash_funcs={"cfcore.training.Run": lambda r: (id(r), r.name)})
+def _pca(run):
+    # A trained run never changes: one PCA per session, not one per widget change.
+    return analysis.movie_pca_frame(run)
+
+
 dataset = run.dataset
 counts = dataset.ratings.groupby("userId").size()
 titles = dict(zip(dataset.movies["movieId"].astype(int), dataset.movies["title"].astype(str), strict=True))
@@ -67,20 +75,25 @@ with you_tab:
                             max_selections=20, key="rec_you_movies", placeholder="Type part of a title")
     yours = {}
     for column, movie_id in zip(st.columns(4) * 5, picked, strict=False):
-        yours[movie_id] = column.slider(titles[movie_id][:40], low, high, round((low + high) / 2 * 2) / 2, 0.5,
+        yours[movie_id] = column.slider(titles[movie_id], low, high, round((low + high) / 2 * 2) / 2, 0.5,
                                         key=f"rec_you_rating_{movie_id}")
     if len(yours) < 5:
         st.info(f"Rate {5 - len(yours)} more movie(s) to get recommendations.")
     else:
         fold = analysis.fold_in(run, yours)
-        left, right = st.columns([2, 3])
+        left, right = st.columns(2)
         left.markdown(f"**Your top {top}**")
         mine = analysis.recommend_for_vector(run, fold, top=top, min_ratings=int(min_ratings), exclude=yours)
         left.dataframe(charts.for_display(mine[["title", "predicted", "genres"]]), column_config=FORMAT,
                        hide_index=True)
-        _, frame = analysis.movie_pca_frame(run)
+        every = analysis.recommend_for_vector(run, fold, top=dataset.n_movies)
+        fit = every[every["movieId"].isin(list(yours))].assign(yours=lambda f: f["movieId"].map(yours))
+        left.markdown("**How your vector reproduces your ratings**")
+        left.dataframe(charts.for_display(fit[["title", "yours", "predicted"]]), hide_index=True,
+                       column_config={**FORMAT, "yours": st.column_config.NumberColumn("you said", format="%.1f")})
+        pca_result, frame = _pca(run)
         if "PC2" in frame:
-            position = analysis.project_vector(run, fold)
+            position = tuple(float(v) for v in pca_result.project(fold.vector)[0, :2])  # = project_vector()
             right.plotly_chart(charts.pc_scatter(frame[frame["num_ratings"] > min_ratings], you=position))
             right.caption(f"You at PC1 = {position[0]:.3f}, PC2 = {position[1]:.3f} on the movie map.")
 

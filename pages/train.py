@@ -44,6 +44,18 @@ def _apply_preset() -> None:
         st.session_state[key] = getattr(chosen, name)
 
 
+def _preset_extras(chosen) -> str:
+    """The preset settings that have no control here (so the learner knows they apply)."""
+    extras = []
+    if chosen.l2:
+        extras.append(f"L2 penalty {chosen.l2:g}")
+    if chosen.global_bias:
+        extras.append("a global offset")
+    if chosen.lr_schedule == "cosine":
+        extras.append("cosine learning-rate decay")
+    return f"This preset also uses {', '.join(extras)}." if extras else ""
+
+
 def _references(model: str, dataset, split) -> dict[str, float | None]:
     return {f"article, {model}": ARTICLE_VAL_RMSE.get(model), "biases only": bias_baseline_rmse(dataset, split)}
 
@@ -51,7 +63,6 @@ def _references(model: str, dataset, split) -> dict[str, float | None]:
 @st.fragment(run_every=POLL_SECONDS)
 def _live_panel(job_id: str) -> None:
     job = training_manager().get(job_id, session_id())
-    import time as _t; open("/tmp/frag.log", "a").write(f"{_t.time():.1f} {job and job.state} {job and job.progress and job.progress.step}\n")  # DEBUG
     if job is None or job.finished:
         st.rerun()  # a full rerun moves the finished run into the session and shows the results
     if job.state == "queued":
@@ -79,6 +90,8 @@ def _show_run(name: str) -> None:
     result, config = run.result, run.config
     how = ("stopped by you" if result.stopped_by_user else
            "stopped early: validation RMSE stopped improving" if result.stopped_early else "finished")
+    if not result.history[-1].get("complete", True):
+        how += f"; epoch {result.epochs_run} was cut short"
     st.markdown(f"**{name}** ({how})")
     article = ARTICLE_VAL_RMSE.get(config.model)
     cols = st.columns(4)
@@ -136,6 +149,8 @@ with controls:
     st.caption(MODEL_DESCRIPTIONS[model])
     st.selectbox("Preset", list(PRESETS), key="train_preset", format_func=PRESET_LABELS.get,
                  on_change=_apply_preset, help="Fills the settings below.", **keep)
+    if extras := _preset_extras(PRESETS[st.session_state["train_preset"]]):
+        st.caption(extras)
     st.number_input("Embedding dimension", 1, 256, step=1, key="train_embedding_dim", **keep)
     st.slider("Epochs", 1, 50, key="train_epochs", **keep)
     st.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192], key="train_batch_size",

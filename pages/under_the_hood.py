@@ -10,6 +10,7 @@ import streamlit as st
 
 from cfcore import explore_charts as charts
 from cfcore.config import PRESETS, ConfigError, preset
+from cfcore.data import split_dataset
 from cfcore.jobs import JobError
 from cfcore.models import GatherEmbedding
 from pages.common import (
@@ -20,8 +21,15 @@ from pages.common import (
     runs,
     session_id,
     set_active_run,
+    split_settings,
     training_manager,
 )
+
+# Streamlit calls keras.backend.clear_session() after every script run (and the training pages
+# rerun every second). That swaps Keras's thread-local state for all threads at once, so a model
+# compiling on a training thread at that moment fails with "You cannot add new elements of state".
+# The app never needs the reset: switch it off. Workaround until app.py or cfcore.jobs carries it.
+keras.backend.clear_session = lambda *args, **kwargs: None
 
 WEATHER = ["sunny", "cloudy", "rainy", "snowy", "windy", "foggy", "stormy"]
 MAX_DAYS = 14
@@ -95,11 +103,15 @@ def _jobs() -> dict:
 def _collect(jobs: dict) -> None:
     """Keep the finished jobs' runs (the active model stays as it was) and rerun the whole page."""
     active = st.session_state.get("active_run")
-    for job in jobs.values():
+    failures = []
+    for model, job in jobs.items():
         if job is not None and job.run is not None and job.run.result.history:
             add_run(job.run)
+        elif job is not None:
+            failures.append(f"{model}: {job.error or job.state}")
         if job is not None:
             manager.release(job.id, owner)
+    st.session_state["uth_failures"] = failures
     if active in runs():
         set_active_run(active)  # finishing a comparison should not swap the model the other pages show
     st.session_state["uth_jobs"] = {}
@@ -110,8 +122,10 @@ def _collect(jobs: dict) -> None:
 def _watch() -> None:
     jobs = _jobs()
     for model, job in jobs.items():
-        done = job.progress.epoch - (job.progress.stage != "epoch") if job and job.progress else 0
-        st.progress(done / job.config.epochs if job else 1.0, f"{model}: {job.state if job else 'gone'}")
+        p = job.progress if job is not None else None
+        done = 0.0 if p is None else p.epoch - 1 + min(p.step / max(p.steps_per_epoch, 1), 1.0)
+        where = f"epoch {p.epoch} of {p.epochs}" if p is not None else (job.state if job else "gone")
+        st.progress(min(done / job.config.epochs, 1.0) if job else 1.0, f"{model}: {where}")
     curves = {m: j.history for m, j in jobs.items() if j is not None and j.history}
     if curves:
         st.plotly_chart(charts.compare_curves(curves))
@@ -125,11 +139,16 @@ if any(job is not None and job.active for job in jobs.values()):
     st.stop()
 if jobs:
     _collect(jobs)
+for failure in st.session_state.pop("uth_failures", []):
+    st.error(f"Training did not finish: {failure}. Press the button to try again.")
 dot_run = _newest("simple_dot")
 if dot_run is None:
     preset_name = st.selectbox("Settings for both models", list(PRESETS), index=list(PRESETS).index("fast"),
                                key="uth_preset", help="fast trains in seconds; article takes minutes on a CPU.")
-    config, split, data = preset(preset_name, model="simple_embedding"), None, dataset
+    # The Data page's split, as the Train page uses: the new runs then stand next to its runs on Compare.
+    settings = split_settings()
+    config = preset(preset_name, model="simple_embedding", val_fraction=settings["val_fraction"])
+    split, data = split_dataset(dataset, settings["val_fraction"], settings["seed"]), dataset
 else:
     # Same settings and the same split as the finished simple_dot run: only the layer differs.
     config, split, data = replace(dot_run.config, model="simple_embedding"), dot_run.split, dot_run.dataset

@@ -143,7 +143,7 @@ def test_data_page_summarises_the_configured_dataset(data_env, synthetic_dataset
     assert f"{synthetic_dataset.n_users:,} users" in at.sidebar.caption[0].value
     n_val = round(synthetic_dataset.n_ratings * 0.2)
     assert metrics["Validation ratings"] == f"{n_val:,}"
-    assert "Validation ratings of a movie unseen in training" in metrics
+    assert "Val. ratings, new movie" in metrics and "Val. ratings, new user" in metrics
 
 
 def test_split_controls_change_the_split_and_are_remembered(data_env, synthetic_dataset):
@@ -264,6 +264,7 @@ def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env)
     assert poll(at, lambda: len(figure_traces(at).get("validation RMSE", [])) >= 1), "no epoch appeared"
     assert any("Epoch" in p.proto.text for p in at.get("progress"))
     assert figure_traces(at)["train RMSE"], "the train curve is empty"
+    assert any(c.value.startswith("Training dot_with_bias") for c in at.sidebar.caption)
 
     other = open_app(page="pages/train.py")  # another tab sees nothing of this run
     assert other.session_state["train_job"] is None and not other.button(key="train_start").disabled

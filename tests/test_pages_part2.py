@@ -228,6 +228,27 @@ def test_recommend_fold_in_matches_the_analysis_functions(tiny_run):
     assert (_array(you["x"])[0], _array(you["y"])[0]) == pytest.approx(analysis.project_vector(tiny_run, fold))
 
 
+@pytest.mark.parametrize("loves_high_pc1", [True, False])
+def test_fold_in_known_case_lands_on_the_side_of_the_movies_you_love(tiny_run, loves_high_pc1):
+    # Known case: loving the three highest-PC1 movies and hating the three lowest puts "you" far on the
+    # positive PC1 side, and the reverse on the negative side; the fitted vector reproduces the ratings.
+    _, frame = analysis.movie_pca_frame(tiny_run)
+    ordered = frame.sort_values("PC1")["movieId"].astype(int).tolist()
+    high, low = (5.0, 0.5) if loves_high_pc1 else (0.5, 5.0)
+    ratings = {**{m: high for m in ordered[-3:]}, **{m: low for m in ordered[:3]}}
+    at = _app("recommend", tiny_run).run()
+    at.multiselect(key="rec_you_movies").set_value(list(ratings)).run()
+    for movie_id, rating in ratings.items():
+        at.slider(key=f"rec_you_rating_{movie_id}").set_value(rating)
+    at.run()
+    _ok(at, "Recommend")
+    x = _array(_trace(_figures(at)[1], "you")["x"])[0]
+    assert (x > 1.0) if loves_high_pc1 else (x < -1.0)
+    fit = at.dataframe[3].value
+    assert len(fit) == 6
+    assert np.abs(fit["yours"] - fit["predicted"]).max() < 0.75
+
+
 def test_recommend_explains_a_bias_model_prediction_with_a_waterfall(tiny_run):
     dataset = tiny_run.dataset
     user_id, movie_id = int(dataset.index_to_user[0]), int(dataset.movies["movieId"].iloc[1])
@@ -306,6 +327,45 @@ def test_under_the_hood_trains_simple_embedding_next_to_a_finished_simple_dot(do
     assert at.session_state["active_run"] == "tiny"  # the comparison does not swap the active model
     curves = _figures(at)[-1]
     assert [t["name"] for t in curves["data"]] == [dot_run.name, names[1]]
+
+
+def test_streamlit_reruns_no_longer_reset_keras_state_under_running_trainings():
+    # Streamlit calls keras.backend.clear_session() after every script run; that replaced Keras's
+    # thread-local state for every thread and broke trainings compiling at that moment.
+    import keras
+    from keras.src.backend.common import global_state
+
+    _app("under_the_hood").run()
+    before = global_state.GLOBAL_STATE_TRACKER
+    keras.backend.clear_session()
+    assert global_state.GLOBAL_STATE_TRACKER is before
+
+
+def test_under_the_hood_reports_a_failed_training(synthetic_dataset, monkeypatch):
+    from pages.common import training_manager
+
+    def broken_train(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    manager = training_manager()
+    monkeypatch.setattr(manager, "_train_fn", broken_train)
+    at = AppTest.from_file(str(PAGES / "under_the_hood.py"), default_timeout=TIMEOUT)
+    at.session_state["dataset"] = synthetic_dataset
+    at.run()
+    at.button(key="uth_train").click().run()
+    jobs = at.session_state["uth_jobs"]
+    if jobs:  # the broken jobs may already have been collected by the rerun after the click
+        for job_id in jobs.values():
+            assert manager.wait(manager.get(job_id, at.session_state["session_id"]), timeout=TIMEOUT)
+        at.run()
+    _ok(at, "Under the hood")
+    messages = sorted(e.value for e in at.error)
+    # No finished simple_dot to reuse, so both models were trained (and both failures are reported).
+    assert len(messages) == 2
+    assert messages[0].startswith("Training did not finish: simple_dot:") and "out of memory" in messages[0]
+    assert messages[1].startswith("Training did not finish: simple_embedding:") and "out of memory" in messages[1]
+    assert not at.session_state["runs"]
+    assert at.button(key="uth_train").label == "Train simple_embedding and simple_dot"  # can try again
 
 
 # ---------------------------------------------------------------------------
