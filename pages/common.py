@@ -19,6 +19,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from cfcore import constants as C
+from cfcore import share
 from cfcore.data import DataError, Dataset, load_dataset
 from cfcore.jobs import TrainingManager, max_trainings_from_env
 
@@ -26,6 +27,25 @@ if TYPE_CHECKING:
     from cfcore.training import Run
 
 DEFAULT_SPLIT = {"val_fraction": 0.2, "seed": C.DEFAULT_SEED}
+
+def _keep_keras_state_between_reruns() -> None:
+    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
+
+    Streamlit does that to free Keras state between reruns, but it replaces
+    Keras's thread-local state for every thread at once: a model compiling on a
+    training thread at that moment fails ("You cannot add new elements of state").
+    Trainings here run on worker threads while pages rerun every second, and
+    nothing in the app relies on the reset, so the hook is switched off (without
+    importing Keras, which the Data page must not load).
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    if hasattr(script_runner, "_clean_problem_modules"):
+        script_runner._clean_problem_modules = lambda: None
+
+
+_keep_keras_state_between_reruns()
+
 # The sidebar's training line only needs to be roughly current; the Train page polls faster.
 SIDEBAR_POLL_SECONDS = 2.0
 
@@ -70,6 +90,11 @@ def init_session() -> None:
     st.session_state.setdefault("active_run", None)
     st.session_state.setdefault("train_job", None)
     st.session_state.setdefault("split_settings", dict(DEFAULT_SPLIT))
+    if "share_config" not in st.session_state:
+        # A shared link's settings, read once: page switches clear the URL afterwards.
+        st.session_state["share_user"] = share.read_id(st.query_params, share.USER_KEY)
+        st.session_state["share_movie"] = share.read_id(st.query_params, share.MOVIE_KEY)
+        st.session_state["share_config"] = share.params_to_config_overrides(st.query_params)
 
 
 def intro(text: str) -> None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from cfcore import charts
+from cfcore import charts, share
 from cfcore.config import MODEL_DESCRIPTIONS, MODEL_NAMES, PRESETS, ConfigError
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import DataError, split_dataset
@@ -36,6 +36,36 @@ PRESET_LABELS = {"article": "article: the article's settings", "fast": "fast: bi
 FIELDS = {"train_embedding_dim": "embedding_dim", "train_epochs": "epochs", "train_batch_size": "batch_size",
           "train_learning_rate": "learning_rate", "train_user_dropout": "user_dropout",
           "train_movie_dropout": "movie_dropout", "train_patience": "patience", "train_seed": "seed"}
+
+
+BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
+LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
+# The sliders' ranges, narrower than cfcore's bounds; shared values are clamped into them.
+WIDGET_RANGES = {"train_embedding_dim": (1, 256), "train_epochs": (1, 50), "train_user_dropout": (0.0, 0.9),
+                 "train_movie_dropout": (0.0, 0.9), "train_patience": (0, 10), "train_seed": (0, 2**31 - 1)}
+
+
+def _apply_shared_settings() -> None:
+    """Once per session, a shared link's settings (query string) fill the controls."""
+    if st.session_state.get("train_shared_applied"):
+        return
+    st.session_state["train_shared_applied"] = True
+    shared = st.session_state.get("share_config") or {}
+    if shared.get("model") in MODEL_NAMES:
+        st.session_state["train_model"] = shared["model"]
+    for key, name in FIELDS.items():
+        if name not in shared:
+            continue
+        value = shared[name]
+        if key == "train_batch_size":
+            value = int(share.nearest_option(value, BATCH_SIZES))
+        elif key == "train_learning_rate":
+            value = share.nearest_option(value, LEARNING_RATES)
+        else:
+            low, high = WIDGET_RANGES[key]
+            value = min(max(value, low), high)
+            value = round(value * 20) / 20 if isinstance(low, float) else int(value)
+        st.session_state[key] = value
 
 
 def _apply_preset() -> None:
@@ -140,6 +170,7 @@ st.session_state.setdefault("train_preset", "article")
 st.session_state.setdefault("train_model", PRESETS["article"].model)
 for widget_key, field_name in FIELDS.items():
     st.session_state.setdefault(widget_key, getattr(PRESETS[st.session_state["train_preset"]], field_name))
+_apply_shared_settings()
 job = current_job()
 busy = job is not None
 controls, panel = st.columns([1, 2], gap="large")
@@ -153,10 +184,8 @@ with controls:
         st.caption(extras)
     st.number_input("Embedding dimension", 1, 256, step=1, key="train_embedding_dim", **keep)
     st.slider("Epochs", 1, 50, key="train_epochs", **keep)
-    st.select_slider("Batch size", [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192], key="train_batch_size",
-                     **keep)
-    st.select_slider("Learning rate (Adam)", [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1],
-                     key="train_learning_rate", **keep)
+    st.select_slider("Batch size", BATCH_SIZES, key="train_batch_size", **keep)
+    st.select_slider("Learning rate (Adam)", LEARNING_RATES, key="train_learning_rate", **keep)
     if model == "dot_with_bias":
         st.slider("User dropout", 0.0, 0.9, step=0.05, key="train_user_dropout", **keep)
         st.slider("Movie dropout", 0.0, 0.9, step=0.05, key="train_movie_dropout", **keep)
@@ -167,6 +196,10 @@ with controls:
     st.caption(f"Data: {dataset_label(dataset)}, {settings['val_fraction']:.0%} held out for validation "
                f"(split seed {settings['seed']}; change it on the Data page).")
     start = st.button("Train", key="train_start", type="primary", icon=":material/play_arrow:", disabled=busy)
+
+# The URL mirrors the settings, so an instructor can share a link that opens with them.
+st.query_params.update(share.config_to_params(replace(
+    PRESETS[st.session_state["train_preset"]], model=model, **{n: st.session_state[k] for k, n in FIELDS.items()})))
 
 if start:
     values = {name: st.session_state[key] for key, name in FIELDS.items()}

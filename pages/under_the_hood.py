@@ -25,12 +25,6 @@ from pages.common import (
     training_manager,
 )
 
-# Streamlit calls keras.backend.clear_session() after every script run (and the training pages
-# rerun every second). That swaps Keras's thread-local state for all threads at once, so a model
-# compiling on a training thread at that moment fails with "You cannot add new elements of state".
-# The app never needs the reset: switch it off. Workaround until app.py or cfcore.jobs carries it.
-keras.backend.clear_session = lambda *args, **kwargs: None
-
 WEATHER = ["sunny", "cloudy", "rainy", "snowy", "windy", "foggy", "stormy"]
 MAX_DAYS = 14
 

@@ -73,3 +73,82 @@ def metric_value(page, label: str) -> str:
         has=page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
     )
     return metric.first.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+# -- widgets and charts (journeys 1 and 2) ------------------------------------------
+
+_PLOTLY_FIGURES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
+    const title = el.layout && el.layout.title;
+    const size = v => (v == null ? 0 : (typeof v.length === 'number' ? v.length : 0));
+    return {
+        title: (title && typeof title === 'object' ? title.text : title) || '',
+        traces: (el.data || []).map((t, i) => {
+            const full = (el._fullData || [])[i] || {};
+            // Plotly may keep numpy arrays base64-encoded in `data`; `_fullData` has them decoded.
+            const pick = key => Math.max(size(t[key]), size(full[key]));
+            return {name: t.name || '', type: t.type || full.type || 'scatter',
+                    points: t.type === 'heatmap' ? pick('z') : Math.max(pick('x'), pick('y'))};
+        }),
+    };
+})"""
+
+
+def plotly_figures(page) -> list[dict]:
+    """Every plotly chart on the page, read from the live DOM.
+
+    Returns:
+        ``[{"title": str, "traces": [{"name", "type", "points"}]}]`` in page order; ``points`` is the
+        length of a trace's x (or y) array, or the number of rows of a heatmap's z.
+    """
+    return page.evaluate(_PLOTLY_FIGURES_JS)
+
+
+def plotly_figure(page, title_start: str) -> dict:
+    """The one plotly chart whose title starts with ``title_start`` (AssertionError if none or several)."""
+    found = [fig for fig in plotly_figures(page) if fig["title"].startswith(title_start)]
+    titles = [fig["title"] for fig in plotly_figures(page)]
+    assert len(found) == 1, f"expected one chart titled {title_start!r}...; the page has {titles}"
+    return found[0]
+
+
+def widget(page, test_id: str, label: str):
+    """The widget (``stSelectbox``, ``stSlider``, ``stNumberInput``...) whose label is exactly ``label``."""
+    return page.get_by_test_id(test_id).filter(
+        has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True)
+    )
+
+
+def select_option(page, label: str, option: str, search: str | None = None) -> None:
+    """Choose ``option`` (its displayed text) in the selectbox labelled ``label``; ``search`` is typed
+    first to filter long (virtualised) option lists."""
+    widget(page, "stSelectbox", label).locator("input").click()
+    if search:
+        page.keyboard.type(search)
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)
+
+
+def selectbox_value(page, label: str) -> str:
+    """The text the selectbox labelled ``label`` currently shows."""
+    box = widget(page, "stSelectbox", label)
+    return box.locator('[data-baseweb="select"]').first.inner_text().strip()
+
+
+def slider_value(page, label: str) -> str:
+    """The value shown on the thumb of the slider (or select slider) labelled ``label``."""
+    return widget(page, "stSlider", label).get_by_test_id("stSliderThumbValue").inner_text().strip()
+
+
+def nudge_slider(page, label: str, key: str, times: int) -> None:
+    """Press ``key`` (``ArrowLeft``/``ArrowRight``) ``times`` on the slider labelled ``label``, as a user would."""
+    thumb = widget(page, "stSlider", label).get_by_role("slider")
+    thumb.focus()
+    for _ in range(times):
+        thumb.press(key)
+    # Streamlit sends the value when the keys stop; let that rerun happen and finish.
+    page.wait_for_timeout(600)
+    wait_for_app(page)
+
+
+def number_input_value(page, label: str) -> str:
+    return widget(page, "stNumberInput", label).locator("input").input_value()

@@ -1,0 +1,156 @@
+"""Journey 1, the learner: look at the data, train the bias model and watch it learn, explore the result."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from e2e_helpers import (
+    assert_no_traceback,
+    go_to,
+    metric_value,
+    nudge_slider,
+    open_page,
+    plotly_figure,
+    plotly_figures,
+    screenshot,
+    select_option,
+    selectbox_value,
+    slider_value,
+    wait_for_app,
+    widget,
+)
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+# A fast run on a busy 2-core machine takes ~10 s; the limit is for a machine far busier than that.
+TRAIN_TIMEOUT_S = 150
+EPOCHS = 4
+# Half the fast preset's batch: ~1 s epochs, so the 0.7 s live chart is caught mid-run even on a fast machine.
+BATCH_SIZE = "512"
+USER_ID = 15
+CURVE_TITLE = "RMSE per epoch"
+
+# One snapshot of the Train page while it trains: the live chart's points, the progress text, and
+# whether the finished run's metrics are already shown.
+_TRAIN_STATE_JS = """(title) => {
+    const chart = Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .find(el => el.layout && el.layout.title && el.layout.title.text === title);
+    const progress = document.querySelector('[data-testid="stProgress"]');
+    const labels = Array.from(document.querySelectorAll('[data-testid="stMetricLabel"]'));
+    return {
+        points: chart ? chart.data.map(trace => (trace.x || []).length) : null,
+        progress: progress ? progress.innerText.trim() : '',
+        finished: labels.some(label => label.innerText.trim() === 'Final val RMSE'),
+    };
+}"""
+
+
+def watch_training(page) -> list[dict]:
+    """Poll the Train page until the run's results appear; return the snapshots taken while it ran."""
+    seen: list[dict] = []
+    shot = False
+    deadline = time.monotonic() + TRAIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        state = page.evaluate(_TRAIN_STATE_JS, CURVE_TITLE)
+        if state["finished"]:
+            return seen
+        assert page.get_by_test_id("stException").count() == 0, "an exception appeared while training"
+        if not seen or (state["points"], state["progress"]) != (seen[-1]["points"], seen[-1]["progress"]):
+            seen.append(state)
+            if not shot and state["points"] and min(state["points"]) >= 1:
+                screenshot(page, "journey1-03-training-live")
+                shot = True
+        page.wait_for_timeout(150)
+    pytest.fail(f"training did not finish within {TRAIN_TIMEOUT_S} s; last states: {seen[-5:]}")
+
+
+def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
+    started = time.monotonic()
+
+    # Data: the built-in MovieLens summary.
+    open_page(page, app_url)
+    expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
+    assert [metric_value(page, label) for label in ("Users", "Movies", "Ratings")] == ["610", "9,724", "100,836"]
+    assert_no_traceback(page)
+    screenshot(page, "journey1-01-data")
+
+    # Train: the bias model with the fast preset, fewer epochs, smaller batches.
+    go_to(page, "Train")
+    expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+    select_option(page, "Model", "Dot product + biases")
+    select_option(page, "Preset", "fast: big batches, seconds")
+    assert slider_value(page, "Epochs") == "8" and slider_value(page, "Batch size") == "1024", "preset not applied"
+    nudge_slider(page, "Epochs", "ArrowLeft", 8 - EPOCHS)
+    nudge_slider(page, "Batch size", "ArrowLeft", 1)
+    assert selectbox_value(page, "Model") == "Dot product + biases"
+    assert slider_value(page, "Epochs") == str(EPOCHS)
+    assert slider_value(page, "Batch size") == BATCH_SIZE
+    expect(widget(page, "stSlider", "User dropout")).to_be_visible()  # only the bias model has dropout
+    assert_no_traceback(page)
+    screenshot(page, "journey1-02-train-settings")
+
+    train_pressed = time.monotonic()
+    page.get_by_test_id("stButton").filter(has_text="Train").get_by_role("button").click()
+    seen = watch_training(page)
+    train_seconds = time.monotonic() - train_pressed
+
+    # The live chart gained points while the run was going: two snapshots with different point counts.
+    counts = [max(state["points"]) for state in seen if state["points"] is not None]
+    assert len(set(counts)) >= 2 and max(counts) > min(counts), f"the live curve never grew: {seen}"
+    assert counts == sorted(counts), f"the live curve lost points: {counts}"
+    assert any(re.match(r"Epoch \d+ of 4 · batch", state["progress"]) for state in seen), seen
+
+    wait_for_app(page)
+    final_rmse = float(metric_value(page, "Final val RMSE"))
+    assert 0.7 < final_rmse < 1.2, final_rmse
+    epochs_run = int(metric_value(page, "Epochs run").split(" of ")[0])
+    assert metric_value(page, "Epochs run") == f"{epochs_run} of {EPOCHS}"
+    curve = plotly_figure(page, CURVE_TITLE)
+    assert [trace["points"] for trace in curve["traces"]] == [epochs_run, epochs_run]
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("dot_with_bias #1")
+    expect(page.get_by_text("This is the active model")).to_be_visible()
+    assert_no_traceback(page)
+    screenshot(page, "journey1-04-trained")
+
+    # Embeddings: the heatmap, the variance chart and the PC tables, for the run just trained.
+    go_to(page, "Embeddings")
+    expect(page.get_by_role("heading", name="Embeddings", exact=True)).to_be_visible()
+    heatmap = plotly_figure(page, "First 20 movies")
+    assert heatmap["traces"][0]["type"] == "heatmap" and heatmap["traces"][0]["points"] == 20, heatmap
+    variance = plotly_figure(page, "Variance explained (uncentered PCA)")
+    assert variance["traces"][0]["points"] == 32, variance  # the fast preset's 32 dimensions, one bar each
+    for heading in ("Lowest on PC1", "Highest on PC1"):
+        expect(page.get_by_text(heading, exact=True)).to_be_visible()
+    tables = page.get_by_test_id("stTab").first.get_by_test_id("stDataFrame")
+    expect(tables).to_have_count(2)
+    assert_no_traceback(page)
+    screenshot(page, "journey1-05-embeddings")
+
+    # Recommend: one user's predictions and recommendations.
+    go_to(page, "Recommend")
+    expect(page.get_by_role("heading", name="Recommend", exact=True)).to_be_visible()
+    option = re.compile(rf"^user {USER_ID} \(\d+ ratings\)$")
+    widget(page, "stSelectbox", "User").locator("input").click()
+    page.keyboard.type(f"user {USER_ID} (")
+    page.get_by_role("option", name=option).click()
+    wait_for_app(page)
+    assert selectbox_value(page, "User").startswith(f"user {USER_ID} (")
+    n_ratings = int(metric_value(page, "Ratings"))
+    assert selectbox_value(page, "User") == f"user {USER_ID} ({n_ratings} ratings)"
+    assert 0.0 < float(metric_value(page, "RMSE, all their ratings")) < 2.0
+    # The predicted-vs-actual chart: one point per rating, split into train and validation traces.
+    scatter = [fig for fig in plotly_figures(page) if "perfect" in {trace["name"] for trace in fig["traces"]}]
+    assert len(scatter) == 1, plotly_figures(page)
+    plotted = {trace["name"]: trace["points"] for trace in scatter[0]["traces"]}
+    assert plotted.get("train", 0) + plotted.get("validation", 0) == n_ratings, (plotted, n_ratings)
+    expect(page.get_by_text(f"Top 10 for user {USER_ID}")).to_be_visible()
+    assert page.get_by_test_id("stTab").first.get_by_test_id("stDataFrame").count() == 2
+    assert_no_traceback(page)
+    screenshot(page, "journey1-06-recommend")
+
+    elapsed = time.monotonic() - started
+    print(f"\njourney 1: training {train_seconds:.1f} s, whole journey {elapsed:.1f} s, "
+          f"{len(seen)} live snapshots, curve points seen {sorted(set(counts))}")
