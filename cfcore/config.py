@@ -93,12 +93,17 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     # The article: bias model, dim 64, batch 32, Adam 1e-3, 10 epochs, patience 2.
     "article": TrainConfig(),
-    # Large batches and a higher learning rate: a usable model in a few seconds.
-    "fast": TrainConfig(batch_size=1024, learning_rate=0.01, epochs=8, patience=2, lr_schedule="cosine"),
-    # L2-regularised biased model with a global offset, tuned on ml-latest-small.
+    # The tuned model below with big batches, a higher learning rate and 4 epochs: about 0.84 val RMSE on
+    # ml-latest-small in 2-3 s on two CPU cores (bench/train_speed.py).
+    "fast": TrainConfig(
+        batch_size=1024, learning_rate=0.01, epochs=4, patience=0, lr_schedule="cosine",
+        user_dropout=0.0, movie_dropout=0.0, l2=5e-5, global_bias=True,
+    ),
+    # L2-regularised biased model with a global offset, no dropout, cosine decay; tuned on ml-latest-small
+    # (80/20 splits, seeds 0-2): about 0.838 val RMSE in a few seconds.
     "best": TrainConfig(
-        batch_size=256, learning_rate=0.003, epochs=30, user_dropout=0.0, movie_dropout=0.0,
-        l2=1e-5, global_bias=True, patience=3, embedding_dim=64,
+        embedding_dim=32, batch_size=256, learning_rate=0.003, epochs=8, patience=3, lr_schedule="cosine",
+        user_dropout=0.0, movie_dropout=0.0, l2=5e-5, global_bias=True,
     ),
 }
 

@@ -81,7 +81,8 @@ _PLOTLY_FIGURES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-p
     const title = el.layout && el.layout.title;
     const size = v => (v == null ? 0 : (typeof v.length === 'number' ? v.length : 0));
     return {
-        title: (title && typeof title === 'object' ? title.text : title) || '',
+        // Streamlit wraps titles in <b>...</b>: compare the plain text.
+        title: ((title && typeof title === 'object' ? title.text : title) || '').replace(/<[^>]*>/g, ''),
         traces: (el.data || []).map((t, i) => {
             const full = (el._fullData || [])[i] || {};
             // Plotly may keep numpy arrays base64-encoded in `data`; `_fullData` has them decoded.
@@ -121,7 +122,7 @@ def widget(page, test_id: str, label: str):
 def select_option(page, label: str, option: str, search: str | None = None) -> None:
     """Choose ``option`` (its displayed text) in the selectbox labelled ``label``; ``search`` is typed
     first to filter long (virtualised) option lists."""
-    widget(page, "stSelectbox", label).locator("input").click()
+    widget(page, "stSelectbox", label).get_by_role("combobox").click()
     if search:
         page.keyboard.type(search)
     page.get_by_role("option", name=option, exact=True).click()
@@ -130,8 +131,7 @@ def select_option(page, label: str, option: str, search: str | None = None) -> N
 
 def selectbox_value(page, label: str) -> str:
     """The text the selectbox labelled ``label`` currently shows."""
-    box = widget(page, "stSelectbox", label)
-    return box.locator('[data-baseweb="select"]').first.inner_text().strip()
+    return widget(page, "stSelectbox", label).get_by_role("combobox").input_value().strip()
 
 
 def slider_value(page, label: str) -> str:
@@ -152,3 +152,8 @@ def nudge_slider(page, label: str, key: str, times: int) -> None:
 
 def number_input_value(page, label: str) -> str:
     return widget(page, "stNumberInput", label).locator("input").input_value()
+
+
+def dataframe_rows(frame) -> int:
+    """Data rows of an ``st.dataframe`` locator: its accessible grid's ``aria-rowcount``, less the header row."""
+    return int(frame.locator('table[role="grid"]').get_attribute("aria-rowcount")) - 1

@@ -8,9 +8,11 @@ import time
 import pytest
 from e2e_helpers import (
     assert_no_traceback,
+    dataframe_rows,
     go_to,
     metric_value,
     nudge_slider,
+    number_input_value,
     open_page,
     plotly_figure,
     plotly_figures,
@@ -37,7 +39,7 @@ CURVE_TITLE = "RMSE per epoch"
 # whether the finished run's metrics are already shown.
 _TRAIN_STATE_JS = """(title) => {
     const chart = Array.from(document.querySelectorAll('.js-plotly-plot'))
-        .find(el => el.layout && el.layout.title && el.layout.title.text === title);
+        .find(el => ((el.layout && el.layout.title && el.layout.title.text) || '').replace(/<[^>]*>/g, '') === title);
     const progress = document.querySelector('[data-testid="stProgress"]');
     const labels = Array.from(document.querySelectorAll('[data-testid="stMetricLabel"]'));
     return {
@@ -88,12 +90,15 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     assert selectbox_value(page, "Model") == "Dot product + biases"
     assert slider_value(page, "Epochs") == str(EPOCHS)
     assert slider_value(page, "Batch size") == BATCH_SIZE
+    dim = int(number_input_value(page, "Embedding dimension"))
     expect(widget(page, "stSlider", "User dropout")).to_be_visible()  # only the bias model has dropout
     assert_no_traceback(page)
     screenshot(page, "journey1-02-train-settings")
 
     train_pressed = time.monotonic()
     page.get_by_test_id("stButton").filter(has_text="Train").get_by_role("button").click()
+    # The app scrolls inside its own container: bring the live panel (top right) into view for the screenshots.
+    page.get_by_role("heading", name="Train", exact=True).scroll_into_view_if_needed()
     seen = watch_training(page)
     train_seconds = time.monotonic() - train_pressed
 
@@ -110,7 +115,9 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     assert metric_value(page, "Epochs run") == f"{epochs_run} of {EPOCHS}"
     curve = plotly_figure(page, CURVE_TITLE)
     assert [trace["points"] for trace in curve["traces"]] == [epochs_run, epochs_run]
-    expect(page.get_by_test_id("stSidebar")).to_contain_text("dot_with_bias #1")
+    # The sidebar's active model is the new run, labelled with its best validation RMSE.
+    active = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Active model").input_value()
+    assert active == f"dot_with_bias #1 · val RMSE {metric_value(page, 'Best val RMSE')}", active
     expect(page.get_by_text("This is the active model")).to_be_visible()
     assert_no_traceback(page)
     screenshot(page, "journey1-04-trained")
@@ -121,19 +128,23 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     heatmap = plotly_figure(page, "First 20 movies")
     assert heatmap["traces"][0]["type"] == "heatmap" and heatmap["traces"][0]["points"] == 20, heatmap
     variance = plotly_figure(page, "Variance explained (uncentered PCA)")
-    assert variance["traces"][0]["points"] == 32, variance  # the fast preset's 32 dimensions, one bar each
+    assert [trace["points"] for trace in variance["traces"]] == [dim, dim], variance  # a bar per dimension
     for heading in ("Lowest on PC1", "Highest on PC1"):
         expect(page.get_by_text(heading, exact=True)).to_be_visible()
-    tables = page.get_by_test_id("stTab").first.get_by_test_id("stDataFrame")
+    tables = page.get_by_role("tabpanel").first.get_by_test_id("stDataFrame")  # the PC1 tab
     expect(tables).to_have_count(2)
+    assert [dataframe_rows(table) for table in tables.all()] == [10, 10]
+    expect(tables.first).to_contain_text("PC1")
     assert_no_traceback(page)
-    screenshot(page, "journey1-05-embeddings")
+    screenshot(page, "journey1-05-embeddings-vectors")
+    page.get_by_text("Lowest on PC1", exact=True).scroll_into_view_if_needed()
+    screenshot(page, "journey1-06-embeddings-pc-tables")
 
     # Recommend: one user's predictions and recommendations.
     go_to(page, "Recommend")
     expect(page.get_by_role("heading", name="Recommend", exact=True)).to_be_visible()
     option = re.compile(rf"^user {USER_ID} \(\d+ ratings\)$")
-    widget(page, "stSelectbox", "User").locator("input").click()
+    widget(page, "stSelectbox", "User").get_by_role("combobox").click()
     page.keyboard.type(f"user {USER_ID} (")
     page.get_by_role("option", name=option).click()
     wait_for_app(page)
@@ -147,9 +158,13 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     plotted = {trace["name"]: trace["points"] for trace in scatter[0]["traces"]}
     assert plotted.get("train", 0) + plotted.get("validation", 0) == n_ratings, (plotted, n_ratings)
     expect(page.get_by_text(f"Top 10 for user {USER_ID}")).to_be_visible()
-    assert page.get_by_test_id("stTab").first.get_by_test_id("stDataFrame").count() == 2
+    # "This user" tab: their ratings with predictions, then the top 10 among movies they have not rated.
+    their, top = page.get_by_role("tabpanel").first.get_by_test_id("stDataFrame").all()
+    assert dataframe_rows(their) == n_ratings and dataframe_rows(top) == 10
+    expect(their).to_contain_text("predicted")
+    expect(top).to_contain_text("predicted")
     assert_no_traceback(page)
-    screenshot(page, "journey1-06-recommend")
+    screenshot(page, "journey1-07-recommend")
 
     elapsed = time.monotonic() - started
     print(f"\njourney 1: training {train_seconds:.1f} s, whole journey {elapsed:.1f} s, "
