@@ -1,0 +1,37 @@
+"""The load benchmark, small: 4 browser sessions against one server, 2 of them training at once.
+
+The full run (`python bench/load.py --sessions 20 --trainings 5`) is a benchmark, not a test; this
+checks the same machinery end to end on every CI run: every training completes, pages render, and
+one idle session's server memory stays within the budget.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.e2e
+
+
+def test_small_load_run_completes_every_training(tmp_path):
+    report_path = tmp_path / "load.json"
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "load.py"), "--sessions", "4", "--trainings", "2", "--epochs", "1",
+         "--deadline", "420", "--json", str(report_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=480,
+    )
+    assert report_path.exists(), proc.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert report["trainings_completed"] == 2
+    assert report["trainings_failed"] == 0
+    assert report["sessions_opened"] == 4
+    assert not report["render_timeouts"]
+    # TensorFlow is imported lazily: a server with one idle session (no training yet) stays light.
+    assert report["rss_one_idle_session_mb"] < 800
