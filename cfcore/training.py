@@ -207,7 +207,7 @@ def _tail_sums(alpha: np.ndarray, steps: int) -> np.ndarray:
     """``[steps + 1, 3]``: G_m(t) = sum over i = 1..horizon of alpha[t + i] * (r * g**m) ** i, m = 0, 1, 2.
 
     ``alpha`` holds the step sizes alpha[1 .. steps + horizon] (alpha[0] unused); r = beta_1/sqrt(beta_2)
-    and g = beta_2 ** -0.5, so r * g**m = r**j * c_j**m per idle step (see :meth:`_RowSparseEngine._advance`).
+    and g = beta_2 ** -0.5, so (r * g**m) ** j = r**j * c_j**m (see :meth:`_RowSparseEngine._advance`).
     """
     powers = np.arange(1, _HORIZON + 1, dtype=np.float64)
     return np.stack(
@@ -234,7 +234,7 @@ class _Adam:
     def alphas(self, steps: int) -> np.ndarray:
         """``alpha(t)`` for t = 0 .. steps (entry 0 is 0), as float64."""
         values = self.alpha(tf.range(1, steps + 1, dtype=tf.float32)).numpy()
-        return np.concatenate([[0.0], np.broadcast_to(values, (steps,))]).astype(np.float64)
+        return np.concatenate([[0.0], values]).astype(np.float64)
 
     def dense_update(self, variable, grad, m, v, step):
         """One Keras Adam update of a dense variable (tf.Variable) from its gradient."""
@@ -381,8 +381,8 @@ class _RowSparseEngine:
         alpha_j * beta_1**j * m / (beta_2**(j/2) * sqrt(v) + eps). With r = beta_1/sqrt(beta_2) and
         c_j = beta_2**(-j/2) that is alpha_j * r**j * m / (sqrt(v) + c_j * eps); c_j stays within
         a few percent of c_mid over the steps that matter, so a second-order expansion around c_mid
-        turns the sum into three per-row sums (a matrix product) and per-element factors, exact to
-        float32 rounding.
+        turns the sum into three per-row sums (:meth:`_idle_sums`) times per-element factors, exact
+        to float32 rounding.
         """
         w, m, v = table.split(state)
         idle = target - last
@@ -410,6 +410,8 @@ class _RowSparseEngine:
         with tf.GradientTape() as tape:
             squared = tf.square(self.compact(tf.stack(positions, axis=1), training=True) - y)
             loss = tf.reduce_mean(squared)
+            if self.compact.losses:  # penalties the model adds on the rows of the batch
+                loss = loss + tf.add_n(self.compact.losses)
         grads = tape.gradient(loss, watched)
         alpha = self.adam.alpha(tf.cast(step, tf.float32))
         index = 0
@@ -625,14 +627,22 @@ def train(
                 optimizer=keras.optimizers.Adam(learning_rate),
                 loss="mse",
                 metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
-                steps_per_execution=_steps_per_execution(config, steps_per_epoch),
+                # Keras 3 cannot run several steps per call under a distribution strategy
+                # (keras-team/keras#19246: "You must feed a value for placeholder tensor").
+                steps_per_execution=1 if strategy is not None else _steps_per_execution(config, steps_per_epoch),
             )
         else:
             loop = _CompiledLoop(model, config, dataset, steps_per_epoch)
     if stop_event is None or not stop_event.is_set():
         if use_fit:
             train_ds = _make_dataset(split.x_train, split.y_train, config.batch_size, config.seed, shuffle=True)
-            val_ds = _make_dataset(split.x_val, split.y_val, max(config.batch_size, 4096))
+            # Under a strategy Keras builds the model from the first validation batch split across the
+            # replicas, and fails when the parts differ in size: keep that batch a multiple of them.
+            val_batch = max(config.batch_size, 4096)
+            replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+            if replicas > 1:
+                val_batch = max(replicas, min(val_batch, split.n_val) // replicas * replicas)
+            val_ds = _make_dataset(split.x_val, split.y_val, val_batch)
             model.fit(
                 train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[monitor], verbose=0,
                 shuffle=False,

@@ -92,8 +92,8 @@ def init_session() -> None:
     st.session_state.setdefault("split_settings", dict(DEFAULT_SPLIT))
     if "share_config" not in st.session_state:
         # A shared link's settings, read once: page switches clear the URL afterwards.
-        st.session_state["share_user"] = share.read_id(st.query_params, share.USER_KEY)
-        st.session_state["share_movie"] = share.read_id(st.query_params, share.MOVIE_KEY)
+        st.session_state.setdefault("share_user", share.read_id(st.query_params, share.USER_KEY))
+        st.session_state.setdefault("share_movie", share.read_id(st.query_params, share.MOVIE_KEY))
         st.session_state["share_config"] = share.params_to_config_overrides(st.query_params)
 
 

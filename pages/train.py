@@ -38,8 +38,9 @@ FIELDS = {"train_embedding_dim": "embedding_dim", "train_epochs": "epochs", "tra
           "train_movie_dropout": "movie_dropout", "train_patience": "patience", "train_seed": "seed"}
 
 
-BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
-LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
+# Slider stops, always including every preset's own value.
+BATCH_SIZES = sorted({16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192} | {p.batch_size for p in PRESETS.values()})
+LEARNING_RATES = sorted({0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1} | {p.learning_rate for p in PRESETS.values()})
 # The sliders' ranges, narrower than cfcore's bounds; shared values are clamped into them.
 WIDGET_RANGES = {"train_embedding_dim": (1, 256), "train_epochs": (1, 50), "train_user_dropout": (0.0, 0.9),
                  "train_movie_dropout": (0.0, 0.9), "train_patience": (0, 10), "train_seed": (0, 2**31 - 1)}

@@ -217,8 +217,13 @@ def test_train_rejects_a_bad_config(synthetic_dataset):
 def test_save_and_load_run_round_trip(tiny_run, tiny_run_dir):
     assert sorted(p.name for p in tiny_run_dir.iterdir()) == sorted(RUN_FILES)
     loaded = load_run(tiny_run_dir)
-    np.testing.assert_array_equal(
-        loaded.model.predict(tiny_run.split.x_val, verbose=0), tiny_run.model.predict(tiny_run.split.x_val, verbose=0)
+    # Saved weights come back bit for bit; predictions may differ in the last float32 bit because the
+    # trained model and the loaded one run different compiled graphs.
+    for saved, original in zip(loaded.model.get_weights(), tiny_run.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(saved, original)
+    np.testing.assert_allclose(
+        loaded.model.predict(tiny_run.split.x_val, verbose=0), tiny_run.model.predict(tiny_run.split.x_val, verbose=0),
+        rtol=0, atol=1e-5,
     )
     assert loaded.config == tiny_run.config and loaded.path == tiny_run_dir
     assert loaded.result.history == tiny_run.result.history

@@ -9,7 +9,6 @@ import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
-from conftest import shared_data_path
 from e2e_helpers import (
     REPO,
     assert_no_traceback,
@@ -27,7 +26,9 @@ from e2e_helpers import (
 from playwright.sync_api import expect
 
 from cfcore import share
+from cfcore.config import PRESETS
 from cfcore.runzip import export_run_zip
+from tests.e2e.conftest import shared_data_path
 
 pytestmark = pytest.mark.e2e
 
@@ -112,7 +113,8 @@ def test_a_saved_run_is_explored_without_training(page, app_url, demo_run_zip):
     heatmap = plotly_figure(page, "First 20 movies")
     assert heatmap["traces"][0]["type"] == "heatmap" and heatmap["traces"][0]["points"] == 20, heatmap
     variance = plotly_figure(page, "Variance explained (uncentered PCA)")
-    assert [trace["points"] for trace in variance["traces"]] == [64, 64], variance  # the fast preset's dimension
+    dim = PRESETS["fast"].embedding_dim
+    assert [trace["points"] for trace in variance["traces"]] == [dim, dim], variance
     tables = page.get_by_role("tabpanel").first.get_by_test_id("stDataFrame")
     expect(tables).to_have_count(2)
     assert [dataframe_rows(table) for table in tables.all()] == [10, 10]

@@ -25,6 +25,8 @@ from e2e_helpers import (
 )
 from playwright.sync_api import expect
 
+from cfcore.config import PRESETS
+
 pytestmark = pytest.mark.e2e
 
 # A fast run on a busy 2-core machine takes ~10 s; the limit is for a machine far busier than that.
@@ -84,9 +86,13 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
     select_option(page, "Model", "Dot product + biases")
     select_option(page, "Preset", "fast: big batches, seconds")
-    assert slider_value(page, "Epochs") == "8" and slider_value(page, "Batch size") == "1024", "preset not applied"
-    nudge_slider(page, "Epochs", "ArrowLeft", 8 - EPOCHS)
-    nudge_slider(page, "Batch size", "ArrowLeft", 1)
+    fast = PRESETS["fast"]
+    assert slider_value(page, "Epochs") == str(fast.epochs), "preset not applied"
+    assert slider_value(page, "Batch size") == str(fast.batch_size), "preset not applied"
+    if fast.epochs != EPOCHS:
+        nudge_slider(page, "Epochs", "ArrowLeft" if fast.epochs > EPOCHS else "ArrowRight", abs(fast.epochs - EPOCHS))
+    stops = sorted({16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192} | {p.batch_size for p in PRESETS.values()})
+    nudge_slider(page, "Batch size", "ArrowLeft", stops.index(fast.batch_size) - stops.index(int(BATCH_SIZE)))
     assert selectbox_value(page, "Model") == "Dot product + biases"
     assert slider_value(page, "Epochs") == str(EPOCHS)
     assert slider_value(page, "Batch size") == BATCH_SIZE
