@@ -613,9 +613,7 @@ def train(
     monitor = _Monitor(config, steps_per_epoch, list(listeners or []), stop_event)
     started = time.perf_counter()
     scope = strategy.scope() if strategy is not None else _null_scope()
-    # Building and compiling touch Keras' process-wide state; the app trains on
-    # several threads at once, so one thread at a time does this part (milliseconds).
-    with _BUILD_LOCK, scope:
+    with scope:
         model = _build(config, dataset.n_users, dataset.n_movies, dataset)
         if use_fit:
             learning_rate = config.learning_rate
@@ -667,9 +665,6 @@ def train(
         n_val=split.n_val,
     )
     return Run(model, dataset, split, result, name=config.model)
-
-
-_BUILD_LOCK = threading.Lock()
 
 
 class _null_scope:
