@@ -22,21 +22,14 @@ from pathlib import Path
 import pytest
 from e2e_helpers import APP_TIMEOUT_MS, ARTIFACTS, REPO, screenshot
 
+from tests.conftest import shared_data_path
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run", "--disable-sync",
 ]
 SERVER_START_TIMEOUT_S = 60
-
-
-def shared_data_path(name: str = "ml-latest-small") -> Path | None:
-    """The shared MovieLens copy (same lookup as ``tests/conftest.py``)."""
-    configured = os.environ.get("CFCORE_DATA")
-    if configured and name == "ml-latest-small" and Path(configured).exists():
-        return Path(configured)
-    candidate = REPO.parent / "shared" / "data" / name
-    return candidate if candidate.exists() else None
 
 
 def free_port() -> int:
