@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cfcore.config import TrainConfig
+from cfcore.heap import HeapJanitor
 
 if TYPE_CHECKING:  # the real imports would pull in TensorFlow
     from cfcore.data import Dataset, Split
@@ -167,6 +168,7 @@ class TrainingManager:
         max_concurrent: How many jobs may train at once (>= 1).
         max_queue: How many may wait; :meth:`submit` raises :class:`JobError` beyond that.
         train_fn: The training function (``cfcore.training.train``'s signature); replaceable in tests.
+        janitor: Told when a job ends or a run is let go, so freed memory goes back to the OS soon.
     """
 
     def __init__(
@@ -174,6 +176,7 @@ class TrainingManager:
         max_concurrent: int = DEFAULT_MAX_TRAININGS,
         max_queue: int = DEFAULT_MAX_QUEUE,
         train_fn: TrainFn | None = None,
+        janitor: HeapJanitor | None = None,
     ):
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1. Received: max_concurrent={max_concurrent}")
@@ -182,6 +185,7 @@ class TrainingManager:
         self.max_concurrent = int(max_concurrent)
         self.max_queue = int(max_queue)
         self._train_fn = train_fn or _default_train
+        self._janitor = janitor
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._queue: list[Job] = []
@@ -240,6 +244,8 @@ class TrainingManager:
             job = self._jobs.get(job_id)
             if job is not None and job.owner == owner and job.finished:
                 del self._jobs[job_id]
+        if self._janitor is not None:
+            self._janitor.poke()
 
     def queue_position(self, job: Job) -> int:
         """1-based place of ``job`` in the wait queue; 0 when it is not waiting."""
@@ -305,6 +311,8 @@ class TrainingManager:
             job.finished_at = time.time()
             self._running.discard(job.id)
             self._start_next_locked()
+        if self._janitor is not None:
+            self._janitor.poke()  # the job's graphs and temporaries are garbage now
 
     def _prune_locked(self) -> None:
         now = time.time()

@@ -21,6 +21,7 @@ from streamlit.errors import StreamlitAPIException
 from cfcore import constants as C
 from cfcore import share
 from cfcore.data import DataError, Dataset, load_dataset
+from cfcore.heap import HeapJanitor
 from cfcore.jobs import TrainingManager, max_trainings_from_env
 
 if TYPE_CHECKING:
@@ -237,7 +238,8 @@ def require_run() -> Run | None:
 @st.cache_resource
 def training_manager() -> TrainingManager:
     """The process-wide manager (shared by all sessions; each sees only its own jobs)."""
-    return TrainingManager(max_concurrent=max_trainings_from_env())
+    # The janitor hands freed memory back to the OS after trainings and closed sessions (cfcore.heap).
+    return TrainingManager(max_concurrent=max_trainings_from_env(), janitor=HeapJanitor().start())
 
 
 def current_job():

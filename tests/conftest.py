@@ -9,18 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.harness import shared_data_path
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def shared_data_path(name: str = "ml-latest-small") -> Path | None:
-    """The shared MovieLens copy: ``CFCORE_DATA`` (for ml-latest-small) or ``../shared/data``."""
-    configured = os.environ.get("CFCORE_DATA")
-    if configured and name == "ml-latest-small" and Path(configured).exists():
-        return Path(configured)
-    candidate = REPO.parent / "shared" / "data" / name
-    return candidate if candidate.exists() else None
 
 
 def make_synthetic_frames(

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.harness import shared_data_path
 from cfcore import data
 from cfcore.data import (
     DataError,
@@ -24,7 +25,6 @@ from cfcore.data import (
     validate_movies,
     validate_ratings,
 )
-from tests.conftest import shared_data_path
 
 HEADER = "userId,movieId,rating,timestamp\n"
 MOVIES = b"movieId,title,genres\n1,Alpha (1990),Comedy\n2,Beta (1991),Drama\n3,Gamma (1992),\n"

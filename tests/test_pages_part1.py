@@ -287,3 +287,32 @@ def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env)
     assert metrics["Epochs run"] == f"{run.result.epochs_run} of 50"
     assert len(figure_traces(at)["validation RMSE"]) == run.result.epochs_run
     assert name in at.sidebar.selectbox(key="sidebar_active_run").value
+
+
+def test_switching_pages_with_a_trained_model_recomputes_nothing(data_env, tiny_run, monkeypatch):
+    # Page switches must be quick: a page already seen with this run reuses its PCA and rankings, and no
+    # page trains or predicts for the whole dataset again. Count the expensive calls while clicking around.
+    from cfcore import analysis, jobs
+
+    calls: list[str] = []
+
+    def counting(name, fn):
+        def wrapper(*args, **kwargs):
+            calls.append(name)
+            return fn(*args, **kwargs)
+        return wrapper
+
+    for name in ("movie_pca_frame", "pc_rankings"):
+        monkeypatch.setattr(analysis, name, counting(name, getattr(analysis, name)))
+    monkeypatch.setattr(jobs.TrainingManager, "submit", counting("submit", jobs.TrainingManager.submit))
+    at = open_app({"runs": {"tiny": tiny_run}, "active_run": "tiny", "dataset": tiny_run.dataset})
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+    first_round = list(calls)
+    assert "movie_pca_frame" in first_round and "pc_rankings" in first_round
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+    assert calls == first_round, f"recomputed on the second visit: {calls[len(first_round):]}"
+    assert "submit" not in calls

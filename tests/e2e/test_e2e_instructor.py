@@ -25,10 +25,10 @@ from e2e_helpers import (
 )
 from playwright.sync_api import expect
 
+from bench.harness import shared_data_path
 from cfcore import share
 from cfcore.config import PRESETS
 from cfcore.runzip import export_run_zip
-from tests.e2e.conftest import shared_data_path
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,235 @@
+"""One local app server and a headless Chromium: shared by the benchmarks and the browser tests.
+
+``start_server`` runs ``streamlit run app.py`` on a free loopback port with
+``CFCORE_DATA`` pointing at the shared ml-latest-small and returns once the
+health endpoint answers; ``stop_server`` ends its whole process group. The
+page helpers wait for Streamlit the way a person would see it: connected, and
+the script finished (twice, since a script may rerun itself).
+
+Scripts in ``bench/`` import this as ``harness`` (their folder is on the path);
+the tests import it as ``bench.harness``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]
+SERVER_START_TIMEOUT_S = 60
+MB = 1024 * 1024
+
+
+class ServerError(RuntimeError):
+    """The app server did not start (the message ends with its log's last lines)."""
+
+
+def shared_data_path(name: str = "ml-latest-small") -> Path | None:
+    """The shared MovieLens copy: ``CFCORE_DATA`` (for ml-latest-small) or ``../shared/data/<name>``."""
+    configured = os.environ.get("CFCORE_DATA")
+    if configured and name == "ml-latest-small" and Path(configured).exists():
+        return Path(configured)
+    candidate = REPO.parent / "shared" / "data" / name
+    return candidate if candidate.exists() else None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+def start_server(
+    env_overrides: dict[str, str], log_path: Path, extra_args: Sequence[str] = (),
+    timeout_s: float = SERVER_START_TIMEOUT_S,
+) -> tuple[subprocess.Popen, str]:
+    """Start ``streamlit run app.py`` on a free loopback port; return (process, base URL) once healthy.
+
+    Raises:
+        ServerError: when the shared data is missing, the server exits, or it is not healthy in time.
+    """
+    data = shared_data_path()
+    if data is None:
+        raise ServerError("the shared ml-latest-small copy was not found; set CFCORE_DATA to its folder")
+    port = free_port()
+    env = {**os.environ, "CFCORE_DATA": str(data), "TF_CPP_MIN_LOG_LEVEL": "2", **env_overrides}
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        # Other people edit files in this checkout: no file watcher, no reruns on save.
+        "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+        "--browser.gatherUsageStats", "false", *extra_args,
+    ]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "w")  # noqa: SIM115 - closed by stop_server
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    process.log_file = log  # type: ignore[attr-defined]
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            stop_server(process)
+            raise ServerError(f"streamlit exited with code {process.returncode}:\n{log_tail(log_path)}")
+        if healthy(url):
+            return process, url
+        time.sleep(0.1)
+    stop_server(process)
+    raise ServerError(f"streamlit was not healthy after {timeout_s:.0f} s:\n{log_tail(log_path)}")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """Terminate the server's process group (Streamlit may start helpers), then kill if it lingers."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    log = getattr(process, "log_file", None)
+    if log is not None:
+        log.close()
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless (Playwright's own browser download does not work here)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+# -- memory ----------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as fh:
+                kids.extend(int(k) for k in fh.read().split())
+    return kids
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of a process and its descendants, in bytes."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        with contextlib.suppress(OSError), open(f"/proc/{current}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        todo.extend(_children(current))
+    return total
+
+
+class RssSampler(threading.Thread):
+    """Samples a process tree's RSS every 200 ms and keeps the peak."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self._halt = pid, 0, threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.peak = max(self.peak, tree_rss(self.pid))
+            self._halt.wait(0.2)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=2)
+
+
+def settled_rss(pid: int, seconds: float = 3.0) -> int:
+    """RSS after a short quiet period (median of a few samples), in bytes."""
+    samples = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        samples.append(tree_rss(pid))
+        time.sleep(0.3)
+    return int(statistics.median(samples))
+
+
+# -- pages -----------------------------------------------------------------------------
+
+APP_SELECTOR = '[data-testid="stApp"]'
+_SCRIPT_IDLE_JS = (
+    "() => document.querySelector('[data-testid=\"stApp\"]')"
+    "?.getAttribute('data-test-script-state') === 'notRunning'"
+)
+
+
+def wait_for_app(page, timeout_ms: int, settle_ms: int = 200) -> None:
+    """Wait until the page is connected and its script has finished (reruns included)."""
+    page.locator(f'{APP_SELECTOR}[data-test-connection-state="CONNECTED"]').wait_for(timeout=timeout_ms)
+    for _ in range(2):  # a script may st.rerun(): require idle twice, a moment apart
+        page.wait_for_function(_SCRIPT_IDLE_JS, timeout=timeout_ms)
+        page.wait_for_timeout(settle_ms)
+
+
+def click_nav(page, title: str) -> None:
+    """Follow the sidebar link called ``title`` (does not wait)."""
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (nearest rank) of ``values``; NaN for none."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+_RENDERED_JS = """(title) => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app || app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
+    if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    const heading = document.querySelector('[data-testid="stMain"] h1');
+    if (!heading || !heading.innerText.trim().startsWith(title)) return false;
+    if (document.querySelector('[data-testid="stSkeleton"]')) return false;
+    // Plotly draws after the element mounts: every chart must have its SVG.
+    for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]')) {
+        if (!chart.querySelector('.main-svg')) return false;
+    }
+    return true;
+}"""
+
+
+def wait_rendered(page, title: str, timeout_ms: int) -> None:
+    """Wait until the page titled ``title`` is on screen: script finished, no placeholders, charts drawn.
+
+    The first moment all of that holds is what the benchmarks time; it adds no settling delay.
+    """
+    page.wait_for_function(_RENDERED_JS, arg=title, timeout=timeout_ms, polling=25)
