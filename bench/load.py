@@ -201,9 +201,9 @@ class Bench:
             step += 1
         return trainings.summary()
 
-    def round(self, index: int, anchor_rss: float) -> dict:
+    def round(self, index: int) -> dict:
         args = self.args
-        report: dict = {"round": index}
+        report: dict = {"round": index, "rss_before_mb": settled_rss(self.pid) / MB}
         contexts, pages = [], []
         for _ in range(args.sessions - 1):
             if time.monotonic() > self.deadline:
@@ -213,7 +213,8 @@ class Bench:
             pages.append(page)
         report["sessions_open"] = len(pages) + 1
         report["rss_all_sessions_idle_mb"] = settled_rss(self.pid) / MB
-        report["rss_per_extra_session_mb"] = (report["rss_all_sessions_idle_mb"] - anchor_rss) / max(1, len(pages))
+        report["rss_per_extra_session_mb"] = (report["rss_all_sessions_idle_mb"] - report["rss_before_mb"]) / max(
+            1, len(pages))
         log(f"round {index}: {len(pages) + 1} sessions open, "
             f"+{report['rss_per_extra_session_mb']:.1f} MB per extra session")
         report.update(self.train_all(pages[: args.trainings], pages[args.trainings:], args.browse))
@@ -223,7 +224,10 @@ class Bench:
             pages[0].screenshot(path=str(REPO / "test-artifacts" / f"bench-round{index}-trainer.png"))
         for context in contexts:
             context.close()
-        time.sleep(DISCONNECTED_TTL_S + args.release_wait)
+        # Streamlit keeps a closed session for the reconnect TTL; the app's heap janitor then has it dropped and
+        # shut down, and frees its memory, within one janitor interval (pages/streamlit_fixes.py, cfcore/heap.py).
+        time.sleep(DISCONNECTED_TTL_S)
+        time.sleep(args.release_wait)
         report["rss_after_close_mb"] = settled_rss(self.pid) / MB
         log(f"round {index}: sessions closed, RSS {report['rss_after_close_mb']:.0f} MB")
         return report
@@ -261,7 +265,7 @@ def run(args: argparse.Namespace) -> dict:
             for index in range(1, args.rounds + 1):
                 if time.monotonic() > bench.deadline:
                     break
-                report["rounds"].append(bench.round(index, report["rss_warm_idle_mb"]))
+                report["rounds"].append(bench.round(index))
             anchor_context.close()
             browser.close()
     finally:

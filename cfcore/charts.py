@@ -126,10 +126,16 @@ def training_curves(
     shown = [(label, float(value)) for label, value in (references or {}).items()
              if value is not None and math.isfinite(float(value))]
     # Sorted so the higher line's label sits above it and the lower one's below: close lines stay readable.
+    # Shapes and annotations are set in one go: fig.add_hline costs ~5 ms a line, and the live Train page
+    # rebuilds this figure every 0.7 s for every training session.
+    shapes, notes = [], []
     for i, (label, value) in enumerate(sorted(shown, key=lambda item: -item[1])):
-        fig.add_hline(
-            y=value, line_dash="dash", line_color=REFERENCE_COLORS[i % len(REFERENCE_COLORS)],
-            annotation_text=f"{label}: {value:.3f}",
-            annotation_position="top left" if i % 2 == 0 else "bottom right",
-        )
+        above = i % 2 == 0
+        shapes.append({"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": value, "y1": value,
+                       "line": {"dash": "dash", "color": REFERENCE_COLORS[i % len(REFERENCE_COLORS)]}})
+        notes.append({"text": f"{label}: {value:.3f}", "xref": "x domain", "x": 0 if above else 1, "yref": "y",
+                      "y": value, "xanchor": "left" if above else "right", "yanchor": "bottom" if above else "top",
+                      "showarrow": False})
+    if shapes:
+        fig.update_layout(shapes=shapes, annotations=notes)
     return fig

@@ -107,6 +107,14 @@ PRESETS: dict[str, TrainConfig] = {
     ),
 }
 
+# The stops the Train page's batch-size and learning-rate sliders offer; every preset's own value is one.
+BATCH_SIZE_STOPS: tuple[int, ...] = tuple(sorted(
+    {16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192} | {p.batch_size for p in PRESETS.values()}
+))
+LEARNING_RATE_STOPS: tuple[float, ...] = tuple(sorted(
+    {0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1} | {p.learning_rate for p in PRESETS.values()}
+))
+
 
 def preset(name: str, **overrides) -> TrainConfig:
     """A named preset with explicit overrides applied, validated."""

@@ -16,6 +16,8 @@ import ctypes.util
 import gc
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 _LOG = logging.getLogger(__name__)
 
@@ -66,12 +68,15 @@ class HeapJanitor:
 
     Args:
         interval: Seconds between passes (> 0).
+        before_pass: Called at the start of each pass (e.g. to have the web framework drop closed sessions,
+            whose memory the pass then frees); its errors are logged, not raised.
     """
 
-    def __init__(self, interval: float = DEFAULT_INTERVAL_SECONDS):
+    def __init__(self, interval: float = DEFAULT_INTERVAL_SECONDS, before_pass: Callable[[], None] | None = None):
         if not interval > 0:
             raise ValueError(f"interval must be positive. Received: interval={interval}")
         self.interval = float(interval)
+        self.before_pass = before_pass
         self.passes = 0
         self._wake = threading.Event()
         self._halt = threading.Event()
@@ -103,6 +108,9 @@ class HeapJanitor:
             if self._halt.is_set():
                 return
             try:
+                if self.before_pass is not None:
+                    self.before_pass()
+                    time.sleep(0.5)  # let whatever it scheduled elsewhere (an event loop) run first
                 release_memory()
             except Exception:  # a janitor must never take the server down
                 _LOG.exception("releasing memory failed")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -23,68 +22,27 @@ from cfcore import share
 from cfcore.data import DataError, Dataset, load_dataset
 from cfcore.heap import HeapJanitor
 from cfcore.jobs import TrainingManager, max_trainings_from_env
+from pages.streamlit_fixes import (
+    keep_keras_state_between_reruns,
+    leave_pages_folder_mode,
+    runtime_session_manager,
+    shut_down_expired_sessions,
+)
 
 if TYPE_CHECKING:
     from cfcore.training import Run
 
+keep_keras_state_between_reruns()
+
 DEFAULT_SPLIT = {"val_fraction": 0.2, "seed": C.DEFAULT_SEED}
-
-def _keep_keras_state_between_reruns() -> None:
-    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
-
-    Streamlit does that to free Keras state between reruns, but it replaces
-    Keras's thread-local state for every thread at once: a model compiling on a
-    training thread at that moment fails ("You cannot add new elements of state").
-    Trainings here run on worker threads while pages rerun every second, and
-    nothing in the app relies on the reset, so the hook is switched off (without
-    importing Keras, which the Data page must not load).
-    """
-    from streamlit.runtime.scriptrunner import script_runner
-
-    if hasattr(script_runner, "_clean_problem_modules"):
-        script_runner._clean_problem_modules = lambda: None
-
-
-_keep_keras_state_between_reruns()
 
 # The sidebar's training line only needs to be roughly current; the Train page polls faster.
 SIDEBAR_POLL_SECONDS = 2.0
 
 
-def _leave_pages_folder_mode() -> None:
-    """Route through app.py even on a process's first request.
-
-    Streamlit treats a ``pages/`` folder next to the entry script as an old-style
-    multipage app until the first ``st.navigation`` call in the process: until
-    then a deep link (``/train``) runs the page file directly, skipping app.py
-    and listing every file in ``pages/`` (``common`` too) in the menu. Turning
-    the old mode off, and rerunning when a page file was run without app.py,
-    gives app.py's routing. A server does this at most once per process.
-    """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-        from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
-    except ImportError:  # a future Streamlit without the old mode
-        return
-    ctx = get_script_run_ctx()
-    if ctx is None or not PagesManager.uses_pages_directory:
-        return
-    main = ctx.pages_manager.main_script_path
-    if os.path.basename(main) != "app.py":
-        return  # a page file run on its own (AppTest.from_file("pages/x.py")): nothing to route
-    PagesManager.uses_pages_directory = False
-    main = os.path.realpath(main)
-    frame = sys._getframe(1)
-    while frame is not None:
-        if os.path.realpath(frame.f_code.co_filename) == main:
-            return  # app.py is running: its own st.navigation call routes this run
-        frame = frame.f_back
-    st.rerun()  # a page file was run without app.py: run again, through it
-
-
 def init_session() -> None:
     """Create the session keys every page relies on (idempotent); route through app.py (see above)."""
-    _leave_pages_folder_mode()
+    leave_pages_folder_mode()
     st.session_state.setdefault("session_id", uuid.uuid4().hex)
     st.session_state.setdefault("dataset", None)
     st.session_state.setdefault("runs", {})
@@ -238,8 +196,12 @@ def require_run() -> Run | None:
 @st.cache_resource
 def training_manager() -> TrainingManager:
     """The process-wide manager (shared by all sessions; each sees only its own jobs)."""
-    # The janitor hands freed memory back to the OS after trainings and closed sessions (cfcore.heap).
-    return TrainingManager(max_concurrent=max_trainings_from_env(), janitor=HeapJanitor().start())
+    # The janitor hands freed memory back to the OS after trainings and closed sessions (cfcore.heap); before
+    # each pass it has Streamlit drop (and shut down) sessions closed longer than the reconnect window.
+    session_mgr = runtime_session_manager()
+    reap = shut_down_expired_sessions(session_mgr) if session_mgr is not None else None
+    janitor = HeapJanitor(before_pass=reap).start()
+    return TrainingManager(max_concurrent=max_trainings_from_env(), janitor=janitor)
 
 
 def current_job():

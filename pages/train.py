@@ -7,7 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from cfcore import charts, share
-from cfcore.config import MODEL_DESCRIPTIONS, MODEL_NAMES, PRESETS, ConfigError
+from cfcore.config import (
+    BATCH_SIZE_STOPS,
+    LEARNING_RATE_STOPS,
+    MODEL_DESCRIPTIONS,
+    MODEL_NAMES,
+    PRESETS,
+    ConfigError,
+)
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import DataError, split_dataset
 from cfcore.jobs import JobError, warm_up
@@ -38,9 +45,6 @@ FIELDS = {"train_embedding_dim": "embedding_dim", "train_epochs": "epochs", "tra
           "train_movie_dropout": "movie_dropout", "train_patience": "patience", "train_seed": "seed"}
 
 
-# Slider stops, always including every preset's own value.
-BATCH_SIZES = sorted({16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192} | {p.batch_size for p in PRESETS.values()})
-LEARNING_RATES = sorted({0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1} | {p.learning_rate for p in PRESETS.values()})
 # The sliders' ranges, narrower than cfcore's bounds; shared values are clamped into them.
 WIDGET_RANGES = {"train_embedding_dim": (1, 256), "train_epochs": (1, 50), "train_user_dropout": (0.0, 0.9),
                  "train_movie_dropout": (0.0, 0.9), "train_patience": (0, 10), "train_seed": (0, 2**31 - 1)}
@@ -59,9 +63,9 @@ def _apply_shared_settings() -> None:
             continue
         value = shared[name]
         if key == "train_batch_size":
-            value = int(share.nearest_option(value, BATCH_SIZES))
+            value = int(share.nearest_option(value, BATCH_SIZE_STOPS))
         elif key == "train_learning_rate":
-            value = share.nearest_option(value, LEARNING_RATES)
+            value = share.nearest_option(value, LEARNING_RATE_STOPS)
         else:
             low, high = WIDGET_RANGES[key]
             value = min(max(value, low), high)
@@ -185,8 +189,8 @@ with controls:
         st.caption(extras)
     st.number_input("Embedding dimension", 1, 256, step=1, key="train_embedding_dim", **keep)
     st.slider("Epochs", 1, 50, key="train_epochs", **keep)
-    st.select_slider("Batch size", BATCH_SIZES, key="train_batch_size", **keep)
-    st.select_slider("Learning rate (Adam)", LEARNING_RATES, key="train_learning_rate", **keep)
+    st.select_slider("Batch size", BATCH_SIZE_STOPS, key="train_batch_size", **keep)
+    st.select_slider("Learning rate (Adam)", LEARNING_RATE_STOPS, key="train_learning_rate", **keep)
     if model == "dot_with_bias":
         st.slider("User dropout", 0.0, 0.9, step=0.05, key="train_user_dropout", **keep)
         st.slider("Movie dropout", 0.0, 0.9, step=0.05, key="train_movie_dropout", **keep)

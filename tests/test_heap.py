@@ -56,6 +56,22 @@ def test_janitor_runs_on_its_interval_without_pokes():
         janitor.stop()
 
 
+def test_janitor_calls_before_pass_first_and_survives_its_errors():
+    calls = []
+
+    def before_pass():
+        calls.append(janitor.passes)
+        if len(calls) == 1:
+            raise RuntimeError("the first one fails")
+
+    janitor = heap.HeapJanitor(interval=0.05, before_pass=before_pass).start()
+    try:
+        assert wait_for(lambda: janitor.passes >= 2, timeout=10)
+    finally:
+        janitor.stop()
+    assert calls[:2] == [0, 1]  # called before each pass; a failing call does not stop the janitor
+
+
 def test_janitor_rejects_a_non_positive_interval():
     with pytest.raises(ValueError, match="interval=0"):
         heap.HeapJanitor(interval=0)

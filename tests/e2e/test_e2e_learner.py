@@ -25,7 +25,7 @@ from e2e_helpers import (
 )
 from playwright.sync_api import expect
 
-from cfcore.config import PRESETS
+from cfcore.config import BATCH_SIZE_STOPS, PRESETS
 
 pytestmark = pytest.mark.e2e
 
@@ -91,7 +91,7 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     assert slider_value(page, "Batch size") == str(fast.batch_size), "preset not applied"
     if fast.epochs != EPOCHS:
         nudge_slider(page, "Epochs", "ArrowLeft" if fast.epochs > EPOCHS else "ArrowRight", abs(fast.epochs - EPOCHS))
-    stops = sorted({16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192} | {p.batch_size for p in PRESETS.values()})
+    stops = BATCH_SIZE_STOPS
     nudge_slider(page, "Batch size", "ArrowLeft", stops.index(fast.batch_size) - stops.index(int(BATCH_SIZE)))
     assert selectbox_value(page, "Model") == "Dot product + biases"
     assert slider_value(page, "Epochs") == str(EPOCHS)

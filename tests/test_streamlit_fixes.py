@@ -1,0 +1,91 @@
+"""The server-wide Streamlit adjustments: closed sessions are shut down (freeing uploads) when dropped."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+from streamlit.runtime.memory_session_storage import MemorySessionStorage
+from streamlit.runtime.session_manager import SessionInfo
+
+from pages.streamlit_fixes import runtime_session_manager, shut_down_expired_sessions
+
+
+class FakeSession:
+    def __init__(self, session_id: str):
+        self.id = session_id
+        self.shutdowns = 0
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+
+
+class FakeManager:
+    """The two things the fix uses from Streamlit's WebsocketSessionManager."""
+
+    def __init__(self, storage: MemorySessionStorage):
+        self._session_storage = storage
+        self.active: set[str] = set()
+
+    def is_active_session(self, session_id: str) -> bool:
+        return session_id in self.active
+
+
+def _store(manager: FakeManager, session: FakeSession) -> None:
+    manager._session_storage.save(SessionInfo(client=None, session=session, script_run_count=1))
+
+
+def test_an_expired_closed_session_is_shut_down_when_dropped():
+    manager = FakeManager(MemorySessionStorage(ttl_seconds=1))
+    reap = shut_down_expired_sessions(manager)
+    assert callable(reap)
+    closed = FakeSession("closed")
+    _store(manager, closed)
+    time.sleep(1.2)
+    assert closed.shutdowns == 0  # Streamlit alone would keep it until the next write, then just drop it
+    manager._session_storage._cache.expire()  # what reap() schedules on the event loop
+    assert closed.shutdowns == 1
+    assert manager._session_storage.get("closed") is None
+
+
+def test_a_write_that_reaps_old_entries_shuts_them_down_too():
+    manager = FakeManager(MemorySessionStorage(ttl_seconds=1))
+    shut_down_expired_sessions(manager)
+    old = FakeSession("old")
+    _store(manager, old)
+    time.sleep(1.2)
+    _store(manager, FakeSession("new"))  # the next visitor leaving
+    assert old.shutdowns == 1
+
+
+def test_a_reconnecting_session_is_not_shut_down():
+    manager = FakeManager(MemorySessionStorage(ttl_seconds=60))
+    shut_down_expired_sessions(manager)
+    back = FakeSession("back")
+    _store(manager, back)
+    # Streamlit marks the session active again, then removes it from the store.
+    manager.active.add("back")
+    manager._session_storage.delete("back")
+    assert back.shutdowns == 0
+
+
+def test_installing_twice_keeps_one_hook_and_unknown_stores_are_left_alone():
+    manager = FakeManager(MemorySessionStorage(ttl_seconds=1))
+    assert shut_down_expired_sessions(manager) is shut_down_expired_sessions(manager)
+    session = FakeSession("s")
+    _store(manager, session)
+    time.sleep(1.2)
+    manager._session_storage._cache.expire()
+    assert session.shutdowns == 1
+    assert shut_down_expired_sessions(SimpleNamespace(_session_storage=object())) is None
+    assert shut_down_expired_sessions(SimpleNamespace()) is None
+
+
+def test_reap_without_a_running_server_does_nothing():
+    manager = FakeManager(MemorySessionStorage(ttl_seconds=1))
+    reap = shut_down_expired_sessions(manager)
+    session = FakeSession("s")
+    _store(manager, session)
+    assert runtime_session_manager() is None  # no Streamlit server in a test process
+    reap()
+    assert session.shutdowns == 0
