@@ -192,9 +192,11 @@ class Bench:
             if finished and time.monotonic() >= browse_until:
                 break
             if browsers:
-                # Sessions take turns, each walking through the pages in order.
+                # Sessions take turns, each walking through the pages in order from its own starting point,
+                # so every page is visited even in a short round.
                 i = step % len(browsers)
-                where[i] = (where[i] + 1) % len(PAGES)
+                target = (i if where[i] == 0 and step < len(browsers) else where[i] + 1) % len(PAGES)
+                where[i] = target if target != where[i] else (target + 1) % len(PAGES)
                 self.switch(browsers[i], PAGES[where[i]])
             else:
                 time.sleep(0.5)
