@@ -16,7 +16,7 @@ import pandas as pd
 import tensorflow as tf
 
 from cfcore.config import BOUNDS, PRESETS, ConfigError, TrainConfig, preset
-from cfcore.data import Dataset, Split, split_dataset
+from cfcore.data import DataError, Dataset, Split, split_dataset
 from cfcore.models import build_model, load_model
 
 
@@ -601,6 +601,7 @@ def train(
 
     Raises:
         ValueError: for an unknown engine, or "compiled" with a strategy.
+        DataError: when every rating is the same value and the model scales its output to the rating range.
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}. Received: engine={engine!r}")
@@ -608,6 +609,12 @@ def train(
         raise ValueError("the compiled engine runs on one device; use engine='keras' with a strategy")
     use_fit = engine == "keras" or (engine == "auto" and strategy is not None)
     config = (config or TrainConfig()).validate()
+    if config.model == "dot_with_bias" and not dataset.max_rating > dataset.min_rating:
+        raise DataError(
+            f"every rating in this dataset is {dataset.min_rating:g}, so the bias model's output range "
+            f"({dataset.min_rating:g} to {dataset.max_rating:g}) is empty: there is nothing to learn. "
+            "Use data with at least two different ratings."
+        )
     split = split or split_dataset(dataset, config.val_fraction, config.seed)
     steps_per_epoch = math.ceil(split.n_train / config.batch_size)
     monitor = _Monitor(config, steps_per_epoch, list(listeners or []), stop_event)

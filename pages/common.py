@@ -88,10 +88,12 @@ def configured_data_path() -> str:
     return os.environ.get(C.DATA_ENV_VAR, "").strip()
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _load_dataset_cached(path: str) -> Dataset:
     # Keyed by path: the built-in copy ("" = CFCORE_DATA, the cache, or a download) and configured folders
     # are shared across sessions. Uploads never come through here; they live in one session's state.
+    # One shared object, not a copy per session (st.cache_data would unpickle ~6 MB for every visitor):
+    # nothing in the app modifies a Dataset after it is built.
     return load_dataset(path or None)
 
 

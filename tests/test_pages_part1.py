@@ -48,6 +48,7 @@ def data_env(monkeypatch, synthetic_folder, tmp_path, routed):
     monkeypatch.setenv("CFCORE_DATA", str(synthetic_folder))
     monkeypatch.setenv("CFCORE_CACHE", str(tmp_path / "cache"))
     st.cache_data.clear()
+    st.cache_resource.clear()
     return synthetic_folder
 
 
@@ -198,6 +199,7 @@ def test_offline_builtin_source_shows_the_alternatives(monkeypatch, tmp_path, ro
     monkeypatch.setenv("CFCORE_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setattr(cfcore.data, "download_dataset", offline)
     st.cache_data.clear()
+    st.cache_resource.clear()
     at = open_app()
     assert at.radio(key="data_source").value == "builtin"
     assert "could not download" in at.error[0].value

@@ -280,3 +280,16 @@ def test_bias_model_learns_movielens_in_two_epochs(movielens_path):
     assert len(history) == 2 and history[1]["val_rmse"] < history[0]["val_rmse"]
     assert run.result.best_val_rmse < 1.0
     assert run.result.n_train + run.result.n_val == dataset.n_ratings
+
+
+def test_all_equal_ratings_give_a_clear_error_for_the_bias_model(synthetic_frames):
+    from cfcore.data import DataError, build_dataset, validate_movies, validate_ratings
+
+    ratings, movies = synthetic_frames
+    flat = ratings.assign(rating=3.0)
+    dataset = build_dataset(validate_ratings(flat.astype(str)), validate_movies(movies.astype(str)), "flat")
+    with pytest.raises(DataError, match=r"every rating in this dataset is 3.*at least two different ratings"):
+        train(dataset, TrainConfig(model="dot_with_bias", embedding_dim=2, epochs=1, batch_size=256))
+    # The plain dot product has no output range and can still fit a constant.
+    run = train(dataset, TrainConfig(model="simple_dot", embedding_dim=2, epochs=1, batch_size=256))
+    assert math.isfinite(run.result.best_val_rmse)
