@@ -46,10 +46,22 @@ if unknown:
     st.warning(f"Skipping unknown tags: {', '.join(unknown)}. Use: {', '.join(WEATHER)}.")
 tags = [t for t in tags if t in WEATHER][:MAX_DAYS] or ["sunny"]
 
-layer = GatherEmbedding(len(WEATHER), dim, keras.initializers.RandomUniform(-1.0, 1.0, seed=7))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _lookup(indices: tuple[int, ...], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """The real layer called on ``indices``: (rows it returns, its weight matrix).
+
+    Computed once per input for the whole server: while trainings keep TensorFlow's threads busy, even
+    these few small ops would wait their turn on every visit.
+    """
+    layer = GatherEmbedding(len(WEATHER), dim, keras.initializers.RandomUniform(-1.0, 1.0, seed=7))
+    looked_up = keras.ops.convert_to_numpy(layer(np.array(indices, dtype="int32")))  # builds, then gathers rows
+    return looked_up, keras.ops.convert_to_numpy(layer.embeddings)
+
+
 indices = np.array([WEATHER.index(t) for t in tags], dtype="int32")
-looked_up = keras.ops.convert_to_numpy(layer(indices))  # builds the layer, then gathers rows
-weights = keras.ops.convert_to_numpy(layer.embeddings)
+looked_up, weights = _lookup(tuple(int(i) for i in indices), dim)
 onehot = np.eye(len(WEATHER), dtype=weights.dtype)[indices]
 product = onehot @ weights
 rows = [f"day {i + 1}: {t}" for i, t in enumerate(tags)]
