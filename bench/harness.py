@@ -32,6 +32,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--no-first-run", "--disable-sync",
 ]
 SERVER_START_TIMEOUT_S = 60
+# The app's pages, in sidebar order (their titles, as the sidebar links and each page's heading show them).
+PAGES = ("Data", "Train", "Embeddings", "Recommend", "Under the hood", "Compare")
 MB = 1024 * 1024
 
 
@@ -198,11 +200,6 @@ def wait_for_app(page, timeout_ms: int, settle_ms: int = 200) -> None:
         page.wait_for_timeout(settle_ms)
 
 
-def click_nav(page, title: str) -> None:
-    """Follow the sidebar link called ``title`` (does not wait)."""
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
-
-
 def percentile(values: Sequence[float], q: float) -> float:
     """The ``q``-th percentile (nearest rank) of ``values``; NaN for none."""
     if not values:
@@ -233,3 +230,16 @@ def wait_rendered(page, title: str, timeout_ms: int) -> None:
     The first moment all of that holds is what the benchmarks time; it adds no settling delay.
     """
     page.wait_for_function(_RENDERED_JS, arg=title, timeout=timeout_ms, polling=25)
+
+
+def go_to(page, title: str, timeout_ms: int) -> float:
+    """Click the sidebar link ``title``; return the seconds until that page is rendered.
+
+    Waits for any follow-up rerun to finish before returning (not timed), so the next action starts clean.
+    """
+    started = time.perf_counter()
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+    wait_rendered(page, title, timeout_ms)
+    seconds = time.perf_counter() - started
+    wait_for_app(page, timeout_ms)
+    return seconds

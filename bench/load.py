@@ -33,8 +33,10 @@ from pathlib import Path
 
 from harness import (
     MB,
+    PAGES,
     REPO,
     RssSampler,
+    go_to,
     launch_chromium,
     percentile,
     settled_rss,
@@ -44,7 +46,6 @@ from harness import (
     wait_rendered,
 )
 
-PAGES = ("Data", "Train", "Embeddings", "Recommend", "Under the hood", "Compare")
 # Sessions whose websocket closed are dropped after this long (Streamlit's default is 120 s).
 DISCONNECTED_TTL_S = 5
 TARGETS = {"render_p95_s": 2.0, "rss_one_idle_session_mb": 800, "rss_per_extra_session_mb": 30}
@@ -59,16 +60,6 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------------------
 # Driving the app
 # ---------------------------------------------------------------------------
-
-
-def go_to(page, title: str, timeout_ms: int) -> float:
-    """Click the sidebar link ``title``; seconds until that page is rendered."""
-    started = time.perf_counter()
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
-    wait_rendered(page, title, timeout_ms)
-    seconds = time.perf_counter() - started
-    wait_for_app(page, timeout_ms)  # let any follow-up rerun finish before the next action
-    return seconds
 
 
 def start_training(page, preset: str, epochs: int | None, timeout_ms: int) -> None:

@@ -28,7 +28,9 @@ import time
 from pathlib import Path
 
 from harness import (
+    PAGES,
     REPO,
+    go_to,
     launch_chromium,
     percentile,
     start_server,
@@ -37,7 +39,6 @@ from harness import (
     wait_rendered,
 )
 
-PAGES = ("Data", "Train", "Embeddings", "Recommend", "Under the hood", "Compare")
 TARGETS = {"first_render_s": 4.0, "page_switch_s": 1.0}
 TIMEOUT_MS = 120_000
 
@@ -67,9 +68,7 @@ def cold_start(context, cache: Path, log_path: Path) -> tuple[dict, object, obje
 
 def train_fast_model(page) -> float:
     """Train the fast preset from the Train page; seconds from the click until the result is shown."""
-    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Train", exact=True).click()
-    wait_rendered(page, "Train", TIMEOUT_MS)
-    wait_for_app(page, TIMEOUT_MS)
+    go_to(page, "Train", TIMEOUT_MS)
     page.get_by_role("combobox", name="Preset").click()
     page.get_by_role("option", name="fast", exact=False).first.click()
     wait_for_app(page, TIMEOUT_MS)
@@ -85,11 +84,7 @@ def page_switches(page, cycles: int) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {title: [] for title in PAGES}
     order = [PAGES[(PAGES.index("Train") + 1 + i) % len(PAGES)] for i in range(len(PAGES) * cycles)]
     for title in order:
-        started = time.perf_counter()
-        page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
-        wait_rendered(page, title, TIMEOUT_MS)
-        timings[title].append(time.perf_counter() - started)
-        wait_for_app(page, TIMEOUT_MS)
+        timings[title].append(go_to(page, title, TIMEOUT_MS))
     return timings
 
 

@@ -61,7 +61,7 @@ def _lookup(indices: tuple[int, ...], dim: int) -> tuple[np.ndarray, np.ndarray]
 
 
 indices = np.array([WEATHER.index(t) for t in tags], dtype="int32")
-looked_up, weights = _lookup(tuple(int(i) for i in indices), dim)
+looked_up, weights = _lookup(tuple(indices.tolist()), dim)
 onehot = np.eye(len(WEATHER), dtype=weights.dtype)[indices]
 product = onehot @ weights
 rows = [f"day {i + 1}: {t}" for i, t in enumerate(tags)]

@@ -157,3 +157,24 @@ def number_input_value(page, label: str) -> str:
 def dataframe_rows(frame) -> int:
     """Data rows of an ``st.dataframe`` locator: its accessible grid's ``aria-rowcount``, less the header row."""
     return int(frame.locator('table[role="grid"]').get_attribute("aria-rowcount")) - 1
+
+
+def check_embeddings_page(page, dim: int):
+    """Open the Embeddings page and check what every run shows there: a 20-movie heatmap, a variance
+    chart with a bar (and line point) per dimension, and two 10-row tables on the PC1 tab.
+
+    Returns:
+        The PC1 tab's table locator.
+    """
+    from playwright.sync_api import expect
+
+    go_to(page, "Embeddings")
+    expect(page.get_by_role("heading", name="Embeddings", exact=True)).to_be_visible()
+    heatmap = plotly_figure(page, "First 20 movies")
+    assert heatmap["traces"][0]["type"] == "heatmap" and heatmap["traces"][0]["points"] == 20, heatmap
+    variance = plotly_figure(page, "Variance explained (uncentered PCA)")
+    assert [trace["points"] for trace in variance["traces"]] == [dim, dim], variance
+    tables = page.get_by_role("tabpanel").first.get_by_test_id("stDataFrame")  # the PC1 tab
+    expect(tables).to_have_count(2)
+    assert [dataframe_rows(table) for table in tables.all()] == [10, 10]
+    return tables

@@ -12,12 +12,11 @@ import pytest
 from e2e_helpers import (
     REPO,
     assert_no_traceback,
-    dataframe_rows,
+    check_embeddings_page,
     go_to,
     metric_value,
     number_input_value,
     open_page,
-    plotly_figure,
     screenshot,
     selectbox_value,
     slider_value,
@@ -108,16 +107,7 @@ def test_a_saved_run_is_explored_without_training(page, app_url, demo_run_zip):
     screenshot(page, "journey2-02-run-loaded")
 
     # The Embeddings page works on the loaded run; nothing was trained in this session.
-    go_to(page, "Embeddings")
-    expect(page.get_by_role("heading", name="Embeddings", exact=True)).to_be_visible()
-    heatmap = plotly_figure(page, "First 20 movies")
-    assert heatmap["traces"][0]["type"] == "heatmap" and heatmap["traces"][0]["points"] == 20, heatmap
-    variance = plotly_figure(page, "Variance explained (uncentered PCA)")
-    dim = PRESETS["fast"].embedding_dim
-    assert [trace["points"] for trace in variance["traces"]] == [dim, dim], variance
-    tables = page.get_by_role("tabpanel").first.get_by_test_id("stDataFrame")
-    expect(tables).to_have_count(2)
-    assert [dataframe_rows(table) for table in tables.all()] == [10, 10]
+    check_embeddings_page(page, PRESETS["fast"].embedding_dim)
     assert_no_traceback(page)
     screenshot(page, "journey2-03-embeddings-from-saved-run")
 

@@ -8,6 +8,7 @@ import time
 import pytest
 from e2e_helpers import (
     assert_no_traceback,
+    check_embeddings_page,
     dataframe_rows,
     go_to,
     metric_value,
@@ -129,17 +130,9 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     screenshot(page, "journey1-04-trained")
 
     # Embeddings: the heatmap, the variance chart and the PC tables, for the run just trained.
-    go_to(page, "Embeddings")
-    expect(page.get_by_role("heading", name="Embeddings", exact=True)).to_be_visible()
-    heatmap = plotly_figure(page, "First 20 movies")
-    assert heatmap["traces"][0]["type"] == "heatmap" and heatmap["traces"][0]["points"] == 20, heatmap
-    variance = plotly_figure(page, "Variance explained (uncentered PCA)")
-    assert [trace["points"] for trace in variance["traces"]] == [dim, dim], variance  # a bar per dimension
+    tables = check_embeddings_page(page, dim)
     for heading in ("Lowest on PC1", "Highest on PC1"):
         expect(page.get_by_text(heading, exact=True)).to_be_visible()
-    tables = page.get_by_role("tabpanel").first.get_by_test_id("stDataFrame")  # the PC1 tab
-    expect(tables).to_have_count(2)
-    assert [dataframe_rows(table) for table in tables.all()] == [10, 10]
     expect(tables.first).to_contain_text("PC1")
     assert_no_traceback(page)
     screenshot(page, "journey1-05-embeddings-vectors")
