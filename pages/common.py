@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cfcore import constants as C
 from cfcore import share
@@ -78,9 +79,15 @@ def current_dataset() -> Dataset | None:
 
 
 def set_dataset(dataset: Dataset) -> None:
-    """Make ``dataset`` the session's active dataset (runs keep the data they were trained on)."""
+    """Make ``dataset`` the session's active dataset (runs keep the data they were trained on).
+
+    The sidebar, drawn before the page, is updated in place: no second script run just to show it.
+    """
     init_session()
     st.session_state["dataset"] = dataset
+    slot = _this_runs_sidebar_slot()
+    if slot is not None:
+        _show_dataset(slot, dataset)
 
 
 def configured_data_path() -> str:
@@ -258,6 +265,29 @@ def _bias_baseline_cached(fingerprint: str, val_fraction: float, seed: int, _dat
 # -- sidebar ------------------------------------------------------------------------
 
 
+_SIDEBAR_SLOT_KEY = "_sidebar_dataset_slot"
+
+
+def _run_marker() -> object | None:
+    # A fresh object for every script run (Streamlit's per-run cursor table), so a slot drawn in an earlier
+    # run (or by a page run without app.py's sidebar) is never written to.
+    ctx = get_script_run_ctx()
+    return ctx.cursors if ctx is not None else None
+
+
+def _this_runs_sidebar_slot():
+    marker, slot = st.session_state.get(_SIDEBAR_SLOT_KEY, (None, None))
+    return slot if marker is not None and marker is _run_marker() else None
+
+
+def _show_dataset(slot, dataset: Dataset | None) -> None:
+    if dataset is None:
+        slot.caption("None loaded yet (Data page).")
+    else:
+        slot.caption(f"{dataset_label(dataset)}  \n{dataset.n_users:,} users · {dataset.n_movies:,} movies · "
+                     f"{dataset.n_ratings:,} ratings")
+
+
 def _on_sidebar_pick() -> None:
     set_active_run(st.session_state["sidebar_active_run"])
 
@@ -268,14 +298,9 @@ def sidebar() -> None:
     collect_finished_job()
     with st.sidebar:
         st.markdown("**Dataset**")
-        dataset = current_dataset()
-        if dataset is None:
-            st.caption("None loaded yet (Data page).")
-        else:
-            st.caption(
-                f"{dataset_label(dataset)}  \n{dataset.n_users:,} users · {dataset.n_movies:,} movies · "
-                f"{dataset.n_ratings:,} ratings"
-            )
+        slot = st.empty()
+        _show_dataset(slot, current_dataset())
+        st.session_state[_SIDEBAR_SLOT_KEY] = (_run_marker(), slot)
         st.markdown("**Active model**")
         all_runs = runs()
         if not all_runs:

@@ -73,7 +73,6 @@ def _use_path(path: str) -> None:
             return
     set_dataset(dataset)
     st.session_state["data_loaded_key"] = key
-    st.rerun()  # so the sidebar, drawn before this page, shows the new dataset
 
 
 def _use_upload() -> None:
@@ -97,7 +96,6 @@ def _use_upload() -> None:
         return
     set_dataset(dataset)
     st.session_state["data_loaded_key"] = key
-    st.rerun()  # so the sidebar, drawn before this page, shows the new dataset
 
 
 if source == "upload":

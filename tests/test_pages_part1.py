@@ -149,6 +149,19 @@ def test_data_page_summarises_the_configured_dataset(data_env, synthetic_dataset
     assert "Val. ratings, new movie" in metrics and "Val. ratings, new user" in metrics
 
 
+def test_loading_the_data_takes_one_script_run_and_updates_the_sidebar(data_env, synthetic_dataset, monkeypatch):
+    """The first visit loads the data and shows it in the sidebar (drawn earlier) in place, without a rerun."""
+    import pages.common
+
+    calls = []
+    original = pages.common.sidebar
+    monkeypatch.setattr(pages.common, "sidebar", lambda: (calls.append(1), original())[1])
+    at = open_app()
+    assert len(calls) == 1
+    assert f"{synthetic_dataset.n_users:,} users" in at.sidebar.caption[0].value
+    assert not any("None loaded" in c.value for c in at.sidebar.caption)
+
+
 def test_split_controls_change_the_split_and_are_remembered(data_env, synthetic_dataset):
     at = open_app()
     at.slider(key="data_val_fraction").set_value(0.3).run()
