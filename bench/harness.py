@@ -37,6 +37,10 @@ PAGES = ("Data", "Train", "Embeddings", "Recommend", "Under the hood", "Compare"
 MB = 1024 * 1024
 
 
+class AppError(RuntimeError):
+    """The app showed an exception instead of the page a benchmark waited for."""
+
+
 class ServerError(RuntimeError):
     """The app server did not start (the message ends with its log's last lines)."""
 
@@ -210,6 +214,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 _RENDERED_JS = """(title) => {
+    if (document.querySelector('[data-testid="stException"]')) return 'exception';
     const app = document.querySelector('[data-testid="stApp"]');
     if (!app || app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
     if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
@@ -229,7 +234,10 @@ def wait_rendered(page, title: str, timeout_ms: int) -> None:
 
     The first moment all of that holds is what the benchmarks time; it adds no settling delay.
     """
-    page.wait_for_function(_RENDERED_JS, arg=title, timeout=timeout_ms, polling=25)
+    state = page.wait_for_function(_RENDERED_JS, arg=title, timeout=timeout_ms, polling=25).json_value()
+    if state == "exception":
+        text = page.get_by_test_id("stException").first.inner_text()
+        raise AppError(f"the {title} page shows an exception: {text.splitlines()[0] if text else '(no text)'}")
 
 
 def go_to(page, title: str, timeout_ms: int) -> float:

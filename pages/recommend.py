@@ -48,77 +48,87 @@ min_ratings = right.number_input("Recommend movies with more than N ratings", 0,
 top = far.slider("How many", 3, 50, 10, key="rec_top")
 st.query_params[share.USER_KEY] = str(user_id)
 
-user_tab, you_tab, explain_tab = st.tabs(["This user", "Rate movies yourself", "Explain a prediction"])
+# Only the open tab runs (and reaches the browser): the other two each list every movie, about a quarter
+# of a second of browser time apiece on a page switch. A session opened by a link that names a movie starts
+# on its explanation (decided once per session: a changing default would reset the tabs).
+TABS = ["This user", "Rate movies yourself", "Explain a prediction"]
+user_tab, you_tab, explain_tab = st.tabs(TABS, key="rec_tab", on_change="rerun",
+                                         default=TABS[2] if st.session_state.get(share.SESSION_MOVIE_KEY) else TABS[0])
 
-with user_tab:
-    rated = analysis.user_ratings(run, user_id)
-    validation = rated[rated["split"] == "validation"]
-    a, b, c = st.columns(3)
-    a.metric("Ratings", len(rated))
-    b.metric("RMSE, all their ratings", f"{analysis.user_rmse(rated):.3f}")
-    val_rmse = analysis.user_rmse(validation)
-    c.metric("RMSE, held-out ratings", f"{val_rmse:.3f}" if math.isfinite(val_rmse) else "none held out")
-    left, right = st.columns([3, 2])
-    left.dataframe(charts.for_display(rated.drop(columns=["movieId", "genres"])), column_config=THEIR_FORMAT,
-                   hide_index=True)
-    right.plotly_chart(charts.predicted_vs_actual(rated, low, high))
-    st.markdown(f"**Top {top} for user {user_id}** among movies they have not rated")
-    recs = analysis.recommend(run, user_id, top=top, min_ratings=int(min_ratings))
-    st.dataframe(charts.for_display(recs.drop(columns=["movieId"])), column_config=FORMAT, hide_index=True)
-
-with you_tab:
-    st.markdown(
-        "Rate 5 to 20 movies. The movie vectors stay frozen; a small least-squares fit finds the user vector "
-        "(and bias) that best reproduces your ratings. That is *fold-in*: no retraining."
-    )
-    picked = st.multiselect("Movies you have seen", movies_by_popularity, format_func=titles.get,
-                            max_selections=20, key="rec_you_movies", placeholder="Type part of a title")
-    yours = {}
-    for column, movie_id in zip(st.columns(4) * 5, picked, strict=False):
-        yours[movie_id] = column.slider(titles[movie_id], low, high, round((low + high) / 2 * 2) / 2, 0.5,
-                                        key=f"rec_you_rating_{movie_id}")
-    if len(yours) < 5:
-        st.info(f"Rate {5 - len(yours)} more movie(s) to get recommendations.")
-    else:
-        fold = analysis.fold_in(run, yours)
-        left, right = st.columns(2)
-        left.markdown(f"**Your top {top}**")
-        mine = analysis.recommend_for_vector(run, fold, top=top, min_ratings=int(min_ratings), exclude=yours)
-        left.dataframe(charts.for_display(mine[["title", "predicted", "genres"]]), column_config=FORMAT,
+if user_tab.open:
+    with user_tab:
+        rated = analysis.user_ratings(run, user_id)
+        validation = rated[rated["split"] == "validation"]
+        a, b, c = st.columns(3)
+        a.metric("Ratings", len(rated))
+        b.metric("RMSE, all their ratings", f"{analysis.user_rmse(rated):.3f}")
+        val_rmse = analysis.user_rmse(validation)
+        c.metric("RMSE, held-out ratings", f"{val_rmse:.3f}" if math.isfinite(val_rmse) else "none held out")
+        left, right = st.columns([3, 2])
+        left.dataframe(charts.for_display(rated.drop(columns=["movieId", "genres"])), column_config=THEIR_FORMAT,
                        hide_index=True)
-        every = analysis.recommend_for_vector(run, fold, top=dataset.n_movies)
-        fit = every[every["movieId"].isin(list(yours))].assign(yours=lambda f: f["movieId"].map(yours))
-        left.markdown("**How your vector reproduces your ratings**")
-        left.dataframe(charts.for_display(fit[["title", "yours", "predicted"]]), hide_index=True,
-                       column_config={**FORMAT, "yours": st.column_config.NumberColumn("you said", format="%.1f")})
-        pca_result, frame = _pca(run)
-        if "PC2" in frame:
-            position = tuple(float(v) for v in pca_result.project(fold.vector)[0, :2])  # = project_vector()
-            right.plotly_chart(charts.pc_scatter(frame[frame["num_ratings"] > min_ratings], you=position))
-            right.caption(f"You at PC1 = {position[0]:.3f}, PC2 = {position[1]:.3f} on the movie map.")
+        right.plotly_chart(charts.predicted_vs_actual(rated, low, high))
+        st.markdown(f"**Top {top} for user {user_id}** among movies they have not rated")
+        recs = analysis.recommend(run, user_id, top=top, min_ratings=int(min_ratings))
+        st.dataframe(charts.for_display(recs.drop(columns=["movieId"])), column_config=FORMAT, hide_index=True)
 
-with explain_tab:
-    if "rec_movie" not in st.session_state:
-        shared = share.read_id(st.query_params, share.MOVIE_KEY) or st.session_state.get(share.SESSION_MOVIE_KEY)
-        first = analysis.recommend(run, user_id, top=1)
-        fallback = int(first["movieId"].iloc[0]) if len(first) else movies_by_popularity[0]
-        st.session_state["rec_movie"] = shared if shared in titles else fallback
-    movie_id = st.selectbox("Movie", movies_by_popularity, format_func=titles.get, key="rec_movie")
-    st.query_params[share.MOVIE_KEY] = str(movie_id)
-    if run.config.model == "dot_with_bias":
-        why = analysis.explain_prediction(run, user_id, movie_id)
-        seen = f"they rated it {why.actual:g}" if why.actual is not None else "they have not rated it"
+if you_tab.open:
+    with you_tab:
         st.markdown(
-            f"User {user_id} and **{titles[movie_id]}** ({seen}): {'offset + ' if why.global_offset else ''}"
-            f"user bias + movie bias + the "
-            f"{len(why.contributions)} terms u_k·v_k = logit **{why.logit:.3f}**; sigmoid = {why.sigmoid:.3f}; "
-            f"rating = {why.min_rating:g} + {why.max_rating - why.min_rating:g} × {why.sigmoid:.3f} = "
-            f"**{why.prediction:.2f}**."
+            "Rate 5 to 20 movies. The movie vectors stay frozen; a small least-squares fit finds the user vector "
+            "(and bias) that best reproduces your ratings. That is *fold-in*: no retraining."
         )
-        st.plotly_chart(charts.explanation_waterfall(why))
-    else:
-        st.info(f"The {run.config.model} model has no biases and no sigmoid: its prediction is the plain dot "
-                "product of the user's and the movie's vectors, the sum of the bars below.")
-        emb = analysis.extract_embeddings(run.model)
-        user_vec = emb.user[dataset.user_to_index[user_id]]
-        st.plotly_chart(charts.dot_product_bars(user_vec, emb.movie[dataset.movie_to_index[movie_id]]))
+        picked = st.multiselect("Movies you have seen", movies_by_popularity, format_func=titles.get,
+                                max_selections=20, key="rec_you_movies", placeholder="Type part of a title",
+                                persist_state="session")
+        yours = {}
+        for column, movie_id in zip(st.columns(4) * 5, picked, strict=False):
+            yours[movie_id] = column.slider(titles[movie_id], low, high, round((low + high) / 2 * 2) / 2, 0.5,
+                                            key=f"rec_you_rating_{movie_id}", persist_state="session")
+        if len(yours) < 5:
+            st.info(f"Rate {5 - len(yours)} more movie(s) to get recommendations.")
+        else:
+            fold = analysis.fold_in(run, yours)
+            left, right = st.columns(2)
+            left.markdown(f"**Your top {top}**")
+            mine = analysis.recommend_for_vector(run, fold, top=top, min_ratings=int(min_ratings), exclude=yours)
+            left.dataframe(charts.for_display(mine[["title", "predicted", "genres"]]), column_config=FORMAT,
+                           hide_index=True)
+            every = analysis.recommend_for_vector(run, fold, top=dataset.n_movies)
+            fit = every[every["movieId"].isin(list(yours))].assign(yours=lambda f: f["movieId"].map(yours))
+            left.markdown("**How your vector reproduces your ratings**")
+            left.dataframe(charts.for_display(fit[["title", "yours", "predicted"]]), hide_index=True,
+                           column_config={**FORMAT, "yours": st.column_config.NumberColumn("you said", format="%.1f")})
+            pca_result, frame = _pca(run)
+            if "PC2" in frame:
+                position = tuple(float(v) for v in pca_result.project(fold.vector)[0, :2])  # = project_vector()
+                right.plotly_chart(charts.pc_scatter(frame[frame["num_ratings"] > min_ratings], you=position))
+                right.caption(f"You at PC1 = {position[0]:.3f}, PC2 = {position[1]:.3f} on the movie map.")
+
+if explain_tab.open:
+    with explain_tab:
+        if "rec_movie" not in st.session_state:
+            shared = share.read_id(st.query_params, share.MOVIE_KEY) or st.session_state.get(share.SESSION_MOVIE_KEY)
+            first = analysis.recommend(run, user_id, top=1)
+            fallback = int(first["movieId"].iloc[0]) if len(first) else movies_by_popularity[0]
+            st.session_state["rec_movie"] = shared if shared in titles else fallback
+        movie_id = st.selectbox("Movie", movies_by_popularity, format_func=titles.get, key="rec_movie",
+                                persist_state="session")
+        st.query_params[share.MOVIE_KEY] = str(movie_id)
+        if run.config.model == "dot_with_bias":
+            why = analysis.explain_prediction(run, user_id, movie_id)
+            seen = f"they rated it {why.actual:g}" if why.actual is not None else "they have not rated it"
+            st.markdown(
+                f"User {user_id} and **{titles[movie_id]}** ({seen}): {'offset + ' if why.global_offset else ''}"
+                f"user bias + movie bias + the "
+                f"{len(why.contributions)} terms u_k·v_k = logit **{why.logit:.3f}**; sigmoid = {why.sigmoid:.3f}; "
+                f"rating = {why.min_rating:g} + {why.max_rating - why.min_rating:g} × {why.sigmoid:.3f} = "
+                f"**{why.prediction:.2f}**."
+            )
+            st.plotly_chart(charts.explanation_waterfall(why))
+        else:
+            st.info(f"The {run.config.model} model has no biases and no sigmoid: its prediction is the plain dot "
+                    "product of the user's and the movie's vectors, the sum of the bars below.")
+            emb = analysis.extract_embeddings(run.model)
+            user_vec = emb.user[dataset.user_to_index[user_id]]
+            st.plotly_chart(charts.dot_product_bars(user_vec, emb.movie[dataset.movie_to_index[movie_id]]))

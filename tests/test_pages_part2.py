@@ -151,6 +151,23 @@ def test_embeddings_opens_on_the_movie_in_the_url_and_ignores_bad_ids(tiny_run):
     assert "movie" not in at.query_params
 
 
+def test_embeddings_finder_lists_the_movies_on_the_map(tiny_run):
+    movies = tiny_run.dataset.movies
+    threshold = int(movies["num_ratings"].quantile(0.75))
+    rare = movies[movies["num_ratings"] <= threshold]
+    at = _app("embeddings", tiny_run)
+    at.query_params["movie"] = str(int(rare["movieId"].iloc[0]))  # a shared link to a movie below the filter
+    at.run()
+    at.number_input(key="emb_min_ratings").set_value(threshold).run()
+    _ok(at, "Embeddings")
+    listed = at.selectbox(key="emb_movie").options
+    expected = set(movies.loc[movies["num_ratings"] > threshold, "title"]) | {rare["title"].iloc[0]}
+    assert set(listed) == expected and len(listed) == len(expected) < len(movies)
+    assert at.selectbox(key="emb_movie").value == int(rare["movieId"].iloc[0])
+    at.number_input(key="emb_min_ratings").set_value(0).run()
+    assert len(at.selectbox(key="emb_movie").options) == len(movies)
+
+
 def test_embeddings_colour_by_genre_and_downloads(tiny_run):
     at = _app("embeddings", tiny_run).run()
     at.selectbox(key="emb_colour").set_value("Comedy").run()
@@ -195,7 +212,7 @@ def test_recommend_falls_back_to_the_ids_the_session_was_opened_with(tiny_run):
     user_id, movie_id = int(tiny_run.dataset.index_to_user[5]), int(tiny_run.dataset.movies["movieId"].iloc[6])
     at = _app("recommend", tiny_run)
     at.session_state["share_user"], at.session_state["share_movie"] = user_id, movie_id
-    at.run()
+    at.run()  # a session opened with a movie starts on its explanation
     _ok(at, "Recommend")
     assert at.selectbox(key="rec_user").value == user_id
     assert at.selectbox(key="rec_movie").value == movie_id
@@ -210,7 +227,9 @@ def test_recommend_fold_in_matches_the_analysis_functions(tiny_run):
     dataset = tiny_run.dataset
     picked = [int(m) for m in dataset.movies["movieId"].iloc[:6]]
     ratings = dict(zip(picked, [5.0, 4.5, 1.0, 0.5, 3.0, 4.0], strict=True))
-    at = _app("recommend", tiny_run).run()
+    at = _app("recommend", tiny_run)
+    at.session_state["rec_tab"] = "Rate movies yourself"
+    at.run()
     at.multiselect(key="rec_you_movies").set_value(picked[:4]).run()
     assert any("1 more" in info.value for info in at.info)  # 4 of the minimum 5
     at.multiselect(key="rec_you_movies").set_value(picked).run()
@@ -221,11 +240,30 @@ def test_recommend_fold_in_matches_the_analysis_functions(tiny_run):
     _ok(at, "Recommend")
     fold = analysis.fold_in(tiny_run, ratings)
     expected = analysis.recommend_for_vector(tiny_run, fold, top=10, exclude=ratings)
-    mine = at.dataframe[2].value
+    mine = at.dataframe[0].value  # only the open tab is drawn
     assert mine["title"].tolist() == expected["title"].tolist()
     assert not set(mine["title"]) & set(dataset.movies["title"].iloc[:6])
-    you = _trace(_figures(at)[1], "you")
+    you = _trace(_figures(at)[0], "you")
     assert (_array(you["x"])[0], _array(you["y"])[0]) == pytest.approx(analysis.project_vector(tiny_run, fold))
+
+
+def test_recommend_draws_only_the_open_tab_and_keeps_your_ratings_when_you_look_away(tiny_run):
+    picked = [int(m) for m in tiny_run.dataset.movies["movieId"].iloc[:3]]
+    at = _app("recommend", tiny_run).run()
+    _ok(at, "Recommend")
+    assert len(at.dataframe) == 2 and not at.multiselect and not at.get("selectbox")[1:]  # only "This user"
+    at.session_state["rec_tab"] = "Rate movies yourself"
+    at.run()
+    assert len(at.dataframe) == 0
+    at.multiselect(key="rec_you_movies").set_value(picked).run()
+    at.slider(key=f"rec_you_rating_{picked[0]}").set_value(4.5).run()
+    at.session_state["rec_tab"] = "Explain a prediction"
+    at.run()
+    assert not at.multiselect and at.selectbox(key="rec_movie").value is not None
+    at.session_state["rec_tab"] = "Rate movies yourself"
+    at.run()
+    assert at.multiselect(key="rec_you_movies").value == picked
+    assert at.slider(key=f"rec_you_rating_{picked[0]}").value == 4.5
 
 
 @pytest.mark.parametrize("loves_high_pc1", [True, False])
@@ -236,15 +274,17 @@ def test_fold_in_known_case_lands_on_the_side_of_the_movies_you_love(tiny_run, l
     ordered = frame.sort_values("PC1")["movieId"].astype(int).tolist()
     high, low = (5.0, 0.5) if loves_high_pc1 else (0.5, 5.0)
     ratings = {**{m: high for m in ordered[-3:]}, **{m: low for m in ordered[:3]}}
-    at = _app("recommend", tiny_run).run()
+    at = _app("recommend", tiny_run)
+    at.session_state["rec_tab"] = "Rate movies yourself"
+    at.run()
     at.multiselect(key="rec_you_movies").set_value(list(ratings)).run()
     for movie_id, rating in ratings.items():
         at.slider(key=f"rec_you_rating_{movie_id}").set_value(rating)
     at.run()
     _ok(at, "Recommend")
-    x = _array(_trace(_figures(at)[1], "you")["x"])[0]
+    x = _array(_trace(_figures(at)[0], "you")["x"])[0]
     assert (x > 1.0) if loves_high_pc1 else (x < -1.0)
-    fit = at.dataframe[3].value
+    fit = at.dataframe[1].value
     assert len(fit) == 6
     assert np.abs(fit["yours"] - fit["predicted"]).max() < 0.75
 
