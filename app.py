@@ -2,9 +2,15 @@
 
 import streamlit as st
 
-from pages.common import init_session, sidebar
+from pages.streamlit_fixes import start_loading_chart_code
 
 st.set_page_config(page_title="Embeddings Explorer", page_icon="🎬", layout="wide")
+chart_code = start_loading_chart_code()  # first: the browser fetches Plotly while pandas is imported below
+
+from pages.common import init_session, sidebar  # noqa: E402 - imported after the call above, on purpose
+
+if chart_code is not None:
+    chart_code.empty()
 init_session()
 page = st.navigation(
     [

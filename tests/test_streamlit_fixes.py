@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 from streamlit.runtime.memory_session_storage import MemorySessionStorage
@@ -89,3 +91,35 @@ def test_reap_without_a_running_server_does_nothing():
     assert runtime_session_manager() is None  # no Streamlit server in a test process
     reap()
     assert session.shutdowns == 0
+
+
+def _chart_code_script():
+    import streamlit as st
+
+    from pages.streamlit_fixes import start_loading_chart_code
+
+    slot = start_loading_chart_code()
+    st.write("placeholder kept" if slot is not None else "no placeholder")
+
+
+def test_chart_code_is_requested_once_per_session_with_an_invisible_chart():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_chart_code_script).run()
+    assert not at.exception
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1 and at.markdown[0].value == "placeholder kept"
+    spec = json.loads(charts[0].proto.spec)
+    assert spec["layout"]["height"] <= 10 and spec["data"][0]["marker"]["opacity"] == 0
+    at.run()
+    assert not at.get("plotly_chart") and at.markdown[0].value == "no placeholder"
+
+
+def test_the_app_clears_the_chart_code_placeholder(monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CFCORE_DATA", str(tmp_path / "missing"))  # the Data page stops with an error message
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert at.session_state["_chart_code_requested"] is True
+    assert not at.get("plotly_chart")
