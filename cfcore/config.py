@@ -15,6 +15,10 @@ MODEL_DESCRIPTIONS = {
 }
 
 
+MODEL_LABELS = {"simple_dot": "Dot product", "dot_with_bias": "Dot product + biases",
+                "simple_embedding": "Dot product, hand-made embedding layer"}
+
+
 class ConfigError(ValueError):
     """A training setting is out of bounds; the message names it and the allowed range."""
 
@@ -121,3 +125,26 @@ def preset(name: str, **overrides) -> TrainConfig:
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return replace(PRESETS[name], **overrides).validate()
+
+
+PRESET_LABELS = {"article": "article: the article's settings", "fast": "fast: big batches, seconds",
+                 "best": "best: L2 and a global offset, our best"}
+
+# The Train page's controls, narrower than BOUNDS; batch size and learning rate use the stops above.
+CONTROL_RANGES: dict[str, tuple[float, float]] = {
+    "embedding_dim": (1, 256), "epochs": (1, 50), "user_dropout": (0.0, 0.9), "movie_dropout": (0.0, 0.9),
+    "patience": (0, 10), "seed": (0, 2**31 - 1),
+}
+DROPOUT_STEP = 0.05
+
+
+def preset_extras(config: TrainConfig) -> list[str]:
+    """The settings of ``config`` that have no control on the Train page, in words."""
+    extras = []
+    if config.l2:
+        extras.append(f"L2 penalty {config.l2:g}")
+    if config.global_bias:
+        extras.append("a global offset")
+    if config.lr_schedule == "cosine":
+        extras.append("cosine learning-rate decay")
+    return extras

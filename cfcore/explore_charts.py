@@ -15,6 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cfcore.constants import ARTICLE_VAL_RMSE
+
 PRIMARY = "#3b6ea5"
 MUTED = "#b8c2cc"
 ACCENT = "#d9822b"
@@ -448,7 +450,9 @@ def runs_table(runs: Mapping[str, object]) -> pd.DataFrame:
                 "epochs run": result.epochs_run,
                 "best epoch": result.best_epoch,
                 "best val RMSE": result.best_val_rmse,
-                "seconds": result.train_seconds,
+                "final val RMSE": result.history[-1]["val_rmse"] if result.history else float("nan"),
+                "article val RMSE": ARTICLE_VAL_RMSE.get(config.model, float("nan")),
+                "seconds": round(result.train_seconds, 1),
             }
         )
     return pd.DataFrame(rows)

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from cfcore.config import BOUNDS, MODEL_NAMES, TrainConfig
+from cfcore.config import (
+    BATCH_SIZE_STOPS,
+    BOUNDS,
+    CONTROL_RANGES,
+    DROPOUT_STEP,
+    LEARNING_RATE_STOPS,
+    MODEL_NAMES,
+    TrainConfig,
+)
 
 if TYPE_CHECKING:
     from cfcore.training import Run
@@ -146,6 +154,30 @@ def nearest_option(value: float, options: Sequence[float]) -> float:
     if value > 0 and all(option > 0 for option in options):
         return min(options, key=lambda option: abs(math.log(option) - math.log(value)))
     return min(options, key=lambda option: abs(option - value))
+
+
+def fit_to_controls(values: Mapping[str, object]) -> dict[str, object]:
+    """Settings (from a shared link) moved onto the Train page's controls.
+
+    Batch size and learning rate go to the nearest slider stop (on a log scale),
+    other numbers are clamped into ``CONTROL_RANGES`` (dropouts rounded to the
+    slider's step); keys without a control are left out.
+    """
+    fitted: dict[str, object] = {}
+    for name, value in values.items():
+        if name == "batch_size":
+            fitted[name] = int(nearest_option(float(value), BATCH_SIZE_STOPS))
+        elif name == "learning_rate":
+            fitted[name] = nearest_option(float(value), LEARNING_RATE_STOPS)
+        elif name in CONTROL_RANGES:
+            low, high = CONTROL_RANGES[name]
+            clamped = min(max(value, low), high)
+            if isinstance(low, float):
+                per_unit = round(1 / DROPOUT_STEP)  # 0.3, not 0.30000000000000004: slider values must match exactly
+                fitted[name] = round(clamped * per_unit) / per_unit
+            else:
+                fitted[name] = int(clamped)
+    return fitted
 
 
 def drop_param(params: MutableMapping[str, object], key: str) -> None:

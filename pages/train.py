@@ -1,19 +1,24 @@
 """Train page: choose settings, train in the background, watch the curves live, keep the runs."""
 
-import math
 from dataclasses import replace
 
-import pandas as pd
 import streamlit as st
 
 from cfcore import charts, share
+from cfcore import explore_charts as tables
 from cfcore.config import (
     BATCH_SIZE_STOPS,
+    CONTROL_RANGES,
+    DROPOUT_STEP,
     LEARNING_RATE_STOPS,
     MODEL_DESCRIPTIONS,
+    MODEL_LABELS,
     MODEL_NAMES,
+    PRESET_LABELS,
     PRESETS,
     ConfigError,
+    TrainConfig,
+    preset_extras,
 )
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import DataError, split_dataset
@@ -35,19 +40,10 @@ from pages.common import (
 )
 
 POLL_SECONDS = 0.7
-MODEL_LABELS = {"simple_dot": "Dot product", "dot_with_bias": "Dot product + biases",
-                "simple_embedding": "Dot product, hand-made embedding layer"}
-PRESET_LABELS = {"article": "article: the article's settings", "fast": "fast: big batches, seconds",
-                 "best": "best: L2 and a global offset, our best"}
 # Widget key -> TrainConfig field. A preset fills all of these except the model.
 FIELDS = {"train_embedding_dim": "embedding_dim", "train_epochs": "epochs", "train_batch_size": "batch_size",
           "train_learning_rate": "learning_rate", "train_user_dropout": "user_dropout",
           "train_movie_dropout": "movie_dropout", "train_patience": "patience", "train_seed": "seed"}
-
-
-# The sliders' ranges, narrower than cfcore's bounds; shared values are clamped into them.
-WIDGET_RANGES = {"train_embedding_dim": (1, 256), "train_epochs": (1, 50), "train_user_dropout": (0.0, 0.9),
-                 "train_movie_dropout": (0.0, 0.9), "train_patience": (0, 10), "train_seed": (0, 2**31 - 1)}
 
 
 def _apply_shared_settings() -> None:
@@ -58,19 +54,10 @@ def _apply_shared_settings() -> None:
     shared = st.session_state.get("share_config") or {}
     if shared.get("model") in MODEL_NAMES:
         st.session_state["train_model"] = shared["model"]
+    fitted = share.fit_to_controls(shared)
     for key, name in FIELDS.items():
-        if name not in shared:
-            continue
-        value = shared[name]
-        if key == "train_batch_size":
-            value = int(share.nearest_option(value, BATCH_SIZE_STOPS))
-        elif key == "train_learning_rate":
-            value = share.nearest_option(value, LEARNING_RATE_STOPS)
-        else:
-            low, high = WIDGET_RANGES[key]
-            value = min(max(value, low), high)
-            value = round(value * 20) / 20 if isinstance(low, float) else int(value)
-        st.session_state[key] = value
+        if name in fitted:
+            st.session_state[key] = fitted[name]
 
 
 def _apply_preset() -> None:
@@ -79,16 +66,10 @@ def _apply_preset() -> None:
         st.session_state[key] = getattr(chosen, name)
 
 
-def _preset_extras(chosen) -> str:
-    """The preset settings that have no control here (so the learner knows they apply)."""
-    extras = []
-    if chosen.l2:
-        extras.append(f"L2 penalty {chosen.l2:g}")
-    if chosen.global_bias:
-        extras.append("a global offset")
-    if chosen.lr_schedule == "cosine":
-        extras.append("cosine learning-rate decay")
-    return f"This preset also uses {', '.join(extras)}." if extras else ""
+def _chosen_config(model: str) -> TrainConfig:
+    """The preset with the controls' values on top (settings without a control keep the preset's)."""
+    return replace(PRESETS[st.session_state["train_preset"]], model=model,
+                   **{name: st.session_state[key] for key, name in FIELDS.items()})
 
 
 def _references(model: str, dataset, split) -> dict[str, float | None]:
@@ -145,18 +126,6 @@ def _show_run(name: str) -> None:
         st.rerun()
 
 
-def _runs_table() -> pd.DataFrame:
-    rows = []
-    for name, run in runs().items():
-        result, config = run.result, run.config
-        rows.append({"run": name, "model": config.model, "dim": config.embedding_dim, "epochs": result.epochs_run,
-                     "batch": config.batch_size, "learning rate": config.learning_rate,
-                     "best val RMSE": result.best_val_rmse, "final val RMSE": result.history[-1]["val_rmse"],
-                     "article val RMSE": ARTICLE_VAL_RMSE.get(config.model, math.nan),
-                     "seconds": round(result.train_seconds, 1)})
-    return pd.DataFrame(rows)
-
-
 init_session()
 collect_finished_job()
 warm_up()
@@ -185,31 +154,31 @@ with controls:
     st.caption(MODEL_DESCRIPTIONS[model])
     st.selectbox("Preset", list(PRESETS), key="train_preset", format_func=PRESET_LABELS.get,
                  on_change=_apply_preset, help="Fills the settings below.", **keep)
-    if extras := _preset_extras(PRESETS[st.session_state["train_preset"]]):
-        st.caption(extras)
-    st.number_input("Embedding dimension", 1, 256, step=1, key="train_embedding_dim", **keep)
-    st.slider("Epochs", 1, 50, key="train_epochs", **keep)
+    if extras := preset_extras(PRESETS[st.session_state["train_preset"]]):
+        st.caption(f"This preset also uses {', '.join(extras)}.")
+    st.number_input("Embedding dimension", *CONTROL_RANGES["embedding_dim"], step=1, key="train_embedding_dim",
+                    **keep)
+    st.slider("Epochs", *CONTROL_RANGES["epochs"], key="train_epochs", **keep)
     st.select_slider("Batch size", BATCH_SIZE_STOPS, key="train_batch_size", **keep)
     st.select_slider("Learning rate (Adam)", LEARNING_RATE_STOPS, key="train_learning_rate", **keep)
     if model == "dot_with_bias":
-        st.slider("User dropout", 0.0, 0.9, step=0.05, key="train_user_dropout", **keep)
-        st.slider("Movie dropout", 0.0, 0.9, step=0.05, key="train_movie_dropout", **keep)
-    st.slider("Early-stopping patience", 0, 10, key="train_patience", help="Epochs without a better validation "
-              "RMSE before stopping; 0 turns early stopping off.", **keep)
-    st.number_input("Seed", 0, 2**31 - 1, step=1, key="train_seed", help="Initial weights and shuffling.", **keep)
+        st.slider("User dropout", *CONTROL_RANGES["user_dropout"], step=DROPOUT_STEP, key="train_user_dropout", **keep)
+        st.slider("Movie dropout", *CONTROL_RANGES["movie_dropout"], step=DROPOUT_STEP, key="train_movie_dropout",
+                  **keep)
+    st.slider("Early-stopping patience", *CONTROL_RANGES["patience"], key="train_patience",
+              help="Epochs without a better validation RMSE before stopping; 0 turns early stopping off.", **keep)
+    st.number_input("Seed", *CONTROL_RANGES["seed"], step=1, key="train_seed",
+                    help="Initial weights and shuffling.", **keep)
     settings = split_settings()
     st.caption(f"Data: {dataset_label(dataset)}, {settings['val_fraction']:.0%} held out for validation "
                f"(split seed {settings['seed']}; change it on the Data page).")
     start = st.button("Train", key="train_start", type="primary", icon=":material/play_arrow:", disabled=busy)
 
 # The URL mirrors the settings, so an instructor can share a link that opens with them.
-st.query_params.update(share.config_to_params(replace(
-    PRESETS[st.session_state["train_preset"]], model=model, **{n: st.session_state[k] for k, n in FIELDS.items()})))
+st.query_params.update(share.config_to_params(_chosen_config(model)))
 
 if start:
-    values = {name: st.session_state[key] for key, name in FIELDS.items()}
-    config = replace(PRESETS[st.session_state["train_preset"]], model=model, **values,
-                     val_fraction=settings["val_fraction"])
+    config = replace(_chosen_config(model), val_fraction=settings["val_fraction"])
     try:
         split = split_dataset(dataset, config.val_fraction, settings["seed"])
         new_job = training_manager().submit(dataset, config.validate(), session_id(), split=split)
@@ -239,5 +208,5 @@ with panel:
 
 if runs():
     st.subheader("Runs in this session")
-    st.dataframe(_runs_table(), hide_index=True)
+    st.dataframe(tables.runs_table(runs()), hide_index=True)
     st.caption("Switch the active model in the sidebar; the Compare page puts runs side by side.")

@@ -47,7 +47,6 @@ if unknown:
 tags = [t for t in tags if t in WEATHER][:MAX_DAYS] or ["sunny"]
 
 
-
 @st.cache_data(max_entries=64, show_spinner=False)
 def _lookup(indices: tuple[int, ...], dim: int) -> tuple[np.ndarray, np.ndarray]:
     """The real layer called on ``indices``: (rows it returns, its weight matrix).

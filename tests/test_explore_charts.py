@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import pytest
 
 from cfcore import explore_charts as ec
+from cfcore.constants import ARTICLE_VAL_RMSE
 
 
 def _pca_frame(n: int = 30, seed: int = 0) -> pd.DataFrame:
@@ -221,3 +222,5 @@ def test_runs_table_one_row_per_run(tiny_run):
     assert table.loc[0, "best val RMSE"] == tiny_run.result.best_val_rmse
     assert table.loc[0, "epochs run"] == tiny_run.result.epochs_run
     assert table.loc[0, "dropout user/movie"] == "0.3/0.6"
+    assert table.loc[0, "final val RMSE"] == tiny_run.result.history[-1]["val_rmse"]
+    assert table.loc[0, "article val RMSE"] == ARTICLE_VAL_RMSE[tiny_run.config.model]

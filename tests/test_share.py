@@ -177,3 +177,27 @@ def test_nearest_option_snaps_to_the_closest_choice():
     assert nearest_option(-1, [0.0, 0.5]) == 0.0
     with pytest.raises(ValueError):
         nearest_option(1, [])
+
+
+def test_shared_settings_are_fitted_onto_the_train_page_controls():
+    from cfcore.config import BATCH_SIZE_STOPS, CONTROL_RANGES, LEARNING_RATE_STOPS
+    from cfcore.share import fit_to_controls
+
+    fitted = fit_to_controls({"batch_size": 100, "learning_rate": 0.004, "user_dropout": 0.31, "movie_dropout": 2.0,
+                              "epochs": 500, "seed": -3, "patience": 4.0, "l2": 0.1, "model": "simple_dot"})
+    assert fitted == {"batch_size": 128, "learning_rate": 0.003, "user_dropout": 0.3, "movie_dropout": 0.9,
+                      "epochs": CONTROL_RANGES["epochs"][1], "seed": 0, "patience": 4}
+    assert fitted["batch_size"] in BATCH_SIZE_STOPS and fitted["learning_rate"] in LEARNING_RATE_STOPS
+    assert isinstance(fitted["epochs"], int) and isinstance(fitted["patience"], int)
+    # Every dropout a slider can show survives exactly (0.3, not 0.30000000000000004).
+    for step in range(19):
+        value = step / 20
+        assert fit_to_controls({"user_dropout": value + 1e-9})["user_dropout"] == value
+
+
+def test_preset_extras_name_the_settings_without_a_control():
+    from cfcore.config import PRESETS, TrainConfig, preset_extras
+
+    assert preset_extras(PRESETS["article"]) == []
+    assert preset_extras(PRESETS["best"]) == ["L2 penalty 5e-05", "a global offset", "cosine learning-rate decay"]
+    assert preset_extras(TrainConfig(l2=0.01)) == ["L2 penalty 0.01"]
