@@ -61,23 +61,42 @@ def release_memory(collect: bool = True) -> bool:
 class HeapJanitor:
     """Calls :func:`release_memory` every ``interval`` seconds on a daemon thread.
 
-    A full collection holds the GIL for about 0.1 s with TensorFlow loaded, so
-    this runs rarely (once a minute by default) rather than after every page
-    run as Streamlit would; :meth:`poke` asks for an early pass (a training just
-    ended, a session let go of a run).
+    A full collection holds the GIL for 0.1-0.3 s with TensorFlow loaded, and
+    every page of every session waits meanwhile. So passes are rare (once a
+    minute by default, rather than after every page run as Streamlit would),
+    :meth:`poke` asks for an early one (a training just ended, a session let go
+    of a run), pokes closer together than ``min_gap`` make one pass, and while
+    ``busy()`` says the server is working (trainings running or queued) passes
+    wait, for at most ``max_defer`` seconds.
 
     Args:
         interval: Seconds between passes (> 0).
         before_pass: Called at the start of each pass (e.g. to have the web framework drop closed sessions,
             whose memory the pass then frees); its errors are logged, not raised.
+        busy: Returns True while a pass should wait; its errors count as not busy.
+        min_gap: Least seconds between two passes.
+        max_defer: Most seconds ``busy`` may hold passes back.
     """
 
-    def __init__(self, interval: float = DEFAULT_INTERVAL_SECONDS, before_pass: Callable[[], None] | None = None):
+    def __init__(
+        self,
+        interval: float = DEFAULT_INTERVAL_SECONDS,
+        before_pass: Callable[[], None] | None = None,
+        *,
+        busy: Callable[[], bool] | None = None,
+        min_gap: float = 10.0,
+        max_defer: float = 300.0,
+    ):
         if not interval > 0:
             raise ValueError(f"interval must be positive. Received: interval={interval}")
         self.interval = float(interval)
         self.before_pass = before_pass
+        self.busy = busy
+        self.min_gap = float(min_gap)
+        self.max_defer = float(max_defer)
         self.passes = 0
+        self.deferred = 0
+        self._last_pass = time.monotonic()
         self._wake = threading.Event()
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,12 +120,27 @@ class HeapJanitor:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _is_busy(self) -> bool:
+        if self.busy is None or time.monotonic() - self._last_pass >= self.max_defer:
+            return False
+        try:
+            return bool(self.busy())
+        except Exception:  # a janitor must never take the server down
+            _LOG.exception("asking whether the server is busy failed")
+            return False
+
     def _loop(self) -> None:
         while not self._halt.is_set():
             self._wake.wait(self.interval)
-            self._wake.clear()
             if self._halt.is_set():
                 return
+            since = time.monotonic() - self._last_pass
+            if since < self.min_gap and self._halt.wait(self.min_gap - since):
+                return  # pokes during the wait join this pass
+            self._wake.clear()
+            if self._is_busy():
+                self.deferred += 1
+                continue
             try:
                 if self.before_pass is not None:
                     self.before_pass()
@@ -114,4 +148,5 @@ class HeapJanitor:
                 release_memory()
             except Exception:  # a janitor must never take the server down
                 _LOG.exception("releasing memory failed")
+            self._last_pass = time.monotonic()
             self.passes += 1

@@ -168,7 +168,8 @@ class TrainingManager:
         max_concurrent: How many jobs may train at once (>= 1).
         max_queue: How many may wait; :meth:`submit` raises :class:`JobError` beyond that.
         train_fn: The training function (``cfcore.training.train``'s signature); replaceable in tests.
-        janitor: Told when a job ends or a run is let go, so freed memory goes back to the OS soon.
+        janitor: Told when a job ends or a run is let go while no other job trains or waits, so freed
+            memory goes back to the OS soon.
     """
 
     def __init__(
@@ -244,8 +245,7 @@ class TrainingManager:
             job = self._jobs.get(job_id)
             if job is not None and job.owner == owner and job.finished:
                 del self._jobs[job_id]
-        if self._janitor is not None:
-            self._janitor.poke()
+        self._poke_janitor_when_idle()
 
     def queue_position(self, job: Job) -> int:
         """1-based place of ``job`` in the wait queue; 0 when it is not waiting."""
@@ -311,8 +311,17 @@ class TrainingManager:
             job.finished_at = time.time()
             self._running.discard(job.id)
             self._start_next_locked()
-        if self._janitor is not None:
-            self._janitor.poke()  # the job's graphs and temporaries are garbage now
+        self._poke_janitor_when_idle()  # the job's graphs and temporaries are garbage now
+
+    def busy(self) -> bool:
+        """Whether any job is training or waiting to."""
+        with self._lock:
+            return bool(self._running or self._queue)
+
+    def _poke_janitor_when_idle(self) -> None:
+        # Not while others train: a pass holds the GIL for a while and every page would wait for it.
+        if self._janitor is not None and not self.busy():
+            self._janitor.poke()
 
     def _prune_locked(self) -> None:
         now = time.time()

@@ -209,8 +209,11 @@ def training_manager() -> TrainingManager:
     # each pass it has Streamlit drop (and shut down) sessions closed longer than the reconnect window.
     session_mgr = runtime_session_manager()
     reap = shut_down_expired_sessions(session_mgr) if session_mgr is not None else None
-    janitor = HeapJanitor(before_pass=reap).start()
-    return TrainingManager(max_concurrent=max_trainings_from_env(), janitor=janitor)
+    janitor = HeapJanitor(before_pass=reap)
+    manager = TrainingManager(max_concurrent=max_trainings_from_env(), janitor=janitor)
+    janitor.busy = manager.busy  # no pass while trainings run: it would stall every page
+    janitor.start()
+    return manager
 
 
 def current_job():

@@ -47,7 +47,7 @@ def test_release_memory_returns_freed_small_blocks_to_the_os():
 
 
 def test_janitor_runs_when_poked_and_stops():
-    janitor = heap.HeapJanitor(interval=3600).start()
+    janitor = heap.HeapJanitor(interval=3600, min_gap=0).start()
     try:
         janitor.poke()
         assert wait_for(lambda: janitor.passes >= 1, timeout=10)
@@ -57,7 +57,7 @@ def test_janitor_runs_when_poked_and_stops():
 
 
 def test_janitor_runs_on_its_interval_without_pokes():
-    janitor = heap.HeapJanitor(interval=0.05).start()
+    janitor = heap.HeapJanitor(interval=0.05, min_gap=0).start()
     try:
         assert wait_for(lambda: janitor.passes >= 3, timeout=10)
     finally:
@@ -72,7 +72,7 @@ def test_janitor_calls_before_pass_first_and_survives_its_errors():
         if len(calls) == 1:
             raise RuntimeError("the first one fails")
 
-    janitor = heap.HeapJanitor(interval=0.05, before_pass=before_pass).start()
+    janitor = heap.HeapJanitor(interval=0.05, before_pass=before_pass, min_gap=0).start()
     try:
         assert wait_for(lambda: janitor.passes >= 2, timeout=10)
     finally:
@@ -86,7 +86,7 @@ def test_janitor_rejects_a_non_positive_interval():
 
 
 def test_manager_pokes_the_janitor_when_a_job_ends_and_when_a_run_is_released():
-    janitor = heap.HeapJanitor(interval=3600).start()
+    janitor = heap.HeapJanitor(interval=3600, min_gap=0).start()
     trainer = FakeTrainer()
     manager = TrainingManager(max_concurrent=1, train_fn=trainer, janitor=janitor)
     try:
@@ -102,6 +102,61 @@ def test_manager_pokes_the_janitor_when_a_job_ends_and_when_a_run_is_released():
         assert wait_for(lambda: janitor.passes > passes)
     finally:
         janitor.stop()
+
+
+def test_janitor_waits_while_busy_but_not_longer_than_max_defer():
+    busy = {"now": True}
+    janitor = heap.HeapJanitor(interval=0.05, min_gap=0, busy=lambda: busy["now"], max_defer=3600).start()
+    try:
+        assert wait_for(lambda: janitor.deferred >= 3)
+        assert janitor.passes == 0
+        busy["now"] = False
+        assert wait_for(lambda: janitor.passes >= 1)
+    finally:
+        janitor.stop()
+    always = heap.HeapJanitor(interval=0.05, min_gap=0, busy=lambda: True, max_defer=0.3).start()
+    try:
+        assert wait_for(lambda: always.passes >= 1)  # continuous load still gets a pass every max_defer
+        assert always.deferred >= 1
+    finally:
+        always.stop()
+
+
+def test_janitor_makes_one_pass_of_a_burst_of_pokes():
+    janitor = heap.HeapJanitor(interval=3600, min_gap=0.5).start()
+    try:
+        for _ in range(5):
+            janitor.poke()
+            time.sleep(0.02)
+        assert wait_for(lambda: janitor.passes >= 1)
+        time.sleep(1.2)
+        assert janitor.passes == 1
+        janitor.poke()
+        assert wait_for(lambda: janitor.passes == 2)
+    finally:
+        janitor.stop()
+
+
+def test_manager_does_not_poke_the_janitor_while_other_jobs_train():
+    janitor = heap.HeapJanitor(interval=3600, min_gap=0)  # not started: count pokes, run no passes
+    pokes = []
+    janitor.poke = lambda: pokes.append(manager.busy())
+    trainers = {"a": FakeTrainer(), "b": FakeTrainer()}
+    manager = TrainingManager(max_concurrent=2, janitor=janitor,
+                              train_fn=lambda *a, **k: trainers["a" if k["split"] == "a" else "b"](*a, **k))
+    first = manager.submit(None, TrainConfig(epochs=1), owner="x", split="a")
+    second = manager.submit(None, TrainConfig(epochs=1), owner="x", split="b")
+    assert wait_for(lambda: trainers["a"].started and trainers["b"].started)
+    trainers["a"].release.set()
+    assert manager.wait(first, timeout=10)
+    manager.release(first.id, "x")
+    time.sleep(0.1)
+    assert pokes == [] and manager.busy()  # the second job still trains
+    trainers["b"].release.set()
+    assert manager.wait(second, timeout=10)
+    assert wait_for(lambda: pokes == [False])
+    manager.release(second.id, "x")
+    assert pokes == [False, False]
 
 
 def test_streamlit_does_not_collect_garbage_after_every_rerun():
