@@ -24,6 +24,7 @@ from cfcore.data import DataError, Dataset, load_dataset
 from cfcore.heap import HeapJanitor
 from cfcore.jobs import TrainingManager, max_trainings_from_env
 from pages.streamlit_fixes import (
+    hand_over_the_gil_sooner,
     keep_keras_state_between_reruns,
     leave_pages_folder_mode,
     runtime_session_manager,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from cfcore.training import Run
 
 keep_keras_state_between_reruns()
+hand_over_the_gil_sooner()
 
 DEFAULT_SPLIT = {"val_fraction": 0.2, "seed": C.DEFAULT_SEED}
 

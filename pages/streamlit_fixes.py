@@ -18,6 +18,24 @@ import streamlit as st
 _LOG = logging.getLogger(__name__)
 
 
+# Seconds a thread that wants the GIL waits before the holder must let go (Python's default: 0.005).
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
+def hand_over_the_gil_sooner(seconds: float = GIL_SWITCH_INTERVAL_S) -> None:
+    """Lower Python's GIL switch interval for this server process (once; never raises it).
+
+    A page's script thread shares the GIL with the web server's event loop and the
+    training threads. Under load (bench/load.py: 20 sessions, 2 trainings) page
+    scripts that take 0.05 s alone took 0.3-0.9 s while the machine still had idle
+    CPU: each hand-over of the GIL can cost a whole interval. With 0.5 ms the
+    trainings took as long as before (30 s for five) and renders were faster
+    (README, Load).
+    """
+    if sys.getswitchinterval() > seconds:
+        sys.setswitchinterval(seconds)
+
+
 def keep_keras_state_between_reruns() -> None:
     """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
 

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from streamlit.runtime.memory_session_storage import MemorySessionStorage
 from streamlit.runtime.session_manager import SessionInfo
 
@@ -123,3 +124,22 @@ def test_the_app_clears_the_chart_code_placeholder(monkeypatch, tmp_path):
     assert not at.exception
     assert at.session_state["_chart_code_requested"] is True
     assert not at.get("plotly_chart")
+
+
+def test_the_app_hands_over_the_gil_sooner_but_never_slower():
+    import sys
+
+    import pages.common  # noqa: F401 - importing it applies the setting, as the server does
+    from pages.streamlit_fixes import GIL_SWITCH_INTERVAL_S, hand_over_the_gil_sooner
+
+    assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+    original = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.0001)
+        hand_over_the_gil_sooner()
+        assert sys.getswitchinterval() == pytest.approx(0.0001)  # a smaller interval someone chose stays
+        sys.setswitchinterval(0.005)
+        hand_over_the_gil_sooner()
+        assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+    finally:
+        sys.setswitchinterval(original)
