@@ -12,6 +12,7 @@ the tests import it as ``bench.harness``.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -74,6 +75,24 @@ def log_tail(path: Path, lines: int = 40) -> str:
     return ""
 
 
+_LIVE_SERVERS: set[subprocess.Popen] = set()
+
+
+def _stop_live_servers() -> None:
+    for process in list(_LIVE_SERVERS):
+        stop_server(process)
+
+
+def _exit_on_sigterm() -> None:
+    # A run killed by `timeout` (SIGTERM) would skip its finally blocks and leave the server, which has its own
+    # process group, running; as SystemExit the finally blocks and the atexit hook below stop it.
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+
+
+atexit.register(_stop_live_servers)
+
+
 def start_server(
     env_overrides: dict[str, str], log_path: Path, extra_args: Sequence[str] = (),
     timeout_s: float = SERVER_START_TIMEOUT_S,
@@ -96,10 +115,12 @@ def start_server(
         "--browser.gatherUsageStats", "false", *extra_args,
     ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    _exit_on_sigterm()
     log = open(log_path, "w")  # noqa: SIM115 - closed by stop_server
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
+    _LIVE_SERVERS.add(process)
     process.log_file = log  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout_s
@@ -116,6 +137,7 @@ def start_server(
 
 def stop_server(process: subprocess.Popen) -> None:
     """Terminate the server's process group (Streamlit may start helpers), then kill if it lingers."""
+    _LIVE_SERVERS.discard(process)
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)

@@ -1,0 +1,42 @@
+"""The benchmark harness never leaves a Streamlit server behind, even when its run is killed by `timeout`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.harness import REPO, healthy
+
+SCRIPT = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from bench.harness import start_server
+process, url = start_server({{}}, Path({log!r}))
+print(process.pid, url, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_benchmark_stopped_by_sigterm_stops_its_server(tmp_path):
+    script = SCRIPT.format(repo=str(REPO), log=str(tmp_path / "server.log"))
+    runner = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        pid, url = runner.stdout.readline().split()
+        assert healthy(url)
+        runner.send_signal(signal.SIGTERM)  # what `timeout` sends
+        assert runner.wait(timeout=60) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.1)
+        assert not Path(f"/proc/{pid}").exists(), "the server outlived the benchmark"
+        assert not healthy(url)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+        if "pid" in locals() and Path(f"/proc/{pid}").exists():
+            os.killpg(int(pid), signal.SIGKILL)
