@@ -111,6 +111,9 @@ PRESETS: dict[str, TrainConfig] = {
     ),
 }
 
+PRESET_LABELS = {"article": "article: the article's settings", "fast": "fast: big batches, seconds",
+                 "best": "best: L2 and a global offset, our best"}
+
 # The stops the Train page's batch-size and learning-rate sliders offer; every preset's own value is one.
 BATCH_SIZE_STOPS: tuple[int, ...] = tuple(sorted(
     {16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192} | {p.batch_size for p in PRESETS.values()}
@@ -126,9 +129,6 @@ def preset(name: str, **overrides) -> TrainConfig:
         raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return replace(PRESETS[name], **overrides).validate()
 
-
-PRESET_LABELS = {"article": "article: the article's settings", "fast": "fast: big batches, seconds",
-                 "best": "best: L2 and a global offset, our best"}
 
 # The Train page's controls, narrower than BOUNDS; batch size and learning rate use the stops above.
 CONTROL_RANGES: dict[str, tuple[float, float]] = {

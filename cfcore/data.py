@@ -229,10 +229,11 @@ _CLEAN_DTYPES = {"userId": np.int64, "movieId": np.int64, "rating": np.float64, 
 def _read_clean_ratings_csv(raw: bytes, limits: Limits) -> pd.DataFrame | None:
     """The typed ratings of a clean file in one vectorised pass, or None to take the careful path.
 
-    Clean: exactly the MovieLens header (with or without ``timestamp``), one
-    rating per line with no blank lines, whole-number ids and timestamps, and
+    Clean: exactly the MovieLens header (with or without ``timestamp``; a UTF-8
+    BOM is dropped, as the careful path does), one rating per line with no blank
+    lines, whole-number ids (``1.0`` reads as 1 in both paths) and timestamps, and
     every value within the limits that :func:`validate_ratings` checks. Anything
-    else (a stray space, a BOM, ``1.0`` as an id, a duplicate) is left to the
+    else (a stray space in the header, ``1.5`` as an id, a duplicate) is left to the
     careful path, which accepts what it can and names the line of what it cannot.
     The result equals ``validate_ratings`` of the same file (tested).
     """

@@ -163,6 +163,7 @@ def fit_to_controls(values: Mapping[str, object]) -> dict[str, object]:
     other numbers are clamped into ``CONTROL_RANGES`` (dropouts rounded to the
     slider's step); keys without a control are left out.
     """
+    per_unit = round(1 / DROPOUT_STEP)  # 0.3, not 0.30000000000000004: slider values must match exactly
     fitted: dict[str, object] = {}
     for name, value in values.items():
         if name == "batch_size":
@@ -173,7 +174,6 @@ def fit_to_controls(values: Mapping[str, object]) -> dict[str, object]:
             low, high = CONTROL_RANGES[name]
             clamped = min(max(value, low), high)
             if isinstance(low, float):
-                per_unit = round(1 / DROPOUT_STEP)  # 0.3, not 0.30000000000000004: slider values must match exactly
                 fitted[name] = round(clamped * per_unit) / per_unit
             else:
                 fitted[name] = int(clamped)

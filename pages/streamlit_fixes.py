@@ -52,7 +52,6 @@ def keep_keras_state_between_reruns() -> None:
         script_runner._clean_problem_modules = lambda: None
 
 
-
 def shut_down_expired_sessions(session_mgr: Any) -> Callable[[], None] | None:
     """Make Streamlit shut down a closed session when it drops it, and return a function that drops them.
 
