@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.streamlit_fixes import start_loading_chart_code
+from pages.streamlit_fixes import preload_widget_code, start_loading_chart_code
 
 st.set_page_config(page_title="Embeddings Explorer", page_icon="🎬", layout="wide")
 chart_code = start_loading_chart_code()  # first: the browser fetches Plotly while pandas is imported below
@@ -23,4 +23,5 @@ page = st.navigation(
     ]
 )
 sidebar()
+preload_widget_code()  # once per session; the browser loads other pages' code when idle
 page.run()

@@ -7,10 +7,13 @@ problem), so none of them can break the app.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
 from collections.abc import Callable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -149,8 +152,6 @@ def leave_pages_folder_mode() -> None:
     st.rerun()  # a page file was run without app.py: run again, through it
 
 
-
-
 _CHART_CODE_REQUESTED = "_chart_code_requested"
 
 
@@ -174,3 +175,48 @@ def start_loading_chart_code():
                         "xaxis": {"visible": False}, "yaxis": {"visible": False}}}
     slot.plotly_chart(blank, config={"staticPlot": True, "displayModeBar": False})
     return slot
+
+
+_WIDGET_CODE_REQUESTED = "_widget_code_requested"
+# Streamlit's frontend keeps each element's code in its own file (a "chunk") and fetches and compiles it the first
+# time a page shows that element. These are the chunks of the elements the app's pages use.
+WIDGET_CHUNKS = (
+    "Button", "Checkbox", "DataFrame", "DownloadButton", "FileUploader", "Metric", "Multiselect", "NumberInput",
+    "PageLink", "Progress", "ProgressBar", "Radio", "Selectbox", "Slider", "Spinner", "StreamlitSyntaxHighlighter",
+    "TableChart", "TextInput",
+)
+_PRELOAD_JS = """<script>
+(() => {
+  const entry = document.querySelector('script[type="module"][src*="static/js/index."]');
+  if (!entry) return;
+  const folder = entry.src.replace(/[^/]*$/, "");
+  const load = () => %s.forEach((name) => import(folder + name).catch(() => {}));
+  if (window.requestIdleCallback) window.requestIdleCallback(load, {timeout: 5000}); else setTimeout(load, 2000);
+})();
+</script>"""
+
+
+@cache
+def widget_chunk_files() -> tuple[str, ...]:
+    """The installed Streamlit's file names for :data:`WIDGET_CHUNKS` (``Selectbox.7rsxE6LC.js``...)."""
+    folder = Path(st.__file__).parent / "static" / "static" / "js"
+    return tuple(sorted(path.name for name in WIDGET_CHUNKS for path in folder.glob(f"{name}.*js")))
+
+
+def preload_widget_code() -> None:
+    """On a session's first script run, have the browser load the other pages' element code once it is idle.
+
+    Otherwise a learner's first visit to each page waits while the browser fetches and
+    compiles that page's chunks: about 0.2-0.4 s on an idle machine (first visit to
+    Train 0.61 s, later visits 0.15 s) and over a second on a loaded one, where that
+    made the slowest renders of bench/load.py. The script is ours and names only
+    files of the installed Streamlit; the browser runs it when nothing else is
+    waiting and keeps the modules, so a page's later ``import`` of them is instant.
+    """
+    if st.session_state.get(_WIDGET_CODE_REQUESTED):
+        return
+    st.session_state[_WIDGET_CODE_REQUESTED] = True
+    files = widget_chunk_files()
+    if files:
+        with st.sidebar:
+            st.html(_PRELOAD_JS % json.dumps(list(files)), unsafe_allow_javascript=True)

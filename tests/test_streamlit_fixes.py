@@ -143,3 +143,34 @@ def test_the_app_hands_over_the_gil_sooner_but_never_slower():
         assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
     finally:
         sys.setswitchinterval(original)
+
+
+def test_every_widget_chunk_name_is_a_file_of_the_installed_streamlit():
+    """A Streamlit upgrade that renames a chunk makes this fail instead of silently preloading nothing."""
+    from pages.streamlit_fixes import WIDGET_CHUNKS, widget_chunk_files
+
+    files = widget_chunk_files()
+    for name in WIDGET_CHUNKS:
+        assert any(f.startswith(f"{name}.") for f in files), name
+    assert all(f.endswith(".js") for f in files)
+
+
+def _widget_code_script():
+    from pages.streamlit_fixes import preload_widget_code
+
+    preload_widget_code()
+
+
+def test_widget_code_is_preloaded_once_per_session_from_the_sidebar():
+    from streamlit.testing.v1 import AppTest
+
+    from pages.streamlit_fixes import widget_chunk_files
+
+    at = AppTest.from_function(_widget_code_script).run()
+    assert not at.exception
+    [html] = at.sidebar.get("html")
+    body = html.proto.body
+    assert "<script>" in body and all(f'"{name}"' in body for name in widget_chunk_files())
+    assert not at.main.get("html")
+    at.run()
+    assert not at.sidebar.get("html")

@@ -1,0 +1,20 @@
+"""The first page has the browser load the other pages' element code while it is idle."""
+
+from __future__ import annotations
+
+from e2e_helpers import go_to, open_page
+
+
+def test_later_pages_fetch_no_element_code_after_the_first_page(page, app_url):
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url.rsplit("/", 1)[-1]))
+    open_page(page, app_url)
+    # Selectbox and TextInput are used first by Train and Under the hood, not by the Data page.
+    page.wait_for_function("() => performance.getEntriesByType('resource').some(e => e.name.includes('/Selectbox.'))"
+                           " && performance.getEntriesByType('resource').some(e => e.name.includes('/TextInput.'))",
+                           timeout=15_000)
+    before = len(requested)
+    for title in ("Train", "Under the hood", "Compare"):
+        go_to(page, title)
+    chunks = [name for name in requested[before:] if name.endswith(".js")]
+    assert chunks == [], f"pages still fetched element code: {chunks}"
