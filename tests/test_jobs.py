@@ -164,3 +164,41 @@ def test_real_training_runs_and_stops_within_seconds(synthetic_dataset):
     result = long.run.result
     assert result.stopped_by_user and 1 <= result.epochs_run < 100
     assert long.history == result.history
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are a Linux feature")
+def test_training_threads_and_tensorflow_workers_yield_the_cpu_to_pages():
+    import ctypes
+    import os
+
+    from cfcore.jobs import TRAINING_NICENESS
+
+    libc = ctypes.CDLL(None)
+    named = threading.Event()
+    done = threading.Event()
+    ids: dict[str, int] = {}
+
+    def tf_like_worker() -> None:
+        libc.prctl(15, b"tf_Compute", 0, 0, 0)  # PR_SET_NAME: what TensorFlow's pool threads are called
+        ids["tf"] = threading.get_native_id()
+        named.set()
+        done.wait(10)
+
+    worker = threading.Thread(target=tf_like_worker, daemon=True)
+    worker.start()
+    assert named.wait(5)
+    seen: dict[str, int] = {}
+
+    def recording_trainer(dataset, config, *, split, listeners, stop_event):
+        seen["job"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return SimpleNamespace(result=SimpleNamespace(history=[{"epoch": 1, "val_rmse": 1.0}]))
+
+    try:
+        manager = TrainingManager(max_concurrent=1, train_fn=recording_trainer)
+        assert manager.wait(manager.submit(None, CONFIG, owner="a"), timeout=10)
+        assert seen["job"] >= TRAINING_NICENESS
+        assert os.getpriority(os.PRIO_PROCESS, ids["tf"]) >= TRAINING_NICENESS
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < TRAINING_NICENESS, "the caller changed"
+    finally:
+        done.set()
+        worker.join(5)
