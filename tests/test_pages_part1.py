@@ -304,6 +304,48 @@ def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env)
     assert name in at.sidebar.selectbox(key="sidebar_active_run").value
 
 
+def test_the_live_curve_is_rebuilt_only_when_an_epoch_is_added(data_env, monkeypatch):
+    # Every poll redraws the live panel; the figure is built again only when the history grew.
+    import threading
+    from types import SimpleNamespace
+
+    from cfcore import charts
+    from pages.common import training_manager
+
+    next_epoch, finish = threading.Event(), threading.Event()
+
+    def two_epochs(dataset, config, *, split, listeners, stop_event):
+        history = []
+        for epoch, wait in ((1, next_epoch), (2, finish)):
+            history.append({"epoch": epoch, "train_rmse": 1.0, "val_rmse": 1.1})
+            for listener in listeners:
+                listener(SimpleNamespace(stage="epoch", epoch=epoch, epochs=config.epochs, step=1, steps_per_epoch=1,
+                                         history=list(history)))
+            wait.wait(60)
+        raise RuntimeError("ended by the test")
+
+    builds: list[int] = []
+    original = charts.training_curves
+    monkeypatch.setattr(charts, "training_curves", lambda history, *a, **k: builds.append(len(history)) or
+                        original(history, *a, **k))
+    at = open_app(page="pages/train.py")
+    monkeypatch.setattr(training_manager(), "_train_fn", two_epochs)
+    try:
+        at.button(key="train_start").click().run()
+        assert poll(at, lambda: len(figure_traces(at).get("validation RMSE", [])) == 1, timeout=30)
+        builds.clear()
+        for _ in range(3):
+            at.run()
+        assert builds == [] and len(figure_traces(at)["validation RMSE"]) == 1
+        next_epoch.set()
+        assert poll(at, lambda: len(figure_traces(at).get("validation RMSE", [])) == 2, timeout=30)
+        at.run()
+        assert builds == [2], builds
+    finally:
+        next_epoch.set()
+        finish.set()
+
+
 def test_switching_pages_with_a_trained_model_recomputes_nothing(data_env, tiny_run, monkeypatch):
     # Page switches must be quick: a page already seen with this run reuses its PCA and rankings, and no
     # page trains or predicts for the whole dataset again. Count the expensive calls while clicking around.
