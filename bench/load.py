@@ -13,7 +13,9 @@ own Streamlit session:
    for the server to drop and free them.
 
 It reports every training's outcome and queue positions, p50/p95 time for a
-page to render after a sidebar click (per page and overall), the first-load
+page to render after a sidebar click (per page and overall; timed by the page's
+own clock from the click event, as a person clicking sees it, and also from
+Python including Playwright's work before the click lands), the first-load
 time of new sessions, the server's peak RSS, RSS per extra idle session, and
 RSS after each round's sessions close (growth across rounds is a per-session
 leak). Everything is bounded by ``--deadline``.
@@ -36,7 +38,7 @@ from harness import (
     PAGES,
     REPO,
     RssSampler,
-    go_to,
+    go_to_timed,
     launch_chromium,
     percentile,
     settled_rss,
@@ -140,7 +142,8 @@ class Bench:
         self.timeout_ms = int(args.page_timeout * 1000)
         self.deadline = time.monotonic() + args.deadline
         self.first_loads: list[float] = []
-        self.switches: dict[str, list[float]] = {title: [] for title in PAGES}
+        self.switches: dict[str, list[float]] = {title: [] for title in PAGES}  # click to render, in the page
+        self.switches_with_driver: dict[str, list[float]] = {title: [] for title in PAGES}
         self.render_timeouts: list[str] = []
 
     def open_session(self):
@@ -158,12 +161,13 @@ class Bench:
         from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
         try:
-            seconds = go_to(page, title, self.timeout_ms)
+            seconds, with_driver = go_to_timed(page, title, self.timeout_ms)
         except PlaywrightTimeoutError:
             self.render_timeouts.append(title)
             log(f"render of {title} took over {self.args.page_timeout:.0f} s")
             return
         self.switches[title].append(seconds)
+        self.switches_with_driver[title].append(with_driver)
         if seconds > 5:
             log(f"render of {title} took {seconds:.1f} s")
 
@@ -265,13 +269,14 @@ def run(args: argparse.Namespace) -> dict:
         sampler.stop()
         report["rss_peak_mb"] = sampler.peak / MB
         stop_server(process)
-    everything = [s for values in bench.switches.values() for s in values]
-    report["page_switch"] = {
-        "count": len(everything), "p50_s": percentile(everything, 50), "p95_s": percentile(everything, 95),
-        "max_s": max(everything, default=float("nan")), "timeouts": bench.render_timeouts,
-        "per_page": {title: {"count": len(v), "p50_s": percentile(v, 50), "p95_s": percentile(v, 95)}
-                     for title, v in bench.switches.items()},
-    }
+    for key, switches in (("page_switch", bench.switches), ("page_switch_with_driver", bench.switches_with_driver)):
+        everything = [s for values in switches.values() for s in values]
+        report[key] = {
+            "count": len(everything), "p50_s": percentile(everything, 50), "p95_s": percentile(everything, 95),
+            "max_s": max(everything, default=float("nan")), "timeouts": bench.render_timeouts,
+            "per_page": {title: {"count": len(v), "p50_s": percentile(v, 50), "p95_s": percentile(v, 95)}
+                         for title, v in switches.items()},
+        }
     report["first_load"] = {"count": len(bench.first_loads), "p50_s": percentile(bench.first_loads, 50),
                             "p95_s": percentile(bench.first_loads, 95)}
     rounds = report["rounds"]
@@ -284,12 +289,13 @@ def run(args: argparse.Namespace) -> dict:
 def summary_line(report: dict, args: argparse.Namespace) -> str:
     rounds = report["rounds"]
     completed = sum(r["trainings_completed"] for r in rounds)
-    switch = report["page_switch"]
+    switch, driver = report["page_switch"], report["page_switch_with_driver"]
     parts = [
         f"{completed}/{args.trainings * len(rounds)} trainings completed "
         f"(queue used: {any(r['queue_was_used'] for r in rounds)})",
-        f"page render after a click p50 {switch['p50_s']:.2f} s, p95 {switch['p95_s']:.2f} s "
+        f"page render after a click (the page's clock) p50 {switch['p50_s']:.2f} s, p95 {switch['p95_s']:.2f} s "
         f"(target <= {TARGETS['render_p95_s']} s; {switch['count']} renders, {len(switch['timeouts'])} timeouts)",
+        f"the same with the test driver's click work: p50 {driver['p50_s']:.2f} s, p95 {driver['p95_s']:.2f} s",
         f"new session first load p50 {report['first_load']['p50_s']:.2f} s",
         f"RSS: one idle session {report['rss_one_idle_session_mb']:.0f} MB (target <= "
         f"{TARGETS['rss_one_idle_session_mb']}), warm idle {report['rss_warm_idle_mb']:.0f} MB, "

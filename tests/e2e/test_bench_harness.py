@@ -40,3 +40,13 @@ def test_a_benchmark_stopped_by_sigterm_stops_its_server(tmp_path):
             runner.kill()
         if "pid" in locals() and Path(f"/proc/{pid}").exists():
             os.killpg(int(pid), signal.SIGKILL)
+
+
+def test_page_switches_are_timed_from_the_click_in_the_page(page, app_url):
+    from bench.harness import go_to_timed, wait_for_app
+
+    page.goto(app_url, wait_until="domcontentloaded")
+    wait_for_app(page, 60_000)
+    for title in ("Compare", "Data"):
+        in_page, with_driver = go_to_timed(page, title, 60_000)
+        assert 0 < in_page <= with_driver < 60
