@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 import time
 import uuid
@@ -30,9 +29,6 @@ _LOG = logging.getLogger(__name__)
 MAX_TRAININGS_ENV_VAR = "CFCORE_MAX_TRAININGS"
 DEFAULT_MAX_TRAININGS = 2
 DEFAULT_MAX_QUEUE = 20
-# Trainings are background work: on a shared CPU, the threads that serve pages get it first. Linux "nice" value
-# (per thread there) for the training threads and TensorFlow's worker threads; 0 is normal, 19 the lowest.
-TRAINING_NICENESS = 10
 # Finished jobs nobody collected (a closed tab) are dropped after this long.
 FINISHED_JOB_TTL_SECONDS = 3600.0
 
@@ -61,38 +57,6 @@ def max_trainings_from_env(default: int = DEFAULT_MAX_TRAININGS) -> int:
     return value
 
 
-def _tensorflow_threads() -> list[int]:
-    """Native ids of this process's TensorFlow worker threads (Linux names them "tf_Compute", ...)."""
-    tids = []
-    for task in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{task}/comm") as fh:
-                if fh.read().startswith("tf_"):
-                    tids.append(int(task))
-        except (OSError, ValueError):  # a thread that just ended
-            continue
-    return tids
-
-
-def yield_cpu_to_pages() -> None:
-    """Give this thread, and TensorFlow's worker threads, nice :data:`TRAINING_NICENESS` (at least).
-
-    Under load (bench/load.py) two trainings kept both cores busy and every page
-    waited its turn; with this they still run at full speed on an idle machine, and
-    page serving goes first when both want the CPU. Threads this thread starts
-    later (TensorFlow's pools, on a first training) inherit the value. Linux only:
-    elsewhere, or where the system refuses, it does nothing.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    for tid in {threading.get_native_id(), *_tensorflow_threads()}:
-        try:
-            if os.getpriority(os.PRIO_PROCESS, tid) < TRAINING_NICENESS:
-                os.setpriority(os.PRIO_PROCESS, tid, TRAINING_NICENESS)
-        except OSError:
-            continue
-
-
 _warm_lock = threading.Lock()
 _warm_started = False
 
@@ -110,7 +74,6 @@ def warm_up() -> None:
         _warm_started = True
 
     def _import() -> None:
-        yield_cpu_to_pages()  # TensorFlow's first threads start here and inherit it
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up notes out of server logs
         try:
             import cfcore.training  # noqa: F401
@@ -325,7 +288,6 @@ class TrainingManager:
             thread.start()
 
     def _work(self, job: Job) -> None:
-        yield_cpu_to_pages()
         run = None
         error = ""
         try:
