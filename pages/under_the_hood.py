@@ -59,13 +59,22 @@ def _lookup(indices: tuple[int, ...], dim: int) -> tuple[np.ndarray, np.ndarray]
     return looked_up, keras.ops.convert_to_numpy(layer.embeddings)
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _onehot_figure(indices: tuple[int, ...], dim: int):
+    """The three heatmaps for these days, built once per input for the whole server (read-only after)."""
+    looked_up, weights = _lookup(indices, dim)
+    onehot = np.eye(len(WEATHER), dtype=weights.dtype)[list(indices)]
+    rows = [f"day {i + 1}: {WEATHER[k]}" for i, k in enumerate(indices)]
+    return charts.onehot_product_figure(onehot, weights, onehot @ weights, rows, WEATHER)
+
+
 indices = np.array([WEATHER.index(t) for t in tags], dtype="int32")
 looked_up, weights = _lookup(tuple(indices.tolist()), dim)
 onehot = np.eye(len(WEATHER), dtype=weights.dtype)[indices]
 product = onehot @ weights
 rows = [f"day {i + 1}: {t}" for i, t in enumerate(tags)]
 columns = [f"d{k + 1}" for k in range(dim)]
-st.plotly_chart(charts.onehot_product_figure(onehot, weights, product, rows, WEATHER))
+st.plotly_chart(_onehot_figure(tuple(indices.tolist()), dim))
 left, right = st.columns(2)
 left.markdown("`layer(indices)`: rows looked up")
 left.dataframe(pd.DataFrame(looked_up, index=rows, columns=columns).round(4))

@@ -149,6 +149,36 @@ def test_data_page_summarises_the_configured_dataset(data_env, synthetic_dataset
     assert "Val. ratings, new movie" in metrics and "Val. ratings, new user" in metrics
 
 
+def test_the_data_overview_is_built_once_per_dataset_for_every_session(data_env, synthetic_frames, monkeypatch):
+    from cfcore import charts
+
+    built: list[int] = []
+    original = charts.ratings_per_user
+    monkeypatch.setattr(charts, "ratings_per_user", lambda dataset: built.append(dataset.n_ratings) or
+                        original(dataset))
+    first, second = open_app(), open_app()  # two learners, the same configured data
+    first.run()
+    ratings, movies = synthetic_frames
+    assert built == [len(ratings)]
+    for at in (first, second):
+        assert len(at.get("plotly_chart")) == 3 and len(at.dataframe) == 1
+    # Other ratings (an upload) get their own overview: a shared one must never show another dataset.
+    smaller = ratings.iloc[: len(ratings) // 2]
+    second.radio(key="data_source").set_value("upload").run()
+    second.file_uploader(key="data_upload_ratings").set_value(
+        ("mine.csv", smaller.to_csv(index=False).encode(), "text/csv"))
+    second.file_uploader(key="data_upload_movies").set_value(
+        ("movies.csv", movies.to_csv(index=False).encode(), "text/csv"))
+    second.run()
+    assert not second.exception and second.session_state["dataset"].n_ratings == len(smaller)
+    assert built == [len(ratings), len(smaller)]
+    import plotly.io
+
+    expected = json.loads(plotly.io.to_json(charts.rating_histogram(second.session_state["dataset"])))
+    assert json.loads(second.get("plotly_chart")[0].proto.spec) == expected, "the histogram is not the upload's"
+    assert first.get("plotly_chart")[0].proto.spec != second.get("plotly_chart")[0].proto.spec
+
+
 def test_loading_the_data_takes_one_script_run_and_updates_the_sidebar(data_env, synthetic_dataset, monkeypatch):
     """The first visit loads the data and shows it in the sidebar (drawn earlier) in place, without a rerun."""
     import pages.common

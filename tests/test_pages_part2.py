@@ -484,3 +484,24 @@ def test_compare_loads_from_the_runs_folder_only(tiny_run_dir, tmp_path, monkeyp
     _ok(at, "Compare")
     assert not at.error
     assert len(at.session_state["runs"]) == 1
+
+
+def test_under_the_hood_builds_its_heatmaps_once_per_input(monkeypatch):
+    import streamlit as st
+
+    from cfcore import explore_charts
+
+    st.cache_resource.clear()
+    built: list[int] = []
+    original = explore_charts.onehot_product_figure
+    monkeypatch.setattr(explore_charts, "onehot_product_figure",
+                        lambda onehot, *a, **k: built.append(onehot.shape[0]) or original(onehot, *a, **k))
+    at = _app("under_the_hood").run()
+    at.run()
+    _app("under_the_hood").run()  # another session, the same example
+    assert built == [5]
+    at.text_input(key="uth_days").input("snowy, sunny").run()
+    _ok(at, "Under the hood")
+    assert built == [5, 2]
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["data"][0]["y"] == ["day 1: snowy", "day 2: sunny"]
