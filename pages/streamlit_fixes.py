@@ -190,7 +190,8 @@ _PRELOAD_JS = """<script>
   const entry = document.querySelector('script[type="module"][src*="static/js/index."]');
   if (!entry) return;
   const folder = entry.src.replace(/[^/]*$/, "");
-  const load = () => %s.forEach((name) => import(folder + name).catch(() => {}));
+  const load = () => Promise.allSettled(%s.map((name) => import(folder + name)))
+    .then(() => { window.cfcoreWidgetCode = "loaded"; });  // for tests: every file and its imports are in
   if (window.requestIdleCallback) window.requestIdleCallback(load, {timeout: 5000}); else setTimeout(load, 2000);
 })();
 </script>"""
