@@ -359,11 +359,23 @@ class Dataset:
 
     @property
     def fingerprint(self) -> str:
-        """SHA-256 of the (userId, movieId, rating) triples, to recognise the same data."""
+        """SHA-256 of the content a learner sees: the (userId, movieId, rating) triples and every movie's
+        id, title and genres.
+
+        Caches shared across sessions are keyed by it, so two datasets with the same ratings but other
+        titles (an upload that copies the built-in ratings) must never share a fingerprint.
+        """
         if not self._fingerprint:
             digest = hashlib.sha256()
-            for column in ("userId", "movieId", "rating"):
-                digest.update(np.ascontiguousarray(self.ratings[column].to_numpy()).tobytes())
+            for column in ("userId", "movieId"):
+                digest.update(np.ascontiguousarray(self.ratings[column].to_numpy(dtype=np.int64)).tobytes())
+            digest.update(np.ascontiguousarray(self.ratings["rating"].to_numpy(dtype=np.float32)).tobytes())
+            digest.update(np.ascontiguousarray(self.movies["movieId"].to_numpy(dtype=np.int64)).tobytes())
+            for column in ("title", "genres"):
+                # Length-prefixed, so no choice of separators inside titles can make two tables collide.
+                for text in self.movies[column].astype(str):
+                    encoded = text.encode("utf-8", "surrogatepass")
+                    digest.update(len(encoded).to_bytes(8, "little") + encoded)
             self._fingerprint = digest.hexdigest()
         return self._fingerprint
 
