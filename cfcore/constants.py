@@ -31,6 +31,14 @@ MAX_FILE_BYTES = 1024 * 1024 * 1024
 MAX_RATING_ROWS = 30_000_000
 UPLOAD_MAX_FILE_BYTES = 50 * 1024 * 1024
 UPLOAD_MAX_RATING_ROWS = 2_000_000
+# ml-32m lists 87,585 movies; a movies file is text per row, so its rows are capped on their own.
+MAX_MOVIE_ROWS = 5_000_000
+UPLOAD_MAX_MOVIE_ROWS = 200_000
+# CSV shape caps, checked on the bytes before any parser allocates per column or per field.
+MAX_CSV_COLUMNS = 32
+MAX_CSV_LINE_BYTES = 8 * 1024
+# Rows the careful CSV path holds as strings at once (bounds its memory: ~20 MB per 100,000 rows).
+CSV_CHUNK_ROWS = 100_000
 # Extracting an archive may not produce more than this (zip-bomb guard).
 MAX_EXTRACTED_BYTES = 2 * 1024 * 1024 * 1024
 

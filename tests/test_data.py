@@ -244,7 +244,7 @@ def test_file_over_size_limit(tmp_path):
 
 def test_file_over_row_limit():
     message = ratings_error(HEADER + "1,1,4,0\n1,2,4,0\n1,3,4,0\n", Limits(max_rating_rows=2))
-    assert message.startswith("ratings.csv: 3 rows") and "limit of 2 ratings" in message
+    assert message.startswith("ratings.csv: more than 2 rows") and "limit of 2 ratings" in message
 
 
 def test_non_utf8_text():
@@ -427,3 +427,50 @@ def test_shared_datasets_have_the_published_counts(movielens_path, name, ratings
     assert len(read_movies(Path(path) / "movies.csv")) == listed
     assert (ds.min_rating, ds.max_rating) == (0.5, 5.0)
     assert ds.movies["num_ratings"].sum() == ratings
+
+
+# -- shape caps and the chunked careful reader (issue 19.2) ---------------------------------
+
+
+def test_a_header_with_a_million_columns_is_refused_before_parsing():
+    import time
+
+    raw = (",".join(f"c{i}" for i in range(1_000_000)) + "\n1,2,3\n").encode()
+    started = time.perf_counter()
+    message = ratings_error(raw)
+    assert time.perf_counter() - started < 2.0  # it took 204 s and 6.3 GB before the cap
+    assert message == "ratings.csv: line 1 (header) has 1,000,000 columns; at most 32 are allowed"
+    with pytest.raises(DataError, match="movies.csv: line 1 .header. has 40 columns"):
+        read_movies(("movieId,title,genres" + ",x" * 37 + "\n1,A,B\n").encode())
+
+
+def test_an_overlong_line_is_refused_with_its_line_number():
+    long_title = "T" * (data.C.MAX_CSV_LINE_BYTES + 1)
+    with pytest.raises(DataError, match=r"movies.csv: line 3 is 8,\d{3} bytes long, over the limit of 8,192"):
+        read_movies(f"movieId,title,genres\n1,Alpha,Comedy\n2,{long_title},Drama\n".encode())
+
+
+def test_the_careful_reader_names_the_right_line_across_chunks(monkeypatch):
+    monkeypatch.setattr(data.C, "CSV_CHUNK_ROWS", 3)
+    rows = [f"{u},{m},4" for u in range(1, 4) for m in range(1, 4)]  # 9 ratings, 3 chunks
+    rows[7] = "3,2,lots"
+    # A stray space in the header sends the file down the careful path; a blank line shifts the numbers.
+    text = "userId ,movieId,rating\n" + "\n".join(rows[:4]) + "\n\n" + "\n".join(rows[4:]) + "\n"
+    assert ratings_error(text) == "ratings.csv: column 'rating' line 10: 'lots' is not a number"
+    rows[7] = "1,2,4"  # a duplicate of row 2, found across chunks
+    text = "userId ,movieId,rating\n" + "\n".join(rows) + "\n"
+    assert ratings_error(text) == ("ratings.csv: line 9: user 1 rated movie 2 twice (first on line 3); "
+                                   "keep one rating per user and movie")
+    rows[7] = "3,2,4.5"
+    typed = read_ratings(("userId ,movieId,rating\n" + "\n".join(rows) + "\n").encode())
+    assert len(typed) == 9 and typed["rating"].iloc[7] == 4.5
+    np.testing.assert_array_equal(typed.attrs["lines"], np.arange(2, 11))
+
+
+def test_the_careful_reader_stops_at_the_row_limit(monkeypatch):
+    monkeypatch.setattr(data.C, "CSV_CHUNK_ROWS", 2)
+    text = "userId ,movieId,rating\n" + "".join(f"1,{m},4\n" for m in range(1, 8))
+    assert ratings_error(text, Limits(max_rating_rows=3)) == (
+        "ratings.csv: more than 3 rows, over the limit of 3 ratings")
+    with pytest.raises(DataError, match="more than 2 rows, over the limit of 2 movies"):
+        read_movies(MOVIES, limits=Limits(max_movie_rows=2))
