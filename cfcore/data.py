@@ -158,8 +158,8 @@ def _read_csv_validated(raw: bytes, name: str, validate, max_rows: int, what: st
             each row's file line when the rows and lines correspond).
         max_rows: Most data rows accepted; parsing stops as soon as there are more.
         what: What a row is, for the row-limit message ("ratings").
-        chunk_rows: Rows parsed as strings at once (default ``CSV_CHUNK_ROWS``); bounds the parser's memory (a 49 MB file read whole as
-            strings peaked at 600 MB over the file's own size).
+        chunk_rows: Rows parsed as strings at once (default ``CSV_CHUNK_ROWS``); bounds the parser's memory
+            (a 49 MB file read whole as strings peaked at 600 MB over the file's own size).
 
     Returns:
         The typed chunks concatenated, with ``attrs["lines"]`` when known.
@@ -324,6 +324,7 @@ def validate_movies(frame: pd.DataFrame, name: str = C.MOVIES_FILE) -> pd.DataFr
     """Check a raw movies table and return it typed (movieId, title, genres)."""
     typed = _typed_movies(frame, name)
     _reject_duplicate_movies(typed, name)
+    typed.attrs.clear()  # line numbers are for messages; pandas compares attrs when joining frames
     return typed
 
 
@@ -429,6 +430,7 @@ def read_movies(source: Source, name: str = C.MOVIES_FILE, limits: Limits = Limi
     _decode(raw, name)
     typed = _read_csv_validated(raw, name, _typed_movies, limits.max_movie_rows, "movies")
     _reject_duplicate_movies(typed, name)
+    typed.attrs.clear()
     return typed
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import streamlit as st
 
 from bench.harness import shared_data_path
 
@@ -99,3 +100,34 @@ def movielens_path() -> Path:
     if path is None:
         pytest.fail("the shared ml-latest-small copy was not found; set CFCORE_DATA to its folder")
     return path
+
+
+@pytest.fixture
+def routed(monkeypatch):
+    """Run AppTest the way a server runs after its first request: app.py routes every page.
+
+    With a ``pages/`` folder next to app.py, Streamlit starts in its old folder-based
+    multipage mode until the first ``st.navigation`` call in the process. A server
+    leaves that mode once (pages.common reruns through app.py); AppTest resets the
+    flag before every run, so every run would pay that extra rerun, which drops
+    button clicks. test_deep_link_is_routed_through_app covers the unpatched path.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture
+def data_env(monkeypatch, synthetic_folder, tmp_path, routed):
+    """The synthetic folder is the configured source; the download cache is an empty folder."""
+    monkeypatch.setenv("CFCORE_DATA", str(synthetic_folder))
+    monkeypatch.setenv("CFCORE_CACHE", str(tmp_path / "cache"))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return synthetic_folder

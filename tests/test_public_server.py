@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_pages_part1 import data_env, open_app, routed  # noqa: F401 - fixtures
+from tests.test_pages_part1 import open_app
 
 
 def _upload(at, ratings: bytes, movies: bytes) -> None:
