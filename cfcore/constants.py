@@ -42,21 +42,25 @@ CSV_CHUNK_ROWS = 100_000
 # Extracting an archive may not produce more than this (zip-bomb guard).
 MAX_EXTRACTED_BYTES = 2 * 1024 * 1024 * 1024
 
-# Run zips (a saved run shared as one file) come from strangers: every size is bounded.
+# Run zips (a saved run shared as one file) come from strangers: every size is bounded. A run's dataset obeys
+# the upload limits above (cfcore.runfiles), so these only need room for 2,000,000 ratings and their model.
 RUN_ZIP_MAX_INPUT_BYTES = 256 * 1024 * 1024
-RUN_ZIP_MAX_EXTRACTED_BYTES = 1024 * 1024 * 1024
+RUN_ZIP_MAX_EXTRACTED_BYTES = 512 * 1024 * 1024
 # Seven run files plus an optional folder entry; a little slack for nothing else.
 RUN_ZIP_MAX_MEMBERS = 16
 # Per-file limits; the keys are exactly the files a run directory holds.
 RUN_ZIP_MAX_FILE_BYTES = {
-    "model.keras": 1024 * 1024 * 1024,
+    "model.keras": 256 * 1024 * 1024,
     "config.json": 64 * 1024,
     "result.json": 4 * 1024 * 1024,
     "history.csv": 1024 * 1024,
-    "users.csv": 64 * 1024 * 1024,
+    "users.csv": 48 * 1024 * 1024,
     "movies.csv": 64 * 1024 * 1024,
-    "ratings.npz": 512 * 1024 * 1024,
+    "ratings.npz": 80 * 1024 * 1024,
 }
+# Most weights a model may have, (users + movies) x (embedding size + 1): 80 MB of float32, about 240 MB
+# while training with Adam's two slots. ml-latest-small at size 64 needs 0.7 million.
+MAX_MODEL_PARAMETERS = 20_000_000
 
 # The article's reported validation RMSEs (ml-latest-small, 2018 release).
 ARTICLE_VAL_RMSE = {

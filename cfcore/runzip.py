@@ -3,10 +3,12 @@
 A run zip holds the files :func:`cfcore.training.save_run` writes, optionally
 inside one top folder. Loading treats it as hostile: see :mod:`cfcore.safezip`
 for the archive rules; on top of those only the known run files are accepted,
-each under its own size limit, and the two nested zips (``model.keras``,
-``ratings.npz``) are checked before Keras or NumPy open them. The model itself
-is loaded with Keras safe mode on, so a model carrying Python code (a
-``Lambda`` layer) is refused rather than run.
+each under its own size limit, and every file is checked against the run
+schema (:mod:`cfcore.runfiles`) before Keras or NumPy open anything. The model
+itself is loaded with Keras safe mode on, so a model carrying Python code (a
+``Lambda`` layer) is refused rather than run. The extracted files live only for
+the load, in this process's scratch folder; :func:`sweep_scratch` removes what
+a crashed process left.
 
 No TensorFlow import at module level: only :func:`load_run_from_zip` needs it.
 """
@@ -14,6 +16,7 @@ No TensorFlow import at module level: only :func:`load_run_from_zip` needs it.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import tempfile
@@ -21,28 +24,18 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-import numpy as np
-
 from cfcore import constants as C
-from cfcore.safezip import (
-    ZIP_READ_ERRORS,
-    UnsafeZipError,
-    check_member,
-    check_nested_zip,
-    copy_member,
-    open_archive,
-    read_limited,
-)
+from cfcore.runfiles import RunError, read_run_files
+from cfcore.safezip import UnsafeZipError, check_member, copy_member, open_archive, read_limited
 
 if TYPE_CHECKING:
     from cfcore.training import Run
 
 RUN_ZIP_FILES = tuple(C.RUN_ZIP_MAX_FILE_BYTES)
 _SAFE_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,99}$")
-_KERAS_MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
-_NPZ_ARRAYS = ("user", "movie", "rating", "val_rows")
-# Only the known names pass; the count limit just stops a huge directory before the names are read.
-_NESTED_MAX_MEMBERS = 8
+SCRATCH_PREFIX = "cfcore-runzip-"
+# Folders earlier versions extracted into, one per session, that were never removed.
+_LEGACY_PREFIX = "cfcore-session-"
 
 
 class RunZipError(ValueError):
@@ -111,8 +104,10 @@ def load_run_zip(
                 for info, name in plan:
                     limit = min(C.RUN_ZIP_MAX_FILE_BYTES[name], budget)
                     budget -= copy_member(archive, info, run_dir / name, limit, label)
-                _check_model_file(run_dir / "model.keras", label)
-                _check_ratings_file(run_dir / "ratings.npz", label)
+                read_run_files(run_dir)
+            except RunError as err:
+                shutil.rmtree(workdir, ignore_errors=True)
+                raise RunZipError(f"{label}: {err}") from None
             except BaseException:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise
@@ -121,25 +116,65 @@ def load_run_zip(
     return run_dir
 
 
-def load_run_from_zip(data: bytes | BinaryIO, dest_root: str | Path) -> Run:
-    """Extract a run zip (see :func:`load_run_zip`) and load it as a :class:`~cfcore.training.Run`.
+def load_run_from_zip(data: bytes | BinaryIO, dest_root: str | Path | None = None) -> Run:
+    """Extract a run zip (see :func:`load_run_zip`), load it as a :class:`~cfcore.training.Run`, and
+    remove the extracted files.
 
-    The extracted folder stays under ``dest_root`` as the run's ``path``; on
-    any failure it is removed.
+    Args:
+        data: The zip's bytes or a binary file object (an upload).
+        dest_root: Where to extract while loading (default: this process's :func:`scratch_root`).
 
     Raises:
         RunZipError: for an unsafe archive, a broken run, or a model Keras
             refuses to load (for example one holding Python code).
     """
     label = _label(data)
-    folder = load_run_zip(data, dest_root)
+    folder = load_run_zip(data, dest_root or scratch_root())
     try:
         from cfcore.training import load_run  # lazy: TensorFlow is heavy
 
-        return load_run(folder)
+        run = load_run(folder)
     except Exception as err:  # a hostile file can make Keras or h5py raise nearly anything
-        shutil.rmtree(folder.parent, ignore_errors=True)
         raise RunZipError(f"{label}: {_load_failure(err, folder)}") from None
+    finally:
+        # Everything is in memory now: nothing of a stranger's zip stays on disk.
+        shutil.rmtree(folder.parent, ignore_errors=True)
+    run.path = None
+    return run
+
+
+def scratch_root() -> Path:
+    """This process's folder for run zips being loaded (``cfcore-runzip-<pid>`` in the system temp folder)."""
+    return Path(tempfile.gettempdir()) / f"{SCRATCH_PREFIX}{os.getpid()}"
+
+
+def sweep_scratch(temp_dir: str | Path | None = None) -> list[Path]:
+    """Remove the scratch folders of processes that are gone, and earlier versions' per-session folders.
+
+    Returns:
+        The folders removed.
+    """
+    root = Path(temp_dir or tempfile.gettempdir())
+    removed = []
+    for folder in root.glob(f"{SCRATCH_PREFIX}*"):
+        pid = folder.name.removeprefix(SCRATCH_PREFIX)
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    for folder in root.glob(f"{_LEGACY_PREFIX}*"):
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _label(data: object) -> str:
@@ -191,67 +226,6 @@ def _plan(archive: zipfile.ZipFile, label: str, max_bytes: int) -> tuple[str | N
 
 def _expected() -> str:
     return f"a run zip holds only {', '.join(RUN_ZIP_FILES)} (optionally inside one folder)"
-
-
-def _check_model_file(path: Path, label: str) -> None:
-    # Exactly Keras's three members: any extra one makes Keras extract "assets" into the system temp folder.
-    limit = C.RUN_ZIP_MAX_FILE_BYTES["model.keras"]
-    check_nested_zip(path, f"{label}: model.keras", _KERAS_MEMBERS, _NESTED_MAX_MEMBERS, limit)
-
-
-def _check_ratings_file(path: Path, label: str) -> None:
-    """Check ratings.npz: plain numeric 1-D arrays that fit together, without trusting headers."""
-    where = f"{label}: ratings.npz"
-    allowed = {f"{key}.npy" for key in _NPZ_ARRAYS}
-    limit = C.RUN_ZIP_MAX_FILE_BYTES["ratings.npz"]
-    check_nested_zip(path, where, allowed, _NESTED_MAX_MEMBERS, limit)
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                with archive.open(info) as fh:
-                    # Check the header's claimed shape against the member size before NumPy allocates it.
-                    _check_npy_header(fh, info, where)
-                with archive.open(info) as fh:
-                    arrays[info.filename[:-4]] = np.lib.format.read_array(fh, allow_pickle=False)
-    except UnsafeZipError:
-        raise
-    except ZIP_READ_ERRORS as err:
-        raise UnsafeZipError(f"{where}: unreadable ({type(err).__name__}: {str(err)[:120]})") from None
-    missing = [key for key in _NPZ_ARRAYS if key not in arrays]
-    if missing:
-        raise UnsafeZipError(f"{where}: missing array(s) {', '.join(missing)}")
-    user, movie, rating, val_rows = (arrays[key] for key in _NPZ_ARRAYS)
-    if not (len(user) == len(movie) == len(rating)) or len(val_rows) > len(user):
-        raise UnsafeZipError(f"{where}: the arrays have inconsistent lengths")
-    for key in ("user", "movie", "val_rows"):
-        if arrays[key].dtype.kind not in "iu":
-            raise UnsafeZipError(f"{where}: {key} must hold integers, not {arrays[key].dtype}")
-        if len(arrays[key]) and arrays[key].min() < 0:
-            raise UnsafeZipError(f"{where}: {key} holds negative indices")
-    if rating.dtype.kind != "f" or not np.isfinite(rating).all():
-        raise UnsafeZipError(f"{where}: rating must hold finite numbers")
-    if len(val_rows) and (val_rows.max() >= len(user) or len(np.unique(val_rows)) != len(val_rows)):
-        raise UnsafeZipError(f"{where}: val_rows must be distinct row numbers below {len(user)}")
-
-
-def _check_npy_header(fh: BinaryIO, info: zipfile.ZipInfo, where: str) -> None:
-    try:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        elif version == (2, 0):
-            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-        else:
-            raise UnsafeZipError(f"{where}: {info.filename} has unsupported .npy version {version}")
-    except UnsafeZipError:
-        raise
-    except ZIP_READ_ERRORS as err:
-        raise UnsafeZipError(f"{where}: {info.filename} is not a .npy array ({str(err)[:120]})") from None
-    if dtype.hasobject or len(shape) != 1:
-        raise UnsafeZipError(f"{where}: {info.filename} must be a 1-D numeric array")
-    if shape[0] * dtype.itemsize > info.file_size:
-        raise UnsafeZipError(f"{where}: {info.filename} claims more data than it holds")
 
 
 def _load_failure(err: Exception, folder: Path) -> str:

@@ -18,6 +18,7 @@ import tensorflow as tf
 from cfcore.config import BOUNDS, PRESETS, ConfigError, TrainConfig, preset
 from cfcore.data import DataError, Dataset, Split, split_dataset
 from cfcore.models import build_model, load_model
+from cfcore.runfiles import RUN_FILES, RunError, read_run_files
 
 
 @dataclass
@@ -686,13 +687,6 @@ class _null_scope:
 # Run directories
 # ---------------------------------------------------------------------------
 
-RUN_FILES = ("model.keras", "config.json", "result.json", "history.csv", "users.csv", "movies.csv", "ratings.npz")
-
-
-class RunError(ValueError):
-    """A run directory is missing, incomplete or unreadable."""
-
-
 def save_run(run: Run, directory: str | Path) -> Path:
     """Save model, config, history, id maps, data fingerprint and ratings to a folder.
 
@@ -731,59 +725,50 @@ def save_run(run: Run, directory: str | Path) -> Path:
 
 
 def load_run(directory: str | Path) -> Run:
-    """Load a folder written by :func:`save_run` (Keras safe mode on).
+    """Load a folder written by :func:`save_run`: every file is checked first (:mod:`cfcore.runfiles`), then
+    the model is opened with Keras safe mode on.
 
     Raises:
-        RunError: if the folder is missing files or they do not fit together.
+        RunError: if the folder is missing files, they break the run schema or do not fit together.
     """
     folder = Path(directory)
-    if not folder.is_dir():
-        raise RunError(f"run directory not found: {folder}")
-    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
-    if missing:
-        raise RunError(f"{folder} is not a cfcore run directory (missing {', '.join(missing)})")
     try:
-        config = TrainConfig.from_dict(json.loads((folder / "config.json").read_text()))
-        info = json.loads((folder / "result.json").read_text())
-        users = pd.read_csv(folder / "users.csv")
-        movies = pd.read_csv(folder / "movies.csv", keep_default_na=False)
-        with np.load(folder / "ratings.npz", allow_pickle=False) as arrays:
-            user, movie, rating, val_rows = (arrays[k] for k in ("user", "movie", "rating", "val_rows"))
+        files = read_run_files(folder)
+    except RunError as err:
+        text = str(err)
+        raise RunError(text if text.startswith((str(folder), "run directory")) else f"{folder}: {text}") from None
+    try:
         model = load_model(folder / "model.keras")
-    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as err:
+    except (OSError, ValueError, KeyError, TypeError) as err:
         raise RunError(f"{folder}: could not read the run ({type(err).__name__}: {str(err)[:200]})") from None
-    index_to_user = users["userId"].to_numpy(dtype=np.int64)
-    index_to_movie = movies["movieId"].to_numpy(dtype=np.int64)
+    index_to_user, index_to_movie = files.index_to_user, files.movies["movieId"].to_numpy(dtype=np.int64)
     if getattr(model, "n_users", None) != len(index_to_user) or getattr(model, "n_movies", None) != len(index_to_movie):
         raise RunError(f"{folder}: the model's sizes do not match users.csv and movies.csv")
-    if len(user) and (user.max() >= len(index_to_user) or movie.max() >= len(index_to_movie)):
-        raise RunError(f"{folder}: ratings.npz refers to users or movies that are not in the id maps")
     ratings = pd.DataFrame(
         {
-            "userId": index_to_user[user],
-            "movieId": index_to_movie[movie],
-            "rating": rating.astype(np.float32),
-            "user": user.astype(np.int32),
-            "movie": movie.astype(np.int32),
+            "userId": index_to_user[files.user],
+            "movieId": index_to_movie[files.movie],
+            "rating": files.rating,
+            "user": files.user,
+            "movie": files.movie,
         }
     )
-    dataset = Dataset(ratings, movies.drop(columns=["index"]), index_to_user, index_to_movie,
-                      source=str(info.get("dataset", {}).get("source", folder)))
-    split = _split_from_rows(ratings, val_rows, config)
+    dataset = Dataset(ratings, files.movies, index_to_user, index_to_movie, source=files.source)
+    split = _split_from_rows(ratings, files.val_rows, files.config)
     result = TrainResult(
-        config=config,
-        history=info.get("history", []),
-        best_epoch=int(info.get("best_epoch", 0)),
-        best_val_rmse=float(info.get("best_val_rmse", math.nan)),
-        train_seconds=float(info.get("train_seconds", 0.0)),
-        stopped_by_user=bool(info.get("stopped_by_user", False)),
-        stopped_early=bool(info.get("stopped_early", False)),
+        config=files.config,
+        history=files.history,
+        best_epoch=files.best_epoch,
+        best_val_rmse=files.best_val_rmse,
+        train_seconds=files.train_seconds,
+        stopped_by_user=files.stopped_by_user,
+        stopped_early=files.stopped_early,
         n_users=len(index_to_user),
         n_movies=len(index_to_movie),
         n_train=split.n_train,
         n_val=split.n_val,
     )
-    return Run(model, dataset, split, result, path=folder, name=str(info.get("name") or config.model))
+    return Run(model, dataset, split, result, path=folder, name=files.name)
 
 
 def _split_from_rows(ratings: pd.DataFrame, val_rows: np.ndarray, config: TrainConfig) -> Split:
@@ -797,6 +782,6 @@ def _split_from_rows(ratings: pd.DataFrame, val_rows: np.ndarray, config: TrainC
 
 
 __all__ = [
-    "BOUNDS", "ConfigError", "PRESETS", "Progress", "Run", "RunError", "TrainConfig", "TrainResult",
+    "BOUNDS", "ConfigError", "PRESETS", "Progress", "RUN_FILES", "Run", "RunError", "TrainConfig", "TrainResult",
     "load_run", "preset", "save_run", "train",
 ]

@@ -1,7 +1,5 @@
 """Compare page: the session's runs side by side, the baseline ladder, downloads, and loading saved runs."""
 
-import tempfile
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -93,11 +91,9 @@ with zip_tab:
     upload = st.file_uploader('A run zip (the "Whole run" download above)', type="zip",
                               key="cmp_upload")
     if st.button("Load uploaded run", key="cmp_load_zip", disabled=upload is None):
-        # Each session extracts into its own temporary folder.
-        folder = st.session_state.setdefault("cmp_tmp", tempfile.mkdtemp(prefix="cfcore-session-"))
         try:
             with st.spinner("Checking and loading..."):
-                loaded = load_run_from_zip(upload, folder)
+                loaded = load_run_from_zip(upload)  # extracted only while loading, then removed
         except RunZipError as err:
             st.error(f"That zip could not be loaded: {err}")
         else:
