@@ -7,10 +7,11 @@ from pages.streamlit_fixes import preload_widget_code, start_loading_chart_code
 st.set_page_config(page_title="Embeddings Explorer", page_icon="🎬", layout="wide")
 chart_code = start_loading_chart_code()  # first: the browser fetches Plotly while pandas is imported below
 
-from pages.common import init_session, sidebar  # noqa: E402 - imported after the call above, on purpose
+from pages.common import check_server_settings, init_session, sidebar  # noqa: E402 - after the call above
 
 if chart_code is not None:
     chart_code.empty()
+check_server_settings()
 init_session()
 page = st.navigation(
     [

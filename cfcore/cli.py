@@ -278,11 +278,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from cfcore.config import ConfigError
     from cfcore.data import DataError
 
-    errors: list[type[BaseException]] = [CliError, DataError, ConfigError]
-    if "cfcore.training" in sys.modules:
-        from cfcore.training import RunError
+    from cfcore.runfiles import RunError
+    from cfcore.settings import SettingsError
 
-        errors.append(RunError)
+    errors: list[type[BaseException]] = [CliError, DataError, ConfigError, RunError, SettingsError]
     if "cfcore.analysis" in sys.modules:
         from cfcore.analysis import AnalysisError
 
@@ -294,6 +293,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code."""
     try:
         args = build_parser().parse_args(argv)
+        from cfcore.settings import check_environment
+
+        check_environment()  # a bad CFCORE_* variable is one line here, not a traceback later
         return COMMANDS[args.command](args)
     except SystemExit as exc:  # --help exits 0 through argparse
         return int(exc.code or 0)

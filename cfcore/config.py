@@ -123,6 +123,27 @@ LEARNING_RATE_STOPS: tuple[float, ...] = tuple(sorted(
 ))
 
 
+def model_parameters(n_users: int, n_movies: int, embedding_dim: int) -> int:
+    """Weights of a rating model: an embedding and a bias per user and per movie (an upper bound)."""
+    return (int(n_users) + int(n_movies)) * (int(embedding_dim) + 1)
+
+
+def check_work(config: TrainConfig, n_users: int, n_movies: int) -> TrainConfig:
+    """The bounds every training request passes, whatever asked for it (a page, a link, a loaded run, the CLI).
+
+    Raises:
+        ConfigError: for an out-of-bounds setting, or a model with more than ``MAX_MODEL_PARAMETERS`` weights.
+    """
+    config.validate()
+    weights = model_parameters(n_users, n_movies, config.embedding_dim)
+    if weights > C.MAX_MODEL_PARAMETERS:
+        raise ConfigError(
+            f"a model of size {config.embedding_dim} for {n_users:,} users and {n_movies:,} movies has {weights:,} "
+            f"weights, over the limit of {C.MAX_MODEL_PARAMETERS:,}; choose a smaller embedding size"
+        )
+    return config
+
+
 def preset(name: str, **overrides) -> TrainConfig:
     """A named preset with explicit overrides applied, validated."""
     if name not in PRESETS:

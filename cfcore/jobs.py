@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from cfcore.config import TrainConfig
+from cfcore import settings
+from cfcore.config import TrainConfig, check_work
 from cfcore.heap import HeapJanitor
 
 if TYPE_CHECKING:  # the real imports would pull in TensorFlow
@@ -26,9 +27,12 @@ if TYPE_CHECKING:  # the real imports would pull in TensorFlow
 
 _LOG = logging.getLogger(__name__)
 
-MAX_TRAININGS_ENV_VAR = "CFCORE_MAX_TRAININGS"
-DEFAULT_MAX_TRAININGS = 2
+DEFAULT_MAX_TRAININGS = settings.DEFAULT_MAX_TRAININGS
 DEFAULT_MAX_QUEUE = 20
+# Per owner (a browser session today): one training running and one waiting, whatever page asked. A closed tab's
+# trainings used to hold every slot while other visitors waited.
+MAX_RUNNING_PER_OWNER = 1
+MAX_QUEUED_PER_OWNER = 1
 # Finished jobs nobody collected (a closed tab) are dropped after this long.
 FINISHED_JOB_TTL_SECONDS = 3600.0
 
@@ -40,21 +44,6 @@ TrainFn = Callable[..., "Run"]
 
 class JobError(RuntimeError):
     """A job cannot be accepted (the queue is full); the message says why."""
-
-
-def max_trainings_from_env(default: int = DEFAULT_MAX_TRAININGS) -> int:
-    """The concurrency cap from ``CFCORE_MAX_TRAININGS`` (a positive integer), else ``default``."""
-    raw = os.environ.get(MAX_TRAININGS_ENV_VAR, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        _LOG.warning("%s=%r is not a positive integer; using %d", MAX_TRAININGS_ENV_VAR, raw, default)
-        return default
-    return value
 
 
 _warm_lock = threading.Lock()
@@ -95,6 +84,7 @@ class Job:
         history: Epoch rows so far (dicts with epoch, train_rmse, val_rmse, ...).
         run: The trained :class:`~cfcore.training.Run` once finished (also after a stop).
         error: What went wrong, for a failed job; "" otherwise.
+        time_limited: Whether the time limit stopped it (state "stopped", the run so far is kept).
     """
 
     id: str
@@ -108,6 +98,7 @@ class Job:
     history: list[dict] = field(default_factory=list, repr=False)
     run: Run | None = field(default=None, repr=False)
     error: str = ""
+    time_limited: bool = False
     submitted_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
@@ -170,6 +161,8 @@ class TrainingManager:
         train_fn: The training function (``cfcore.training.train``'s signature); replaceable in tests.
         janitor: Told when a job ends or a run is let go while no other job trains or waits, so freed
             memory goes back to the OS soon.
+        max_seconds: A running job is stopped after this long (``CFCORE_MAX_TRAIN_SECONDS``); its run so far
+            is kept and the job says ``time_limited``.
     """
 
     def __init__(
@@ -178,6 +171,7 @@ class TrainingManager:
         max_queue: int = DEFAULT_MAX_QUEUE,
         train_fn: TrainFn | None = None,
         janitor: HeapJanitor | None = None,
+        max_seconds: float = settings.DEFAULT_MAX_TRAIN_SECONDS,
     ):
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1. Received: max_concurrent={max_concurrent}")
@@ -185,6 +179,7 @@ class TrainingManager:
             raise ValueError(f"max_queue must be 0 or more. Received: max_queue={max_queue}")
         self.max_concurrent = int(max_concurrent)
         self.max_queue = int(max_queue)
+        self.max_seconds = float(max_seconds)
         self._train_fn = train_fn or _default_train
         self._janitor = janitor
         self._lock = threading.Lock()
@@ -210,14 +205,20 @@ class TrainingManager:
             The :class:`Job` (state "running" or "queued").
 
         Raises:
-            ConfigError: for an out-of-bounds setting.
-            JobError: when the queue is full.
+            ConfigError: for an out-of-bounds setting or a model too large for the server.
+            JobError: when the queue is full, or ``owner`` already has a training running and one waiting.
         """
-        config.validate()
+        check_work(config, dataset.n_users, dataset.n_movies)
         job = Job(id=uuid.uuid4().hex, owner=str(owner), config=config, dataset=dataset, split=split,
                   name=name or config.model, _manager=self)
         with self._lock:
             self._prune_locked()
+            mine = [other for other in self._jobs.values() if other.owner == str(owner) and other.active]
+            running = sum(other.state == RUNNING for other in mine)
+            if running >= MAX_RUNNING_PER_OWNER and len(mine) - running >= MAX_QUEUED_PER_OWNER:
+                raise JobError(
+                    "you already have a training running and one waiting; stop one or let it finish first"
+                )
             if len(self._running) >= self.max_concurrent and len(self._queue) >= self.max_queue:
                 raise JobError(
                     f"the training queue is full ({len(self._queue)} waiting, {len(self._running)} running); "
@@ -279,8 +280,13 @@ class TrainingManager:
                 job.finished_at = time.time()
 
     def _start_next_locked(self) -> None:
-        while self._queue and len(self._running) < self.max_concurrent:
-            job = self._queue.pop(0)
+        while len(self._running) < self.max_concurrent:
+            # First in, first out, skipping owners who already have a training running.
+            busy = {self._jobs[job_id].owner for job_id in self._running}
+            job = next((queued for queued in self._queue if queued.owner not in busy), None)
+            if job is None:
+                return
+            self._queue.remove(job)
             job.state = RUNNING
             job.started_at = time.time()
             self._running.add(job.id)
@@ -290,6 +296,9 @@ class TrainingManager:
     def _work(self, job: Job) -> None:
         run = None
         error = ""
+        timer = threading.Timer(self.max_seconds, self._time_up, args=(job,))
+        timer.daemon = True
+        timer.start()
         try:
             run = self._train_fn(
                 job.dataset, job.config, split=job.split, listeners=[job._on_progress], stop_event=job._stop_event
@@ -297,6 +306,8 @@ class TrainingManager:
         except Exception as err:  # a failed run must never take the manager or the app down
             _LOG.exception("training job %s failed", job.id)
             error = f"{type(err).__name__}: {err}"
+        finally:
+            timer.cancel()
         with self._lock:
             if run is not None:
                 job.history = [dict(row) for row in run.result.history]
@@ -312,6 +323,12 @@ class TrainingManager:
             self._running.discard(job.id)
             self._start_next_locked()
         self._poke_janitor_when_idle()  # the job's graphs and temporaries are garbage now
+
+    @staticmethod
+    def _time_up(job: Job) -> None:
+        if not job.finished:
+            job.time_limited = True
+            job._stop_event.set()
 
     def busy(self) -> bool:
         """Whether any job is training or waiting to."""

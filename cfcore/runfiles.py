@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cfcore import constants as C
-from cfcore.config import MODEL_NAMES, ConfigError, TrainConfig
+from cfcore.config import MODEL_NAMES, ConfigError, TrainConfig, model_parameters
 from cfcore.data import DataError, Limits, _check_csv_shape
 from cfcore.safezip import ZIP_READ_ERRORS, UnsafeZipError, check_nested_zip
 
@@ -65,11 +65,6 @@ class RunFiles:
     movie: np.ndarray
     rating: np.ndarray
     val_rows: np.ndarray
-
-
-def model_parameters(n_users: int, n_movies: int, embedding_dim: int) -> int:
-    """Weights of a rating model: an embedding and a bias per user and per movie (an upper bound)."""
-    return (int(n_users) + int(n_movies)) * (int(embedding_dim) + 1)
 
 
 def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFiles:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from cfcore import settings
 from cfcore.config import (
     BATCH_SIZE_STOPS,
     BOUNDS,
@@ -244,7 +245,7 @@ def run_zip_bytes(run: Run) -> bytes:
 # Loading saved runs from the configured runs folder
 # ---------------------------------------------------------------------------
 
-RUNS_DIR_ENV_VAR = "CFCORE_RUNS_DIR"
+RUNS_DIR_ENV_VAR = settings.RUNS_DIR_ENV_VAR
 
 
 class RunsFolderError(ValueError):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from cfcore.config import BOUNDS, PRESETS, ConfigError, TrainConfig, preset
+from cfcore.config import BOUNDS, PRESETS, ConfigError, TrainConfig, check_work, preset
 from cfcore.data import DataError, Dataset, Split, split_dataset
 from cfcore.models import build_model, load_model
 from cfcore.runfiles import RUN_FILES, RunError, read_run_files
@@ -609,7 +609,7 @@ def train(
     if engine == "compiled" and strategy is not None:
         raise ValueError("the compiled engine runs on one device; use engine='keras' with a strategy")
     use_fit = engine == "keras" or (engine == "auto" and strategy is not None)
-    config = (config or TrainConfig()).validate()
+    config = check_work(config or TrainConfig(), dataset.n_users, dataset.n_movies)
     if config.model == "dot_with_bias" and not dataset.max_rating > dataset.min_rating:
         raise DataError(
             f"every rating in this dataset is {dataset.min_rating:g}, so the bias model's output range "

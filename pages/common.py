@@ -19,10 +19,10 @@ from streamlit.errors import StreamlitAPIException
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cfcore import constants as C
-from cfcore import share
+from cfcore import settings, share
 from cfcore.data import DataError, Dataset, load_dataset
 from cfcore.heap import HeapJanitor
-from cfcore.jobs import TrainingManager, max_trainings_from_env
+from cfcore.jobs import TrainingManager
 from pages.streamlit_fixes import (
     hand_over_the_gil_sooner,
     keep_keras_state_between_reruns,
@@ -57,6 +57,27 @@ def init_session() -> None:
         st.session_state.setdefault("share_user", share.read_id(st.query_params, share.USER_KEY))
         st.session_state.setdefault("share_movie", share.read_id(st.query_params, share.MOVIE_KEY))
         st.session_state["share_config"] = share.params_to_config_overrides(st.query_params)
+
+
+@st.cache_resource(show_spinner=False)
+def _server_start() -> str | None:
+    """Once per server process: check the environment and sweep what crashed processes left; the problem, or None."""
+    from cfcore.runzip import sweep_scratch
+
+    sweep_scratch()
+    try:
+        settings.check_environment()
+    except settings.SettingsError as err:
+        return str(err)
+    return None
+
+
+def check_server_settings() -> None:
+    """Stop the page with a readable message when the server's environment cannot be used (app.py calls it)."""
+    problem = _server_start()
+    if problem is not None:
+        st.error(f"This server is misconfigured: {problem}. Fix the variable and restart the app.")
+        st.stop()
 
 
 def intro(text: str) -> None:
@@ -212,7 +233,8 @@ def training_manager() -> TrainingManager:
     session_mgr = runtime_session_manager()
     reap = shut_down_expired_sessions(session_mgr) if session_mgr is not None else None
     janitor = HeapJanitor(before_pass=reap)
-    manager = TrainingManager(max_concurrent=max_trainings_from_env(), janitor=janitor)
+    manager = TrainingManager(max_concurrent=settings.max_trainings(), janitor=janitor,
+                              max_seconds=settings.max_train_seconds())
     janitor.busy = manager.busy  # no pass while trainings run: it would stall every page
     janitor.start()
     return manager
@@ -244,6 +266,10 @@ def collect_finished_job() -> str | None:
     elif job.run is not None and job.run.result.history:
         name = add_run(job.run)
         st.session_state["train_last_run"] = name
+        if job.time_limited:
+            st.session_state["train_last_notice"] = (
+                f"stopped: time limit. This server stops a training after {training_manager().max_seconds:,.0f} s; "
+                "the epochs so far are kept. Fewer epochs or a bigger batch size fit in the limit.")
     else:
         st.session_state["train_last_notice"] = "The run was stopped before its first epoch ended; nothing to keep."
     training_manager().release(job.id, session_id())

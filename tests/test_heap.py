@@ -13,7 +13,7 @@ import pytest
 from cfcore import heap
 from cfcore.config import TrainConfig
 from cfcore.jobs import TrainingManager
-from tests.test_jobs import FakeTrainer, wait_for
+from tests.test_jobs import TINY, FakeTrainer, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -90,7 +90,7 @@ def test_manager_pokes_the_janitor_when_a_job_ends_and_when_a_run_is_released():
     trainer = FakeTrainer()
     manager = TrainingManager(max_concurrent=1, train_fn=trainer, janitor=janitor)
     try:
-        job = manager.submit(None, TrainConfig(epochs=1), owner="a")
+        job = manager.submit(TINY, TrainConfig(epochs=1), owner="a")
         assert wait_for(lambda: trainer.started)
         time.sleep(0.1)
         assert janitor.passes == 0  # nothing has ended yet
@@ -144,8 +144,8 @@ def test_manager_does_not_poke_the_janitor_while_other_jobs_train():
     trainers = {"a": FakeTrainer(), "b": FakeTrainer()}
     manager = TrainingManager(max_concurrent=2, janitor=janitor,
                               train_fn=lambda *a, **k: trainers["a" if k["split"] == "a" else "b"](*a, **k))
-    first = manager.submit(None, TrainConfig(epochs=1), owner="x", split="a")
-    second = manager.submit(None, TrainConfig(epochs=1), owner="x", split="b")
+    first = manager.submit(TINY, TrainConfig(epochs=1), owner="x", split="a")
+    second = manager.submit(TINY, TrainConfig(epochs=1), owner="y", split="b")
     assert wait_for(lambda: trainers["a"].started and trainers["b"].started)
     trainers["a"].release.set()
     assert manager.wait(first, timeout=10)
@@ -155,7 +155,7 @@ def test_manager_does_not_poke_the_janitor_while_other_jobs_train():
     trainers["b"].release.set()
     assert manager.wait(second, timeout=10)
     assert wait_for(lambda: pokes == [False])
-    manager.release(second.id, "x")
+    manager.release(second.id, "y")
     assert pokes == [False, False]
 
 

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from cfcore.config import ConfigError, TrainConfig
-from cfcore.jobs import JobError, TrainingManager, max_trainings_from_env
+from cfcore.jobs import JobError, TrainingManager
 
 
 class FakeTrainer:
@@ -48,12 +48,13 @@ def wait_for(predicate, timeout=10.0):
 
 
 CONFIG = TrainConfig(epochs=3)
+TINY = SimpleNamespace(n_users=5, n_movies=5)  # the sizes submit checks; FakeTrainer never reads the data
 
 
 def test_cap_queues_the_third_job_at_position_one():
     trainer = FakeTrainer()
     manager = TrainingManager(max_concurrent=2, train_fn=trainer)
-    jobs = [manager.submit(None, CONFIG, owner="a") for _ in range(3)]
+    jobs = [manager.submit(TINY, CONFIG, owner=owner) for owner in "abc"]
     assert [job.state for job in jobs] == ["running", "running", "queued"]
     assert [job.queue_position() for job in jobs] == [0, 0, 1]
     assert manager.counts() == {"running": 2, "queued": 1}
@@ -75,10 +76,10 @@ def test_cap_queues_the_third_job_at_position_one():
 def test_queue_length_is_capped_with_a_clear_message():
     trainer = FakeTrainer()
     manager = TrainingManager(max_concurrent=1, max_queue=1, train_fn=trainer)
-    manager.submit(None, CONFIG, owner="a")
-    manager.submit(None, CONFIG, owner="b")
+    manager.submit(TINY, CONFIG, owner="a")
+    manager.submit(TINY, CONFIG, owner="b")
     with pytest.raises(JobError, match="queue is full"):
-        manager.submit(None, CONFIG, owner="c")
+        manager.submit(TINY, CONFIG, owner="c")
     assert manager.jobs("c") == []
     trainer.release.set()
 
@@ -86,8 +87,8 @@ def test_queue_length_is_capped_with_a_clear_message():
 def test_stopping_a_queued_job_means_it_never_starts():
     trainer = FakeTrainer()
     manager = TrainingManager(max_concurrent=1, train_fn=trainer)
-    first = manager.submit(None, CONFIG, owner="a")
-    second = manager.submit(None, TrainConfig(model="simple_dot"), owner="a")
+    first = manager.submit(TINY, CONFIG, owner="a")
+    second = manager.submit(TINY, TrainConfig(model="simple_dot"), owner="a")
     second.stop()
     assert second.state == "stopped" and second.queue_position() == 0 and second.run is None
     trainer.release.set()
@@ -98,20 +99,20 @@ def test_stopping_a_queued_job_means_it_never_starts():
 
 def test_failure_is_captured_as_text_and_frees_the_slot():
     manager = TrainingManager(max_concurrent=1, train_fn=FakeTrainer(fail=ValueError("boom: bad things")))
-    job = manager.submit(None, CONFIG, owner="a")
+    job = manager.submit(TINY, CONFIG, owner="a")
     assert manager.wait(job, timeout=5)
     assert job.state == "failed"
     assert job.error == "ValueError: boom: bad things"
     assert job.run is None
-    again = manager.submit(None, CONFIG, owner="a")
+    again = manager.submit(TINY, CONFIG, owner="a")
     assert manager.wait(again, timeout=5) and again.state == "failed"
 
 
 def test_owners_only_see_their_own_jobs():
     trainer = FakeTrainer()
     manager = TrainingManager(max_concurrent=2, train_fn=trainer)
-    mine = manager.submit(None, CONFIG, owner="tab-1")
-    theirs = manager.submit(None, CONFIG, owner="tab-2")
+    mine = manager.submit(TINY, CONFIG, owner="tab-1")
+    theirs = manager.submit(TINY, CONFIG, owner="tab-2")
     assert manager.get(mine.id, "tab-1") is mine
     assert manager.get(mine.id, "tab-2") is None
     assert manager.jobs("tab-1") == [mine] and manager.jobs("tab-2") == [theirs]
@@ -126,18 +127,49 @@ def test_owners_only_see_their_own_jobs():
 def test_bad_config_is_rejected_at_submit():
     manager = TrainingManager(train_fn=FakeTrainer())
     with pytest.raises(ConfigError, match="epochs"):
-        manager.submit(None, TrainConfig(epochs=0), owner="a")
+        manager.submit(TINY, TrainConfig(epochs=0), owner="a")
     assert manager.jobs("a") == []
 
 
-def test_max_trainings_from_env(monkeypatch):
-    monkeypatch.setenv("CFCORE_MAX_TRAININGS", "3")
-    assert max_trainings_from_env() == 3
-    for bad in ("0", "-1", "many", ""):
-        monkeypatch.setenv("CFCORE_MAX_TRAININGS", bad)
-        assert max_trainings_from_env() == 2
+def test_max_concurrent_must_be_positive():
     with pytest.raises(ValueError, match="max_concurrent"):
         TrainingManager(max_concurrent=0)
+
+
+def test_one_owner_gets_one_running_and_one_waiting_training():
+    """A closed tab's two long trainings held both slots; eight tabs filled the queue (issue 19.5, 19.10)."""
+    trainer = FakeTrainer()
+    manager = TrainingManager(max_concurrent=2, train_fn=trainer)
+    first = manager.submit(TINY, CONFIG, owner="tab")
+    second = manager.submit(TINY, CONFIG, owner="tab")
+    assert (first.state, second.state) == ("running", "queued"), "one owner may not hold both slots"
+    with pytest.raises(JobError, match="already have a training running and one waiting"):
+        manager.submit(TINY, CONFIG, owner="tab")
+    other = manager.submit(TINY, CONFIG, owner="someone else")
+    assert other.state == "running", "another visitor takes the free slot ahead of the owner's second job"
+    first.stop()
+    assert manager.wait(first, timeout=5) and wait_for(lambda: second.state == "running")
+    trainer.release.set()
+    assert manager.wait(second, timeout=5) and manager.wait(other, timeout=5)
+
+
+def test_the_time_limit_stops_a_training_and_keeps_its_run():
+    trainer = FakeTrainer()
+    manager = TrainingManager(max_concurrent=1, train_fn=trainer, max_seconds=0.3)
+    job = manager.submit(TINY, CONFIG, owner="a")
+    assert manager.wait(job, timeout=5), "the time limit did not stop the training"
+    assert job.state == "stopped" and job.time_limited and job.run is not None
+    quick = manager.submit(TINY, CONFIG, owner="a")
+    trainer.release.set()
+    assert manager.wait(quick, timeout=5) and quick.state == "done" and not quick.time_limited
+
+
+def test_a_model_too_large_for_the_server_is_refused_at_submit():
+    manager = TrainingManager(train_fn=FakeTrainer())
+    huge = SimpleNamespace(n_users=1_000_000, n_movies=200_000)
+    with pytest.raises(ConfigError, match="over the limit of 20,000,000; choose a smaller embedding size"):
+        manager.submit(huge, TrainConfig(embedding_dim=256), owner="a")
+    assert manager.jobs("a") == []
 
 
 def test_importing_jobs_does_not_import_tensorflow():

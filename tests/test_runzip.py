@@ -499,3 +499,21 @@ def test_upload_name_is_used_in_messages(tmp_path):
     upload.name = "/some/where/my-run.zip"
     with pytest.raises(RunZipError, match=r"^my-run.zip: not a zip archive"):
         load_run_zip(upload, tmp_path)
+
+
+def test_sweep_removes_dead_processes_scratch_and_old_session_folders(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from cfcore.runzip import SCRATCH_PREFIX, sweep_scratch
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = tmp_path / f"{SCRATCH_PREFIX}{int(gone.stdout)}"
+    alive = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}"
+    legacy = tmp_path / "cfcore-session-abc123"
+    for folder in (dead, alive, legacy):
+        (folder / "run").mkdir(parents=True)
+        (folder / "run" / "ratings.npz").write_bytes(bytes(1000))
+    assert sorted(sweep_scratch(tmp_path)) == sorted([dead, legacy])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name]

@@ -1,0 +1,135 @@
+"""The environment variables cfcore reads, in one place, each checked with a message that says what to do.
+
+The app and the CLI call :func:`check_environment` at start: a mistake such as
+``CFCORE_CACHE`` pointing at a file is one readable line, never a traceback
+from deep inside a loader.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cfcore import constants as C
+
+MAX_TRAININGS_ENV_VAR = "CFCORE_MAX_TRAININGS"
+MAX_TRAIN_SECONDS_ENV_VAR = "CFCORE_MAX_TRAIN_SECONDS"
+RUNS_DIR_ENV_VAR = "CFCORE_RUNS_DIR"
+
+DEFAULT_MAX_TRAININGS = 2
+DEFAULT_MAX_TRAIN_SECONDS = 900.0
+# Most trainings one server may run at once, and the longest time limit one may set (a day).
+MAX_TRAININGS_LIMIT = 64
+MAX_TRAIN_SECONDS_LIMIT = 86_400.0
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value cfcore cannot use; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The checked configuration."""
+
+    data: Path | None
+    cache: Path
+    runs_dir: Path | None
+    max_trainings: int
+    max_train_seconds: float
+
+
+def check_environment(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and check every cfcore environment variable.
+
+    Args:
+        environ: The variables (default ``os.environ``).
+
+    Returns:
+        The :class:`Settings`.
+
+    Raises:
+        SettingsError: for the first variable that cannot be used.
+    """
+    env = os.environ if environ is None else environ
+    return Settings(
+        data=_data_path(env),
+        cache=_cache_folder(env),
+        runs_dir=_runs_folder(env),
+        max_trainings=max_trainings(env),
+        max_train_seconds=max_train_seconds(env),
+    )
+
+
+def _value(env: Mapping[str, str], name: str) -> str:
+    return str(env.get(name, "")).strip()
+
+
+def _data_path(env: Mapping[str, str]) -> Path | None:
+    raw = _value(env, C.DATA_ENV_VAR)
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.exists():
+        raise SettingsError(f"{C.DATA_ENV_VAR}={raw}: no such folder or file; point it at a MovieLens folder or "
+                            f".zip, or unset it to use the built-in download")
+    if not path.is_dir() and not path.is_file():
+        raise SettingsError(f"{C.DATA_ENV_VAR}={raw}: not a folder or a file")
+    return path
+
+
+def _cache_folder(env: Mapping[str, str]) -> Path:
+    raw = _value(env, C.CACHE_ENV_VAR)
+    path = Path(raw).expanduser() if raw else Path.home() / ".cache" / "cfcore"
+    shown = f"{C.CACHE_ENV_VAR}={raw}" if raw else f"the download cache {path}"
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise SettingsError(f"{shown}: {existing} is a file, not a folder; point {C.CACHE_ENV_VAR} at a folder "
+                            "(it is created if missing)")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingsError(f"{shown}: {existing} is not writable; point {C.CACHE_ENV_VAR} at a folder you can "
+                            "write to")
+    return path
+
+
+def _runs_folder(env: Mapping[str, str]) -> Path | None:
+    raw = _value(env, RUNS_DIR_ENV_VAR)
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_dir():
+        raise SettingsError(f"{RUNS_DIR_ENV_VAR}={raw}: not a folder; point it at a folder of saved runs or unset it")
+    return path.resolve()
+
+
+def max_trainings(env: Mapping[str, str] | None = None) -> int:
+    """``CFCORE_MAX_TRAININGS``: trainings one server runs at once (default 2)."""
+    env = os.environ if env is None else env
+    raw = _value(env, MAX_TRAININGS_ENV_VAR)
+    if not raw:
+        return DEFAULT_MAX_TRAININGS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_TRAININGS_LIMIT:
+        raise SettingsError(f"{MAX_TRAININGS_ENV_VAR}={raw}: must be a whole number from 1 to {MAX_TRAININGS_LIMIT}")
+    return value
+
+
+def max_train_seconds(env: Mapping[str, str] | None = None) -> float:
+    """``CFCORE_MAX_TRAIN_SECONDS``: the longest one training may run before it is stopped (default 900)."""
+    env = os.environ if env is None else env
+    raw = _value(env, MAX_TRAIN_SECONDS_ENV_VAR)
+    if not raw:
+        return DEFAULT_MAX_TRAIN_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 1 <= value <= MAX_TRAIN_SECONDS_LIMIT):
+        raise SettingsError(f"{MAX_TRAIN_SECONDS_ENV_VAR}={raw}: must be a number of seconds from 1 to "
+                            f"{MAX_TRAIN_SECONDS_LIMIT:,.0f}")
+    return value
