@@ -277,7 +277,6 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean 'the user asked for something wrong'."""
     from cfcore.config import ConfigError
     from cfcore.data import DataError
-
     from cfcore.runfiles import RunError
     from cfcore.settings import SettingsError
 
