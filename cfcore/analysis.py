@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from cfcore.text import spreadsheet_cell, spreadsheet_safe
+
 if TYPE_CHECKING:
     from cfcore.training import Run
 
@@ -650,8 +652,9 @@ def embeddings_frame(run: Run) -> pd.DataFrame:
 
 
 def _tsv_field(text: str) -> str:
-    # The Embedding Projector splits on tabs and lines; a title must stay one field.
-    return " ".join(str(text).replace("\t", " ").splitlines())
+    # The Embedding Projector splits on tabs and lines; a title must stay one field, and a spreadsheet
+    # opening the file must not run it as a formula.
+    return spreadsheet_cell(" ".join(str(text).replace("\t", " ").splitlines()))
 
 
 def write_projector_files(run: Run, out_dir: str | Path) -> list[Path]:
@@ -670,7 +673,7 @@ def write_projector_files(run: Run, out_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     frame = embeddings_frame(run)
     csv_path = out / "movie_embeddings.csv"
-    frame.to_csv(csv_path, index=False, float_format="%.7g")
+    spreadsheet_safe(frame).to_csv(csv_path, index=False, float_format="%.7g")
     vectors_path = out / "vectors.tsv"
     dims = frame.drop(columns=["movieId", "title"]).to_numpy(dtype=np.float64)
     np.savetxt(vectors_path, dims, fmt="%.7g", delimiter="\t")

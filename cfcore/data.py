@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 import shutil
 import sys
@@ -652,18 +653,51 @@ def _check_folder(folder: Path) -> Path:
     return found
 
 
+_MANIFEST = ".complete"
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_manifest(folder: Path) -> None:
+    """Record every extracted file's size and SHA-256 in ``.complete``: the mark that an extraction finished."""
+    files = {str(p.relative_to(folder)): [p.stat().st_size, _file_digest(p)]
+             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != _MANIFEST}
+    (folder / _MANIFEST).write_text(json.dumps(files, indent=0))
+
+
+def _manifest_matches(folder: Path) -> bool:
+    """Whether ``folder`` holds exactly what its manifest recorded (a cut or edited file does not)."""
+    try:
+        files = json.loads((folder / _MANIFEST).read_text())
+        if not isinstance(files, dict) or not files:
+            return False
+        for name, (size, digest) in files.items():
+            path = folder / name
+            if not path.is_file() or path.stat().st_size != size or _file_digest(path) != digest:
+                return False
+    except (OSError, ValueError, TypeError):
+        return False
+    return True
+
+
 def _extract_once(archive: Path) -> Path:
-    """Extract a user-provided zip into the cache, keyed by its content hash."""
+    """Extract a user-provided zip into the cache, keyed by its content hash; re-extract a damaged copy."""
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
     target = C.cache_dir() / "extracted" / digest
-    if not (target / ".complete").exists():
+    if not _manifest_matches(target):
         shutil.rmtree(target, ignore_errors=True)
         try:
             safe_extract_zip(archive, target)
         except DataError:
             shutil.rmtree(target, ignore_errors=True)
             raise
-        (target / ".complete").touch()
+        _write_manifest(target)
     return target
 
 
@@ -698,7 +732,7 @@ def download_dataset(url: str = C.DATASET_URL, cache: Path | None = None) -> Pat
     """
     cache = Path(cache) if cache else C.cache_dir()
     folder = cache / C.DATASET_NAME
-    if _cache_is_valid(folder) and (folder / ".complete").exists():
+    if _cache_is_valid(folder) and _manifest_matches(folder):
         return _check_folder(folder)
     shutil.rmtree(folder, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
@@ -722,7 +756,7 @@ def download_dataset(url: str = C.DATASET_URL, cache: Path | None = None) -> Pat
             shutil.rmtree(extracted, ignore_errors=True)
             if not _cache_is_valid(folder):
                 raise DataError(f"{url}: the archive does not contain MovieLens ratings and movies")
-            (folder / ".complete").touch()
+            _write_manifest(folder)
             archive.unlink(missing_ok=True)
             return folder
         except DataError as err:
@@ -755,7 +789,7 @@ def resolve_data_path(path: str | os.PathLike | None = None, *, download: bool =
         return _check_folder(candidate)
     if not download:
         folder = C.cache_dir() / C.DATASET_NAME
-        if _cache_is_valid(folder) and (folder / ".complete").exists():
+        if _cache_is_valid(folder) and _manifest_matches(folder):
             return _check_folder(folder)
         raise DataError(f"no dataset configured and none cached in {C.cache_dir()}. {HOW_TO_PROVIDE_DATA}")
     return download_dataset()

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cfcore.constants import ARTICLE_VAL_RMSE
+from cfcore.text import plain
 
 PRIMARY = "#3b6ea5"
 MUTED = "#b8c2cc"
@@ -92,7 +93,7 @@ def embedding_heatmap(frame: pd.DataFrame, title: str = "Movie embeddings") -> g
         x=[str(c) for c in frame.columns],
         # Numeric rows with tick labels: duplicate titles (MovieLens has some) must not merge.
         y=rows,
-        customdata=np.array([[str(t)] * values.shape[1] for t in frame.index], dtype=object).reshape(values.shape),
+        customdata=np.array([[plain(t)] * values.shape[1] for t in frame.index], dtype=object).reshape(values.shape),
         colorscale=DIVERGING,
         zmid=0.0,
         zmin=-limit,
@@ -108,7 +109,7 @@ def embedding_heatmap(frame: pd.DataFrame, title: str = "Movie embeddings") -> g
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
     )
     fig.update_xaxes(title_text="embedding dimension", type="category")
-    fig.update_yaxes(tickvals=rows, ticktext=[_short(t) for t in frame.index], autorange="reversed")
+    fig.update_yaxes(tickvals=rows, ticktext=[plain(_short(t)) for t in frame.index], autorange="reversed")
     return fig
 
 
@@ -143,7 +144,7 @@ def _hover_data(frame: pd.DataFrame) -> np.ndarray:
     return np.column_stack(
         [
             frame["movieId"].to_numpy(dtype=np.int64),
-            frame["title"].astype(str).to_numpy(),
+            frame["title"].astype(str).map(plain).to_numpy(),
             frame["rating"].to_numpy(dtype=float).round(2),
             frame["num_ratings"].to_numpy(dtype=np.int64),
         ]
@@ -188,7 +189,7 @@ def pc_scatter(
         )
     else:
         mask = has_genre(frame["genres"], color_by)
-        for part, label, color in ((frame[~mask], "other", MUTED), (frame[mask], color_by, PRIMARY)):
+        for part, label, color in ((frame[~mask], "other", MUTED), (frame[mask], plain(color_by), PRIMARY)):
             fig.add_trace(
                 go.Scatter(
                     x=part[x], y=part[y], mode="markers", name=label, customdata=_hover_data(part),
@@ -201,7 +202,7 @@ def pc_scatter(
             fig.add_trace(
                 go.Scatter(
                     x=chosen[x], y=chosen[y], mode="markers+text", name="selected",
-                    text=[_short(t) for t in chosen["title"]], textposition="top center",
+                    text=[plain(_short(t)) for t in chosen["title"]], textposition="top center",
                     customdata=_hover_data(chosen), hovertemplate=_HOVER,
                     marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": HIGHLIGHT, "width": 3}},
                 )
@@ -373,10 +374,10 @@ def compare_curves(
     for number, (name, rows) in enumerate(histories.items()):
         epochs = [row.get("epoch", i + 1) for i, row in enumerate(rows)]
         fig.add_trace(
-            go.Scatter(x=epochs, y=[row.get(metric) for row in rows], mode="lines+markers", name=str(name),
+            go.Scatter(x=epochs, y=[row.get(metric) for row in rows], mode="lines+markers", name=plain(name),
                        # Varying dashes keep identical curves (same seed, same maths) visibly two lines.
                        line={"dash": _DASHES[number % len(_DASHES)]},
-                       hovertemplate=f"{name}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>")
+                       hovertemplate=f"{plain(name)}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>")
         )
     if reference is not None:
         fig.add_hline(y=reference, line={"dash": "dot", "color": "gray"}, annotation_text=reference_label)
@@ -395,7 +396,7 @@ def baseline_ladder_figure(frame: pd.DataFrame, n_baselines: int = 2) -> go.Figu
     """Bars of validation RMSE, in the frame's order (baselines first, then runs); lower is better."""
     colors = [MUTED] * min(n_baselines, len(frame)) + [PRIMARY] * max(0, len(frame) - n_baselines)
     fig = go.Figure(
-        go.Bar(x=frame["name"].astype(str), y=frame["val_rmse"], marker_color=colors,
+        go.Bar(x=frame["name"].astype(str).map(plain), y=frame["val_rmse"], marker_color=colors,
                text=[f"{v:.3f}" for v in frame["val_rmse"]], textposition="outside",
                hovertemplate="%{x}: %{y:.4f}<extra></extra>")
     )

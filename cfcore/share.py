@@ -28,6 +28,7 @@ from cfcore.config import (
     MODEL_NAMES,
     TrainConfig,
 )
+from cfcore.text import spreadsheet_safe
 
 if TYPE_CHECKING:
     from cfcore.training import Run
@@ -203,10 +204,11 @@ def selection_to_params(user_id: int | None = None, movie_id: int | None = None)
 
 
 def embeddings_csv_bytes(run: Run) -> bytes:
-    """The movie embeddings table (movieId, title, dim_1..dim_d) as CSV."""
+    """The movie embeddings table (movieId, title, dim_1..dim_d) as CSV; titles a spreadsheet would run as
+    formulas start with a single quote."""
     from cfcore.analysis import embeddings_frame
 
-    return embeddings_frame(run).to_csv(index=False, float_format="%.7g").encode("utf-8")
+    return spreadsheet_safe(embeddings_frame(run)).to_csv(index=False, float_format="%.7g").encode("utf-8")
 
 
 def projector_bytes(run: Run) -> tuple[bytes, bytes]:

@@ -23,6 +23,7 @@ from cfcore import settings, share
 from cfcore.data import DataError, Dataset, load_dataset
 from cfcore.heap import HeapJanitor
 from cfcore.jobs import TrainingManager
+from cfcore.text import md
 from pages.streamlit_fixes import (
     hand_over_the_gil_sooner,
     keep_keras_state_between_reruns,
@@ -315,7 +316,7 @@ def _show_dataset(slot, dataset: Dataset | None) -> None:
     if dataset is None:
         slot.caption("None loaded yet (Data page).")
     else:
-        slot.caption(f"{dataset_label(dataset)}  \n{dataset.n_users:,} users · {dataset.n_movies:,} movies · "
+        slot.caption(f"{md(dataset_label(dataset))}  \n{dataset.n_users:,} users · {dataset.n_movies:,} movies · "
                      f"{dataset.n_ratings:,} ratings")
 
 

@@ -9,6 +9,7 @@ from cfcore import share
 from cfcore.baselines import baseline_ladder
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.runzip import RunZipError, load_run_from_zip
+from cfcore.text import md
 from pages.common import active_run, add_run, current_dataset, intro, runs, set_dataset
 
 st.title("Compare")
@@ -51,10 +52,10 @@ else:
                        ignore_index=True)
     st.plotly_chart(charts.baseline_ladder_figure(ladder))
     skipped = len(all_runs) - 1 - len(same_split)
-    st.caption(f"Validation RMSE on the split of **{active.name}**; lower is better."
+    st.caption(f"Validation RMSE on the split of **{md(active.name)}**; lower is better."
                + (f" {skipped} run(s) on other data or another split are left out." if skipped else ""))
 
-    st.subheader(f"Download {active.name}")
+    st.subheader(f"Download {md(active.name)}")
     a, b, c = st.columns(3)
     a.download_button("Model (.keras)", lambda: share.model_bytes(active), "model.keras", "application/zip",
                       key="cmp_download_model")
@@ -65,7 +66,7 @@ else:
 
 st.subheader("Load a saved run")
 if "cmp_loaded" in st.session_state:
-    st.success(f"Loaded **{st.session_state.pop('cmp_loaded')}**; it is now the active model.")
+    st.success(f"Loaded **{md(st.session_state.pop('cmp_loaded'))}**; it is now the active model.")
 folder_tab, zip_tab = st.tabs(["From the runs folder", "From a zip"])
 with folder_tab:
     root = share.runs_root()
@@ -84,7 +85,7 @@ with folder_tab:
                 with st.spinner("Loading..."):
                     loaded = load_run(share.resolve_run_dir(root, typed.strip() or choice))
             except (share.RunsFolderError, RunError) as err:
-                st.error(str(err))
+                st.error(md(err))
             else:
                 _keep(loaded)
 with zip_tab:
@@ -95,6 +96,6 @@ with zip_tab:
             with st.spinner("Checking and loading..."):
                 loaded = load_run_from_zip(upload)  # extracted only while loading, then removed
         except RunZipError as err:
-            st.error(f"That zip could not be loaded: {err}")
+            st.error(f"That zip could not be loaded: {md(err)}")
         else:
             _keep(loaded)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from cfcore import charts
 from cfcore.data import DataError, dataset_from_files, split_dataset
+from cfcore.text import md
 from pages.common import (
     DEFAULT_SPLIT,
     configured_data_path,
@@ -58,7 +59,7 @@ def _show_failure(key: tuple) -> bool:
     failed = st.session_state.get("data_failed")
     if not failed or failed[0] != key:
         return False
-    st.error(failed[1])
+    st.error(md(failed[1]))
     if key[0] == "path":
         st.info("Other ways in: choose **Upload** above (your own ratings.csv and movies.csv), or start the app "
                 "with `CFCORE_DATA` set to a MovieLens folder or .zip.")
@@ -121,7 +122,7 @@ dataset = current_dataset()
 if dataset is None:
     st.stop()
 
-st.subheader(f"Summary: {dataset_label(dataset)}")
+st.subheader(f"Summary: {md(dataset_label(dataset))}")
 cols = st.columns(4)
 cols[0].metric("Users", f"{dataset.n_users:,}")
 cols[1].metric("Movies", f"{dataset.n_movies:,}", help="Movies with at least one rating.")
@@ -151,7 +152,7 @@ st.session_state["split_settings"] = {"val_fraction": float(val_fraction), "seed
 try:
     split = split_dataset(dataset, float(val_fraction), int(seed))
 except DataError as err:
-    st.error(str(err))
+    st.error(md(err))
     st.stop()
 cold = split.cold_start_counts()
 cols = st.columns(4)

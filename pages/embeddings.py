@@ -5,6 +5,7 @@ import streamlit as st
 
 from cfcore import analysis, share
 from cfcore import explore_charts as charts
+from cfcore.text import md
 from pages.common import intro, require_run
 
 st.title("Embeddings")
@@ -118,7 +119,7 @@ else:
                         help="Cosine compares directions only; the dot product also rewards long vectors.")
     k = right.slider("Neighbours", 3, 30, 10, key="emb_k")
     position = movie_frame.loc[movie_frame["movieId"] == movie_id, ["PC1", "PC2"]].iloc[0]
-    st.markdown(f"**{titles[movie_id]}** sits at PC1 = {position['PC1']:.3f}, PC2 = {position['PC2']:.3f}.")
+    st.markdown(f"**{md(titles[movie_id])}** sits at PC1 = {position['PC1']:.3f}, PC2 = {position['PC2']:.3f}.")
     neighbours = analysis.nearest_movies(run, movie_id, k=k, metric=metric, min_ratings=int(min_ratings))
     left, right = st.columns([3, 2])
     left.dataframe(charts.for_display(neighbours.drop(columns=["movieId"])), column_config=TABLE_FORMAT,

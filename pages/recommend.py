@@ -6,6 +6,7 @@ import streamlit as st
 
 from cfcore import analysis, share
 from cfcore import explore_charts as charts
+from cfcore.text import md
 from pages.common import intro, require_run
 
 st.title("Recommend")
@@ -83,7 +84,7 @@ if you_tab.open:
                                 persist_state="session")
         yours = {}
         for column, movie_id in zip(st.columns(4) * 5, picked, strict=False):
-            yours[movie_id] = column.slider(titles[movie_id], low, high, round((low + high) / 2 * 2) / 2, 0.5,
+            yours[movie_id] = column.slider(md(titles[movie_id]), low, high, round((low + high) / 2 * 2) / 2, 0.5,
                                             key=f"rec_you_rating_{movie_id}", persist_state="session")
         if len(yours) < 5:
             st.info(f"Rate {5 - len(yours)} more movie(s) to get recommendations.")
@@ -119,7 +120,7 @@ if explain_tab.open:
             why = analysis.explain_prediction(run, user_id, movie_id)
             seen = f"they rated it {why.actual:g}" if why.actual is not None else "they have not rated it"
             st.markdown(
-                f"User {user_id} and **{titles[movie_id]}** ({seen}): {'offset + ' if why.global_offset else ''}"
+                f"User {user_id} and **{md(titles[movie_id])}** ({seen}): {'offset + ' if why.global_offset else ''}"
                 f"user bias + movie bias + the "
                 f"{len(why.contributions)} terms u_k·v_k = logit **{why.logit:.3f}**; sigmoid = {why.sigmoid:.3f}; "
                 f"rating = {why.min_rating:g} + {why.max_rating - why.min_rating:g} × {why.sigmoid:.3f} = "

@@ -23,6 +23,7 @@ from cfcore.config import (
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import DataError, split_dataset
 from cfcore.jobs import JobError, warm_up
+from cfcore.text import md
 from pages.common import (
     bias_baseline_rmse,
     collect_finished_job,
@@ -119,7 +120,7 @@ def _show_run(name: str) -> None:
            "stopped early: validation RMSE stopped improving" if result.stopped_early else "finished")
     if not result.history[-1].get("complete", True):
         how += f"; epoch {result.epochs_run} was cut short"
-    st.markdown(f"**{name}** ({how})")
+    st.markdown(f"**{md(name)}** ({how})")
     article = ARTICLE_VAL_RMSE.get(config.model)
     cols = st.columns(4)
     cols[0].metric("Final val RMSE", f"{result.history[-1]['val_rmse']:.3f}")
@@ -181,7 +182,7 @@ with controls:
     st.number_input("Seed", *CONTROL_RANGES["seed"], step=1, key="train_seed",
                     help="Initial weights and shuffling.", **keep)
     settings = split_settings()
-    st.caption(f"Data: {dataset_label(dataset)}, {settings['val_fraction']:.0%} held out for validation "
+    st.caption(f"Data: {md(dataset_label(dataset))}, {settings['val_fraction']:.0%} held out for validation "
                f"(split seed {settings['seed']}; change it on the Data page).")
     start = st.button("Train", key="train_start", type="primary", icon=":material/play_arrow:", disabled=busy)
 
@@ -194,7 +195,7 @@ if start:
         split = split_dataset(dataset, config.val_fraction, settings["seed"])
         new_job = training_manager().submit(dataset, config.validate(), session_id(), split=split)
     except (ConfigError, DataError, JobError) as err:
-        st.error(f"Cannot start training: {err}")
+        st.error(f"Cannot start training: {md(err)}")
     else:
         st.session_state["train_job"] = new_job.id
         for key in ("train_last_error", "train_last_notice"):
@@ -207,7 +208,7 @@ with panel:
     else:
         st.session_state.pop("train_live_figure", None)
         if st.session_state.get("train_last_error"):
-            st.error(f"Training failed: {st.session_state['train_last_error']}")
+            st.error(f"Training failed: {md(st.session_state['train_last_error'])}")
         if st.session_state.get("train_last_notice"):
             st.warning(st.session_state["train_last_notice"])
         last = st.session_state.get("train_last_run")

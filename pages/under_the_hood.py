@@ -14,6 +14,7 @@ from cfcore.config import PRESETS, ConfigError, preset
 from cfcore.data import split_dataset
 from cfcore.jobs import JobError
 from cfcore.models import GatherEmbedding
+from cfcore.text import md
 from pages.common import (
     add_run,
     current_dataset,
@@ -44,7 +45,7 @@ dim = right.slider("Vector length", 2, 6, 3, key="uth_dim")
 tags = [t.strip().lower() for t in text.split(",") if t.strip()]
 unknown = sorted({t for t in tags if t not in WEATHER})
 if unknown:
-    st.warning(f"Skipping unknown tags: {', '.join(unknown)}. Use: {', '.join(WEATHER)}.")
+    st.warning(f"Skipping unknown tags: {md(', '.join(unknown))}. Use: {', '.join(WEATHER)}.")
 tags = [t for t in tags if t in WEATHER][:MAX_DAYS] or ["sunny"]
 
 
@@ -149,7 +150,7 @@ if any(job is not None and job.active for job in jobs.values()):
 if jobs:
     _collect(jobs)
 for failure in st.session_state.pop("uth_failures", []):
-    st.error(f"Training did not finish: {failure}. Press the button to try again.")
+    st.error(f"Training did not finish: {md(failure)}. Press the button to try again.")
 dot_run = _newest("simple_dot")
 if dot_run is None:
     preset_name = st.selectbox("Settings for both models", list(PRESETS), index=list(PRESETS).index("fast"),
@@ -161,7 +162,7 @@ if dot_run is None:
 else:
     # Same settings and the same split as the finished simple_dot run: only the layer differs.
     config, split, data = replace(dot_run.config, model="simple_embedding"), dot_run.split, dot_run.dataset
-    st.caption(f"Reusing this session's finished simple_dot run ({dot_run.name}) and its settings.")
+    st.caption(f"Reusing this session's finished simple_dot run ({md(dot_run.name)}) and its settings.")
 embedding_run = _newest("simple_embedding", config)
 if dot_run is not None and embedding_run is not None:
     histories = {run.name: run.result.history for run in (dot_run, embedding_run)}
@@ -178,6 +179,6 @@ else:
                 model: manager.submit(data, cfg, owner, split=split, name=model).id for model, cfg in todo.items()
             }
         except (JobError, ConfigError) as err:
-            st.error(str(err))
+            st.error(md(err))
         else:
             st.rerun()

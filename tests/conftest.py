@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +132,8 @@ def data_env(monkeypatch, synthetic_folder, tmp_path, routed):
     st.cache_data.clear()
     st.cache_resource.clear()
     return synthetic_folder
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of a Markdown string the app escaped with ``cfcore.text.md`` (backslashes gone)."""
+    return re.sub(r"\\(.)", r"\1", markdown)

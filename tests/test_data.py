@@ -305,7 +305,7 @@ def _cached_copy(tmp_path, synthetic_folder) -> Path:
     cached.mkdir(parents=True)
     for name in ("ratings.csv", "movies.csv"):
         (cached / name).write_bytes((synthetic_folder / name).read_bytes())
-    (cached / ".complete").touch()
+    data._write_manifest(cached)
     return cached
 
 
@@ -474,3 +474,26 @@ def test_the_careful_reader_stops_at_the_row_limit(monkeypatch):
         "ratings.csv: more than 3 rows, over the limit of 3 ratings")
     with pytest.raises(DataError, match="more than 2 rows, over the limit of 2 movies"):
         read_movies(MOVIES, limits=Limits(max_movie_rows=2))
+
+
+def test_a_cache_cut_at_a_row_boundary_is_not_believed(isolated, tmp_path, synthetic_folder):
+    """A cut ratings.csv still marked complete loaded silently as ml-latest-small with 10 ratings (issue 19.9)."""
+    cached = _cached_copy(tmp_path, synthetic_folder)
+    lines = (cached / "ratings.csv").read_text().splitlines(keepends=True)
+    (cached / "ratings.csv").write_text("".join(lines[:11]))
+    with pytest.raises(DataError, match="none cached"):
+        resolve_data_path(download=False)
+    with pytest.raises(DataError, match="download attempted"):  # online, it would fetch a fresh copy
+        resolve_data_path()
+
+
+def test_a_damaged_extraction_of_a_zip_is_extracted_again(isolated, monkeypatch, tmp_path, synthetic_folder):
+    archive = tmp_path / "ml.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in ("ratings.csv", "movies.csv"):
+            zf.write(synthetic_folder / name, f"ml/{name}")
+    first = resolve_data_path(archive)
+    full = (first / "ratings.csv").read_bytes()
+    (first / "ratings.csv").write_bytes(full[: len(full) // 3].rsplit(b"\n", 1)[0] + b"\n")
+    again = resolve_data_path(archive)
+    assert again == first and (again / "ratings.csv").read_bytes() == full

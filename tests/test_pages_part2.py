@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cfcore import analysis
+from tests.conftest import shown
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 TIMEOUT = 120
@@ -401,7 +402,7 @@ def test_under_the_hood_reports_a_failed_training(synthetic_dataset, monkeypatch
             assert manager.wait(manager.get(job_id, at.session_state["session_id"]), timeout=TIMEOUT)
         at.run()
     _ok(at, "Under the hood")
-    messages = sorted(e.value for e in at.error)
+    messages = sorted(shown(e.value) for e in at.error)
     # No finished simple_dot to reuse, so both models were trained (and both failures are reported).
     assert len(messages) == 2
     assert messages[0].startswith("Training did not finish: simple_dot:") and "out of memory" in messages[0]

@@ -1,0 +1,49 @@
+"""Text from a dataset or a stranger's file, made safe to show: never rendered as Markdown or HTML.
+
+Titles, genres, file names, run names and dataset sources come from uploads and run zips. Streamlit renders
+Markdown (images it fetches, links, ``:material/...:`` shortcodes, ``$...$`` maths) in most text elements,
+and Plotly renders a few HTML tags (links among them) in labels and hover text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all turns off
+# emphasis, links, images, code, headings, tables, maths and Streamlit's ``:shortcode:`` directives at once.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=\"'&%^@,;?/])")
+
+
+def md(text: object) -> str:
+    """``text`` escaped for a Streamlit Markdown string (``st.markdown``, ``st.caption``, ``st.error``, labels).
+
+    Line breaks become spaces, so a value cannot start a heading or a list of its own.
+    """
+    flat = " ".join(str(text).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def plain(text: object) -> str:
+    """``text`` escaped for Plotly labels and hover text (Plotly reads ``<a href>``, ``<b>`` and entities)."""
+    return html.escape(str(text), quote=True)
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A CSV/TSV cell a spreadsheet will not run as a formula (OWASP: prefix a single quote).
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with ``'``; numbers
+    and every other value pass through unchanged.
+    """
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(frame):
+    """A copy of a DataFrame whose text columns hold only :func:`spreadsheet_cell` values."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or str(safe[column].dtype).startswith(("str", "string")):
+            safe[column] = safe[column].map(spreadsheet_cell)
+    return safe

@@ -1,0 +1,43 @@
+"""cfcore.text: a stranger's text is shown as text and downloaded as data, never run (issue 19.6, 19.7)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from cfcore.text import md, plain, spreadsheet_cell, spreadsheet_safe
+
+HOSTILE = [
+    "![x](http://127.0.0.1:9/canary.png)", "[click](http://evil.example)", "<img src=http://x/y.png>",
+    "**bold** _it_ `code`", ":material/home: :red[red]", "$x^2$", "# heading", "- list", "| a | b |",
+    "www.evil.example", "a\\b", "line\nbreak",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_markdown_escaping_leaves_no_markup_and_reads_back(text):
+    escaped = md(text)
+    assert re.sub(r"\\(.)", r"\1", escaped) == " ".join(text.split())  # a reader sees exactly the text
+    assert not re.search(r"(?<!\\)[\[\]()<>!*_`:$#|]", escaped), escaped  # every special character escaped
+    assert "\n" not in escaped
+
+
+def test_plotly_text_has_no_tags():
+    assert plain('<a href="http://x">t</a> & <b>') == "&lt;a href=&quot;http://x&quot;&gt;t&lt;/a&gt; &amp; &lt;b&gt;"
+
+
+@pytest.mark.parametrize("cell, expected", [
+    ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'), ("+1", "'+1"), ("-cmd", "'-cmd"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\tx", "'\tx"), ("Toy Story (1995)", "Toy Story (1995)"), (-0.5, -0.5), (3, 3),
+])
+def test_spreadsheet_cells(cell, expected):
+    assert spreadsheet_cell(cell) == expected
+
+
+def test_only_text_columns_are_changed():
+    frame = pd.DataFrame({"title": ["=1+1", "Heat"], "dim_1": [-0.5, 0.25]})
+    safe = spreadsheet_safe(frame)
+    assert safe["title"].tolist() == ["'=1+1", "Heat"] and safe["dim_1"].tolist() == [-0.5, 0.25]
+    assert frame["title"].tolist() == ["=1+1", "Heat"]  # a copy
