@@ -1,0 +1,171 @@
+"""Hostile inputs under the upload limit: the worst time and RSS increase per attack class.
+
+Each attack runs in a fresh Python process that first does the legitimate work once (imports, one valid run
+zip or upload loaded), resets its peak-RSS counter (Linux ``/proc/self/clear_refs``), then loads the hostile
+input. Printed per class: inputs, refused, worst seconds, worst peak-RSS increase in MB. Target (issue 19):
+no input under the upload limit raises RSS by more than 300 MB or takes more than 10 s to refuse.
+
+    python bench/hostile.py [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+_WORKER = r"""
+import io, json, sys, time
+sys.path.insert(0, {repo!r})
+kind, path, warm = sys.argv[1], sys.argv[2], sys.argv[3]
+from cfcore.data import DataError, dataset_from_files
+from cfcore.runzip import RunZipError, load_run_from_zip
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
+if kind == "csv":
+    good = json.loads(open(warm).read())
+    dataset_from_files(open(good[0], "rb").read(), open(good[1], "rb").read())
+    ratings, movies = path.split("|")
+    load = lambda: dataset_from_files(open(ratings, "rb").read(), open(movies, "rb").read())
+else:
+    load_run_from_zip(open(warm, "rb").read())
+    load = lambda: load_run_from_zip(open(path, "rb").read())
+open("/proc/self/clear_refs", "w").write("5")
+base = peak_mb()
+start = time.perf_counter()
+try:
+    load()
+    outcome = "accepted"
+except (DataError, RunZipError) as err:
+    outcome = "refused"
+print(json.dumps({{"outcome": outcome, "seconds": time.perf_counter() - start, "rss_mb": peak_mb() - base}}))
+"""
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _npz(n: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key, dtype in (("user", np.int64), ("movie", np.int64), ("rating", np.float64), ("val_rows", np.int64)):
+            with archive.open(f"{key}.npy", "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, np.zeros(n if key != "val_rows" else 10, dtype=dtype))
+    return buffer.getvalue()
+
+
+def build_corpus(folder: Path, run_dir: Path) -> tuple[dict[str, list[Path | str]], Path, Path]:
+    """Attack files by class, plus the legitimate warm-up inputs."""
+    good = {name: (run_dir / name).read_bytes() for name in
+            ("model.keras", "config.json", "result.json", "history.csv", "users.csv", "movies.csv", "ratings.npz")}
+    warm_zip = folder / "good.zip"
+    warm_zip.write_bytes(_zip(good))
+    movies = folder / "movies.csv"
+    movies.write_text("movieId,title,genres\n" + "".join(f"{m},Movie {m},Drama\n" for m in range(1, 2001)))
+    ratings = folder / "ratings.csv"
+    ratings.write_text("userId,movieId,rating\n" + "".join(f"{u},{m},4\n" for u in range(1, 11) for m in range(1, 2001)))
+    warm_csv = folder / "warm.json"
+    warm_csv.write_text(json.dumps([str(ratings), str(movies)]))
+    corpus: dict[str, list] = {"csv: wide header": [], "csv: long line": [], "csv: many rows (careful path)": [],
+                               "run zip: inflating ratings.npz": [], "run zip: model declares millions": [],
+                               "run zip: over the rating limit": []}
+    for columns in (10_000, 1_000_000):
+        path = folder / f"wide{columns}.csv"
+        path.write_text(",".join(f"c{i}" for i in range(columns)) + "\n1,2,3\n")
+        corpus["csv: wide header"].append(f"{path}|{movies}")
+    path = folder / "long.csv"
+    path.write_text("userId,movieId,rating\n1,1," + "4" * 40_000_000 + "\n")
+    corpus["csv: long line"].append(f"{path}|{movies}")
+    path = folder / "careful.csv"  # a stray space in the header: the slow, careful path, up to the size limit
+    with open(path, "w") as out:
+        out.write("userId ,movieId,rating\n")
+        rows = 1_900_000
+        users = np.arange(rows) // 2000 + 1
+        items = np.arange(rows) % 2000 + 1
+        out.write("".join(f"{u},{m},4.5\n" for u, m in zip(users, items, strict=True)))
+    corpus["csv: many rows (careful path)"].append(f"{path}|{movies}")
+    for n in (5_000_000, 60_000_000):
+        path = folder / f"npz{n}.zip"
+        path.write_bytes(_zip({**good, "ratings.npz": _npz(n)}))
+        corpus["run zip: inflating ratings.npz" if n > 10**7 else "run zip: over the rating limit"].append(path)
+    with zipfile.ZipFile(io.BytesIO(good["model.keras"])) as archive:
+        inner = {name: archive.read(name) for name in archive.namelist()}
+    for users in (10_000_000, 40_000_000):
+        config = json.loads(inner["config.json"])
+        config["config"]["n_users"] = users
+        model = _zip({**inner, "config.json": json.dumps(config).encode()})
+        path = folder / f"model{users}.zip"
+        path.write_bytes(_zip({**good, "model.keras": model}))
+        corpus["run zip: model declares millions"].append(path)
+    return corpus, warm_csv, warm_zip
+
+
+def _tiny_run(folder: Path) -> Path:
+    sys.path.insert(0, str(REPO / "tests"))
+    from conftest import make_synthetic_frames
+
+    from cfcore.data import build_dataset, validate_movies, validate_ratings
+    from cfcore.training import TrainConfig, save_run, train
+
+    ratings, movies = make_synthetic_frames()
+    dataset = build_dataset(validate_ratings(ratings.astype(str)), validate_movies(movies.astype(str)), "s")
+    run = train(dataset, TrainConfig(embedding_dim=8, epochs=1, batch_size=64))
+    return save_run(run, folder / "tiny")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cfcore-hostile-") as tmp:
+        folder = Path(tmp)
+        corpus, warm_csv, warm_zip = build_corpus(folder, _tiny_run(folder))
+        worker = folder / "worker.py"
+        worker.write_text(_WORKER.format(repo=str(REPO)))
+        rows = []
+        for kind, inputs in corpus.items():
+            results = []
+            for item in inputs:
+                csv = kind.startswith("csv")
+                done = subprocess.run([sys.executable, str(worker), "csv" if csv else "zip", str(item),
+                                       str(warm_csv if csv else warm_zip)], capture_output=True, text=True,
+                                      timeout=600)
+                if done.returncode != 0:
+                    print(done.stderr[-2000:], file=sys.stderr)
+                    return 1
+                results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            rows.append({"class": kind, "inputs": len(results),
+                         "refused": sum(r["outcome"] == "refused" for r in results),
+                         "worst_seconds": max(r["seconds"] for r in results),
+                         "worst_rss_mb": max(r["rss_mb"] for r in results)})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        print(f"{'attack class':36} {'inputs':>6} {'refused':>7} {'worst s':>8} {'worst +RSS MB':>13}")
+        for row in rows:
+            print(f"{row['class']:36} {row['inputs']:>6} {row['refused']:>7} {row['worst_seconds']:>8.2f} "
+                  f"{row['worst_rss_mb']:>13.0f}")
+    worst = max(rows, key=lambda row: row["worst_rss_mb"])
+    print(f"worst RSS increase {worst['worst_rss_mb']:.0f} MB ({worst['class']}); target <= 300 MB and <= 10 s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
