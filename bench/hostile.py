@@ -80,7 +80,8 @@ def build_corpus(folder: Path, run_dir: Path) -> tuple[dict[str, list[Path | str
     movies = folder / "movies.csv"
     movies.write_text("movieId,title,genres\n" + "".join(f"{m},Movie {m},Drama\n" for m in range(1, 2001)))
     ratings = folder / "ratings.csv"
-    ratings.write_text("userId,movieId,rating\n" + "".join(f"{u},{m},4\n" for u in range(1, 11) for m in range(1, 2001)))
+    pairs = ((u, m) for u in range(1, 11) for m in range(1, 2001))
+    ratings.write_text("userId,movieId,rating\n" + "".join(f"{u},{m},4\n" for u, m in pairs))
     warm_csv = folder / "warm.json"
     warm_csv.write_text(json.dumps([str(ratings), str(movies)]))
     corpus: dict[str, list] = {"csv: wide header": [], "csv: long line": [], "csv: many rows (careful path)": [],
