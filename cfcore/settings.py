@@ -23,7 +23,7 @@ DEFAULT_MAX_TRAININGS = 2
 DEFAULT_MAX_TRAIN_SECONDS = 900.0
 # Most trainings one server may run at once, and the longest time limit one may set (a day).
 MAX_TRAININGS_LIMIT = 64
-MAX_TRAIN_SECONDS_LIMIT = 86_400.0
+MAX_TRAIN_SECONDS_LIMIT = 86_400
 
 
 class SettingsError(ValueError):
@@ -104,32 +104,27 @@ def _runs_folder(env: Mapping[str, str]) -> Path | None:
     return path.resolve()
 
 
+def _bounded(env: Mapping[str, str] | None, name: str, default, kind, low, high, what: str):
+    env = os.environ if env is None else env
+    raw = _value(env, name)
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and low <= value <= high):
+        raise SettingsError(f"{name}={raw}: must be {what} from {low:,} to {high:,}")
+    return value
+
+
 def max_trainings(env: Mapping[str, str] | None = None) -> int:
     """``CFCORE_MAX_TRAININGS``: trainings one server runs at once (default 2)."""
-    env = os.environ if env is None else env
-    raw = _value(env, MAX_TRAININGS_ENV_VAR)
-    if not raw:
-        return DEFAULT_MAX_TRAININGS
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_TRAININGS_LIMIT:
-        raise SettingsError(f"{MAX_TRAININGS_ENV_VAR}={raw}: must be a whole number from 1 to {MAX_TRAININGS_LIMIT}")
-    return value
+    return _bounded(env, MAX_TRAININGS_ENV_VAR, DEFAULT_MAX_TRAININGS, int, 1, MAX_TRAININGS_LIMIT,
+                    "a whole number")
 
 
 def max_train_seconds(env: Mapping[str, str] | None = None) -> float:
     """``CFCORE_MAX_TRAIN_SECONDS``: the longest one training may run before it is stopped (default 900)."""
-    env = os.environ if env is None else env
-    raw = _value(env, MAX_TRAIN_SECONDS_ENV_VAR)
-    if not raw:
-        return DEFAULT_MAX_TRAIN_SECONDS
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and 1 <= value <= MAX_TRAIN_SECONDS_LIMIT):
-        raise SettingsError(f"{MAX_TRAIN_SECONDS_ENV_VAR}={raw}: must be a number of seconds from 1 to "
-                            f"{MAX_TRAIN_SECONDS_LIMIT:,.0f}")
-    return value
+    return _bounded(env, MAX_TRAIN_SECONDS_ENV_VAR, DEFAULT_MAX_TRAIN_SECONDS, float, 1, MAX_TRAIN_SECONDS_LIMIT,
+                    "a number of seconds")

@@ -403,32 +403,28 @@ def test_bad_ratings_arrays(run_files, tmp_path, change, match):
     assert_rejected(make_zip(run_members(files)), tmp_path, "ratings.npz: .*" + match)
 
 
+def _npz_with_fake_rating_header(header: dict) -> bytes:
+    """ratings.npz whose rating.npy is only ``header`` and 64 bytes, with real user, movie and val_rows arrays."""
+    fake = io.BytesIO()
+    np.lib.format.write_array_header_1_0(fake, header)
+    fake.write(bytes(64))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for key in ("user", "movie", "val_rows"):
+            with zf.open(f"{key}.npy", "w") as out:
+                np.lib.format.write_array(out, GOOD_ARRAYS[key])
+        zf.writestr("rating.npy", fake.getvalue())
+    return buffer.getvalue()
+
+
 def test_npy_header_claiming_a_huge_array(run_files, tmp_path):
     # A header that promises 10**11 floats must not make NumPy allocate them.
     header = {"descr": "<f8", "fortran_order": False, "shape": (10**11,)}
-    fake = io.BytesIO()
-    np.lib.format.write_array_header_1_0(fake, header)
-    fake.write(bytes(64))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for key in ("user", "movie", "val_rows"):
-            with zf.open(f"{key}.npy", "w") as out:
-                np.lib.format.write_array(out, GOOD_ARRAYS[key])
-        zf.writestr("rating.npy", fake.getvalue())
-    files = {**run_files, "ratings.npz": buffer.getvalue()}
+    files = {**run_files, "ratings.npz": _npz_with_fake_rating_header(header)}
     assert_rejected(make_zip(run_members(files)), tmp_path, "rating.npy declares 100,000,000,000 ratings, over the "
                     "limit of 2,000,000")
     header["shape"] = (1000,)  # under the row limit, but more than the member holds
-    fake = io.BytesIO()
-    np.lib.format.write_array_header_1_0(fake, header)
-    fake.write(bytes(64))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for key in ("user", "movie", "val_rows"):
-            with zf.open(f"{key}.npy", "w") as out:
-                np.lib.format.write_array(out, GOOD_ARRAYS[key])
-        zf.writestr("rating.npy", fake.getvalue())
-    files = {**run_files, "ratings.npz": buffer.getvalue()}
+    files = {**run_files, "ratings.npz": _npz_with_fake_rating_header(header)}
     assert_rejected(make_zip(run_members(files)), tmp_path, "rating.npy claims more data than it holds")
 
 
