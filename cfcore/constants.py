@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 DATASET_NAME = "ml-latest-small"
@@ -11,10 +12,10 @@ DATA_ENV_VAR = "CFCORE_DATA"
 CACHE_ENV_VAR = "CFCORE_CACHE"
 
 
-def cache_dir() -> Path:
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Folder where downloaded datasets are kept (``CFCORE_CACHE`` or ``~/.cache/cfcore``)."""
-    configured = os.environ.get(CACHE_ENV_VAR)
-    return Path(configured) if configured else Path.home() / ".cache" / "cfcore"
+    configured = str((os.environ if environ is None else environ).get(CACHE_ENV_VAR, "")).strip()
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "cfcore"
 
 
 RATINGS_FILE = "ratings.csv"

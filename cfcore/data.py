@@ -89,7 +89,7 @@ def _decode(raw: bytes, name: str, encoding: str = "utf-8") -> str:
     return text.lstrip("\ufeff")
 
 
-def _check_csv_shape(raw: bytes, name: str, sep: bytes = b",") -> None:
+def check_csv_shape(raw: bytes, name: str, sep: bytes = b",") -> None:
     """Refuse a file with too many header columns or an overlong line before any parser sees it.
 
     A parser allocates per column and per field: a 7.9 MB file with a million header columns took minutes
@@ -153,7 +153,7 @@ def _read_csv_validated(raw: bytes, name: str, validate, max_rows: int, what: st
     """Parse a CSV file ``chunk_rows`` rows at a time, validating each chunk of strings as it comes.
 
     Args:
-        raw: The file's bytes (already checked by :func:`_decode` and :func:`_check_csv_shape`).
+        raw: The file's bytes (already checked by :func:`_decode` and :func:`check_csv_shape`).
         name: File name used in error messages.
         validate: ``validate(frame_of_strings, name) -> typed frame`` (a chunk's ``attrs["lines"]`` holds
             each row's file line when the rows and lines correspond).
@@ -184,10 +184,10 @@ def _read_csv_validated(raw: bytes, name: str, validate, max_rows: int, what: st
                 chunk.columns = header
                 if chunk.empty:
                     continue
-                # Quoted multi-line fields break the row/line correspondence; then errors say row + 2.
                 if offset + len(chunk) > max_rows:
                     raise DataError(f"{name}: more than {max_rows:,} rows, over the limit of {max_rows:,} {what}")
                 chunk.attrs["row_offset"] = offset
+                # Quoted multi-line fields break the row/line correspondence; then errors say row + 2.
                 if len(lines) >= offset + 1 + len(chunk):
                     chunk.attrs["lines"] = lines[offset + 1: offset + 1 + len(chunk)]
                 parts.append(validate(chunk, name))
@@ -299,7 +299,7 @@ def _typed_ratings(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     return typed
 
 
-def _has_duplicate_pairs(users: np.ndarray, movies: np.ndarray) -> bool:
+def has_duplicate_pairs(users: np.ndarray, movies: np.ndarray) -> bool:
     """Whether any (user, movie) pair repeats: one sorted int64 key per rating (ids are below 2**31).
 
     pandas' ``duplicated`` on two columns peaked at 80 MB over the data for 1.6 million ratings; this at 13.
@@ -310,7 +310,7 @@ def _has_duplicate_pairs(users: np.ndarray, movies: np.ndarray) -> bool:
 
 def _reject_duplicate_ratings(typed: pd.DataFrame, name: str) -> None:
     users, movies = typed["userId"].to_numpy(), typed["movieId"].to_numpy()
-    if _has_duplicate_pairs(users, movies):
+    if has_duplicate_pairs(users, movies):
         dup = typed.duplicated(["userId", "movieId"], keep="first").to_numpy()
         pos = int(np.flatnonzero(dup)[0])
         user, movie = int(users[pos]), int(movies[pos])
@@ -384,7 +384,7 @@ def _read_clean_ratings_csv(raw: bytes, limits: Limits) -> pd.DataFrame | None:
     ids_ok = users.min() >= 0 and movies.min() >= 0 and users.max() <= _MAX_ID and movies.max() <= _MAX_ID
     ratings_ok = (np.isfinite(ratings).all() and ratings.min() >= C.SANE_RATING_MIN
                   and ratings.max() <= C.SANE_RATING_MAX)
-    if not (ids_ok and ratings_ok) or _has_duplicate_pairs(users, movies):
+    if not (ids_ok and ratings_ok) or has_duplicate_pairs(users, movies):
         return None
     typed = pd.DataFrame({"userId": users, "movieId": movies, "rating": ratings.astype(np.float32)})
     if "timestamp" in frame.columns:
@@ -399,7 +399,7 @@ def read_ratings(
     """Read and validate a ratings file (CSV, or ``::``-separated ``ratings.dat``)."""
     raw = _read_bytes(source, name, limits)
     dat = name.endswith(".dat")
-    _check_csv_shape(raw, name, b"::" if dat else b",")
+    check_csv_shape(raw, name, b"::" if dat else b",")
     if not dat and (clean := _read_clean_ratings_csv(raw, limits)) is not None:
         return clean
     return _read_ratings_carefully(raw, name, limits)
@@ -421,13 +421,13 @@ def _read_ratings_carefully(raw: bytes, name: str, limits: Limits) -> pd.DataFra
 def read_movies(source: Source, name: str = C.MOVIES_FILE, limits: Limits = Limits()) -> pd.DataFrame:
     """Read and validate a movies file (CSV, or ``::``-separated ``movies.dat``)."""
     raw = _read_bytes(source, name, limits)
-    if name.endswith(".dat"):
-        _check_csv_shape(raw, name, b"::")
+    dat = name.endswith(".dat")
+    check_csv_shape(raw, name, b"::" if dat else b",")
+    if dat:
         frame = _parse_dat(_decode(raw, name, "latin-1"), ["movieId", "title", "genres"])
         if len(frame) > limits.max_movie_rows:
             raise DataError(f"{name}: {len(frame):,} rows, over the limit of {limits.max_movie_rows:,} movies")
         return validate_movies(frame, name)
-    _check_csv_shape(raw, name)
     _decode(raw, name)
     typed = _read_csv_validated(raw, name, _typed_movies, limits.max_movie_rows, "movies")
     _reject_duplicate_movies(typed, name)
@@ -657,11 +657,8 @@ _MANIFEST = ".complete"
 
 
 def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _write_manifest(folder: Path) -> None:
@@ -714,6 +711,11 @@ def _cache_is_valid(folder: Path) -> bool:
     return set(C.RATINGS_COLUMNS) <= set(header) and set(C.MOVIES_COLUMNS) <= set(movie_header)
 
 
+def _cached_copy_is_usable(folder: Path) -> bool:
+    """A finished download: both files with their headers, and every file as its manifest recorded it."""
+    return _cache_is_valid(folder) and _manifest_matches(folder)
+
+
 HOW_TO_PROVIDE_DATA = (
     f"Provide the data another way: pass a folder or .zip path (--data PATH), set {C.DATA_ENV_VAR} "
     "to a MovieLens folder or zip, or upload ratings.csv and movies.csv in the app"
@@ -732,7 +734,7 @@ def download_dataset(url: str = C.DATASET_URL, cache: Path | None = None) -> Pat
     """
     cache = Path(cache) if cache else C.cache_dir()
     folder = cache / C.DATASET_NAME
-    if _cache_is_valid(folder) and _manifest_matches(folder):
+    if _cached_copy_is_usable(folder):
         return _check_folder(folder)
     shutil.rmtree(folder, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
@@ -789,7 +791,7 @@ def resolve_data_path(path: str | os.PathLike | None = None, *, download: bool =
         return _check_folder(candidate)
     if not download:
         folder = C.cache_dir() / C.DATASET_NAME
-        if _cache_is_valid(folder) and _manifest_matches(folder):
+        if _cached_copy_is_usable(folder):
             return _check_folder(folder)
         raise DataError(f"no dataset configured and none cached in {C.cache_dir()}. {HOW_TO_PROVIDE_DATA}")
     return download_dataset()

@@ -24,7 +24,7 @@ import pandas as pd
 
 from cfcore import constants as C
 from cfcore.config import MODEL_NAMES, ConfigError, TrainConfig, model_parameters
-from cfcore.data import DataError, Limits, _check_csv_shape
+from cfcore.data import DataError, Limits, check_csv_shape, has_duplicate_pairs
 from cfcore.safezip import ZIP_READ_ERRORS, UnsafeZipError, check_nested_zip
 
 RUN_FILES = ("model.keras", "config.json", "result.json", "history.csv", "users.csv", "movies.csv", "ratings.npz")
@@ -204,7 +204,7 @@ def _text(value: object, where: str) -> str:
 def _read_csv(path: Path, columns: list[str], max_rows: int, dtype: dict) -> pd.DataFrame:
     raw = path.read_bytes()
     try:
-        _check_csv_shape(raw, path.name)
+        check_csv_shape(raw, path.name)
     except DataError as err:
         raise RunError(str(err)) from None
     header = raw.split(b"\n", 1)[0].decode("utf-8", "replace").strip().lstrip("\ufeff").split(",")
@@ -252,7 +252,7 @@ def _read_movies(path: Path, limits: Limits) -> pd.DataFrame:
 def _check_history_csv(path: Path, epochs: int) -> None:
     raw = path.read_bytes()
     try:
-        _check_csv_shape(raw, path.name)
+        check_csv_shape(raw, path.name)
         frame = pd.read_csv(io.BytesIO(raw))
     except (DataError, ValueError, pd.errors.ParserError) as err:
         raise RunError(f"history.csv: not readable ({str(err)[:120]})") from None
@@ -299,14 +299,9 @@ def _read_ratings(path: Path, limits: Limits) -> tuple[np.ndarray, np.ndarray, n
         raise RunError(f"{where}: ratings must lie from {C.SANE_RATING_MIN:g} to {C.SANE_RATING_MAX:g}")
     if val_rows.max() >= len(user) or len(np.unique(val_rows)) != len(val_rows):
         raise RunError(f"{where}: val_rows must be distinct row numbers below {len(user)}")
-    if _has_repeats(user, movie):
+    if has_duplicate_pairs(user, movie):
         raise RunError(f"{where}: a user rates the same movie more than once")
     return (user.astype(np.int32), movie.astype(np.int32), rating.astype(np.float32), val_rows.astype(np.int64))
-
-
-def _has_repeats(user: np.ndarray, movie: np.ndarray) -> bool:
-    keys = np.sort(user.astype(np.int64) << 31 | movie.astype(np.int64))
-    return bool(len(keys) > 1 and (keys[1:] == keys[:-1]).any())
 
 
 def _check_npy_header(fh: BinaryIO, info: zipfile.ZipInfo, where: str, max_rows: int) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from cfcore import constants as C
-from cfcore.runfiles import RunError, read_run_files
+from cfcore.runfiles import RunError, RunFiles, read_run_files
 from cfcore.safezip import UnsafeZipError, check_member, copy_member, open_archive, read_limited
 
 if TYPE_CHECKING:
@@ -89,6 +89,12 @@ def load_run_zip(
         RunZipError: for anything that is not a safe, complete run zip; nothing
             is left behind on failure.
     """
+    return _extract_checked(data, dest_root, max_bytes, max_input_bytes)[0]
+
+
+def _extract_checked(data: bytes | BinaryIO, dest_root: str | Path, max_bytes: int = C.RUN_ZIP_MAX_EXTRACTED_BYTES,
+                     max_input_bytes: int = C.RUN_ZIP_MAX_INPUT_BYTES) -> tuple[Path, RunFiles]:
+    """:func:`load_run_zip`, also returning the checked files, so loading need not read them again."""
     label = _label(data)
     try:
         raw = read_limited(data, max_input_bytes, label)
@@ -104,7 +110,7 @@ def load_run_zip(
                 for info, name in plan:
                     limit = min(C.RUN_ZIP_MAX_FILE_BYTES[name], budget)
                     budget -= copy_member(archive, info, run_dir / name, limit, label)
-                read_run_files(run_dir)
+                files = read_run_files(run_dir)
             except RunError as err:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise RunZipError(f"{label}: {err}") from None
@@ -113,7 +119,7 @@ def load_run_zip(
                 raise
     except UnsafeZipError as err:
         raise RunZipError(str(err)) from None
-    return run_dir
+    return run_dir, files
 
 
 def load_run_from_zip(data: bytes | BinaryIO, dest_root: str | Path | None = None) -> Run:
@@ -129,11 +135,11 @@ def load_run_from_zip(data: bytes | BinaryIO, dest_root: str | Path | None = Non
             refuses to load (for example one holding Python code).
     """
     label = _label(data)
-    folder = load_run_zip(data, dest_root or scratch_root())
+    folder, files = _extract_checked(data, dest_root or scratch_root())
     try:
         from cfcore.training import load_run  # lazy: TensorFlow is heavy
 
-        run = load_run(folder)
+        run = load_run(folder, files)
     except Exception as err:  # a hostile file can make Keras or h5py raise nearly anything
         raise RunZipError(f"{label}: {_load_failure(err, folder)}") from None
     finally:

@@ -57,7 +57,7 @@ def check_environment(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         data=_data_path(env),
         cache=_cache_folder(env),
-        runs_dir=_runs_folder(env),
+        runs_dir=runs_folder(env),
         max_trainings=max_trainings(env),
         max_train_seconds=max_train_seconds(env),
     )
@@ -82,7 +82,7 @@ def _data_path(env: Mapping[str, str]) -> Path | None:
 
 def _cache_folder(env: Mapping[str, str]) -> Path:
     raw = _value(env, C.CACHE_ENV_VAR)
-    path = Path(raw).expanduser() if raw else Path.home() / ".cache" / "cfcore"
+    path = C.cache_dir(env)
     shown = f"{C.CACHE_ENV_VAR}={raw}" if raw else f"the download cache {path}"
     existing = next((p for p in (path, *path.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
@@ -94,7 +94,13 @@ def _cache_folder(env: Mapping[str, str]) -> Path:
     return path
 
 
-def _runs_folder(env: Mapping[str, str]) -> Path | None:
+def runs_folder(env: Mapping[str, str] | None = None) -> Path | None:
+    """``CFCORE_RUNS_DIR`` resolved, or None when unset.
+
+    Raises:
+        SettingsError: when it is set but not a folder.
+    """
+    env = os.environ if env is None else env
     raw = _value(env, RUNS_DIR_ENV_VAR)
     if not raw:
         return None

@@ -9,7 +9,6 @@ clamped into :data:`cfcore.config.BOUNDS`, and values that cannot be read are dr
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import fields
@@ -256,11 +255,10 @@ class RunsFolderError(ValueError):
 
 def runs_root() -> Path | None:
     """The folder named by ``CFCORE_RUNS_DIR`` (resolved), or None when unset or not a folder."""
-    configured = os.environ.get(RUNS_DIR_ENV_VAR, "").strip()
-    if not configured:
+    try:
+        return settings.runs_folder()
+    except settings.SettingsError:
         return None
-    root = Path(configured).expanduser().resolve()
-    return root if root.is_dir() else None
 
 
 def list_run_dirs(root: Path, limit: int = 200) -> list[str]:

@@ -43,7 +43,6 @@ def spreadsheet_cell(value: object) -> object:
 def spreadsheet_safe(frame):
     """A copy of a DataFrame whose text columns hold only :func:`spreadsheet_cell` values."""
     safe = frame.copy()
-    for column in safe.columns:
-        if safe[column].dtype == object or str(safe[column].dtype).startswith(("str", "string")):
-            safe[column] = safe[column].map(spreadsheet_cell)
+    for column in safe.select_dtypes(exclude="number").columns:
+        safe[column] = safe[column].map(spreadsheet_cell)
     return safe

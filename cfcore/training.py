@@ -18,7 +18,7 @@ import tensorflow as tf
 from cfcore.config import BOUNDS, PRESETS, ConfigError, TrainConfig, check_work, preset
 from cfcore.data import DataError, Dataset, Split, split_dataset
 from cfcore.models import build_model, load_model
-from cfcore.runfiles import RUN_FILES, RunError, read_run_files
+from cfcore.runfiles import RUN_FILES, RunError, RunFiles, read_run_files
 
 
 @dataclass
@@ -724,16 +724,21 @@ def save_run(run: Run, directory: str | Path) -> Path:
     return out
 
 
-def load_run(directory: str | Path) -> Run:
+def load_run(directory: str | Path, files: RunFiles | None = None) -> Run:
     """Load a folder written by :func:`save_run`: every file is checked first (:mod:`cfcore.runfiles`), then
     the model is opened with Keras safe mode on.
+
+    Args:
+        directory: The run folder.
+        files: Its files as :func:`cfcore.runfiles.read_run_files` already returned them (a run zip checks
+            them while extracting); None reads and checks them here.
 
     Raises:
         RunError: if the folder is missing files, they break the run schema or do not fit together.
     """
     folder = Path(directory)
     try:
-        files = read_run_files(folder)
+        files = files or read_run_files(folder)
     except RunError as err:
         text = str(err)
         raise RunError(text if text.startswith((str(folder), "run directory")) else f"{folder}: {text}") from None
