@@ -65,9 +65,14 @@ def test_a_bad_config_is_refused(run_dir, changes, match):
 
 
 def test_a_movies_file_without_titles_is_refused(run_dir):
-    text = (run_dir / "movies.csv").read_text().splitlines()
-    (run_dir / "movies.csv").write_text("\n".join(line.rsplit(",", 0)[0].replace(",", ";", 2) for line in text))
+    """Such a file crashed Embeddings and Recommend with KeyError: 'title'."""
+    import pandas as pd
+
+    movies = pd.read_csv(run_dir / "movies.csv")
+    movies.drop(columns=["title"]).to_csv(run_dir / "movies.csv", index=False)
     _refused(run_dir, "movies.csv: the header must be index,movieId,title,genres,num_ratings,mean_rating")
+    movies.assign(title="").to_csv(run_dir / "movies.csv", index=False)
+    _refused(run_dir, "movies.csv: line 2: the title is empty")
 
 
 def test_ratings_over_the_upload_limit_are_refused_from_the_header(run_dir):
