@@ -93,7 +93,7 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFil
     config = _read_config(folder / "config.json")
     info = _read_json(folder / "result.json")
     history = _check_history(info.get("history"), config)
-    _check_history_csv(folder / "history.csv", len(history))
+    _check_history_csv(folder / "history.csv", history)
     index_to_user = _read_users(folder / "users.csv", limits)
     movies = _read_movies(folder / "movies.csv", limits)
     user, movie, rating, val_rows = _read_ratings(folder / "ratings.npz", limits)
@@ -107,12 +107,15 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFil
     movies["num_ratings"] = counts.astype(np.int64)
     movies["mean_rating"] = np.divide(sums, counts, out=np.full(n_movies, np.nan), where=counts > 0)
     best_epoch = _integer(info.get("best_epoch", 0), "result.json: best_epoch", 0, len(history))
+    best_val_rmse = _rmse(info.get("best_val_rmse", math.nan), "result.json: best_val_rmse")
+    if best_epoch and not math.isclose(best_val_rmse, history[best_epoch - 1]["val_rmse"], rel_tol=1e-9):
+        raise RunError(f"result.json: best_val_rmse {best_val_rmse:g} is not the val_rmse of epoch {best_epoch}")
     dataset_info = info.get("dataset") if isinstance(info.get("dataset"), dict) else {}
     return RunFiles(
         config=config,
         history=history,
         best_epoch=best_epoch,
-        best_val_rmse=_number(info.get("best_val_rmse", math.nan), "result.json: best_val_rmse", allow_nan=True),
+        best_val_rmse=best_val_rmse,
         train_seconds=max(0.0, _number(info.get("train_seconds", 0.0), "result.json: train_seconds")),
         stopped_by_user=_boolean(info.get("stopped_by_user", False), "result.json: stopped_by_user"),
         stopped_early=_boolean(info.get("stopped_early", False), "result.json: stopped_early"),
@@ -177,6 +180,13 @@ def _number(value: object, where: str, *, allow_nan: bool = False) -> float:
     number = float(value)
     if math.isinf(number) or (math.isnan(number) and not allow_nan):
         raise RunError(f"{where} must be a finite number. Received: {number}")
+    return number
+
+
+def _rmse(value: object, where: str) -> float:
+    number = _number(value, where, allow_nan=True)
+    if number < 0:
+        raise RunError(f"{where} must not be negative. Received: {number}")
     return number
 
 
@@ -249,15 +259,22 @@ def _read_movies(path: Path, limits: Limits) -> pd.DataFrame:
                          "genres": genres.to_numpy()})
 
 
-def _check_history_csv(path: Path, epochs: int) -> None:
+def _check_history_csv(path: Path, history: list[dict]) -> None:
+    """history.csv (what a download of the history gives) must be result.json's history, row for row."""
     raw = path.read_bytes()
     try:
         check_csv_shape(raw, path.name)
         frame = pd.read_csv(io.BytesIO(raw))
     except (DataError, ValueError, pd.errors.ParserError) as err:
         raise RunError(f"history.csv: not readable ({str(err)[:120]})") from None
-    if len(frame) != epochs:
-        raise RunError(f"history.csv: {len(frame)} rows, but result.json has {epochs} epochs")
+    expected = pd.DataFrame(history)
+    if list(frame.columns) != list(expected.columns) or len(frame) != len(expected):
+        raise RunError(f"history.csv: must hold the {len(expected)} epochs of result.json with the columns "
+                       f"{','.join(expected.columns)}")
+    for column in ("epoch", *HISTORY_NUMBERS):
+        mine, theirs = frame[column].to_numpy(), expected[column].to_numpy(dtype=float)
+        if mine.dtype.kind not in "iuf" or not np.allclose(mine, theirs, rtol=1e-6, equal_nan=True):
+            raise RunError(f"history.csv: column {column} differs from result.json's history")
 
 
 # -- the ratings arrays -------------------------------------------------------------
