@@ -13,6 +13,11 @@ import re
 # Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all turns off
 # emphasis, links, images, code, headings, tables, maths and Streamlit's ``:shortcode:`` directives at once.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=\"'&%^@,;?/])")
+# Streamlit's frontend still turns "http://...", "www...." and "a@b.c" in the rendered text into links, however
+# they are escaped (seen in Chromium, tests/e2e/test_e2e_canary.py). An invisible word joiner before each
+# ":", "." and "@" leaves the text as it reads and matches no link pattern.
+_LINK_PARTS = re.compile(r"([:.@])")
+WORD_JOINER = "\u2060"
 
 
 def md(text: object) -> str:
@@ -20,7 +25,7 @@ def md(text: object) -> str:
 
     Line breaks become spaces, so a value cannot start a heading or a list of its own.
     """
-    flat = " ".join(str(text).split())
+    flat = _LINK_PARTS.sub(WORD_JOINER + r"\1", " ".join(str(text).split()))
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 

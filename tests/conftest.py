@@ -135,5 +135,6 @@ def data_env(monkeypatch, synthetic_folder, tmp_path, routed):
 
 
 def shown(markdown: str) -> str:
-    """What a reader sees of a Markdown string the app escaped with ``cfcore.text.md`` (backslashes gone)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """What a reader sees of a Markdown string the app escaped with ``cfcore.text.md``: backslash escapes read
+    back as their characters, and the invisible word joiners that stop link detection are dropped."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
