@@ -14,9 +14,10 @@ import re
 # emphasis, links, images, code, headings, tables, maths and Streamlit's ``:shortcode:`` directives at once.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=\"'&%^@,;?/])")
 # Streamlit's frontend still turns "http://...", "www...." and "a@b.c" in the rendered text into links, however
-# they are escaped (seen in Chromium, tests/e2e/test_e2e_canary.py). An invisible word joiner before each
-# ":", "." and "@" leaves the text as it reads and matches no link pattern.
-_LINK_PARTS = re.compile(r"([:.@])")
+# they are escaped (seen in Chromium, tests/e2e/test_e2e_canary.py). An invisible word joiner before a ":" that
+# is not followed by a space, before the "." of "www." and before "@" leaves the text as it reads and matches
+# no link pattern; "ratings.csv: line 3" keeps every character as it is.
+_LINK_PARTS = re.compile(r":(?=\S)|(?<=[wW]{3})\.|@")
 WORD_JOINER = "\u2060"
 
 
@@ -25,7 +26,7 @@ def md(text: object) -> str:
 
     Line breaks become spaces, so a value cannot start a heading or a list of its own.
     """
-    flat = _LINK_PARTS.sub(WORD_JOINER + r"\1", " ".join(str(text).split()))
+    flat = _LINK_PARTS.sub(lambda match: WORD_JOINER + match.group(), " ".join(str(text).split()))
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 

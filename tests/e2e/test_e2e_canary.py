@@ -46,8 +46,8 @@ def test_hostile_titles_are_shown_as_text_and_fetch_nothing(page, app_url, canar
     base, seen = canary
     outside = []
     page.on("request", lambda request: outside.append(request.url) if request.url.startswith(base) else None)
-    titles = [f"![m{i}]({base}/md-{i}.png) [link {i}]({base}/link-{i}) <img src={base}/html-{i}.png> :red[{i}]"
-              for i in range(30)]
+    titles = [f"![m{i}]({base}/md-{i}.png) [link {i}]({base}/link-{i}) <img src={base}/html-{i}.png> :red[{i}] "
+              f"www.canary.example me@canary.example" for i in range(30)]
     movies = pd.DataFrame({"movieId": range(1, 31), "title": titles,
                            "genres": [f"![g]({base}/genre.png)|Drama" if i % 2 else "Comedy" for i in range(30)]})
     ratings = pd.DataFrame([(u, m, 1 + (u * m) % 5) for u in range(1, 41) for m in range(1, 31) if (u + m) % 3],
@@ -79,8 +79,9 @@ def test_hostile_titles_are_shown_as_text_and_fetch_nothing(page, app_url, canar
     expect(page.get_by_text("sits at PC1", exact=False)).to_be_visible()
     assert f"{titles[0]} sits at PC1" in page_text(page).replace("\u2060", "")
     # No element links to or loads from the canary.
-    found = page.evaluate("""(base) => Array.from(document.querySelectorAll(`img[src^="${base}"], a[href^="${base}"]`))
-        .map(el => el.outerHTML.slice(0, 200))""", base)
+    found = page.evaluate("""(base) => Array.from(document.querySelectorAll(
+        `img[src^="${base}"], a[href^="${base}"], a[href*="canary.example"]`)).map(el => el.outerHTML.slice(0, 200))""",
+                          base)
     assert found == [], found
     screenshot(page, "canary-embeddings")
     go_to(page, "Compare")
