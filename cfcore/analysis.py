@@ -1,9 +1,9 @@
 """Looking inside a trained run: embeddings, PCA, neighbours, per-user predictions, fold-in, explanations.
 
-Every function takes a :class:`cfcore.training.Run` and returns plain NumPy
-arrays, pandas frames or small dataclasses. Nothing here imports TensorFlow at
-module level (a ``Run`` already carries its model); predictions are made in
-inference mode, so dropout is off.
+Every function takes a :class:`cfcore.runs.Run` and returns plain NumPy
+arrays, pandas frames or small dataclasses. Nothing here imports TensorFlow:
+a run is arrays, and predictions are the model's arithmetic in NumPy, with
+dropout off (inference mode).
 
 Movie tables share these columns: ``movieId``, ``title``, ``genres``,
 ``num_ratings`` (ratings in the full data set) and ``rating`` (their mean).
@@ -16,15 +16,12 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from cfcore.runs import Embeddings, Run  # noqa: F401 - Embeddings re-exported for callers
 from cfcore.text import spreadsheet_cell, spreadsheet_safe
-
-if TYPE_CHECKING:
-    from cfcore.training import Run
 
 
 class AnalysisError(ValueError):
@@ -45,66 +42,6 @@ RANKING_COLUMNS = ["title", "PC1", "PC2", "rating", "genres", "num_ratings"]
 # ---------------------------------------------------------------------------
 # Embeddings
 # ---------------------------------------------------------------------------
-
-
-@dataclass
-class Embeddings:
-    """A model's learned tables, rows in index order (``dataset.index_to_user`` / ``index_to_movie``).
-
-    ``user_bias``, ``movie_bias``, ``min_rating`` and ``max_rating`` are None for
-    the dot-only models; ``global_offset`` is 0.0 when the model has none.
-    """
-
-    user: np.ndarray
-    movie: np.ndarray
-    user_bias: np.ndarray | None = None
-    movie_bias: np.ndarray | None = None
-    global_offset: float = 0.0
-    min_rating: float | None = None
-    max_rating: float | None = None
-
-    @property
-    def has_bias(self) -> bool:
-        return self.user_bias is not None
-
-
-def _weights(variable) -> np.ndarray:
-    return np.asarray(variable.numpy())
-
-
-def extract_embeddings(model) -> Embeddings:
-    """Copy the user and movie matrices (and biases, where present) out of any of the three models.
-
-    Args:
-        model: A ``SimpleDot``, ``DotWithBias`` or ``SimpleEmbedding`` model.
-
-    Returns:
-        :class:`Embeddings` with ``user`` ``(n_users, d)`` and ``movie`` ``(n_movies, d)``.
-
-    Raises:
-        AnalysisError: if the model has no ``user_embedding``/``movie_embedding`` layers.
-    """
-    try:
-        user = _weights(model.user_embedding.embeddings)
-        movie = _weights(model.movie_embedding.embeddings)
-    except AttributeError:
-        raise AnalysisError(
-            f"model {getattr(model, 'name', type(model).__name__)!r} has no user_embedding/movie_embedding layers"
-        ) from None
-    if not hasattr(model, "user_bias"):
-        return Embeddings(user, movie)
-    offset = 0.0
-    if getattr(model, "use_global_bias", False) and hasattr(model, "global_offset"):
-        offset = float(_weights(model.global_offset).reshape(-1)[0])
-    return Embeddings(
-        user,
-        movie,
-        _weights(model.user_bias.embeddings)[:, 0],
-        _weights(model.movie_bias.embeddings)[:, 0],
-        offset,
-        float(model.min_rating),
-        float(model.max_rating),
-    )
 
 
 def _movie_table(run: Run) -> pd.DataFrame:
@@ -132,7 +69,7 @@ def heatmap_frame(run: Run, n_movies: int = 20) -> pd.DataFrame:
     """
     if n_movies < 1:
         raise AnalysisError(f"n_movies must be at least 1. Received: n_movies={n_movies}")
-    movie = extract_embeddings(run.model).movie[:n_movies]
+    movie = run.embeddings.movie[:n_movies]
     titles = run.dataset.movies["title"].astype(str).to_numpy()[: len(movie)]
     frame = pd.DataFrame(movie, index=pd.Index(titles, name="title"), columns=range(1, movie.shape[1] + 1))
     frame.columns.name = "dimension"
@@ -211,7 +148,7 @@ def movie_pca_frame(run: Run, centered: bool = False) -> tuple[PCAResult, pd.Dat
         The :class:`PCAResult` and a frame with movieId, title, genres,
         num_ratings, rating (mean), then ``PC1``, ``PC2``, ... scores.
     """
-    result = pca(extract_embeddings(run.model).movie, centered=centered)
+    result = pca(run.embeddings.movie, centered=centered)
     frame = _movie_table(run)
     scores = pd.DataFrame(result.scores, columns=[f"PC{i + 1}" for i in range(result.scores.shape[1])])
     return result, pd.concat([frame, scores], axis=1)
@@ -309,7 +246,7 @@ def nearest_movies(
     if metric not in METRICS:
         raise AnalysisError(f"metric must be one of {', '.join(METRICS)}. Received: metric={metric!r}")
     index = _movie_index(run, movie_id)
-    movie = extract_embeddings(run.model).movie.astype(np.float64)
+    movie = run.embeddings.movie.astype(np.float64)
     similarity = movie @ movie[index]
     if metric == "cosine":
         norms = np.linalg.norm(movie, axis=1)
@@ -340,8 +277,6 @@ def predict(run: Run, user_index, movie_index) -> np.ndarray:
     Returns:
         Float array of shape ``(n,)``.
     """
-    import keras  # already loaded with any Run; kept out of module import for light callers
-
     users, movies = np.broadcast_arrays(np.asarray(user_index, dtype=np.int32), np.asarray(movie_index, dtype=np.int32))
     pairs = np.stack([users.reshape(-1), movies.reshape(-1)], axis=1)
     if len(pairs) == 0:
@@ -351,7 +286,7 @@ def predict(run: Run, user_index, movie_index) -> np.ndarray:
     if (pairs[:, 1] < 0).any() or (pairs[:, 1] >= run.dataset.n_movies).any():
         raise AnalysisError(f"movie index out of range 0..{run.dataset.n_movies - 1}")
     out = [
-        keras.ops.convert_to_numpy(run.model(pairs[start : start + _PREDICT_CHUNK], training=False)).reshape(-1)
+        run.embeddings.predict(pairs[start : start + _PREDICT_CHUNK, 0], pairs[start : start + _PREDICT_CHUNK, 1])
         for start in range(0, len(pairs), _PREDICT_CHUNK)
     ]
     return np.concatenate(out).astype(np.float64)
@@ -484,7 +419,7 @@ def fold_in(run: Run, ratings: Mapping[int, float], reg: float = 0.1) -> FoldIn:
         raise AnalysisError("every rating must be a number") from None
     if not np.isfinite(target).all():
         raise AnalysisError("every rating must be a finite number")
-    emb = extract_embeddings(run.model)
+    emb = run.embeddings
     v = emb.movie[index].astype(np.float64)
     if not emb.has_bias:
         return FoldIn(_ridge(v, target, reg), 0.0, movie_ids)
@@ -541,7 +476,7 @@ def recommend_for_vector(
     Returns:
         Frame with movieId, title, genres, predicted, num_ratings, rating; best first.
     """
-    emb = extract_embeddings(run.model)
+    emb = run.embeddings
     vector = np.asarray(fold.vector, dtype=np.float64)
     if vector.shape != (emb.movie.shape[1],):
         raise AnalysisError(f"the fold-in vector has shape {vector.shape}; this run needs ({emb.movie.shape[1]},)")
@@ -557,7 +492,7 @@ def project_vector(run: Run, fold: FoldIn, centered: bool = False) -> tuple[floa
     subtracting the movies' mean when ``centered``), so it lands on the same map
     as :func:`movie_pca_frame`'s scores.
     """
-    result = pca(extract_embeddings(run.model).movie, centered=centered)
+    result = pca(run.embeddings.movie, centered=centered)
     if result.components.shape[1] < 2:
         raise AnalysisError("a PC1/PC2 position needs at least two principal components")
     point = result.project(np.asarray(fold.vector, dtype=np.float64))[0]
@@ -608,7 +543,7 @@ def explain_prediction(run: Run, user_id: int, movie_id: int) -> Explanation:
     Raises:
         AnalysisError: for an unknown user or movie, or a model without biases.
     """
-    emb = extract_embeddings(run.model)
+    emb = run.embeddings
     if not emb.has_bias:
         raise AnalysisError(
             f"explaining a prediction needs the dot_with_bias model; this run's model is {run.config.model!r}, "
@@ -645,7 +580,7 @@ def explain_prediction(run: Run, user_id: int, movie_id: int) -> Explanation:
 
 def embeddings_frame(run: Run) -> pd.DataFrame:
     """Movie embeddings as a table: movieId, title, then dim_1 .. dim_d (movie-index order)."""
-    movie = extract_embeddings(run.model).movie
+    movie = run.embeddings.movie
     table = _movie_table(run)[["movieId", "title"]]
     dims = pd.DataFrame(movie, columns=[f"dim_{i + 1}" for i in range(movie.shape[1])])
     return pd.concat([table, dims], axis=1)

@@ -174,7 +174,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _open_run(run_dir: str):
-    """Load a run directory, failing fast (before TensorFlow loads) when it is plainly not one."""
+    """Load a run directory as arrays (no TensorFlow), failing fast when it is plainly not one."""
     from pathlib import Path
 
     folder = Path(run_dir)
@@ -182,7 +182,9 @@ def _open_run(run_dir: str):
         raise CliError(f"run directory not found: {run_dir}")
     if not (folder / "model.keras").is_file():
         raise CliError(f"{run_dir} is not a cfcore run directory (no model.keras); create one with 'train --out'")
-    return _import_training().load_run(folder)
+    from cfcore.runs import load_run
+
+    return load_run(folder)
 
 
 def _records(frame) -> list[dict]:

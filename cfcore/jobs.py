@@ -23,7 +23,7 @@ from cfcore.heap import HeapJanitor
 
 if TYPE_CHECKING:  # the real imports would pull in TensorFlow
     from cfcore.data import Dataset, Split
-    from cfcore.training import Progress, Run
+    from cfcore.runs import Progress, Run
 
 _LOG = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ Every model takes one integer input of shape ``(batch, 2)`` holding
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from cfcore.config import MODEL_DESCRIPTIONS, MODEL_NAMES  # noqa: F401 - re-exported
@@ -300,3 +301,22 @@ def build_model(
 def load_model(path) -> keras.Model:
     """Load a saved ``.keras`` model with Keras safe mode on (no arbitrary code)."""
     return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+def embeddings_of(model: keras.Model):
+    """Copy the user and movie matrices (and biases, where present) out of any of the three models.
+
+    Returns:
+        :class:`cfcore.runs.Embeddings` with ``user`` ``(n_users, d)`` and ``movie`` ``(n_movies, d)``.
+    """
+    from cfcore.runs import Embeddings
+
+    def weights(variable):
+        return np.asarray(keras.ops.convert_to_numpy(variable), dtype=np.float32)
+
+    user, movie = weights(model.user_embedding.embeddings), weights(model.movie_embedding.embeddings)
+    if not hasattr(model, "user_bias"):
+        return Embeddings(user, movie)
+    offset = float(weights(model.global_offset).reshape(-1)[0]) if model.use_global_bias else 0.0
+    return Embeddings(user, movie, weights(model.user_bias.embeddings)[:, 0],
+                      weights(model.movie_bias.embeddings)[:, 0], offset, model.min_rating, model.max_rating)

@@ -15,7 +15,7 @@ import io
 import json
 import math
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -65,6 +65,7 @@ class RunFiles:
     movie: np.ndarray
     rating: np.ndarray
     val_rows: np.ndarray
+    weights: dict = field(repr=False, default_factory=dict)
 
 
 def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFiles:
@@ -100,7 +101,8 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFil
     n_users, n_movies = len(index_to_user), len(movies)
     if len(user) and (int(user.max()) >= n_users or int(movie.max()) >= n_movies):
         raise RunError("ratings.npz: refers to users or movies that are not in users.csv and movies.csv")
-    check_model_file(folder / "model.keras", config, n_users, n_movies)
+    declared = check_model_file(folder / "model.keras", config, n_users, n_movies)
+    weights = read_weights(folder / "model.keras", config, declared, n_users, n_movies)
     # The counts shown next to titles come from the ratings themselves, not from what the file claims.
     counts = np.bincount(movie, minlength=n_movies)
     sums = np.bincount(movie, weights=rating.astype(np.float64), minlength=n_movies)
@@ -127,6 +129,7 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFil
         movie=movie,
         rating=rating,
         val_rows=val_rows,
+        weights=weights,
     )
 
 
@@ -345,12 +348,15 @@ def _check_npy_header(fh: BinaryIO, info: zipfile.ZipInfo, where: str, max_rows:
 # -- the model ----------------------------------------------------------------------
 
 
-def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: int) -> None:
+def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: int) -> dict:
     """Check ``model.keras`` before Keras opens it: its members, its class, and sizes that fit the run.
 
     The model's declared users, movies and embedding size must be the run's own (users.csv, movies.csv,
     config.json), and its weights file no bigger than those weights need: an 18 KB zip declaring 40 million
     users took gigabytes before Keras refused it.
+
+    Returns:
+        The model's declared settings (its ``config`` object: sizes, rating range, ...).
     """
     where = "model.keras"
     limit = C.RUN_ZIP_MAX_FILE_BYTES["model.keras"]
@@ -386,3 +392,52 @@ def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: in
     # Float32 weights, and room for an optimizer's two slots per weight should a file carry them.
     if weights > 3 * parameters * 4 + _H5_OVERHEAD_BYTES:
         raise RunError(f"{where}: its weights file is {weights:,} bytes, more than {parameters:,} weights need")
+    return sizes
+
+
+# Where Keras 3 keeps each table in ``model.weights.h5``: layers are named by class in the order the model
+# creates them (cfcore.models), so the user table is always the first embedding. Checked by
+# tests/test_runs.py against the live model for every model class.
+_WEIGHT_PATHS = {
+    "simple_dot": {"user": "layers/embedding/vars/0", "movie": "layers/embedding_1/vars/0"},
+    "simple_embedding": {"user": "layers/gather_embedding/vars/0", "movie": "layers/gather_embedding_1/vars/0"},
+    "dot_with_bias": {"user": "layers/embedding/vars/0", "movie": "layers/embedding_1/vars/0",
+                      "user_bias": "layers/embedding_2/vars/0", "movie_bias": "layers/embedding_3/vars/0"},
+}
+
+
+def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, n_movies: int) -> dict:
+    """The learned tables of a checked ``model.keras``, read with h5py (no Keras): keyword arguments for
+    :class:`cfcore.runs.Embeddings`.
+
+    Raises:
+        RunError: when a table is missing or not the shape the run needs.
+    """
+    import h5py  # Keras's own HDF5 reader; light next to TensorFlow
+
+    where = "model.keras"
+    rows = {"user": n_users, "movie": n_movies, "user_bias": n_users, "movie_bias": n_movies}
+    width = {"user": config.embedding_dim, "movie": config.embedding_dim, "user_bias": 1, "movie_bias": 1}
+    out: dict = {}
+    try:
+        with zipfile.ZipFile(path) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as h5:
+            for key, inner in _WEIGHT_PATHS[config.model].items():
+                table = h5.get(inner)
+                if not isinstance(table, h5py.Dataset) or table.shape != (rows[key], width[key]):
+                    shape = getattr(table, "shape", None)
+                    raise RunError(f"{where}: the {key.replace('_', ' ')} table is {shape}, "
+                                   f"not ({rows[key]}, {width[key]})")
+                out[key] = np.asarray(table[()], dtype=np.float32)
+            if config.model == "dot_with_bias":
+                for key in ("user_bias", "movie_bias"):
+                    out[key] = out[key][:, 0]
+                offset = h5.get("vars/0")
+                if declared.get("global_bias") and isinstance(offset, h5py.Dataset) and offset.shape == (1,):
+                    out["global_offset"] = float(offset[0])
+                out["min_rating"] = _number(declared.get("min_rating"), f"{where}: min_rating")
+                out["max_rating"] = _number(declared.get("max_rating"), f"{where}: max_rating")
+    except RunError:
+        raise
+    except (*ZIP_READ_ERRORS, OSError, KeyError, ValueError, TypeError) as err:
+        raise RunError(f"{where}: could not read the weights ({type(err).__name__})") from None
+    return out

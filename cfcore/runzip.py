@@ -10,11 +10,12 @@ itself is loaded with Keras safe mode on, so a model carrying Python code (a
 the load, in this process's scratch folder; :func:`sweep_scratch` removes what
 a crashed process left.
 
-No TensorFlow import at module level: only :func:`load_run_from_zip` needs it.
+No TensorFlow: a run is read as arrays (:mod:`cfcore.runs`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -26,10 +27,11 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from cfcore import constants as C
 from cfcore.runfiles import RunError, RunFiles, read_run_files
+from cfcore.runs import load_run
 from cfcore.safezip import UnsafeZipError, check_member, copy_member, open_archive, read_limited
 
 if TYPE_CHECKING:
-    from cfcore.training import Run
+    from cfcore.runs import Run
 
 RUN_ZIP_FILES = tuple(C.RUN_ZIP_MAX_FILE_BYTES)
 _SAFE_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,99}$")
@@ -42,11 +44,12 @@ class RunZipError(ValueError):
     """A run zip is unreadable, unsafe or not a cfcore run; the message says why."""
 
 
-def export_run_zip(run_dir: str | Path) -> bytes:
+def export_run_zip(run_dir: str | Path, top: str = "") -> bytes:
     """Zip a run directory written by :func:`cfcore.training.save_run`.
 
     Args:
-        run_dir: The run folder; its name becomes the zip's top folder.
+        run_dir: The run folder.
+        top: The zip's top folder (letters, digits, ``._-``); default the run folder's name.
 
     Returns:
         The zip file's bytes: the seven run files inside one folder.
@@ -58,7 +61,7 @@ def export_run_zip(run_dir: str | Path) -> bytes:
     missing = [name for name in RUN_ZIP_FILES if not (folder / name).is_file()]
     if missing:
         raise RunZipError(f"{folder} is not a cfcore run directory (missing {', '.join(missing)})")
-    top = folder.name if _SAFE_FOLDER.match(folder.name) else "run"
+    top = next((name for name in (top, folder.name) if name and _SAFE_FOLDER.match(name)), "run")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in RUN_ZIP_FILES:
@@ -83,7 +86,7 @@ def load_run_zip(
         max_input_bytes: Largest accepted zip file.
 
     Returns:
-        The extracted run folder, ready for :func:`cfcore.training.load_run`.
+        The extracted run folder, ready for :func:`cfcore.runs.load_run`.
 
     Raises:
         RunZipError: for anything that is not a safe, complete run zip; nothing
@@ -122,30 +125,37 @@ def _extract_checked(data: bytes | BinaryIO, dest_root: str | Path, max_bytes: i
     return run_dir, files
 
 
-def load_run_from_zip(data: bytes | BinaryIO, dest_root: str | Path | None = None) -> Run:
-    """Extract a run zip (see :func:`load_run_zip`), load it as a :class:`~cfcore.training.Run`, and
-    remove the extracted files.
+def load_run_from_zip(data: bytes | BinaryIO, keep_at: str | Path | None = None) -> Run:
+    """Extract a run zip (see :func:`load_run_zip`) into this process's :func:`scratch_root`, load it as a
+    :class:`~cfcore.runs.Run`, then move the checked folder to ``keep_at`` (a workspace's run folder, which
+    must not exist yet) or remove it.
 
     Args:
         data: The zip's bytes or a binary file object (an upload).
-        dest_root: Where to extract while loading (default: this process's :func:`scratch_root`).
+        keep_at: Where the run folder should live from now on; None keeps nothing on disk (``run.path`` None).
 
     Raises:
-        RunZipError: for an unsafe archive, a broken run, or a model Keras
-            refuses to load (for example one holding Python code).
+        RunZipError: for an unsafe archive or a broken run.
     """
     label = _label(data)
-    folder, files = _extract_checked(data, dest_root or scratch_root())
     try:
-        from cfcore.training import load_run  # lazy: TensorFlow is heavy
-
-        run = load_run(folder, files)
-    except Exception as err:  # a hostile file can make Keras or h5py raise nearly anything
-        raise RunZipError(f"{label}: {_load_failure(err, folder)}") from None
+        folder, files = _extract_checked(data, scratch_root())
+        try:
+            run = load_run(folder, files)
+            if keep_at is not None:
+                target = Path(keep_at)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(folder, target)  # a copy when scratch and the store are on two file systems
+            run.path = None if keep_at is None else target
+        except OSError as err:
+            raise RunZipError(f"{label}: could not keep the run ({err.strerror or err})") from None
+        except Exception as err:  # a hostile file can make h5py raise nearly anything
+            raise RunZipError(f"{label}: {_load_failure(err, folder)}") from None
+        finally:
+            shutil.rmtree(folder.parent, ignore_errors=True)  # nothing of a stranger's zip stays in scratch
     finally:
-        # Everything is in memory now: nothing of a stranger's zip stays on disk.
-        shutil.rmtree(folder.parent, ignore_errors=True)
-    run.path = None
+        with contextlib.suppress(OSError):
+            scratch_root().rmdir()  # unless another load is under way
     return run
 
 

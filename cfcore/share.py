@@ -30,7 +30,7 @@ from cfcore.config import (
 from cfcore.text import spreadsheet_safe
 
 if TYPE_CHECKING:
-    from cfcore.training import Run
+    from cfcore.runs import Run
 
 USER_KEY = "user"
 MOVIE_KEY = "movie"
@@ -220,11 +220,11 @@ def projector_bytes(run: Run) -> tuple[bytes, bytes]:
 
 
 def model_bytes(run: Run) -> bytes:
-    """The trained model as a ``.keras`` file (load it with ``cfcore.models.load_model``)."""
-    with tempfile.TemporaryDirectory(prefix="cfcore-model-") as folder:
-        path = Path(folder) / "model.keras"
-        run.model.save(path)
-        return path.read_bytes()
+    """The trained model as a ``.keras`` file (load it with ``cfcore.models.load_model``): the one the
+    trainer saved in the run folder."""
+    if run.path is None:
+        raise ValueError(f"run {run.name or run.config.model!r} has no run folder to take the model from")
+    return (Path(run.path) / "model.keras").read_bytes()
 
 
 def history_csv_bytes(run: Run) -> bytes:
@@ -233,13 +233,14 @@ def history_csv_bytes(run: Run) -> bytes:
 
 
 def run_zip_bytes(run: Run) -> bytes:
-    """The whole run (``save_run``'s folder) as one zip, which the Compare page can load again."""
+    """The whole run (its run folder) as one zip, which the Compare page can load again; the zip's top folder
+    is named after the run."""
     from cfcore.runzip import export_run_zip
-    from cfcore.training import save_run
 
-    with tempfile.TemporaryDirectory(prefix="cfcore-run-") as folder:
-        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in (run.name or run.config.model)) or "run"
-        return export_run_zip(save_run(run, Path(folder) / safe))
+    if run.path is None:
+        raise ValueError(f"run {run.name or run.config.model!r} has no run folder to zip")
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in (run.name or run.config.model)) or "run"
+    return export_run_zip(run.path, top=safe)
 
 
 # ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Training engine: a validated config, ``train()`` with progress and stop, and run directories."""
+"""Training engine (the trainer process and the CLI only): ``train()`` with progress and stop, ``save_run``."""
 
 from __future__ import annotations
 
@@ -17,80 +17,9 @@ import tensorflow as tf
 
 from cfcore.config import BOUNDS, PRESETS, ConfigError, TrainConfig, check_work, preset
 from cfcore.data import DataError, Dataset, Split, split_dataset
-from cfcore.models import build_model, load_model
-from cfcore.runfiles import RUN_FILES, RunError, RunFiles, read_run_files
-
-
-@dataclass
-class Progress:
-    """What a progress listener receives.
-
-    ``stage`` is "batch" (within an epoch) or "epoch" (an epoch just ended).
-    ``epoch`` counts from 1; ``step`` is batches done in the current epoch.
-    """
-
-    stage: str
-    epoch: int
-    epochs: int
-    step: int
-    steps_per_epoch: int
-    history: list[dict]
-
-
-@dataclass
-class TrainResult:
-    """Outcome of :func:`train`. ``history`` has one dict per epoch run."""
-
-    config: TrainConfig
-    history: list[dict]
-    best_epoch: int
-    best_val_rmse: float
-    train_seconds: float
-    stopped_by_user: bool
-    stopped_early: bool
-    n_users: int
-    n_movies: int
-    n_train: int
-    n_val: int
-
-    @property
-    def epochs_run(self) -> int:
-        return len(self.history)
-
-    def summary(self) -> dict:
-        """The CLI's JSON object."""
-        return {
-            "model": self.config.model,
-            "epochs_run": self.epochs_run,
-            "best_epoch": self.best_epoch,
-            "best_val_rmse": self.best_val_rmse,
-            "val_rmse": [row["val_rmse"] for row in self.history],
-            "train_rmse": [row["train_rmse"] for row in self.history],
-            "train_seconds": self.train_seconds,
-            "n_users": self.n_users,
-            "n_movies": self.n_movies,
-            "n_train": self.n_train,
-            "n_val": self.n_val,
-            "stopped_by_user": self.stopped_by_user,
-            "stopped_early": self.stopped_early,
-            "config": self.config.to_dict(),
-        }
-
-
-@dataclass
-class Run:
-    """A trained model with the data it was trained on."""
-
-    model: keras.Model
-    dataset: Dataset
-    split: Split
-    result: TrainResult
-    path: Path | None = None
-    name: str = ""
-
-    @property
-    def config(self) -> TrainConfig:
-        return self.result.config
+from cfcore.models import build_model, embeddings_of
+from cfcore.runfiles import RUN_FILES, RunError
+from cfcore.runs import Progress, Run, TrainResult, load_run
 
 
 class _Monitor(keras.callbacks.Callback):
@@ -672,7 +601,7 @@ def train(
         n_train=split.n_train,
         n_val=split.n_val,
     )
-    return Run(model, dataset, split, result, name=config.model)
+    return Run(embeddings_of(model), dataset, split, result, name=config.model, model=model)
 
 
 class _null_scope:
@@ -688,7 +617,8 @@ class _null_scope:
 # ---------------------------------------------------------------------------
 
 def save_run(run: Run, directory: str | Path) -> Path:
-    """Save model, config, history, id maps, data fingerprint and ratings to a folder.
+    """Save model, config, history, id maps, data fingerprint and ratings to a folder (the trainer's side:
+    it needs the run's live Keras model; :func:`cfcore.runs.load_run` reads the folder back without Keras).
 
     The ratings and split are saved too, so a run opens with no network and no
     dataset (a class demo); ``result.json`` holds the dataset fingerprint.
@@ -722,68 +652,6 @@ def save_run(run: Run, directory: str | Path) -> Path:
         val_rows=run.split.val_rows,
     )
     return out
-
-
-def load_run(directory: str | Path, files: RunFiles | None = None) -> Run:
-    """Load a folder written by :func:`save_run`: every file is checked first (:mod:`cfcore.runfiles`), then
-    the model is opened with Keras safe mode on.
-
-    Args:
-        directory: The run folder.
-        files: Its files as :func:`cfcore.runfiles.read_run_files` already returned them (a run zip checks
-            them while extracting); None reads and checks them here.
-
-    Raises:
-        RunError: if the folder is missing files, they break the run schema or do not fit together.
-    """
-    folder = Path(directory)
-    try:
-        files = files or read_run_files(folder)
-    except RunError as err:
-        text = str(err)
-        raise RunError(text if text.startswith((str(folder), "run directory")) else f"{folder}: {text}") from None
-    try:
-        model = load_model(folder / "model.keras")
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise RunError(f"{folder}: could not read the run ({type(err).__name__}: {str(err)[:200]})") from None
-    index_to_user, index_to_movie = files.index_to_user, files.movies["movieId"].to_numpy(dtype=np.int64)
-    if getattr(model, "n_users", None) != len(index_to_user) or getattr(model, "n_movies", None) != len(index_to_movie):
-        raise RunError(f"{folder}: the model's sizes do not match users.csv and movies.csv")
-    ratings = pd.DataFrame(
-        {
-            "userId": index_to_user[files.user],
-            "movieId": index_to_movie[files.movie],
-            "rating": files.rating,
-            "user": files.user,
-            "movie": files.movie,
-        }
-    )
-    dataset = Dataset(ratings, files.movies, index_to_user, index_to_movie, source=files.source)
-    split = _split_from_rows(ratings, files.val_rows, files.config)
-    result = TrainResult(
-        config=files.config,
-        history=files.history,
-        best_epoch=files.best_epoch,
-        best_val_rmse=files.best_val_rmse,
-        train_seconds=files.train_seconds,
-        stopped_by_user=files.stopped_by_user,
-        stopped_early=files.stopped_early,
-        n_users=len(index_to_user),
-        n_movies=len(index_to_movie),
-        n_train=split.n_train,
-        n_val=split.n_val,
-    )
-    return Run(model, dataset, split, result, path=folder, name=files.name)
-
-
-def _split_from_rows(ratings: pd.DataFrame, val_rows: np.ndarray, config: TrainConfig) -> Split:
-    mask = np.zeros(len(ratings), dtype=bool)
-    mask[val_rows] = True
-    x = ratings[["user", "movie"]].to_numpy(dtype=np.int32)
-    y = ratings["rating"].to_numpy(dtype=np.float32)
-    train_rows = np.flatnonzero(~mask)
-    return Split(x[train_rows], y[train_rows], x[val_rows], y[val_rows], train_rows, np.asarray(val_rows),
-                 config.val_fraction, config.seed)
 
 
 __all__ = [

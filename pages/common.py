@@ -33,7 +33,7 @@ from pages.streamlit_fixes import (
 )
 
 if TYPE_CHECKING:
-    from cfcore.training import Run
+    from cfcore.runs import Run
 
 keep_keras_state_between_reruns()
 hand_over_the_gil_sooner()

@@ -79,7 +79,7 @@ with folder_tab:
                               placeholder="Choose a run" if names else "No saved runs there yet")
         typed = st.text_input("Or a path inside that folder", key="cmp_run_path")
         if st.button("Load run", key="cmp_load_dir", disabled=not (choice or typed.strip())):
-            from cfcore.training import RunError, load_run  # lazy: TensorFlow
+            from cfcore.runs import RunError, load_run
 
             try:
                 with st.spinner("Loading..."):

@@ -19,7 +19,7 @@ if run is None:
     st.stop()
 
 # A trained run never changes: compute its PCA once per session, not on every widget change.
-BY_RUN = {"cfcore.training.Run": lambda r: (id(r), r.name)}
+BY_RUN = {"cfcore.runs.Run": lambda r: (id(r), r.name)}
 
 
 @st.cache_data(scope="session", max_entries=8, show_spinner=False, hash_funcs=BY_RUN)

@@ -20,7 +20,7 @@ if run is None:
 
 
 @st.cache_data(scope="session", max_entries=4, show_spinner=False,
-               hash_funcs={"cfcore.training.Run": lambda r: (id(r), r.name)})
+               hash_funcs={"cfcore.runs.Run": lambda r: (id(r), r.name)})
 def _pca(run):
     # A trained run never changes: one PCA per session, not one per widget change.
     return analysis.movie_pca_frame(run)
@@ -130,6 +130,6 @@ if explain_tab.open:
         else:
             st.info(f"The {run.config.model} model has no biases and no sigmoid: its prediction is the plain dot "
                     "product of the user's and the movie's vectors, the sum of the bars below.")
-            emb = analysis.extract_embeddings(run.model)
+            emb = run.embeddings
             user_vec = emb.user[dataset.user_to_index[user_id]]
             st.plotly_chart(charts.dot_product_bars(user_vec, emb.movie[dataset.movie_to_index[movie_id]]))

@@ -53,7 +53,7 @@ def make_run(
 ):
     """A Run on a small dataset whose model has exactly the given weights."""
     from cfcore.data import split_dataset
-    from cfcore.models import build_model
+    from cfcore.models import build_model, embeddings_of
     from cfcore.training import Run, TrainConfig, TrainResult
 
     n_movies, dim = movie.shape
@@ -75,7 +75,7 @@ def make_run(
             model.global_offset.assign(np.array([global_offset], np.float32))
     config = TrainConfig(model=model_name, embedding_dim=dim)
     result = TrainResult(config, [], 0, math.nan, 0.0, False, False, n_users, n_movies, 0, 0)
-    return Run(model, dataset, split_dataset(dataset, 0.2, 0), result, name=model_name)
+    return Run(embeddings_of(model), dataset, split_dataset(dataset, 0.2, 0), result, name=model_name, model=model)
 
 
 def model_predict(run, users, movies) -> np.ndarray:
@@ -89,12 +89,14 @@ def model_predict(run, users, movies) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", ["simple_dot", "dot_with_bias", "simple_embedding"])
-def test_extract_embeddings_returns_the_set_weights(name):
+def test_embeddings_of_returns_the_set_weights(name):
+    from cfcore.models import embeddings_of
+
     rng = np.random.default_rng(0)
     movie = rng.normal(size=(5, 3))
     user = rng.normal(size=(6, 3))
     run = make_run(name, movie, user=user, user_bias=np.arange(6) * 0.1, movie_bias=-np.arange(5) * 0.2)
-    emb = analysis.extract_embeddings(run.model)
+    emb = embeddings_of(run.model)
     np.testing.assert_allclose(emb.movie, movie, atol=1e-6)
     np.testing.assert_allclose(emb.user, user, atol=1e-6)
     if name == "dot_with_bias":
@@ -106,9 +108,11 @@ def test_extract_embeddings_returns_the_set_weights(name):
         assert emb.user_bias is None and emb.movie_bias is None and emb.min_rating is None
 
 
-def test_extract_embeddings_reads_the_global_offset():
+def test_embeddings_of_reads_the_global_offset():
+    from cfcore.models import embeddings_of
+
     run = make_run("dot_with_bias", np.ones((4, 2)), global_offset=0.75)
-    assert analysis.extract_embeddings(run.model).global_offset == pytest.approx(0.75)
+    assert embeddings_of(run.model).global_offset == pytest.approx(0.75)
 
 
 def test_heatmap_frame_is_first_movies_in_id_order_with_titles():
@@ -363,12 +367,12 @@ def test_fold_in_recovers_a_planted_vector_dot_models(name):
     chosen = rng.choice(30, 12, replace=False)
     ids = run.dataset.index_to_movie
     ratings = {int(ids[j]): float(movie[j] @ planted) for j in chosen}
-    before = [w.copy() for w in run.model.get_weights()]
+    before = [run.embeddings.user.copy(), run.embeddings.movie.copy()]
     fold = analysis.fold_in(run, ratings)
     assert cosine(fold.vector, planted) > 0.99
     assert np.linalg.norm(fold.vector) == pytest.approx(np.linalg.norm(planted), rel=0.05)
     assert fold.bias == 0.0 and fold.movies_used == list(ratings)
-    for old, new in zip(before, run.model.get_weights(), strict=True):
+    for old, new in zip(before, [run.embeddings.user, run.embeddings.movie], strict=True):
         np.testing.assert_array_equal(old, new)  # no retraining
 
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from bench.harness import shared_data_path
 from cfcore import data
 from cfcore.data import UPLOAD_LIMITS, DataError, Dataset, Limits, dataset_from_files
-from cfcore.runzip import RUN_ZIP_FILES, RunZipError, load_run_from_zip
+from cfcore.runzip import RUN_ZIP_FILES, RunZipError, load_run_from_zip, scratch_root
 
 CSV_EXAMPLES = 160
 SMALL_LIMIT_EXAMPLES = 40
@@ -353,15 +353,17 @@ def test_fuzz_run_zip(run_files, tmp_path, watched_tempdir):
         sandbox.mkdir()
         dest = sandbox / "uploads"
         try:
-            run = load_run_from_zip(data, dest)
+            run = load_run_from_zip(data, dest / "kept")
         except RunZipError as err:
             assert str(err) and "Traceback" not in str(err)
             assert not dest.exists() or list(dest.iterdir()) == []
             outcomes.append("rejected")
         else:
-            assert run.path is None and list(dest.iterdir()) == []  # nothing stays on disk
+            # Kept where asked, checked files only.
+            assert run.path == dest / "kept" and sorted(p.name for p in run.path.iterdir()) == sorted(RUN_ZIP_FILES)
             assert run.dataset.n_ratings > 0
             outcomes.append("loaded")
+        assert not scratch_root().exists()  # nothing of the zip stays in scratch
         # Nothing beside the destination folder, and nothing above the sandbox.
         assert [p.name for p in sandbox.iterdir()] in ([], ["uploads"])
         assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("ex")) == ["system-temp"]
@@ -377,5 +379,5 @@ def test_a_valid_zip_through_the_fuzz_path_loads(run_files, tmp_path):
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for name in RUN_ZIP_FILES:
             zf.writestr(f"run/{name}", run_files[name])
-    run = load_run_from_zip(buffer.getvalue(), tmp_path / "uploads")
-    assert run.path is None and list((tmp_path / "uploads").iterdir()) == []
+    run = load_run_from_zip(buffer.getvalue())
+    assert run.path is None and not scratch_root().exists()

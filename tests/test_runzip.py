@@ -13,7 +13,15 @@ import numpy as np
 import pytest
 
 from cfcore import constants as C
-from cfcore.runzip import RUN_ZIP_FILES, RunZipError, export_run_zip, load_run_from_zip, load_run_zip
+from cfcore import analysis
+from cfcore.runzip import (
+    RUN_ZIP_FILES,
+    RunZipError,
+    export_run_zip,
+    load_run_from_zip,
+    load_run_zip,
+    scratch_root,
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +82,15 @@ def test_export_then_load_round_trip(tiny_run, tiny_run_dir, tmp_path):
     data = export_run_zip(tiny_run_dir)
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert sorted(zf.namelist()) == sorted(f"{tiny_run_dir.name}/{n}" for n in RUN_ZIP_FILES)
-    run = load_run_from_zip(data, tmp_path / "uploads")
-    # Everything is in memory: the extracted files are gone (issue 19.3: +524 MB per load stayed on disk).
-    assert run.path is None and list((tmp_path / "uploads").iterdir()) == []
+    run = load_run_from_zip(data)
+    # Nothing is kept: the extracted files are gone (issue 19.3: +524 MB per load stayed on disk).
+    assert run.path is None and not scratch_root().exists()
     assert run.dataset.fingerprint == tiny_run.dataset.fingerprint
     expected = [row["val_rmse"] for row in tiny_run.result.history]
     assert [row["val_rmse"] for row in run.result.history] == pytest.approx(expected)
     x = tiny_run.split.x_val[:50]
-    np.testing.assert_allclose(run.model.predict(x, verbose=0), tiny_run.model.predict(x, verbose=0), rtol=1e-5)
+    np.testing.assert_allclose(analysis.predict(run, x[:, 0], x[:, 1]), tiny_run.model.predict(x, verbose=0)[:, 0],
+                               rtol=1e-5)
     np.testing.assert_array_equal(run.split.val_rows, tiny_run.split.val_rows)
 
 

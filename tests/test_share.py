@@ -109,15 +109,17 @@ def test_any_query_gives_a_valid_config_and_never_raises(params):
 # ---------------------------------------------------------------------------
 
 
-def test_download_bytes_are_complete_and_load_back(tiny_run, tmp_path):
+def test_download_bytes_are_complete_and_load_back(tiny_run_dir, tmp_path):
     import io
 
     import pandas as pd
 
     from cfcore import share
-    from cfcore.analysis import extract_embeddings
-    from cfcore.models import load_model
+    from cfcore.models import embeddings_of, load_model
+    from cfcore.runs import load_run
     from cfcore.runzip import load_run_from_zip
+
+    tiny_run = load_run(tiny_run_dir)  # a run as the server holds it: arrays and its run folder
 
     n, d = tiny_run.dataset.n_movies, tiny_run.config.embedding_dim
     table = pd.read_csv(io.BytesIO(share.embeddings_csv_bytes(tiny_run)))
@@ -130,13 +132,13 @@ def test_download_bytes_are_complete_and_load_back(tiny_run, tmp_path):
 
     (tmp_path / "model.keras").write_bytes(share.model_bytes(tiny_run))
     model = load_model(tmp_path / "model.keras")
-    np.testing.assert_allclose(extract_embeddings(model).movie, extract_embeddings(tiny_run.model).movie)
+    np.testing.assert_allclose(embeddings_of(model).movie, tiny_run.embeddings.movie)
 
     history = pd.read_csv(io.BytesIO(share.history_csv_bytes(tiny_run)))
     assert len(history) == tiny_run.result.epochs_run and "val_rmse" in history
 
     loaded = load_run_from_zip(share.run_zip_bytes(tiny_run), tmp_path / "unzipped")
-    assert loaded.config == tiny_run.config
+    assert loaded.config == tiny_run.config and loaded.path == tmp_path / "unzipped"
     np.testing.assert_array_equal(loaded.split.val_rows, tiny_run.split.val_rows)
 
 

@@ -1,0 +1,199 @@
+"""A trained run as plain data: its learned arrays, history, config and the data it was trained on.
+
+The web server works from these alone: it never imports TensorFlow or Keras. A run folder (written by the
+trainer with :func:`cfcore.training.save_run`) is read here with :func:`load_run`, the model's weights
+straight from ``model.keras`` (:func:`cfcore.runfiles.read_run_files`). Only the trainer and the CLI's
+``train`` hold a live Keras model, in :attr:`Run.model`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cfcore.config import TrainConfig
+from cfcore.data import Dataset, Split
+from cfcore.runfiles import RUN_FILES, RunError, RunFiles, read_run_files
+
+
+@dataclass
+class Progress:
+    """What a progress listener receives.
+
+    ``stage`` is "batch" (within an epoch) or "epoch" (an epoch just ended).
+    ``epoch`` counts from 1; ``step`` is batches done in the current epoch.
+    """
+
+    stage: str
+    epoch: int
+    epochs: int
+    step: int
+    steps_per_epoch: int
+    history: list[dict]
+
+
+@dataclass
+class TrainResult:
+    """Outcome of a training. ``history`` has one dict per epoch run."""
+
+    config: TrainConfig
+    history: list[dict]
+    best_epoch: int
+    best_val_rmse: float
+    train_seconds: float
+    stopped_by_user: bool
+    stopped_early: bool
+    n_users: int
+    n_movies: int
+    n_train: int
+    n_val: int
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+    def summary(self) -> dict:
+        """The CLI's JSON object."""
+        return {
+            "model": self.config.model,
+            "epochs_run": self.epochs_run,
+            "best_epoch": self.best_epoch,
+            "best_val_rmse": self.best_val_rmse,
+            "val_rmse": [row["val_rmse"] for row in self.history],
+            "train_rmse": [row["train_rmse"] for row in self.history],
+            "train_seconds": self.train_seconds,
+            "n_users": self.n_users,
+            "n_movies": self.n_movies,
+            "n_train": self.n_train,
+            "n_val": self.n_val,
+            "stopped_by_user": self.stopped_by_user,
+            "stopped_early": self.stopped_early,
+            "config": self.config.to_dict(),
+        }
+
+
+@dataclass
+class Embeddings:
+    """A model's learned tables, rows in index order (``dataset.index_to_user`` / ``index_to_movie``).
+
+    ``user_bias``, ``movie_bias``, ``min_rating`` and ``max_rating`` are None for
+    the dot-only models; ``global_offset`` is 0.0 when the model has none.
+    """
+
+    user: np.ndarray
+    movie: np.ndarray
+    user_bias: np.ndarray | None = None
+    movie_bias: np.ndarray | None = None
+    global_offset: float = 0.0
+    min_rating: float | None = None
+    max_rating: float | None = None
+
+    @property
+    def has_bias(self) -> bool:
+        return self.user_bias is not None
+
+    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        """The model's ratings for index pairs, dropout off: what the Keras model computes, in float32 NumPy."""
+        dots = np.einsum("ij,ij->i", self.user[users], self.movie[movies])
+        if not self.has_bias:
+            return dots
+        logit = dots + self.user_bias[users] + self.movie_bias[movies] + np.float32(self.global_offset)
+        scale = np.float32(self.max_rating - self.min_rating)
+        return (1.0 / (1.0 + np.exp(-logit, dtype=np.float32))) * scale + np.float32(self.min_rating)
+
+
+@dataclass
+class Run:
+    """A trained model's arrays with the data it was trained on.
+
+    Attributes:
+        embeddings: The learned tables.
+        dataset: The ratings it was trained on (with their movies).
+        split: Which ratings were held out.
+        result: History and outcome.
+        path: The run folder on disk (model.keras, history, ...), or None for a run not saved yet.
+        name: Its display name ("dot_with_bias #2").
+        model: The live Keras model, only where the run was trained in this process (trainer, CLI).
+    """
+
+    embeddings: Embeddings
+    dataset: Dataset
+    split: Split
+    result: TrainResult
+    path: Path | None = None
+    name: str = ""
+    model: Any = None
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.result.config
+
+
+def load_run(directory: str | Path, files: RunFiles | None = None) -> Run:
+    """Load a folder written by :func:`cfcore.training.save_run`, every file checked first (:mod:`cfcore.runfiles`).
+
+    Args:
+        directory: The run folder.
+        files: Its files as :func:`cfcore.runfiles.read_run_files` already returned them (a run zip checks
+            them while extracting); None reads and checks them here.
+
+    Raises:
+        RunError: if the folder is missing files, they break the run schema or do not fit together.
+    """
+    folder = Path(directory)
+    try:
+        files = files or read_run_files(folder)
+    except RunError as err:
+        text = str(err)
+        raise RunError(text if text.startswith((str(folder), "run directory")) else f"{folder}: {text}") from None
+    index_to_user, index_to_movie = files.index_to_user, files.movies["movieId"].to_numpy(dtype=np.int64)
+    ratings = pd.DataFrame(
+        {
+            "userId": index_to_user[files.user],
+            "movieId": index_to_movie[files.movie],
+            "rating": files.rating,
+            "user": files.user,
+            "movie": files.movie,
+        }
+    )
+    dataset = Dataset(ratings, files.movies, index_to_user, index_to_movie, source=files.source)
+    split = split_from_rows(ratings, files.val_rows, files.config)
+    result = TrainResult(
+        config=files.config,
+        history=files.history,
+        best_epoch=files.best_epoch,
+        best_val_rmse=files.best_val_rmse,
+        train_seconds=files.train_seconds,
+        stopped_by_user=files.stopped_by_user,
+        stopped_early=files.stopped_early,
+        n_users=len(index_to_user),
+        n_movies=len(index_to_movie),
+        n_train=split.n_train,
+        n_val=split.n_val,
+    )
+    return Run(Embeddings(**files.weights), dataset, split, result, path=folder, name=files.name)
+
+
+def split_from_rows(ratings: pd.DataFrame, val_rows: np.ndarray, config: TrainConfig) -> Split:
+    """The :class:`~cfcore.data.Split` whose validation rows are ``val_rows`` of ``ratings``."""
+    mask = np.zeros(len(ratings), dtype=bool)
+    mask[val_rows] = True
+    x = ratings[["user", "movie"]].to_numpy(dtype=np.int32)
+    y = ratings["rating"].to_numpy(dtype=np.float32)
+    train_rows = np.flatnonzero(~mask)
+    return Split(x[train_rows], y[train_rows], x[val_rows], y[val_rows], train_rows, np.asarray(val_rows),
+                 config.val_fraction, config.seed)
+
+
+def content_hash(directory: str | Path) -> str:
+    """SHA-256 over a run folder's files (names and bytes): the same run loaded twice has the same hash."""
+    digest = hashlib.sha256()
+    for name in RUN_FILES:
+        data = (Path(directory) / name).read_bytes()
+        digest.update(name.encode() + len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
