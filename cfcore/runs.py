@@ -162,7 +162,7 @@ def load_run(directory: str | Path, files: RunFiles | None = None) -> Run:
         }
     )
     dataset = Dataset(ratings, files.movies, index_to_user, index_to_movie, source=files.source)
-    split = split_from_rows(ratings, files.val_rows, files.config)
+    split = split_from_rows(ratings, files.val_rows, files.config.val_fraction, files.config.seed)
     result = TrainResult(
         config=files.config,
         history=files.history,
@@ -179,7 +179,7 @@ def load_run(directory: str | Path, files: RunFiles | None = None) -> Run:
     return Run(Embeddings(**files.weights), dataset, split, result, path=folder, name=files.name)
 
 
-def split_from_rows(ratings: pd.DataFrame, val_rows: np.ndarray, config: TrainConfig) -> Split:
+def split_from_rows(ratings: pd.DataFrame, val_rows: np.ndarray, val_fraction: float, seed: int) -> Split:
     """The :class:`~cfcore.data.Split` whose validation rows are ``val_rows`` of ``ratings``."""
     mask = np.zeros(len(ratings), dtype=bool)
     mask[val_rows] = True
@@ -187,7 +187,7 @@ def split_from_rows(ratings: pd.DataFrame, val_rows: np.ndarray, config: TrainCo
     y = ratings["rating"].to_numpy(dtype=np.float32)
     train_rows = np.flatnonzero(~mask)
     return Split(x[train_rows], y[train_rows], x[val_rows], y[val_rows], train_rows, np.asarray(val_rows),
-                 config.val_fraction, config.seed)
+                 val_fraction, seed)
 
 
 def content_hash(directory: str | Path) -> str:

@@ -18,9 +18,16 @@ from cfcore import constants as C
 MAX_TRAININGS_ENV_VAR = "CFCORE_MAX_TRAININGS"
 MAX_TRAIN_SECONDS_ENV_VAR = "CFCORE_MAX_TRAIN_SECONDS"
 RUNS_DIR_ENV_VAR = "CFCORE_RUNS_DIR"
+TRAINER_IDLE_ENV_VAR = "CFCORE_TRAINER_IDLE_SECONDS"
+STATE_DIR_ENV_VAR = "CFCORE_STATE_DIR"
+STATE_MAX_MB_ENV_VAR = "CFCORE_STATE_MAX_MB"
+WORKSPACE_TTL_ENV_VAR = "CFCORE_WORKSPACE_TTL_DAYS"
 
 DEFAULT_MAX_TRAININGS = 2
 DEFAULT_MAX_TRAIN_SECONDS = 900.0
+DEFAULT_TRAINER_IDLE_SECONDS = 300.0
+DEFAULT_STATE_MAX_MB = 2048
+DEFAULT_WORKSPACE_TTL_DAYS = 14.0
 # Most trainings one server may run at once, and the longest time limit one may set (a day).
 MAX_TRAININGS_LIMIT = 64
 MAX_TRAIN_SECONDS_LIMIT = 86_400
@@ -39,6 +46,10 @@ class Settings:
     runs_dir: Path | None
     max_trainings: int
     max_train_seconds: float
+    trainer_idle_seconds: float
+    state_dir: Path
+    state_max_mb: int
+    workspace_ttl_days: float
 
 
 def check_environment(environ: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +71,10 @@ def check_environment(environ: Mapping[str, str] | None = None) -> Settings:
         runs_dir=runs_folder(env),
         max_trainings=max_trainings(env),
         max_train_seconds=max_train_seconds(env),
+        trainer_idle_seconds=trainer_idle_seconds(env),
+        state_dir=state_folder(env),
+        state_max_mb=state_max_mb(env),
+        workspace_ttl_days=workspace_ttl_days(env),
     )
 
 
@@ -134,3 +149,36 @@ def max_train_seconds(env: Mapping[str, str] | None = None) -> float:
     """``CFCORE_MAX_TRAIN_SECONDS``: the longest one training may run before it is stopped (default 900)."""
     return _bounded(env, MAX_TRAIN_SECONDS_ENV_VAR, DEFAULT_MAX_TRAIN_SECONDS, float, 1, MAX_TRAIN_SECONDS_LIMIT,
                     "a number of seconds")
+
+
+def trainer_idle_seconds(env: Mapping[str, str] | None = None) -> float:
+    """``CFCORE_TRAINER_IDLE_SECONDS``: how long the trainer process waits with nothing to do before it exits and
+    hands its memory back (default 300)."""
+    return _bounded(env, TRAINER_IDLE_ENV_VAR, DEFAULT_TRAINER_IDLE_SECONDS, float, 1, MAX_TRAIN_SECONDS_LIMIT,
+                    "a number of seconds")
+
+
+def state_folder(env: Mapping[str, str] | None = None) -> Path:
+    """``CFCORE_STATE_DIR``: where workspaces live (default: the user's data folder, ``~/.local/share/cfcore``,
+    or ``$XDG_DATA_HOME/cfcore``)."""
+    env = os.environ if env is None else env
+    raw = _value(env, STATE_DIR_ENV_VAR)
+    if raw:
+        path = Path(raw).expanduser()
+    else:
+        base = _value(env, "XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+        path = Path(base) / "cfcore"
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{STATE_DIR_ENV_VAR}={raw or path}: is a file, not a folder")
+    return path.resolve()
+
+
+def state_max_mb(env: Mapping[str, str] | None = None) -> int:
+    """``CFCORE_STATE_MAX_MB``: the most disk all workspaces together may use (default 2048); the least recently
+    used go first."""
+    return _bounded(env, STATE_MAX_MB_ENV_VAR, DEFAULT_STATE_MAX_MB, int, 10, 10_000_000, "a whole number of MB")
+
+
+def workspace_ttl_days(env: Mapping[str, str] | None = None) -> float:
+    """``CFCORE_WORKSPACE_TTL_DAYS``: workspaces untouched this long are deleted (default 14)."""
+    return _bounded(env, WORKSPACE_TTL_ENV_VAR, DEFAULT_WORKSPACE_TTL_DAYS, float, 0.001, 3650, "a number of days")

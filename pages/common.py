@@ -22,7 +22,7 @@ from cfcore import constants as C
 from cfcore import settings, share
 from cfcore.data import DataError, Dataset, load_dataset
 from cfcore.heap import HeapJanitor
-from cfcore.jobs import TrainingManager
+from cfcore.trainer.jobs import TrainingManager
 from cfcore.text import md
 from pages.streamlit_fixes import (
     hand_over_the_gil_sooner,
@@ -242,7 +242,7 @@ def training_manager() -> TrainingManager:
 
 
 def current_job():
-    """This session's queued or running job (a :class:`cfcore.jobs.Job`), or None."""
+    """This session's queued or running job (a :class:`cfcore.trainer.jobs.Job`), or None."""
     init_session()
     return training_manager().get(st.session_state["train_job"], session_id())
 

@@ -22,7 +22,7 @@ from cfcore.config import (
 )
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import DataError, split_dataset
-from cfcore.jobs import JobError, warm_up
+from cfcore.trainer.jobs import JobError, warm_up
 from cfcore.text import md
 from pages.common import (
     bias_baseline_rmse,

@@ -12,7 +12,7 @@ import streamlit as st
 from cfcore import explore_charts as charts
 from cfcore.config import PRESETS, ConfigError, preset
 from cfcore.data import split_dataset
-from cfcore.jobs import JobError
+from cfcore.trainer.jobs import JobError
 from cfcore.models import GatherEmbedding
 from cfcore.text import md
 from pages.common import (

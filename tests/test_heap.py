@@ -12,7 +12,7 @@ import pytest
 
 from cfcore import heap
 from cfcore.config import TrainConfig
-from cfcore.jobs import TrainingManager
+from cfcore.trainer.jobs import TrainingManager
 from tests.test_jobs import TINY, FakeTrainer, wait_for
 
 REPO = Path(__file__).resolve().parent.parent

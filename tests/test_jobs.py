@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from cfcore.config import ConfigError, TrainConfig
-from cfcore.jobs import JobError, TrainingManager
+from cfcore.trainer.jobs import JobError, TrainingManager
 
 
 class FakeTrainer:
@@ -23,7 +23,7 @@ class FakeTrainer:
         self.release = threading.Event()
         self.lock = threading.Lock()
 
-    def __call__(self, dataset, config, *, split, listeners, stop_event):
+    def __call__(self, dataset, config, *, split, listeners, stop_event, **_):
         with self.lock:
             self.started.append(config.model)
         if self.fail is not None:
@@ -133,7 +133,7 @@ def test_bad_config_is_rejected_at_submit():
 
 def test_max_concurrent_must_be_positive():
     with pytest.raises(ValueError, match="max_concurrent"):
-        TrainingManager(max_concurrent=0)
+        TrainingManager(max_concurrent=0, train_fn=FakeTrainer())
 
 
 def test_one_owner_gets_one_running_and_one_waiting_training():
@@ -173,26 +173,5 @@ def test_a_model_too_large_for_the_server_is_refused_at_submit():
 
 
 def test_importing_jobs_does_not_import_tensorflow():
-    code = "import sys, cfcore.jobs; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
+    code = "import sys, cfcore.trainer.jobs; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
-
-
-def test_real_training_runs_and_stops_within_seconds(synthetic_dataset):
-    manager = TrainingManager(max_concurrent=1)
-    done = manager.submit(synthetic_dataset, TrainConfig(embedding_dim=4, epochs=2, batch_size=64,
-                                                         learning_rate=0.01, patience=0), owner="a")
-    long = manager.submit(synthetic_dataset, TrainConfig(embedding_dim=4, epochs=100, batch_size=16,
-                                                         learning_rate=0.01, patience=0), owner="a")
-    assert long.queue_position() == 1
-    assert manager.wait(done, timeout=120), "a 2-epoch run on 1,000 ratings did not finish"
-    assert done.state == "done" and done.run.result.epochs_run == 2 and len(done.history) == 2
-    assert wait_for(lambda: len(long.history) >= 1, timeout=60)
-    assert long.progress is not None and long.progress.epochs == 100
-    asked = time.monotonic()
-    long.stop()
-    assert manager.wait(long, timeout=10)
-    assert time.monotonic() - asked < 3.0, "stop took longer than a few seconds"
-    assert long.state == "stopped"
-    result = long.run.result
-    assert result.stopped_by_user and 1 <= result.epochs_run < 100
-    assert long.history == result.history

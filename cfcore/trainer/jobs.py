@@ -1,25 +1,24 @@
-"""Background training jobs: a process-wide manager with a concurrency cap, a queue, stop and owners.
+"""Training jobs: a process-wide manager with a concurrency cap, a queue, stop, time limits and owners.
 
-The app keeps one :class:`TrainingManager` per process; each browser session
-holds only job ids and its owner id. Training runs on worker threads, so page
-reruns and page switches never touch it. No Streamlit here, and TensorFlow is
-imported only on the worker thread, when the first job starts.
+The app keeps one :class:`TrainingManager` per server process. A job belongs to an owner (a workspace), not to
+a browser tab: any tab of that workspace finds it again. Each running job has a thread here that waits on the
+backend (the trainer process, :mod:`cfcore.trainer.local`), so page reruns and page switches never touch it.
+No Streamlit and no TensorFlow here.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cfcore import settings
 from cfcore.config import TrainConfig, check_work
-from cfcore.heap import HeapJanitor
 
 if TYPE_CHECKING:  # the real imports would pull in TensorFlow
     from cfcore.data import Dataset, Split
@@ -29,7 +28,7 @@ _LOG = logging.getLogger(__name__)
 
 DEFAULT_MAX_TRAININGS = settings.DEFAULT_MAX_TRAININGS
 DEFAULT_MAX_QUEUE = 20
-# Per owner (a browser session today): one training running and one waiting, whatever page asked. A closed tab's
+# Per owner (a workspace): one training running and one waiting, whatever page asked. A closed tab's
 # trainings used to hold every slot while other visitors waited.
 MAX_RUNNING_PER_OWNER = 1
 MAX_QUEUED_PER_OWNER = 1
@@ -46,32 +45,6 @@ class JobError(RuntimeError):
     """A job cannot be accepted (the queue is full); the message says why."""
 
 
-_warm_lock = threading.Lock()
-_warm_started = False
-
-
-def warm_up() -> None:
-    """Import the training engine (TensorFlow) on a background thread, once per process.
-
-    The Train page calls this so that pressing Train does not wait seconds for
-    the import; other pages never pay for it.
-    """
-    global _warm_started
-    with _warm_lock:
-        if _warm_started:
-            return
-        _warm_started = True
-
-    def _import() -> None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up notes out of server logs
-        try:
-            import cfcore.training  # noqa: F401
-        except Exception:  # the first job will report the real error
-            _LOG.exception("warming up the training engine failed")
-
-    threading.Thread(target=_import, name="cfcore-warm-up", daemon=True).start()
-
-
 @dataclass(eq=False)
 class Job:
     """One training request and what it has produced so far.
@@ -85,6 +58,8 @@ class Job:
         run: The trained :class:`~cfcore.training.Run` once finished (also after a stop).
         error: What went wrong, for a failed job; "" otherwise.
         time_limited: Whether the time limit stopped it (state "stopped", the run so far is kept).
+        out_dir: Where the trainer saves the run folder (None: a scratch folder).
+        purpose: What the submitting page asked it for ("train", "compare-layers", ...), to find it again.
     """
 
     id: str
@@ -99,6 +74,8 @@ class Job:
     run: Run | None = field(default=None, repr=False)
     error: str = ""
     time_limited: bool = False
+    out_dir: Path | None = None
+    purpose: str = ""
     submitted_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
@@ -142,11 +119,37 @@ class Job:
         self.progress = progress
 
 
-def _default_train(dataset: Dataset, config: TrainConfig, *, split: Split | None, listeners, stop_event) -> Run:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from cfcore.training import train  # lazy: TensorFlow loads on the worker thread, not the page's
+class TrainingFailed(RuntimeError):
+    """A training ended with an error; the message is for the learner as it stands."""
 
-    return train(dataset, config, split=split, listeners=listeners, stop_event=stop_event)
+
+def backend_train_fn(backend, datasets_dir: Path) -> TrainFn:
+    """The manager's training function for a backend (``backend.run(spec, on_progress, stop_event)``, such as
+    :class:`cfcore.trainer.local.LocalTrainer`): the dataset goes to ``datasets_dir`` once per fingerprint, the
+    trainer saves the run folder, and the run comes back as arrays (:func:`cfcore.runs.load_run`)."""
+    from cfcore.datasetfile import save_dataset_file
+    from cfcore.runs import load_run
+    from cfcore.trainer.spec import FAILED, JobSpec
+
+    def train(dataset, config, *, split, listeners, stop_event, job):
+        from cfcore.data import split_dataset
+
+        split = split or split_dataset(dataset, config.val_fraction, config.seed)
+        dataset_file = save_dataset_file(dataset, Path(datasets_dir) / f"{dataset.fingerprint}.npz")
+        out_dir = job.out_dir or Path(datasets_dir).parent / "scratch-runs" / job.id
+        spec = JobSpec(job.id, config.to_dict(), str(dataset_file), dataset.fingerprint, split.val_rows,
+                       int(split.seed), str(out_dir), job.name)
+
+        def on_progress(progress):
+            for listener in listeners:
+                listener(progress)
+
+        outcome = backend.run(spec, on_progress, stop_event)
+        if outcome.state == FAILED:
+            raise TrainingFailed(outcome.error)
+        return None if outcome.folder is None else load_run(outcome.folder)
+
+    return train
 
 
 class TrainingManager:
@@ -158,9 +161,11 @@ class TrainingManager:
     Args:
         max_concurrent: How many jobs may train at once (>= 1).
         max_queue: How many may wait; :meth:`submit` raises :class:`JobError` beyond that.
-        train_fn: The training function (``cfcore.training.train``'s signature); replaceable in tests.
-        janitor: Told when a job ends or a run is let go while no other job trains or waits, so freed
-            memory goes back to the OS soon.
+        train_fn: Trains one job: called with ``(dataset, config, *, split, listeners, stop_event, job)`` on the
+            job's thread, returns its :class:`~cfcore.runs.Run` (None when stopped before the first epoch ended);
+            :func:`backend_train_fn` makes one for a backend. Tests pass fakes.
+        on_change: Called with ``(job, event)`` for "started", "epoch" (an epoch ended) and "finished", on the
+            job's thread; its errors are logged. The app records a workspace's jobs with it.
         max_seconds: A running job is stopped after this long (``CFCORE_MAX_TRAIN_SECONDS``); its run so far
             is kept and the job says ``time_limited``.
     """
@@ -170,18 +175,20 @@ class TrainingManager:
         max_concurrent: int = DEFAULT_MAX_TRAININGS,
         max_queue: int = DEFAULT_MAX_QUEUE,
         train_fn: TrainFn | None = None,
-        janitor: HeapJanitor | None = None,
+        on_change: Callable[[Job, str], None] | None = None,
         max_seconds: float = settings.DEFAULT_MAX_TRAIN_SECONDS,
     ):
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1. Received: max_concurrent={max_concurrent}")
         if max_queue < 0:
             raise ValueError(f"max_queue must be 0 or more. Received: max_queue={max_queue}")
+        if train_fn is None:
+            raise ValueError("train_fn is required: backend_train_fn(LocalTrainer(...), folder) makes one")
         self.max_concurrent = int(max_concurrent)
         self.max_queue = int(max_queue)
         self.max_seconds = float(max_seconds)
-        self._train_fn = train_fn or _default_train
-        self._janitor = janitor
+        self._train_fn = train_fn
+        self._on_change = on_change
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._queue: list[Job] = []
@@ -190,7 +197,8 @@ class TrainingManager:
     # -- submitting and looking up ------------------------------------------------
 
     def submit(
-        self, dataset: Dataset, config: TrainConfig, owner: str, *, split: Split | None = None, name: str = ""
+        self, dataset: Dataset, config: TrainConfig, owner: str, *, split: Split | None = None, name: str = "",
+        out_dir: Path | None = None, purpose: str = "",
     ) -> Job:
         """Queue a training job; it starts at once when under the cap.
 
@@ -200,6 +208,8 @@ class TrainingManager:
             owner: The submitting session's id.
             split: Optional precomputed split (otherwise made from the config).
             name: A display name for the job.
+            out_dir: Where the run folder is saved (see :class:`Job`).
+            purpose: See :class:`Job`.
 
         Returns:
             The :class:`Job` (state "running" or "queued").
@@ -210,7 +220,7 @@ class TrainingManager:
         """
         check_work(config, dataset.n_users, dataset.n_movies)
         job = Job(id=uuid.uuid4().hex, owner=str(owner), config=config, dataset=dataset, split=split,
-                  name=name or config.model, _manager=self)
+                  name=name or config.model, out_dir=out_dir, purpose=purpose, _manager=self)
         with self._lock:
             self._prune_locked()
             mine = [other for other in self._jobs.values() if other.owner == str(owner) and other.active]
@@ -246,7 +256,6 @@ class TrainingManager:
             job = self._jobs.get(job_id)
             if job is not None and job.owner == owner and job.finished:
                 del self._jobs[job_id]
-        self._poke_janitor_when_idle()
 
     def queue_position(self, job: Job) -> int:
         """1-based place of ``job`` in the wait queue; 0 when it is not waiting."""
@@ -299,10 +308,20 @@ class TrainingManager:
         timer = threading.Timer(self.max_seconds, self._time_up, args=(job,))
         timer.daemon = True
         timer.start()
+        self._notify(job, "started")
+        epochs_seen = [0]
+
+        def on_progress(progress) -> None:
+            job._on_progress(progress)
+            if len(progress.history) > epochs_seen[0]:
+                epochs_seen[0] = len(progress.history)
+                self._notify(job, "epoch")
+
         try:
-            run = self._train_fn(
-                job.dataset, job.config, split=job.split, listeners=[job._on_progress], stop_event=job._stop_event
-            )
+            run = self._train_fn(job.dataset, job.config, split=job.split, listeners=[on_progress],
+                                 stop_event=job._stop_event, job=job)
+        except TrainingFailed as err:
+            error = str(err)
         except Exception as err:  # a failed run must never take the manager or the app down
             _LOG.exception("training job %s failed", job.id)
             error = f"{type(err).__name__}: {err}"
@@ -315,14 +334,22 @@ class TrainingManager:
             job.error = error
             if error:
                 job.state = FAILED
-            elif job._stop_event.is_set() or getattr(run.result, "stopped_by_user", False):
+            elif job._stop_event.is_set() or (run is not None and run.result.stopped_by_user):
                 job.state = STOPPED
             else:
                 job.state = DONE
             job.finished_at = time.time()
             self._running.discard(job.id)
             self._start_next_locked()
-        self._poke_janitor_when_idle()  # the job's graphs and temporaries are garbage now
+        self._notify(job, "finished")
+
+    def _notify(self, job: Job, event: str) -> None:
+        if self._on_change is None:
+            return
+        try:
+            self._on_change(job, event)
+        except Exception:  # bookkeeping must never break a training
+            _LOG.exception("on_change(%s) failed for job %s", event, job.id)
 
     @staticmethod
     def _time_up(job: Job) -> None:
@@ -334,11 +361,6 @@ class TrainingManager:
         """Whether any job is training or waiting to."""
         with self._lock:
             return bool(self._running or self._queue)
-
-    def _poke_janitor_when_idle(self) -> None:
-        # Not while others train: a pass holds the GIL for a while and every page would wait for it.
-        if self._janitor is not None and not self.busy():
-            self._janitor.poke()
 
     def _prune_locked(self) -> None:
         now = time.time()

@@ -1,0 +1,12 @@
+"""Trainings outside the web server: the job manager (:mod:`.jobs`), the plain-data messages (:mod:`.spec`),
+the local process backend (:mod:`.local`) and the trainer's own side (:mod:`.worker`).
+
+Importing this package imports no TensorFlow; only :mod:`.worker` does, in the trainer process.
+"""
+
+
+def worker_main(conn) -> None:
+    """The trainer process's target (spawn pickles it by name; the import of TensorFlow happens there)."""
+    from cfcore.trainer.worker import serve
+
+    serve(conn)

@@ -1,0 +1,210 @@
+"""The local backend: one trainer process, started by the server itself, that runs every training.
+
+The web server never imports TensorFlow: :class:`LocalTrainer` starts ``cfcore.trainer.worker.serve`` in a
+``multiprocessing`` *spawn* process (a fresh interpreter, so none of the server's threads or sockets are copied),
+sends it job specs and reads progress and outcomes back over one pipe. If the process dies (killed, out of
+memory, a native crash) every training it held ends with a readable message within a fraction of a second, and
+the next training starts a fresh process. With nothing to do for ``idle_seconds`` it is shut down, so its
+memory (TensorFlow is most of a gigabyte) goes back to the system.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cfcore.runs import Progress
+from cfcore.trainer.spec import DIED_MESSAGE, FAILED, JobSpec, Outcome, progress_from_message
+
+_LOG = logging.getLogger(__name__)
+# How often a waiting job checks for a stop request and that the process is still alive.
+_POLL_S = 0.05
+
+
+class _Process:
+    """One trainer process and the thread that reads its pipe."""
+
+    def __init__(self, on_message: Callable[[tuple], None], on_exit: Callable[[_Process], None]):
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe(duplex=True)
+        from cfcore.trainer import worker_main
+
+        self.process = context.Process(target=worker_main, args=(child,), name="cfcore-trainer", daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = threading.Event()
+        self.started = time.monotonic()
+        self._send_lock = threading.Lock()
+        self._on_message, self._on_exit = on_message, on_exit
+        threading.Thread(target=self._read, name="cfcore-trainer-reader", daemon=True).start()
+
+    def send(self, message: tuple) -> bool:
+        with self._send_lock:
+            try:
+                self.conn.send(message)
+                return True
+            except (OSError, ValueError):
+                return False
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                break
+            if message[0] == "ready":
+                self.ready.set()
+            else:
+                self._on_message(message)
+        self.process.join(timeout=5)
+        self._on_exit(self)
+
+    @property
+    def exit_reason(self) -> str:
+        code = self.process.exitcode
+        if code is None:
+            return "it stopped answering"
+        if code < 0:
+            return f"killed by signal {-code}"
+        return f"exit code {code}"
+
+    def stop(self) -> None:
+        self.send(("shutdown",))
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
+
+
+class LocalTrainer:
+    """Runs job specs in a trainer process the server starts on demand (thread-safe).
+
+    Args:
+        idle_seconds: Shut the process down after this long with no training running (``CFCORE_TRAINER_IDLE_SECONDS``).
+    """
+
+    def __init__(self, idle_seconds: float = 300.0):
+        self.idle_seconds = float(idle_seconds)
+        self._lock = threading.Lock()
+        self._process: _Process | None = None
+        self._waiting: dict[str, queue.SimpleQueue] = {}
+        self._idle_timer: threading.Timer | None = None
+        self.processes_started = 0
+
+    # -- the process --------------------------------------------------------------
+
+    def warm(self) -> None:
+        """Start the trainer now (it imports TensorFlow and traces its training code) unless it runs already."""
+        with self._lock:
+            self._ensure_process_locked()
+            if not self._waiting:
+                self._arm_idle_locked()
+
+    @property
+    def pid(self) -> int | None:
+        """The trainer process's id, or None when none runs."""
+        process = self._process
+        return process.process.pid if process is not None else None
+
+    def is_ready(self) -> bool:
+        process = self._process
+        return process is not None and process.ready.is_set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until the trainer has warmed up (for scripts and tests)."""
+        process = self._process
+        return process is not None and process.ready.wait(timeout)
+
+    def shutdown(self) -> None:
+        """Stop the trainer process now (trainings in it fail)."""
+        with self._lock:
+            process, self._process = self._process, None
+            self._cancel_idle_locked()
+        if process is not None:
+            process.stop()
+
+    def _ensure_process_locked(self) -> _Process:
+        if self._process is None or not self._process.process.is_alive():
+            self._process = _Process(self._dispatch, self._exited)
+            self.processes_started += 1
+        return self._process
+
+    def _dispatch(self, message: tuple) -> None:
+        waiting = self._waiting.get(message[1])
+        if waiting is not None:
+            waiting.put(message)
+
+    def _exited(self, process: _Process) -> None:
+        with self._lock:
+            if self._process is process:
+                self._process = None
+            waiting = list(self._waiting.values())
+        for box in waiting:
+            box.put(("died", process.exit_reason))
+
+    def _arm_idle_locked(self) -> None:
+        self._cancel_idle_locked()
+        self._idle_timer = threading.Timer(self.idle_seconds, self._idle_out)
+        self._idle_timer.daemon = True
+        self._idle_timer.start()
+
+    def _cancel_idle_locked(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    def _idle_out(self) -> None:
+        with self._lock:
+            if self._waiting or self._process is None:
+                return
+            process, self._process = self._process, None
+            self._idle_timer = None
+        _LOG.info("trainer idle for %.0f s: stopping it", self.idle_seconds)
+        process.stop()
+
+    # -- jobs -----------------------------------------------------------------------
+
+    def run(self, spec: JobSpec, on_progress: Callable[[Progress], None], stop_event: threading.Event) -> Outcome:
+        """Run ``spec`` in the trainer and wait for it; progress goes to ``on_progress`` on this thread.
+
+        Setting ``stop_event`` stops the training after its current batch group. Never raises: a dead trainer
+        is a failed :class:`Outcome` whose message says so.
+        """
+        box: queue.SimpleQueue = queue.SimpleQueue()
+        with self._lock:
+            self._cancel_idle_locked()
+            process = self._ensure_process_locked()
+            self._waiting[spec.job_id] = box
+        try:
+            if not process.send(("train", spec)):
+                return Outcome(FAILED, error=DIED_MESSAGE.format(why=process.exit_reason))
+            stop_sent = False
+            while True:
+                if stop_event.is_set() and not stop_sent:
+                    stop_sent = process.send(("stop", spec.job_id))
+                try:
+                    message = box.get(timeout=_POLL_S)
+                except queue.Empty:
+                    continue
+                if message[0] == "progress":
+                    on_progress(progress_from_message(message[2]))
+                elif message[0] == "outcome":
+                    return message[2]
+                elif message[0] == "died":
+                    return Outcome(FAILED, error=DIED_MESSAGE.format(why=message[1]))
+        finally:
+            with self._lock:
+                self._waiting.pop(spec.job_id, None)
+                if not self._waiting and self._process is not None:
+                    self._arm_idle_locked()
+
+
+def default_work_dir() -> Path:
+    """Where runs of jobs that name no folder go (tests, scripts): the system temp folder."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / "cfcore-trainer-runs"
