@@ -2,17 +2,18 @@
 
 import streamlit as st
 
-from pages.streamlit_fixes import preload_widget_code, start_loading_chart_code
+from ui.streamlit_fixes import preload_widget_code, start_loading_chart_code
 
 st.set_page_config(page_title="Embeddings Explorer", page_icon="🎬", layout="wide")
 chart_code = start_loading_chart_code()  # first: the browser fetches Plotly while pandas is imported below
 
-from pages.common import check_server_settings, init_session, sidebar  # noqa: E402 - after the call above
+from ui import services, state  # noqa: E402 - after the call above
+from ui.sidebar import sidebar  # noqa: E402
 
 if chart_code is not None:
     chart_code.empty()
-check_server_settings()
-init_session()
+services.check_server_settings()
+state.init_session()
 page = st.navigation(
     [
         st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),
@@ -25,4 +26,7 @@ page = st.navigation(
 )
 sidebar()
 preload_widget_code()  # once per session; the browser loads other pages' code when idle
-page.run()
+try:
+    page.run()
+finally:
+    state.save_workspace()  # also after a page's st.rerun or st.stop

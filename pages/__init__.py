@@ -1,1 +1,1 @@
-"""The app's pages (one file each, routed by app.py) and their shared helpers in ``common``."""
+"""The app's pages, one file each, routed by app.py. What they share lives in the ``ui`` package."""

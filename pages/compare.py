@@ -1,4 +1,4 @@
-"""Compare page: the session's runs side by side, the baseline ladder, downloads, and loading saved runs."""
+"""Compare page: the workspace's runs side by side, the baseline ladder, managing and sharing runs, loading runs."""
 
 import numpy as np
 import pandas as pd
@@ -8,65 +8,109 @@ from cfcore import explore_charts as charts
 from cfcore import share
 from cfcore.baselines import baseline_ladder
 from cfcore.constants import ARTICLE_VAL_RMSE
-from cfcore.runzip import RunZipError, load_run_from_zip
+from cfcore.runs import RunError
+from cfcore.runzip import RunZipError
 from cfcore.text import md
-from pages.common import active_run, add_run, current_dataset, intro, runs, set_dataset
+from cfcore.workspace import WorkspaceError
+from ui import state
+from ui.page import intro
 
 st.title("Compare")
 intro(
-    "Every run of this session side by side, and against two baselines that use no embeddings at all: "
-    "predicting the average rating, and the average plus a user bias and a movie bias. Save a run here, "
-    "or load one (a class demo then needs no training and no network)."
+    "Every run of this workspace side by side, and against two baselines that use no embeddings at all: "
+    "predicting the average rating, and the average plus a user bias and a movie bias. Hide, delete or share a "
+    "run here, save one, or load one (a class demo then needs no training and no network)."
 )
-all_runs, active = runs(), active_run()
+all_runs, active = state.runs(), state.active_run()
+hidden = state.hidden_run_names()
+shown = {name: run for name, run in all_runs.items() if name not in hidden}
+for problem in state.unreadable_runs():
+    st.warning(f"A run folder in this workspace could not be read and is left out: {md(problem)}")
+if notice := state.shared_run_notice():
+    getattr(st, notice[0])(notice[1])
 
 
-def _keep(run) -> None:
-    name = add_run(run)
-    if current_dataset() is None:
-        set_dataset(run.dataset)
-    st.session_state["cmp_loaded"] = name
+def _loaded(name: str, new: bool) -> None:
+    st.session_state["cmp_loaded"] = (name, new)
     st.rerun()
 
 
 if active is None:
     st.info("No trained runs yet. Train one on the Train page, or load a saved run below.")
 else:
-    st.dataframe(charts.runs_table(all_runs), hide_index=True, column_config={
+    st.dataframe(charts.runs_table(shown), hide_index=True, column_config={
         "best val RMSE": st.column_config.NumberColumn(format="%.4f"),
         "seconds": st.column_config.NumberColumn(format="%.1f"),
     })
+    if hidden:
+        st.caption(f"Hidden from the table and charts: {md(', '.join(sorted(hidden)))}.")
     metric = st.radio("Curve", ["val_rmse", "train_rmse", "val_loss", "loss"], horizontal=True, key="cmp_metric")
     reference = ARTICLE_VAL_RMSE["dot_with_bias"] if metric == "val_rmse" else None
-    st.plotly_chart(charts.compare_curves({name: run.result.history for name, run in all_runs.items()}, metric,
+    st.plotly_chart(charts.compare_curves({name: run.result.history for name, run in shown.items()}, metric,
                                           reference, "the article's dot_with_bias"))
 
     st.subheader("The baseline ladder")
     # Baselines are fitted on the active run's split; only runs on that same split can stand next to them.
     same_split = [
-        run for run in all_runs.values() if run is not active
+        run for run in shown.values() if run is not active
         and run.dataset.fingerprint == active.dataset.fingerprint
         and np.array_equal(run.split.val_rows, active.split.val_rows)
     ]
     ladder = pd.concat([baseline_ladder(active)] + [baseline_ladder(run).iloc[[-1]] for run in same_split],
                        ignore_index=True)
     st.plotly_chart(charts.baseline_ladder_figure(ladder))
-    skipped = len(all_runs) - 1 - len(same_split)
+    skipped = len(shown) - 1 - len(same_split) + (active.name in hidden)
     st.caption(f"Validation RMSE on the split of **{md(active.name)}**; lower is better."
                + (f" {skipped} run(s) on other data or another split are left out." if skipped else ""))
 
-    st.subheader(f"Download {md(active.name)}")
+    st.subheader("Manage runs")
+    picked = st.selectbox("Run", list(all_runs), index=list(all_runs).index(active.name), key="cmp_manage",
+                          format_func=lambda name: state.run_label(all_runs[name]))
+    run = all_runs[picked]
+    left, middle, right = st.columns(3)
+    if left.toggle("Hide from the charts", value=picked in hidden, key=f"cmp_hide_{picked}") != (picked in hidden):
+        state.set_hidden(picked, picked not in hidden)
+        st.rerun()
+    if middle.button("Delete this run", key="cmp_delete", icon=":material/delete:"):
+        st.session_state["cmp_confirm_delete"] = picked
+    if right.button("Share this run", key="cmp_share", icon=":material/share:"):
+        token = state.share_run_token(picked)
+        st.session_state["cmp_share_link"] = (picked, f"{(st.context.url or '').split('?')[0]}?"
+                                                      f"{state.SHARED_RUN_PARAM}={token}")
+    if st.session_state.get("cmp_confirm_delete") == picked:
+        st.warning(f"Delete **{md(picked)}** from this workspace and from the server's disk? This cannot be undone.")
+        yes, no = st.columns(2)
+        if yes.button("Yes, delete it", key="cmp_delete_yes", type="primary"):
+            state.delete_run(picked)
+            st.session_state.pop("cmp_confirm_delete")
+            st.rerun()
+        if no.button("Keep it", key="cmp_delete_no"):
+            st.session_state.pop("cmp_confirm_delete")
+            st.rerun()
+    link = st.session_state.get("cmp_share_link")
+    if link and link[0] == picked:
+        st.markdown("A read-only link to a copy of this one run: whoever opens it gets the copy in their own "
+                    "workspace and sees nothing else of yours.")
+        st.code(link[1], language=None)
+    st.caption("Your workspace's own link (the address bar) is private: anyone with it can see and change all "
+               "these runs. Share runs with the button above instead.")
+
+    st.subheader(f"Download {md(run.name)}")
     a, b, c = st.columns(3)
-    a.download_button("Model (.keras)", lambda: share.model_bytes(active), "model.keras", "application/zip",
+    a.download_button("Model (.keras)", lambda: share.model_bytes(run), "model.keras", "application/zip",
                       key="cmp_download_model")
-    b.download_button("History (CSV)", lambda: share.history_csv_bytes(active), "history.csv", "text/csv",
+    b.download_button("History (CSV)", lambda: share.history_csv_bytes(run), "history.csv", "text/csv",
                       key="cmp_download_history")
-    c.download_button("Whole run (zip, loads below)", lambda: share.run_zip_bytes(active), "run.zip",
+    c.download_button("Whole run (zip, loads below)", lambda: share.run_zip_bytes(run), "run.zip",
                       "application/zip", key="cmp_download_run")
 
 st.subheader("Load a saved run")
 if "cmp_loaded" in st.session_state:
-    st.success(f"Loaded **{md(st.session_state.pop('cmp_loaded'))}**; it is now the active model.")
+    name, new = st.session_state.pop("cmp_loaded")
+    if new:
+        st.success(f"Loaded **{md(name)}**; it is now the active model.")
+    else:
+        st.info(f"That run is already in this workspace as **{md(name)}**; nothing was added.")
 folder_tab, zip_tab = st.tabs(["From the runs folder", "From a zip"])
 with folder_tab:
     root = share.runs_root()
@@ -78,24 +122,38 @@ with folder_tab:
         choice = st.selectbox(f"Runs in {root}", names, index=None, key="cmp_run_dir",
                               placeholder="Choose a run" if names else "No saved runs there yet")
         typed = st.text_input("Or a path inside that folder", key="cmp_run_path")
-        if st.button("Load run", key="cmp_load_dir", disabled=not (choice or typed.strip())):
-            from cfcore.runs import RunError, load_run
-
+        load_one, load_all = st.columns(2)
+        if load_one.button("Load run", key="cmp_load_dir", disabled=not (choice or typed.strip())):
             try:
                 with st.spinner("Loading..."):
-                    loaded = load_run(share.resolve_run_dir(root, typed.strip() or choice))
-            except (share.RunsFolderError, RunError) as err:
+                    result = state.keep_folder_run(share.resolve_run_dir(root, typed.strip() or choice))
+            except (share.RunsFolderError, RunError, WorkspaceError) as err:
                 st.error(md(err))
             else:
-                _keep(loaded)
+                _loaded(*result)
+        if load_all.button(f"Load all {len(names)}", key="cmp_load_all", disabled=not names):
+            added, problems = [], []
+            with st.spinner("Loading..."):
+                for folder_name in names:
+                    try:
+                        name, new = state.keep_folder_run(share.resolve_run_dir(root, folder_name))
+                    except (share.RunsFolderError, RunError, WorkspaceError) as err:
+                        problems.append(f"{folder_name}: {err}")
+                        if isinstance(err, WorkspaceError):
+                            break
+                    else:
+                        added += [name] if new else []
+            st.success(f"Added {len(added)} run(s); {len(names) - len(added) - len(problems)} were here already.")
+            for problem in problems:
+                st.error(md(problem))
 with zip_tab:
     upload = st.file_uploader('A run zip (the "Whole run" download above)', type="zip",
                               key="cmp_upload")
     if st.button("Load uploaded run", key="cmp_load_zip", disabled=upload is None):
         try:
             with st.spinner("Checking and loading..."):
-                loaded = load_run_from_zip(upload)  # extracted only while loading, then removed
-        except RunZipError as err:
+                result = state.keep_zip_run(upload)  # checked in a scratch folder, then moved into the workspace
+        except (RunZipError, WorkspaceError) as err:
             st.error(f"That zip could not be loaded: {md(err)}")
         else:
-            _keep(loaded)
+            _loaded(*result)

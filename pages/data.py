@@ -5,16 +5,9 @@ import streamlit as st
 from cfcore import charts
 from cfcore.data import DataError, dataset_from_files, split_dataset
 from cfcore.text import md
-from pages.common import (
-    DEFAULT_SPLIT,
-    configured_data_path,
-    current_dataset,
-    dataset_label,
-    init_session,
-    intro,
-    load_path_dataset,
-    set_dataset,
-)
+from ui.page import dataset_label, intro
+from ui.services import configured_data_path, load_path_dataset
+from ui.state import current_dataset, init_session, set_dataset, set_split_settings, split_settings
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -84,7 +77,7 @@ def _use_path(path: str) -> None:
             _remember_failure(key, f"Could not load the data: {err}")
             _show_failure(key)
             return
-    set_dataset(dataset)
+    set_dataset(dataset, path=path)
     st.session_state["data_loaded_key"] = key
 
 
@@ -92,7 +85,8 @@ def _use_upload() -> None:
     left, right = st.columns(2)
     ratings_file = left.file_uploader("ratings.csv (userId, movieId, rating)", type=["csv"], key="data_upload_ratings")
     movies_file = right.file_uploader("movies.csv (movieId, title, genres)", type=["csv"], key="data_upload_movies")
-    st.caption("Uploads stay in this browser session only; nothing is written to the server's disk.")
+    st.caption("An upload is kept in your workspace only (the private link in the address bar); no other visitor "
+               "can see it.")
     if ratings_file is None or movies_file is None:
         st.info("Upload both files to use them. Until then the previous dataset stays active.")
         return
@@ -141,14 +135,14 @@ st.dataframe(sample, hide_index=True)
 st.subheader("Train / validation split")
 st.markdown("The model learns from the training ratings; its error (RMSE, in stars) is measured on validation "
             "ratings it never saw. The Train page uses the split chosen here.")
-settings = st.session_state.setdefault("split_settings", dict(DEFAULT_SPLIT))
+settings = split_settings()
 st.session_state.setdefault("data_val_fraction", settings["val_fraction"])
 st.session_state.setdefault("data_split_seed", settings["seed"])
 left, right = st.columns(2)
 val_fraction = left.slider("Validation fraction", 0.05, 0.5, step=0.05, key="data_val_fraction",
                            persist_state="session")
 seed = right.number_input("Split seed", 0, 2**31 - 1, step=1, key="data_split_seed", persist_state="session")
-st.session_state["split_settings"] = {"val_fraction": float(val_fraction), "seed": int(seed)}
+set_split_settings(val_fraction, seed)
 try:
     split = split_dataset(dataset, float(val_fraction), int(seed))
 except DataError as err:

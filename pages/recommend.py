@@ -7,7 +7,7 @@ import streamlit as st
 from cfcore import analysis, share
 from cfcore import explore_charts as charts
 from cfcore.text import md
-from pages.common import intro, require_run
+from ui.page import intro, require_run
 
 st.title("Recommend")
 intro(

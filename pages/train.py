@@ -1,6 +1,7 @@
-"""Train page: choose settings, train in the background, watch the curves live, keep the runs."""
+"""Train page: choose settings, train in the trainer process, watch the curves live, keep the runs."""
 
 from dataclasses import replace
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -22,27 +23,15 @@ from cfcore.config import (
 )
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import DataError, split_dataset
-from cfcore.trainer.jobs import JobError, warm_up
 from cfcore.text import md
-from pages.common import (
-    bias_baseline_rmse,
-    collect_finished_job,
-    current_dataset,
-    current_job,
-    dataset_label,
-    init_session,
-    intro,
-    load_default_dataset_button,
-    runs,
-    session_id,
-    set_active_run,
-    split_settings,
-    training_manager,
-)
+from cfcore.trainer.jobs import JobError
+from cfcore.workspace import WorkspaceError
+from ui import job_panel
+from ui.page import dataset_label, intro, load_default_dataset_button
+from ui.services import bias_baseline_rmse
+from ui.state import current_dataset, init_session, runs, set_active_run, split_settings, workspace_link
 
-# Each poll is a script run that every learner's browser redraws (about 0.1 s of its CPU); the curve itself
-# only changes once an epoch.
-POLL_SECONDS = 1.0
+PURPOSE = "train"
 # Widget key -> TrainConfig field. A preset fills all of these except the model.
 FIELDS = {"train_embedding_dim": "embedding_dim", "train_epochs": "epochs", "train_batch_size": "batch_size",
           "train_learning_rate": "learning_rate", "train_user_dropout": "user_dropout",
@@ -90,27 +79,24 @@ def _live_figure(job):
     return built[1]
 
 
-@st.fragment(run_every=POLL_SECONDS)
-def _live_panel(job_id: str) -> None:
-    job = training_manager().get(job_id, session_id())
-    if job is None or job.finished:
-        st.rerun()  # a full rerun moves the finished run into the session and shows the results
-    if job.state == "queued":
-        st.info(f"Waiting for a free training slot: position {job.queue_position()} in the queue "
-                f"(at most {training_manager().max_concurrent} trainings run at once on this server).")
-    elif job.progress is None:
-        st.progress(0.0, text="Starting: loading TensorFlow and building the model...")
-    else:
-        p = job.progress
-        st.progress(min(p.step / max(p.steps_per_epoch, 1), 1.0),
-                    text=f"Epoch {p.epoch} of {p.epochs} · batch {p.step:,} of {p.steps_per_epoch:,} · "
-                         f"{job.elapsed:.0f} s")
-    st.plotly_chart(_live_figure(job), key="train_live_chart")
-    if job.stop_requested:
-        st.caption("Stopping after the current group of batches...")
-    elif st.button("Stop", key="train_stop", icon=":material/stop_circle:"):
-        job.stop()
-        st.caption("Stopping after the current group of batches...")
+def _draw_live(jobs) -> None:
+    for job in jobs:
+        job_panel.progress_bar(job, md(job.name))
+        st.plotly_chart(_live_figure(job), key="train_live_chart")
+        job_panel.stop_button(job, "train_stop")
+
+
+def _show_interrupted() -> None:
+    for record in job_panel.interrupted():
+        with st.container(border=True):
+            st.warning(f"**{md(record.name)}** was interrupted (the server restarted or its trainer stopped) after "
+                       f"{len(record.history)} of {record.config.get('epochs', '?')} epochs. Its curve so far:")
+            if record.history:
+                st.plotly_chart(charts.training_curves(record.history, int(record.config.get("epochs", 1))),
+                                key=f"train_interrupted_{record.job_id}")
+            if st.button("Dismiss", key=f"train_dismiss_{record.job_id}"):
+                job_panel.dismiss_interrupted(record.job_id)
+                st.rerun()
 
 
 def _show_run(name: str) -> None:
@@ -139,8 +125,8 @@ def _show_run(name: str) -> None:
 
 
 init_session()
-collect_finished_job()
-warm_up()
+job_panel.collect_finished(PURPOSE)
+job_panel.warm()
 st.title("Train")
 intro("Training moves a vector for every user and every movie until their dot product (plus two biases, for the "
       "bias model) predicts the known ratings. The training error falls every epoch; the validation error, on "
@@ -157,7 +143,7 @@ st.session_state.setdefault("train_model", PRESETS["article"].model)
 for widget_key, field_name in FIELDS.items():
     st.session_state.setdefault(widget_key, getattr(PRESETS[st.session_state["train_preset"]], field_name))
 _apply_shared_settings()
-job = current_job()
+job = job_panel.current_job(PURPOSE)
 busy = job is not None
 controls, panel = st.columns([1, 2], gap="large")
 with controls:
@@ -186,29 +172,33 @@ with controls:
                f"(split seed {settings['seed']}; change it on the Data page).")
     start = st.button("Train", key="train_start", type="primary", icon=":material/play_arrow:", disabled=busy)
 
-# The URL mirrors the settings, so an instructor can share a link that opens with them.
-st.query_params.update(share.config_to_params(_chosen_config(model)))
+# The URL mirrors the settings, so the settings survive a reload; the share box below gives a link without the
+# workspace.
+chosen_params = share.config_to_params(_chosen_config(model))
+st.query_params.update(chosen_params)
 
 if start:
     config = replace(_chosen_config(model), val_fraction=settings["val_fraction"])
     try:
         split = split_dataset(dataset, config.val_fraction, settings["seed"])
-        new_job = training_manager().submit(dataset, config.validate(), session_id(), split=split)
-    except (ConfigError, DataError, JobError) as err:
+        job_panel.submit(dataset, config, split, PURPOSE)
+    except (ConfigError, DataError, JobError, WorkspaceError) as err:
         st.error(f"Cannot start training: {md(err)}")
     else:
-        st.session_state["train_job"] = new_job.id
-        for key in ("train_last_error", "train_last_notice"):
-            st.session_state.pop(key, None)
+        job_panel.clear_notices(PURPOSE)
         st.rerun()
 
 with panel:
     if job is not None:
-        _live_panel(job.id)
+        job_panel.watch([job.id], _draw_live)
     else:
         st.session_state.pop("train_live_figure", None)
-        if st.session_state.get("train_last_error"):
-            st.error(f"Training failed: {md(st.session_state['train_last_error'])}")
+        if failure := job_panel.describe_failure(PURPOSE):
+            st.error(failure)
+            failed = st.session_state.get(f"{PURPOSE}_last_failed")
+            if failed and failed[2]:
+                st.caption(f"The epochs {md(failed[0])} completed before it stopped:")
+                st.plotly_chart(charts.training_curves(failed[2], failed[1]), key="train_failed_chart")
         if st.session_state.get("train_last_notice"):
             st.warning(st.session_state["train_last_notice"])
         last = st.session_state.get("train_last_run")
@@ -218,8 +208,19 @@ with panel:
         else:
             st.info("Choose settings and press **Train**. The *fast* preset trains in seconds; the article's "
                     "settings (batch size 32) take a few minutes on a CPU.")
+    _show_interrupted()
 
 if runs():
-    st.subheader("Runs in this session")
+    st.subheader("Runs in this workspace")
     st.dataframe(tables.runs_table(runs()), hide_index=True)
     st.caption("Switch the active model in the sidebar; the Compare page puts runs side by side.")
+
+with st.expander("Share these settings, or come back to this workspace"):
+    base = (st.context.url or "").split("?")[0]
+    st.markdown("**Share these settings**: this link opens the Train page with the settings above and nothing "
+                "else (no runs, no data).")
+    st.code(f"{base}?{urlencode(chosen_params)}", language=None)
+    st.markdown("**Your workspace link** brings back your runs, data and choices after a reload, on another "
+                "device or after the server restarts. It is private: anyone with it can see and change those "
+                "runs, so do not post it where others can read it.")
+    st.code(workspace_link(), language=None)

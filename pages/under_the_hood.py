@@ -1,9 +1,10 @@
 """Under the hood page: the hand-made embedding layer, proved equal to one-hot × matrix, and trained."""
 
-import inspect
+import ast
 from dataclasses import replace
+from functools import cache
+from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -12,21 +13,15 @@ import streamlit as st
 from cfcore import explore_charts as charts
 from cfcore.config import PRESETS, ConfigError, preset
 from cfcore.data import split_dataset
-from cfcore.trainer.jobs import JobError
-from cfcore.models import GatherEmbedding
 from cfcore.text import md
-from pages.common import (
-    add_run,
-    current_dataset,
-    intro,
-    load_default_dataset_button,
-    runs,
-    session_id,
-    set_active_run,
-    split_settings,
-    training_manager,
-)
+from cfcore.trainer.jobs import JobError
+from cfcore.workspace import WorkspaceError
+from ui import job_panel
+from ui.page import intro, load_default_dataset_button
+from ui.state import current_dataset, runs, split_settings
 
+PURPOSE = "compare-layers"
+MODELS_SOURCE = Path(__file__).resolve().parent.parent / "cfcore" / "models.py"
 WEATHER = ["sunny", "cloudy", "rainy", "snowy", "windy", "foggy", "stormy"]
 MAX_DAYS = 14
 
@@ -51,16 +46,15 @@ tags = [t for t in tags if t in WEATHER][:MAX_DAYS] or ["sunny"]
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def _example(indices: tuple[int, ...], dim: int) -> tuple[np.ndarray, np.ndarray, list[str], go.Figure]:
-    """The real layer called on ``indices`` (the rows it returns), ``one_hot(indices) @ W``, the days' labels
-    and the three heatmaps.
+    """The layer's lookup on ``indices`` (the rows it returns), ``one_hot(indices) @ W``, the days' labels and
+    the three heatmaps.
 
-    Built once per input for the whole server and only read afterwards (the arrays are read-only): while
-    trainings keep TensorFlow's threads busy, even these few small ops would wait their turn on every visit,
-    and the figure alone is about 30 ms of Python.
+    The lookup is the layer's own ``call`` (``ops.take(W, indices, axis=0)``) done by NumPy's ``take``: the web
+    server never loads TensorFlow, and the trained ``simple_embedding`` model below runs the real layer in the
+    trainer. Built once per input for the whole server and only read afterwards (the arrays are read-only).
     """
-    layer = GatherEmbedding(len(WEATHER), dim, keras.initializers.RandomUniform(-1.0, 1.0, seed=7))
-    looked_up = keras.ops.convert_to_numpy(layer(np.array(indices, dtype="int32")))  # builds, then gathers rows
-    weights = keras.ops.convert_to_numpy(layer.embeddings)
+    weights = np.random.default_rng(7).uniform(-1.0, 1.0, (len(WEATHER), dim)).astype(np.float32)
+    looked_up = np.take(weights, np.array(indices, dtype=np.int32), axis=0)
     onehot = np.eye(len(WEATHER), dtype=weights.dtype)[list(indices)]
     product = onehot @ weights
     looked_up.flags.writeable = product.flags.writeable = False
@@ -68,11 +62,20 @@ def _example(indices: tuple[int, ...], dim: int) -> tuple[np.ndarray, np.ndarray
     return looked_up, product, rows, charts.onehot_product_figure(onehot, weights, product, rows, WEATHER)
 
 
+@cache
+def _layer_source() -> str:
+    """The source of ``cfcore.models.GatherEmbedding``, read from the file (importing it would load Keras)."""
+    text = MODELS_SOURCE.read_text()
+    node = next(n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == "GatherEmbedding")
+    start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+    return "\n".join(text.splitlines()[start - 1 : node.end_lineno])
+
+
 looked_up, product, rows, figure = _example(tuple(WEATHER.index(t) for t in tags), dim)
 columns = [f"d{k + 1}" for k in range(dim)]
 st.plotly_chart(figure)
 left, right = st.columns(2)
-left.markdown("`layer(indices)`: rows looked up")
+left.markdown("`take(W, indices)`: rows looked up, as the layer's `call` does")
 left.dataframe(pd.DataFrame(looked_up, index=rows, columns=columns).round(4))
 right.markdown("`one_hot(indices) @ W`: matrix product")
 right.dataframe(pd.DataFrame(product, index=rows, columns=columns).round(4))
@@ -83,7 +86,7 @@ else:
     st.error(f"The two tables differ by up to {difference:g}.")
 
 with st.expander("The layer's source (cfcore/models.py)"):
-    st.code(inspect.getsource(GatherEmbedding), language="python")
+    st.code(_layer_source(), language="python")
 
 st.subheader("Does the hand-made layer learn like Keras's?")
 st.markdown("The article trains the simple dot model twice: on `keras.layers.Embedding` (`simple_dot`) and on "
@@ -93,12 +96,12 @@ if dataset is None:
     load_default_dataset_button("uth_load_data")
     st.stop()
 
-manager, owner = training_manager(), session_id()
-st.session_state.setdefault("uth_jobs", {})
+job_panel.warm()
+job_panel.collect_finished(PURPOSE)
 
 
 def _newest(model: str, config=None):
-    """The newest session run of ``model`` on this dataset (with exactly ``config``, when given)."""
+    """The newest workspace run of ``model`` on this dataset (with exactly ``config``, when given)."""
     for run in reversed(list(runs().values())):
         same_data = run.dataset.fingerprint == dataset.fingerprint
         if run.config.model == model and same_data and (config is None or run.config == config):
@@ -106,51 +109,21 @@ def _newest(model: str, config=None):
     return None
 
 
-def _jobs() -> dict:
-    return {model: manager.get(job_id, owner) for model, job_id in st.session_state["uth_jobs"].items()}
-
-
-def _collect(jobs: dict) -> None:
-    """Keep the finished jobs' runs (the active model stays as it was) and rerun the whole page."""
-    active = st.session_state.get("active_run")
-    failures = []
-    for model, job in jobs.items():
-        if job is not None and job.run is not None and job.run.result.history:
-            add_run(job.run)
-        elif job is not None:
-            failures.append(f"{model}: {job.error or job.state}")
-        if job is not None:
-            manager.release(job.id, owner)
-    st.session_state["uth_failures"] = failures
-    if active in runs():
-        set_active_run(active)  # finishing a comparison should not swap the model the other pages show
-    st.session_state["uth_jobs"] = {}
-    st.rerun()
-
-
-@st.fragment(run_every=1.0)
-def _watch() -> None:
-    jobs = _jobs()
-    for model, job in jobs.items():
-        p = job.progress if job is not None else None
-        done = 0.0 if p is None else p.epoch - 1 + min(p.step / max(p.steps_per_epoch, 1), 1.0)
-        where = f"epoch {p.epoch} of {p.epochs}" if p is not None else (job.state if job else "gone")
-        st.progress(min(done / job.config.epochs, 1.0) if job else 1.0, f"{model}: {where}")
-    curves = {m: j.history for m, j in jobs.items() if j is not None and j.history}
+def _draw(jobs) -> None:
+    for job in jobs:
+        job_panel.progress_bar(job, job.config.model)
+    curves = {j.config.model: j.history for j in jobs if j.history}
     if curves:
         st.plotly_chart(charts.compare_curves(curves))
-    if all(job is None or job.finished for job in jobs.values()):
-        _collect(jobs)
 
 
-jobs = _jobs()
-if any(job is not None and job.active for job in jobs.values()):
-    _watch()
+running = [job for job in job_panel.jobs(PURPOSE) if job.active]
+if running:
+    job_panel.watch([job.id for job in running], _draw)
     st.stop()
-if jobs:
-    _collect(jobs)
-for failure in st.session_state.pop("uth_failures", []):
-    st.error(f"Training did not finish: {md(failure)}. Press the button to try again.")
+if failure := job_panel.describe_failure(PURPOSE):
+    st.error(f"{failure}. Press the button to try again.")
+    job_panel.clear_notices(PURPOSE)
 dot_run = _newest("simple_dot")
 if dot_run is None:
     preset_name = st.selectbox("Settings for both models", list(PRESETS), index=list(PRESETS).index("fast"),
@@ -162,7 +135,7 @@ if dot_run is None:
 else:
     # Same settings and the same split as the finished simple_dot run: only the layer differs.
     config, split, data = replace(dot_run.config, model="simple_embedding"), dot_run.split, dot_run.dataset
-    st.caption(f"Reusing this session's finished simple_dot run ({md(dot_run.name)}) and its settings.")
+    st.caption(f"Reusing this workspace's finished simple_dot run ({md(dot_run.name)}) and its settings.")
 embedding_run = _newest("simple_embedding", config)
 if dot_run is not None and embedding_run is not None:
     histories = {run.name: run.result.history for run in (dot_run, embedding_run)}
@@ -175,10 +148,9 @@ else:
         todo["simple_dot"] = replace(config, model="simple_dot")
     if st.button(f"Train {' and '.join(todo)}", key="uth_train", type="primary"):
         try:
-            st.session_state["uth_jobs"] = {
-                model: manager.submit(data, cfg, owner, split=split, name=model).id for model, cfg in todo.items()
-            }
-        except (JobError, ConfigError) as err:
+            for cfg in todo.values():
+                job_panel.submit(data, cfg, split, PURPOSE)
+        except (JobError, ConfigError, WorkspaceError) as err:
             st.error(md(err))
         else:
             st.rerun()

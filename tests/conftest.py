@@ -103,13 +103,21 @@ def movielens_path() -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def state_dir(monkeypatch, tmp_path) -> Path:
+    """Every test keeps workspaces in its own folder (CFCORE_STATE_DIR), never in the user's data folder."""
+    folder = tmp_path / "state"
+    monkeypatch.setenv("CFCORE_STATE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def routed(monkeypatch):
     """Run AppTest the way a server runs after its first request: app.py routes every page.
 
     With a ``pages/`` folder next to app.py, Streamlit starts in its old folder-based
     multipage mode until the first ``st.navigation`` call in the process. A server
-    leaves that mode once (pages.common reruns through app.py); AppTest resets the
+    leaves that mode once (ui.streamlit_fixes reruns through app.py); AppTest resets the
     flag before every run, so every run would pay that extra rerun, which drops
     button clicks. test_deep_link_is_routed_through_app covers the unpatched path.
     """
@@ -132,6 +140,42 @@ def data_env(monkeypatch, synthetic_folder, tmp_path, routed):
     st.cache_data.clear()
     st.cache_resource.clear()
     return synthetic_folder
+
+
+def seed_workspace(runs: dict[str, Path] | None = None, active: str | None = None, dataset=None) -> str:
+    """A workspace in this test's state folder holding copies of ``runs`` (name -> run folder); the active run
+    is ``active`` (default: the first) and its data the active dataset (or ``dataset``). Returns its id, for
+    ``at.query_params["ws"]``."""
+    import shutil
+
+    from cfcore.datasetfile import save_dataset_file
+    from cfcore.runs import content_hash, load_run
+    from cfcore.workspace import WorkspaceStore, new_run_id
+
+    store = WorkspaceStore(os.environ["CFCORE_STATE_DIR"])
+    space = store.create()
+    ids = {}
+    for name, folder in (runs or {}).items():
+        run_id = new_run_id()
+        shutil.copytree(folder, space.run_dir(run_id))
+        space.register_run(run_id, name, content_hash(folder))
+        ids[name] = run_id
+    if ids:
+        active = active or next(iter(ids))
+        dataset = dataset or load_run(space.run_dir(ids[active])).dataset
+        space.update(active_run=ids[active])
+    if dataset is not None:
+        save_dataset_file(dataset, space.dataset_file(dataset.fingerprint))
+        space.update(dataset={"kind": "file", "fingerprint": dataset.fingerprint})
+    return space.id
+
+
+def workspace_run_names(ws_id: str) -> list[str]:
+    """The run names of a workspace, oldest first, as its folder holds them."""
+    from cfcore.workspace import WorkspaceStore
+
+    space = WorkspaceStore(os.environ["CFCORE_STATE_DIR"]).open(ws_id)
+    return list(space.run_names().values()) if space is not None else []
 
 
 def shown(markdown: str) -> str:

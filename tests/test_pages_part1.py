@@ -14,18 +14,27 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cfcore.config import PRESETS
-from tests.conftest import shown
+from tests.conftest import seed_workspace, shown
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def training_manager():
+    from ui.services import training_manager as manager
+
+    return manager()
 APP = str(REPO / "app.py")
 PAGES = ["pages/data.py", "pages/train.py", "pages/embeddings.py", "pages/recommend.py",
          "pages/under_the_hood.py", "pages/compare.py"]
 
 
-def open_app(state: dict | None = None, page: str | None = None) -> AppTest:
+def open_app(state: dict | None = None, page: str | None = None, ws: str | None = None) -> AppTest:
+    """The app as a browser opens it: with ``ws``, the link of that workspace."""
     at = AppTest.from_file(APP, default_timeout=60)
     for key, value in (state or {}).items():
         at.session_state[key] = value
+    if ws:
+        at.query_params["ws"] = ws
     at.run()
     assert not at.exception, at.exception
     if page:
@@ -61,24 +70,21 @@ def poll(at: AppTest, predicate, timeout: float = 90.0) -> bool:
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_with_no_model(data_env, page):
     at = open_app(page=page)
-    assert at.session_state["runs"] == {}
+    assert at.session_state["active_run"] is None
     assert any("None yet" in c.value for c in at.sidebar.caption)
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_page_renders_with_a_trained_model(data_env, tiny_run, page):
-    state = {"dataset": tiny_run.dataset, "runs": {"tiny": tiny_run}, "active_run": "tiny"}
-    at = open_app(state, page=page)
+def test_page_renders_with_a_trained_model(data_env, tiny_run_dir, page):
+    at = open_app(page=page, ws=seed_workspace({"tiny": tiny_run_dir}))
     assert at.sidebar.selectbox(key="sidebar_active_run").value == "tiny"
 
 
 @pytest.mark.parametrize("page", PAGES[:2])
-def test_page_renders_standalone(data_env, tiny_run, page):
-    """The Data and Train page files also run on their own (no navigation), with a model in the session."""
+def test_page_renders_standalone(data_env, tiny_run_dir, page):
+    """The Data and Train page files also run on their own (no navigation), with a model in the workspace."""
     at = AppTest.from_file(str(REPO / page), default_timeout=60)
-    at.session_state["dataset"] = tiny_run.dataset
-    at.session_state["runs"] = {"tiny": tiny_run}
-    at.session_state["active_run"] = "tiny"
+    at.query_params["ws"] = seed_workspace({"tiny": tiny_run_dir})
     at.run()
     assert not at.exception, at.exception
 
@@ -151,11 +157,11 @@ def test_the_data_overview_is_built_once_per_dataset_for_every_session(data_env,
 
 def test_loading_the_data_takes_one_script_run_and_updates_the_sidebar(data_env, synthetic_dataset, monkeypatch):
     """The first visit loads the data and shows it in the sidebar (drawn earlier) in place, without a rerun."""
-    import pages.common
+    import ui.sidebar
 
     calls = []
-    original = pages.common.sidebar
-    monkeypatch.setattr(pages.common, "sidebar", lambda: (calls.append(1), original())[1])
+    original = ui.sidebar.sidebar
+    monkeypatch.setattr(ui.sidebar, "sidebar", lambda: (calls.append(1), original())[1])
     at = open_app()
     assert len(calls) == 1
     assert f"{synthetic_dataset.n_users:,} users" in at.sidebar.caption[0].value
@@ -198,8 +204,11 @@ def test_valid_upload_becomes_the_session_dataset(data_env, synthetic_frames):
     assert not at.exception and not at.error
     dataset = at.session_state["dataset"]
     assert dataset.source.startswith("upload") and dataset.n_ratings == len(synthetic_frames[0])
-    other = open_app()  # a second browser tab: its own session, no trace of the upload
+    other = open_app()  # a second browser with no link: its own workspace, no trace of the upload
     assert not other.session_state["dataset"].source.startswith("upload")
+    again = open_app(ws=at.session_state["ws_id"])  # the workspace's link (a reload): the upload is back
+    assert again.session_state["dataset"].fingerprint == dataset.fingerprint
+    assert again.radio(key="data_source").value == "upload" and not again.error
 
 
 def test_offline_builtin_source_shows_the_alternatives(monkeypatch, tmp_path, routed):
@@ -268,7 +277,16 @@ def test_preset_fills_the_controls_and_they_survive_a_page_switch(data_env):
     assert at.selectbox(key="train_preset").value == "fast"
 
 
-def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env):
+def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env, monkeypatch, tmp_path):
+    from tests.conftest import make_synthetic_frames
+
+    # Data big enough that 50 epochs take minutes in the trainer (the 1,200 synthetic ratings take a second).
+    ratings, movies = make_synthetic_frames(n_users=400, n_movies=300, density=0.5)
+    bigger = tmp_path / "bigger"
+    bigger.mkdir()
+    ratings.to_csv(bigger / "ratings.csv", index=False)
+    movies.to_csv(bigger / "movies.csv", index=False)
+    monkeypatch.setenv("CFCORE_DATA", str(bigger))
     at = open_app(page="pages/train.py")
     at.number_input(key="train_embedding_dim").set_value(4)
     at.slider(key="train_epochs").set_value(50)
@@ -276,28 +294,31 @@ def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env)
     at.slider(key="train_patience").set_value(0)
     at.button(key="train_start").click().run()
     assert not at.exception
-    job_id = at.session_state["train_job"]
-    assert job_id, "pressing Train did not submit a job"
+    [job] = training_manager().jobs(at.session_state["ws_id"])
+    job_id = job.id
     assert at.button(key="train_start").disabled
 
     assert poll(at, lambda: len(figure_traces(at).get("validation RMSE", [])) >= 1), "no epoch appeared"
-    assert any("Epoch" in p.proto.text for p in at.get("progress"))
+    assert any("epoch" in p.proto.text for p in at.get("progress")), [p.proto for p in at.get("progress")]
     assert figure_traces(at)["train RMSE"], "the train curve is empty"
-    assert any(c.value.startswith("Training dot_with_bias") for c in at.sidebar.caption)
+    assert any(shown(c.value).startswith("Training dot_with_bias #1: epoch") for c in at.sidebar.caption)
 
-    other = open_app(page="pages/train.py")  # another tab sees nothing of this run
-    assert other.session_state["train_job"] is None and not other.button(key="train_start").disabled
+    reloaded = open_app(page="pages/train.py", ws=at.session_state["ws_id"])  # F5: the live panel is back
+    assert poll(reloaded, lambda: figure_traces(reloaded).get("validation RMSE")), "the reload lost the training"
+    assert reloaded.button(key="train_start").disabled and [b for b in reloaded.button if b.key == "train_stop"]
+    other = open_app(page="pages/train.py")  # another browser with no link sees nothing of this run
+    assert not training_manager().jobs(other.session_state["ws_id"]) and not other.button(key="train_start").disabled
     assert not [b for b in other.button if b.key == "train_stop"]
 
     at.switch_page("pages/data.py").run()  # leaving the page does not stop the run
     at.switch_page("pages/train.py").run()
-    assert at.session_state["train_job"] == job_id
     at.button(key="train_stop").click().run()
-    assert poll(at, lambda: at.session_state["runs"], timeout=30), "the stopped run was not kept"
+    assert poll(at, lambda: at.session_state["active_run"], timeout=30), "the stopped run was not kept"
     at.run()  # the poll may end on a fragment rerun; a full run redraws the sidebar with the new run
 
-    name, run = next(iter(at.session_state["runs"].items()))
-    assert at.session_state["active_run"] == name and at.session_state["train_job"] is None
+    name = at.session_state["active_run"]
+    assert not training_manager().jobs(at.session_state["ws_id"])
+    run = job.run
     assert run.result.stopped_by_user and 1 <= run.result.epochs_run < 50
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Epochs run"] == f"{run.result.epochs_run} of 50"
@@ -311,11 +332,10 @@ def test_the_live_curve_is_rebuilt_only_when_an_epoch_is_added(data_env, monkeyp
     from types import SimpleNamespace
 
     from cfcore import charts
-    from pages.common import training_manager
 
     next_epoch, finish = threading.Event(), threading.Event()
 
-    def two_epochs(dataset, config, *, split, listeners, stop_event):
+    def two_epochs(dataset, config, *, split, listeners, stop_event, **_):
         history = []
         for epoch, wait in ((1, next_epoch), (2, finish)):
             history.append({"epoch": epoch, "train_rmse": 1.0, "val_rmse": 1.1})
@@ -347,10 +367,11 @@ def test_the_live_curve_is_rebuilt_only_when_an_epoch_is_added(data_env, monkeyp
         finish.set()
 
 
-def test_switching_pages_with_a_trained_model_recomputes_nothing(data_env, tiny_run, monkeypatch):
+def test_switching_pages_with_a_trained_model_recomputes_nothing(data_env, tiny_run_dir, monkeypatch):
     # Page switches must be quick: a page already seen with this run reuses its PCA and rankings, and no
     # page trains or predicts for the whole dataset again. Count the expensive calls while clicking around.
-    from cfcore import analysis, jobs
+    from cfcore import analysis
+    from cfcore.trainer import jobs
 
     calls: list[str] = []
 
@@ -363,7 +384,7 @@ def test_switching_pages_with_a_trained_model_recomputes_nothing(data_env, tiny_
     for name in ("movie_pca_frame", "pc_rankings"):
         monkeypatch.setattr(analysis, name, counting(name, getattr(analysis, name)))
     monkeypatch.setattr(jobs.TrainingManager, "submit", counting("submit", jobs.TrainingManager.submit))
-    at = open_app({"runs": {"tiny": tiny_run}, "active_run": "tiny", "dataset": tiny_run.dataset})
+    at = open_app(ws=seed_workspace({"tiny": tiny_run_dir}))
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)

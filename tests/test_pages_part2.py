@@ -15,19 +15,29 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cfcore import analysis
-from tests.conftest import shown
+from tests.conftest import seed_workspace, shown, workspace_run_names
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 TIMEOUT = 120
 
 
 def _app(page: str, run=None, **runs) -> AppTest:
+    """The page opened on a workspace holding ``run`` (as "tiny", the active one) and ``runs`` by name."""
+    import tempfile
+
+    from cfcore.training import save_run
+
     at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=TIMEOUT)
     if run is not None:
-        at.session_state["runs"] = {"tiny": run, **runs}
-        at.session_state["active_run"] = "tiny"
-        at.session_state["dataset"] = run.dataset
+        folder = Path(tempfile.mkdtemp(prefix="cfcore-test-runs-"))
+        folders = {name: save_run(each, folder / name.replace(" ", "_")) for name, each in
+                   {"tiny": run, **runs}.items()}
+        at.query_params["ws"] = seed_workspace(folders, active="tiny")
     return at
+
+
+def _names(at: AppTest) -> list[str]:
+    return workspace_run_names(at.session_state["ws_id"])
 
 
 def _figures(at: AppTest) -> list[dict]:
@@ -352,62 +362,42 @@ def test_under_the_hood_trains_simple_embedding_next_to_a_finished_simple_dot(do
     button = at.button(key="uth_train")
     assert button.label == "Train simple_embedding"  # the finished simple_dot run is reused
     button.click().run()
-    jobs = at.session_state["uth_jobs"]
-    assert list(jobs) == ["simple_embedding"]
-    from pages.common import training_manager
+    from ui.services import training_manager
 
     manager = training_manager()
-    job = manager.get(jobs["simple_embedding"], at.session_state["session_id"])
-    assert job is not None and job.config == dot_run.config.__class__(**{**dot_run.config.to_dict(),
-                                                                         "model": "simple_embedding"})
+    [job] = manager.jobs(at.session_state["ws_id"])
+    assert job.purpose == "compare-layers" and job.config == dot_run.config.__class__(
+        **{**dot_run.config.to_dict(), "model": "simple_embedding"})
     assert manager.wait(job, timeout=TIMEOUT)
     at.run()
     _ok(at, "Under the hood")
-    names = list(at.session_state["runs"])
+    names = _names(at)
     assert names[0] == "tiny" and names[1].startswith("simple_embedding")
     assert at.session_state["active_run"] == "tiny"  # the comparison does not swap the active model
     curves = _figures(at)[-1]
-    assert [t["name"] for t in curves["data"]] == [dot_run.name, names[1]]
-
-
-def test_streamlit_reruns_no_longer_reset_keras_state_under_running_trainings():
-    # Streamlit calls keras.backend.clear_session() after every script run; that replaced Keras's
-    # thread-local state for every thread and broke trainings compiling at that moment.
-    import keras
-    from keras.src.backend.common import global_state
-    from streamlit.runtime.scriptrunner import script_runner
-
-    keras.backend.clear_session()  # a real clear_session does replace the state...
-    _app("data").run()
-    before = global_state.GLOBAL_STATE_TRACKER
-    script_runner._clean_problem_modules()  # ...but Streamlit's post-run hook no longer calls it
-    assert global_state.GLOBAL_STATE_TRACKER is before
+    assert [t["name"] for t in curves["data"]] == ["tiny", names[1]]
 
 
 def test_under_the_hood_reports_a_failed_training(synthetic_dataset, monkeypatch):
-    from pages.common import training_manager
+    from cfcore.trainer.jobs import TrainingFailed
+    from ui.services import training_manager
 
     def broken_train(*args, **kwargs):
-        raise RuntimeError("out of memory")
+        raise TrainingFailed("the trainer stopped unexpectedly (out of memory)")
 
     manager = training_manager()
     monkeypatch.setattr(manager, "_train_fn", broken_train)
     at = AppTest.from_file(str(PAGES / "under_the_hood.py"), default_timeout=TIMEOUT)
-    at.session_state["dataset"] = synthetic_dataset
+    at.query_params["ws"] = seed_workspace(dataset=synthetic_dataset)
     at.run()
     at.button(key="uth_train").click().run()
-    jobs = at.session_state["uth_jobs"]
-    if jobs:  # the broken jobs may already have been collected by the rerun after the click
-        for job_id in jobs.values():
-            assert manager.wait(manager.get(job_id, at.session_state["session_id"]), timeout=TIMEOUT)
-        at.run()
+    for job in manager.jobs(at.session_state["ws_id"]):
+        assert manager.wait(job, timeout=TIMEOUT)
+    at.run()
     _ok(at, "Under the hood")
-    messages = sorted(shown(e.value) for e in at.error)
-    # No finished simple_dot to reuse, so both models were trained (and both failures are reported).
-    assert len(messages) == 2
-    assert messages[0].startswith("Training did not finish: simple_dot:") and "out of memory" in messages[0]
-    assert messages[1].startswith("Training did not finish: simple_embedding:") and "out of memory" in messages[1]
-    assert not at.session_state["runs"]
+    messages = [shown(e.value) for e in at.error]
+    assert len(messages) == 1 and messages[0].startswith("Training failed: the trainer stopped unexpectedly")
+    assert not _names(at)
     assert at.button(key="uth_train").label == "Train simple_embedding and simple_dot"  # can try again
 
 
@@ -430,7 +420,7 @@ def test_compare_page_table_curves_ladder_and_downloads(tiny_run, dot_run, synth
     assert [t["name"] for t in curves["data"]] == ["tiny", "dot", "other"]
     bars = ladder["data"][0]
     # tiny and dot share a split, so both stand on the ladder; the run on another split is left out.
-    assert list(_array(bars["x"])) == ["global mean", "user + movie biases", tiny_run.name, dot_run.name]
+    assert list(_array(bars["x"])) == ["global mean", "user + movie biases", "tiny", "dot"]
     from cfcore.baselines import baseline_ladder
 
     expected = list(baseline_ladder(tiny_run)["val_rmse"]) + [baseline_ladder(dot_run)["val_rmse"].iloc[-1]]
@@ -452,17 +442,22 @@ def test_compare_loads_an_uploaded_run_zip_and_rejects_hostile_ones(tiny_run_dir
         at.button(key="cmp_load_zip").click().run()
         _ok(at, "Compare")
         assert at.error and "could not be loaded" in at.error[0].value
-        assert not at.session_state["runs"]
+        assert not _names(at)
 
     at.file_uploader(key="cmp_upload").set_value(("tiny.zip", export_run_zip(tiny_run_dir), "application/zip")).run()
     at.button(key="cmp_load_zip").click().run()
     _ok(at, "Compare")
     assert not at.error
-    runs = at.session_state["runs"]
-    assert len(runs) == 1
-    loaded = next(iter(runs.values()))
-    assert at.session_state["dataset"] is loaded.dataset  # a demo with no data loaded gets the run's data
-    assert at.dataframe[0].value["run"].tolist() == list(runs)
+    names = _names(at)
+    assert len(names) == 1
+    # A demo with no data loaded gets the run's data.
+    from cfcore.runs import load_run
+
+    assert at.session_state["dataset"].fingerprint == load_run(tiny_run_dir).dataset.fingerprint
+    assert at.dataframe[0].value["run"].tolist() == names
+    # The same zip again is the same run: nothing is added.
+    at.button(key="cmp_load_zip").click().run()
+    assert _names(at) == names and any("already in this workspace" in i.value for i in at.info)
 
 
 def test_compare_loads_from_the_runs_folder_only(tiny_run_dir, tmp_path, monkeypatch):
@@ -477,14 +472,14 @@ def test_compare_loads_from_the_runs_folder_only(tiny_run_dir, tmp_path, monkeyp
     at.button(key="cmp_load_dir").click().run()
     _ok(at, "Compare")
     assert at.error and "outside the runs folder" in at.error[0].value
-    assert not at.session_state["runs"]
+    assert not _names(at)
 
     at.text_input(key="cmp_run_path").input("").run()
     at.selectbox(key="cmp_run_dir").set_value("demo").run()
     at.button(key="cmp_load_dir").click().run()
     _ok(at, "Compare")
     assert not at.error
-    assert len(at.session_state["runs"]) == 1
+    assert len(_names(at)) == 1
 
 
 def test_under_the_hood_builds_its_heatmaps_once_per_input(monkeypatch):

@@ -4,9 +4,3 @@ the local process backend (:mod:`.local`) and the trainer's own side (:mod:`.wor
 Importing this package imports no TensorFlow; only :mod:`.worker` does, in the trainer process.
 """
 
-
-def worker_main(conn) -> None:
-    """The trainer process's target (spawn pickles it by name; the import of TensorFlow happens there)."""
-    from cfcore.trainer.worker import serve
-
-    serve(conn)

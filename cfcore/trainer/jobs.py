@@ -250,6 +250,11 @@ class TrainingManager:
         with self._lock:
             return [job for job in self._jobs.values() if job.owner == owner]
 
+    def active_jobs(self) -> list[Job]:
+        """Every owner's queued and running jobs (for the server's own bookkeeping, never shown to a session)."""
+        with self._lock:
+            return [job for job in self._jobs.values() if job.active]
+
     def release(self, job_id: str, owner: str) -> None:
         """Forget a finished job once its owner has taken the run (frees the memory it holds)."""
         with self._lock:
@@ -327,11 +332,12 @@ class TrainingManager:
             error = f"{type(err).__name__}: {err}"
         finally:
             timer.cancel()
+        if run is not None:
+            job.history = [dict(row) for row in run.result.history]
+            job.run = run
+        job.error = error
+        self._notify(job, "finished")  # before the state changes: whoever sees it finished sees it recorded
         with self._lock:
-            if run is not None:
-                job.history = [dict(row) for row in run.result.history]
-                job.run = run
-            job.error = error
             if error:
                 job.state = FAILED
             elif job._stop_event.is_set() or (run is not None and run.result.stopped_by_user):
@@ -341,7 +347,6 @@ class TrainingManager:
             job.finished_at = time.time()
             self._running.discard(job.id)
             self._start_next_locked()
-        self._notify(job, "finished")
 
     def _notify(self, job: Job, event: str) -> None:
         if self._on_change is None:

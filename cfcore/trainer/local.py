@@ -1,8 +1,8 @@
 """The local backend: one trainer process, started by the server itself, that runs every training.
 
-The web server never imports TensorFlow: :class:`LocalTrainer` starts ``cfcore.trainer.worker.serve`` in a
-``multiprocessing`` *spawn* process (a fresh interpreter, so none of the server's threads or sockets are copied),
-sends it job specs and reads progress and outcomes back over one pipe. If the process dies (killed, out of
+The web server never imports TensorFlow: :class:`LocalTrainer` starts ``cfcore.trainer.worker`` in a fresh
+interpreter (none of the server's threads or sockets are copied), sends it job specs and reads progress and
+outcomes back over one ``multiprocessing.connection`` pipe. If the process dies (killed, out of
 memory, a native crash) every training it held ends with a readable message within a fraction of a second, and
 the next training starts a fresh process. With nothing to do for ``idle_seconds`` it is shut down, so its
 memory (TensorFlow is most of a gigabyte) goes back to the system.
@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
+import secrets
+import subprocess
+import sys
 import threading
 import time
+from multiprocessing.connection import Listener
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,28 +27,50 @@ from cfcore.runs import Progress
 from cfcore.trainer.spec import DIED_MESSAGE, FAILED, JobSpec, Outcome, progress_from_message
 
 _LOG = logging.getLogger(__name__)
-# How often a waiting job checks for a stop request and that the process is still alive.
+# How often a waiting job checks for a stop request.
 _POLL_S = 0.05
+# How long a new trainer may take to connect back (it connects before importing TensorFlow).
+_CONNECT_TIMEOUT_S = 60.0
 
 
 class _Process:
-    """One trainer process and the thread that reads its pipe."""
+    """One trainer process and the thread that reads its pipe.
+
+    Started as ``python -m cfcore.trainer.worker``: a fresh interpreter, like multiprocessing's *spawn*, but
+    without spawn's re-import of the parent's ``__main__``: inside Streamlit that is the page script itself, and
+    the child ran the page again (which started a trainer of its own and failed; tests/test_trainer_process.py).
+    The pipe is a ``multiprocessing.connection`` over a Unix socket, authenticated with a random key handed over
+    on the child's stdin.
+    """
 
     def __init__(self, on_message: Callable[[tuple], None], on_exit: Callable[[_Process], None]):
-        context = multiprocessing.get_context("spawn")
-        self.conn, child = context.Pipe(duplex=True)
-        from cfcore.trainer import worker_main
-
-        self.process = context.Process(target=worker_main, args=(child,), name="cfcore-trainer", daemon=True)
-        self.process.start()
-        child.close()
-        self.ready = threading.Event()
+        authkey = secrets.token_bytes(32)
+        self._listener = Listener(family="AF_UNIX", authkey=authkey)
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "cfcore.trainer.worker", self._listener.address], stdin=subprocess.PIPE, env=env,
+            cwd=str(Path(__file__).resolve().parents[2]),
+        )
+        self.process.stdin.write(authkey.hex().encode() + b"\n")
+        self.process.stdin.close()
+        self.conn = None
+        self.connected, self.ready = threading.Event(), threading.Event()
         self.started = time.monotonic()
         self._send_lock = threading.Lock()
         self._on_message, self._on_exit = on_message, on_exit
         threading.Thread(target=self._read, name="cfcore-trainer-reader", daemon=True).start()
+        threading.Thread(target=self._watch, name="cfcore-trainer-watch", daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def is_alive(self) -> bool:
+        return self.process.poll() is None
 
     def send(self, message: tuple) -> bool:
+        if not self.connected.wait(_CONNECT_TIMEOUT_S) or self.conn is None:
+            return False
         with self._send_lock:
             try:
                 self.conn.send(message)
@@ -51,8 +78,17 @@ class _Process:
             except (OSError, ValueError):
                 return False
 
+    def _watch(self) -> None:
+        self.process.wait()
+        self._listener.close()  # a child that died before connecting: unblock accept()
+
     def _read(self) -> None:
-        while True:
+        try:
+            self.conn = self._listener.accept()
+        except (OSError, EOFError, multiprocessing.AuthenticationError):
+            self.conn = None
+        self.connected.set()
+        while self.conn is not None:
             try:
                 message = self.conn.recv()
             except (EOFError, OSError):
@@ -61,12 +97,16 @@ class _Process:
                 self.ready.set()
             else:
                 self._on_message(message)
-        self.process.join(timeout=5)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # the pipe broke but the process lives on: it cannot be reached
+            self.process.kill()
+            self.process.wait()
         self._on_exit(self)
 
     @property
     def exit_reason(self) -> str:
-        code = self.process.exitcode
+        code = self.process.poll()
         if code is None:
             return "it stopped answering"
         if code < 0:
@@ -75,8 +115,9 @@ class _Process:
 
     def stop(self) -> None:
         self.send(("shutdown",))
-        self.process.join(timeout=10)
-        if self.process.is_alive():
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             self.process.kill()
 
 
@@ -108,7 +149,7 @@ class LocalTrainer:
     def pid(self) -> int | None:
         """The trainer process's id, or None when none runs."""
         process = self._process
-        return process.process.pid if process is not None else None
+        return process.pid if process is not None else None
 
     def is_ready(self) -> bool:
         process = self._process
@@ -128,7 +169,7 @@ class LocalTrainer:
             process.stop()
 
     def _ensure_process_locked(self) -> _Process:
-        if self._process is None or not self._process.process.is_alive():
+        if self._process is None or not self._process.is_alive():
             self._process = _Process(self._dispatch, self._exited)
             self.processes_started += 1
         return self._process
@@ -202,9 +243,3 @@ class LocalTrainer:
                 if not self._waiting and self._process is not None:
                     self._arm_idle_locked()
 
-
-def default_work_dir() -> Path:
-    """Where runs of jobs that name no folder go (tests, scripts): the system temp folder."""
-    import tempfile
-
-    return Path(tempfile.gettempdir()) / "cfcore-trainer-runs"

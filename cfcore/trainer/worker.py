@@ -148,3 +148,16 @@ def serve(conn) -> None:
     for stop in list(stops.values()):
         stop.set()
     os._exit(0)  # daemon training threads hold TensorFlow; no interpreter teardown to wait for
+
+
+def main() -> None:
+    """``python -m cfcore.trainer.worker ADDRESS``, the authentication key on stdin: connect back, then serve."""
+    import sys
+    from multiprocessing.connection import Client
+
+    authkey = bytes.fromhex(sys.stdin.readline().strip())
+    serve(Client(sys.argv[1], family="AF_UNIX", authkey=authkey))
+
+
+if __name__ == "__main__":
+    main()

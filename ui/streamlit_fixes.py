@@ -1,124 +1,21 @@
-"""Process-wide adjustments to Streamlit's runtime that a long-running, many-session server needs.
+"""The few adjustments to Streamlit the app still makes: routing through app.py from a process's first
+request, and having the browser fetch chart and widget code early.
 
-Not a page. Each function is idempotent and a no-op where Streamlit's internals
-look different from what it expects (a future version may have fixed the
-problem), so none of them can break the app.
+Each function is idempotent and a no-op where Streamlit looks different from what it expects (a future version
+may have fixed the problem), so none of them can break the app. The patches that existed only because trainings
+ran on threads inside the server (the GIL switch interval, Keras's per-rerun ``clear_session`` hook, the reaper of
+expired sessions) went with the trainer process.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
-from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
-
-_LOG = logging.getLogger(__name__)
-
-
-# Seconds a thread that wants the GIL waits before the holder must let go (Python's default: 0.005).
-GIL_SWITCH_INTERVAL_S = 0.0005
-
-
-def hand_over_the_gil_sooner(seconds: float = GIL_SWITCH_INTERVAL_S) -> None:
-    """Lower Python's GIL switch interval for this server process (once; never raises it).
-
-    A page's script thread shares the GIL with the web server's event loop and the
-    training threads. Under load (bench/load.py: 20 sessions, 2 trainings) page
-    scripts that take 0.05 s alone took 0.3-0.9 s while the machine still had idle
-    CPU: each hand-over of the GIL can cost a whole interval. With 0.5 ms the
-    trainings took as long as before (30 s for five) and renders were faster
-    (README, Load).
-    """
-    if sys.getswitchinterval() > seconds:
-        sys.setswitchinterval(seconds)
-
-
-def keep_keras_state_between_reruns() -> None:
-    """Stop Streamlit from calling ``keras.backend.clear_session()`` after every script run.
-
-    Streamlit does that to free Keras state between reruns, but it replaces
-    Keras's thread-local state for every thread at once: a model compiling on a
-    training thread at that moment fails ("You cannot add new elements of state").
-    Trainings here run on worker threads while pages rerun every second, and
-    nothing in the app relies on the reset, so the hook is switched off (without
-    importing Keras, which the Data page must not load).
-    """
-    from streamlit.runtime.scriptrunner import script_runner
-
-    if hasattr(script_runner, "_clean_problem_modules"):
-        script_runner._clean_problem_modules = lambda: None
-
-
-def shut_down_expired_sessions(session_mgr: Any) -> Callable[[], None] | None:
-    """Make Streamlit shut down a closed session when it drops it, and return a function that drops them.
-
-    Streamlit keeps a closed tab's session for ``server.disconnectedSessionTTL``
-    seconds so a reconnect can resume it. When that time is up the entry is
-    removed from its session store without ``AppSession.shutdown()``, so the
-    session's uploaded files, dataframe sources and media references stay in
-    memory for the life of the process; and the store only removes expired
-    entries when something new is written to it, so after the last visitor
-    leaves nothing is removed at all. This installs a removal hook that shuts the
-    dropped session down (unless it was removed because it reconnected), and
-    returns ``reap()``, which removes expired entries on Streamlit's event loop;
-    the heap janitor calls it before each pass.
-
-    Args:
-        session_mgr: The runtime's session manager.
-
-    Returns:
-        ``reap``, or None when the session store is not the kind this understands.
-    """
-    storage = getattr(session_mgr, "_session_storage", None)
-    cache = getattr(storage, "_cache", None)
-    if cache is None or not hasattr(cache, "_on_remove") or not hasattr(cache, "expire"):
-        return None
-    if getattr(cache, "_cfcore_reaper", None) is not None:
-        return cache._cfcore_reaper
-    previous = cache._on_remove
-
-    def on_remove(session_id: str, info: Any) -> None:
-        if previous is not None:
-            previous(session_id, info)
-        # A reconnecting session is put back among the active ones before it leaves the store.
-        if session_mgr.is_active_session(session_id):
-            return
-        try:
-            info.session.shutdown()  # idempotent: Streamlit may also shut it down itself
-        except Exception:  # one broken session must not stop the others being freed
-            _LOG.exception("shutting down expired session %s failed", session_id)
-
-    cache._on_remove = on_remove
-
-    def reap() -> None:
-        from streamlit.runtime import Runtime
-
-        if not Runtime.exists():
-            return
-        loop = getattr(getattr(Runtime.instance(), "_async_objs", None), "eventloop", None)
-        if loop is None:
-            cache.expire()
-        elif not loop.is_closed():
-            # The store is not thread-safe: expire on the event loop, where Streamlit itself uses it.
-            loop.call_soon_threadsafe(cache.expire)
-
-    cache._cfcore_reaper = reap
-    return reap
-
-
-def runtime_session_manager() -> Any:
-    """The running server's session manager, or None (AppTest, bare mode)."""
-    from streamlit.runtime import Runtime
-
-    if not Runtime.exists():
-        return None
-    return getattr(Runtime.instance(), "_session_mgr", None)
 
 
 def leave_pages_folder_mode() -> None:
@@ -130,6 +27,10 @@ def leave_pages_folder_mode() -> None:
     and listing every file in ``pages/`` (``common`` too) in the menu. Turning
     the old mode off, and rerunning when a page file was run without app.py,
     gives app.py's routing. A server does this at most once per process.
+
+    Kept because Streamlit 1.67 has no supported switch for it (``PagesManager`` decides from the folder's
+    existence alone) and the project's layout names ``pages/``; without it a deep link's first visit showed a
+    menu of raw file names (tests/test_pages_part1.py, the deep-link test).
     """
     try:
         from streamlit.runtime.pages_manager import PagesManager

@@ -1,0 +1,363 @@
+"""Workspaces: what a learner makes (runs, the dataset choice, selections), kept on disk under an unguessable id.
+
+On disk, under the state folder (``CFCORE_STATE_DIR``)::
+
+    workspaces/<id>/workspace.json     dataset choice, active run, selections, run names, last seen
+    workspaces/<id>/runs/<run id>/     run folders (cfcore.training.save_run's format), renamed in when complete
+    workspaces/<id>/datasets/<fp>.npz  an uploaded dataset (cfcore.datasetfile)
+    workspaces/<id>/jobs/<job id>.json a training under way: its settings and curve so far
+    shared/<token>/                    a run copied for a read-only "share this run" link
+
+An id is ``secrets.token_urlsafe(24)`` (192 bits) and must match :data:`ID_PATTERN` before it touches a path;
+anything else (malformed, unknown, made up) opens nothing. Every JSON write is atomic (a temporary name, then a
+rename). Caps: :data:`MAX_RUNS` runs and :data:`MAX_WORKSPACE_BYTES` per workspace; the whole store at most
+``max_bytes`` (least recently seen workspaces go first) and workspaces unseen for ``ttl_seconds`` are deleted.
+No Streamlit and no TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+_LOG = logging.getLogger(__name__)
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
+RUN_ID_PATTERN = re.compile(r"\d{13}-[0-9a-f]{8}")
+JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+MAX_RUNS = 50
+MAX_WORKSPACE_BYTES = 200 * 1024 * 1024
+# last_seen is written at most this often per workspace (every rerun would otherwise write a file).
+_TOUCH_EVERY_S = 60.0
+# Identifies this server process in job records: a record from another process is a training a restart cut.
+SERVER_TOKEN = uuid.uuid4().hex
+
+
+class WorkspaceError(ValueError):
+    """A workspace operation that cannot be done (full, unknown run); the message says why."""
+
+
+def new_id() -> str:
+    """A fresh workspace id: 192 random bits, URL-safe."""
+    return secrets.token_urlsafe(24)
+
+
+_last_run_ms = [0]
+_run_id_lock = threading.Lock()
+
+
+def new_run_id() -> str:
+    """A run folder name that sorts by creation time (strictly increasing within this process)."""
+    with _run_id_lock:
+        _last_run_ms[0] = max(int(time.time() * 1000), _last_run_ms[0] + 1)
+        return f"{_last_run_ms[0]:013d}-{secrets.token_hex(4)}"
+
+
+def _write_json(path: Path, value) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary.write_text(json.dumps(value, indent=1))
+    os.replace(temporary, path)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (0 when it is gone)."""
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+@dataclass
+class JobRecord:
+    """A training that was under way, as its job file tells it."""
+
+    job_id: str
+    name: str
+    config: dict
+    history: list
+    server: str
+    started: float
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether another server process (one since stopped) ran it."""
+        return self.server != SERVER_TOKEN
+
+
+class Workspace:
+    """One workspace's folder. Thread-safe for the sessions of one server process."""
+
+    def __init__(self, store: WorkspaceStore, ws_id: str):
+        self.store, self.id = store, ws_id
+        self.folder = store.root / "workspaces" / ws_id
+        self._lock = store._lock_for(ws_id)
+
+    # -- workspace.json -------------------------------------------------------------
+
+    def state(self) -> dict:
+        """The workspace's saved choices (a copy): ``dataset``, ``active_run``, ``runs`` (id -> name, hidden,
+        hash), ``widgets`` (selections), ``last_seen``."""
+        value = _read_json(self.folder / "workspace.json") or {}
+        value.setdefault("runs", {})
+        value.setdefault("widgets", {})
+        return value
+
+    def update(self, **changes) -> dict:
+        """Merge ``changes`` into workspace.json (atomically) and return the new state."""
+        with self._lock:
+            value = self.state()
+            value.update(changes)
+            value["last_seen"] = time.time()
+            _write_json(self.folder / "workspace.json", value)
+            return value
+
+    def touch(self) -> None:
+        """Mark the workspace as used now (at most once a minute)."""
+        if time.time() - float(self.state().get("last_seen", 0)) > _TOUCH_EVERY_S:
+            self.update()
+
+    # -- runs -------------------------------------------------------------------------
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.folder / "runs"
+
+    def run_ids(self) -> list[str]:
+        """Complete run folders, oldest first (temporary folders of saves under way are not runs)."""
+        try:
+            names = [entry.name for entry in os.scandir(self.runs_dir) if entry.is_dir()]
+        except OSError:
+            return []
+        return sorted(name for name in names if RUN_ID_PATTERN.fullmatch(name))
+
+    def run_dir(self, run_id: str) -> Path:
+        if not RUN_ID_PATTERN.fullmatch(run_id or ""):
+            raise WorkspaceError(f"not a run id: {str(run_id)[:40]!r}")
+        return self.runs_dir / run_id
+
+    def check_room(self, more_runs: int = 1) -> None:
+        """Raise :class:`WorkspaceError` when ``more_runs`` more runs would pass the workspace's caps."""
+        count = len(self.run_ids()) + len(self.job_records(live_only=True))
+        if count + more_runs > MAX_RUNS:
+            raise WorkspaceError(f"this workspace has {count} runs, the most it can keep is {MAX_RUNS}; delete some "
+                                 "on the Compare page first")
+        used = folder_bytes(self.folder)
+        if used > MAX_WORKSPACE_BYTES:
+            raise WorkspaceError(f"this workspace uses {used / 2**20:,.0f} MB, over its {MAX_WORKSPACE_BYTES // 2**20} "
+                                 "MB; delete some runs on the Compare page first")
+
+    def register_run(self, run_id: str, name: str, content_hash: str = "") -> None:
+        """Record a run folder's display name (and content hash) in workspace.json."""
+        with self._lock:
+            runs = self.state()["runs"]
+            runs[run_id] = {"name": name, "hidden": False, "hash": content_hash}
+            self.update(runs=runs)
+
+    def run_names(self) -> dict[str, str]:
+        """Run id -> display name for every complete run folder; a folder workspace.json does not know (a crash
+        between save and record) gets its model's name."""
+        known = self.state()["runs"]
+        return {run_id: str(known.get(run_id, {}).get("name") or f"run {run_id[-8:]}") for run_id in self.run_ids()}
+
+    def hidden_runs(self) -> set[str]:
+        return {run_id for run_id, info in self.state()["runs"].items() if info.get("hidden")}
+
+    def set_hidden(self, run_id: str, hidden: bool) -> None:
+        with self._lock:
+            runs = self.state()["runs"]
+            if run_id in runs:
+                runs[run_id]["hidden"] = bool(hidden)
+                self.update(runs=runs)
+
+    def run_with_hash(self, content_hash: str) -> str | None:
+        """The id of a run already here with this content hash, or None."""
+        for run_id, info in self.state()["runs"].items():
+            if content_hash and info.get("hash") == content_hash and (self.runs_dir / run_id).is_dir():
+                return run_id
+        return None
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run folder from disk and forget it."""
+        folder = self.run_dir(run_id)
+        with self._lock:
+            trash = folder.with_name(f"{run_id}.deleting")
+            if folder.is_dir():
+                os.replace(folder, trash)  # gone from the listing at once, even if removing takes a while
+                shutil.rmtree(trash, ignore_errors=True)
+            state = self.state()
+            state["runs"].pop(run_id, None)
+            self.update(runs=state["runs"],
+                        active_run=None if state.get("active_run") == run_id else state.get("active_run"))
+
+    # -- uploaded datasets ------------------------------------------------------------------
+
+    def dataset_file(self, fingerprint: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{64}", fingerprint or ""):
+            raise WorkspaceError("not a dataset fingerprint")
+        return self.folder / "datasets" / f"{fingerprint}.npz"
+
+    # -- trainings under way -----------------------------------------------------------------
+
+    def record_job(self, job_id: str, name: str, config: dict, history: list) -> None:
+        """Write (or update) the job file of a training under way."""
+        folder = self.folder / "jobs"
+        folder.mkdir(parents=True, exist_ok=True)
+        previous = _read_json(folder / f"{job_id}.json") or {}
+        _write_json(folder / f"{job_id}.json", {"job_id": job_id, "name": name, "config": config,
+                                                "history": history, "server": SERVER_TOKEN,
+                                                "started": previous.get("started", time.time())})
+
+    def drop_job(self, job_id: str) -> None:
+        if JOB_ID_PATTERN.fullmatch(job_id or ""):
+            (self.folder / "jobs" / f"{job_id}.json").unlink(missing_ok=True)
+
+    def job_records(self, live_only: bool = False) -> list[JobRecord]:
+        """Job files, oldest first; ``live_only`` leaves out the ones a restart interrupted."""
+        records = []
+        try:
+            paths = sorted((self.folder / "jobs").glob("*.json"))
+        except OSError:
+            return []
+        for path in paths:
+            value = _read_json(path)
+            if value is None or not JOB_ID_PATTERN.fullmatch(str(value.get("job_id", ""))):
+                continue
+            try:
+                record = JobRecord(str(value["job_id"]), str(value.get("name", ""))[:200], dict(value["config"]),
+                                   list(value.get("history", [])), str(value.get("server", "")),
+                                   float(value.get("started", 0)))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if not (live_only and record.interrupted):
+                records.append(record)
+        return sorted(records, key=lambda record: record.started)
+
+
+class WorkspaceStore:
+    """All workspaces under one state folder.
+
+    Args:
+        root: The state folder (``CFCORE_STATE_DIR``).
+        max_bytes: The most disk all workspaces together may use (``CFCORE_STATE_MAX_MB``).
+        ttl_seconds: Workspaces unseen this long are deleted (``CFCORE_WORKSPACE_TTL_DAYS``).
+    """
+
+    def __init__(self, root: str | Path, max_bytes: int = 2048 * 2**20, ttl_seconds: float = 14 * 86400):
+        self.root = Path(root)
+        self.max_bytes = int(max_bytes)
+        self.ttl_seconds = float(ttl_seconds)
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _lock_for(self, ws_id: str) -> threading.RLock:
+        with self._locks_lock:
+            return self._locks.setdefault(ws_id, threading.RLock())
+
+    def create(self) -> Workspace:
+        """A new, empty workspace."""
+        workspace = Workspace(self, new_id())
+        workspace.runs_dir.mkdir(parents=True)
+        workspace.update(created=time.time())
+        return workspace
+
+    def open(self, value: object) -> Workspace | None:
+        """The workspace with id ``value``, or None when ``value`` is not a well-formed id of an existing one."""
+        if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+            return None
+        workspace = Workspace(self, value)
+        if not (workspace.folder / "workspace.json").is_file():
+            return None
+        return workspace
+
+    def ids(self) -> list[str]:
+        try:
+            return sorted(entry.name for entry in os.scandir(self.root / "workspaces")
+                          if entry.is_dir() and ID_PATTERN.fullmatch(entry.name))
+        except OSError:
+            return []
+
+    def delete(self, ws_id: str) -> None:
+        if ID_PATTERN.fullmatch(ws_id):
+            shutil.rmtree(self.root / "workspaces" / ws_id, ignore_errors=True)
+
+    def sweep(self, busy: Iterable[str] = (), now: float | None = None) -> list[str]:
+        """Delete workspaces unseen for the TTL, then the least recently seen while the store is over its size;
+        never one in ``busy`` (a training is under way). Returns the ids deleted."""
+        now = time.time() if now is None else now
+        busy = set(busy)
+        seen = {}
+        for ws_id in self.ids():
+            state = _read_json(self.root / "workspaces" / ws_id / "workspace.json") or {}
+            seen[ws_id] = float(state.get("last_seen", 0) or 0)
+        deleted = [ws_id for ws_id, last in seen.items() if now - last > self.ttl_seconds and ws_id not in busy]
+        for ws_id in deleted:
+            self.delete(ws_id)
+        sizes = {ws_id: folder_bytes(self.root / "workspaces" / ws_id) for ws_id in seen if ws_id not in deleted}
+        total = sum(sizes.values()) + folder_bytes(self.root / "shared")
+        for ws_id in sorted(sizes, key=seen.get):
+            if total <= self.max_bytes:
+                break
+            if ws_id in busy:
+                continue
+            self.delete(ws_id)
+            total -= sizes[ws_id]
+            deleted.append(ws_id)
+        self._sweep_shared(now)
+        return deleted
+
+    def _sweep_shared(self, now: float) -> None:
+        try:
+            entries = list(os.scandir(self.root / "shared"))
+        except OSError:
+            return
+        for entry in entries:
+            try:
+                old = now - entry.stat().st_mtime > self.ttl_seconds
+            except OSError:
+                continue
+            if old:
+                shutil.rmtree(entry.path, ignore_errors=True)
+
+    # -- "share this run" ---------------------------------------------------------------
+
+    def share_run(self, workspace: Workspace, run_id: str, name: str) -> str:
+        """Copy one run for a read-only link; returns the link's token (which reveals nothing of the workspace)."""
+        token = secrets.token_urlsafe(24)
+        target = self.root / "shared" / token
+        temporary = target.with_name(f".{token}.tmp")
+        shutil.copytree(workspace.run_dir(run_id), temporary / "run")
+        _write_json(temporary / "share.json", {"name": name, "created": time.time()})
+        os.replace(temporary, target)
+        return token
+
+    def shared_run(self, token: object) -> tuple[Path, str] | None:
+        """The shared run folder and its name for a link token, or None for anything else."""
+        if not isinstance(token, str) or not ID_PATTERN.fullmatch(token):
+            return None
+        folder = self.root / "shared" / token
+        info = _read_json(folder / "share.json")
+        if info is None or not (folder / "run").is_dir():
+            return None
+        return folder / "run", str(info.get("name", "shared run"))[:200]

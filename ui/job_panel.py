@@ -1,0 +1,140 @@
+"""This workspace's trainings: submitting, the live panel Train and Under the hood share, and collecting results.
+
+A job belongs to the workspace, not the tab: reload during a training, or open the workspace link elsewhere,
+and :func:`current_job` finds it again. The trainer saves a finished run into the workspace with no tab open
+(:func:`ui.services._record_job`); a tab only picks up what to say about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from cfcore.config import TrainConfig
+from cfcore.data import Dataset, Split
+from cfcore.text import md
+from cfcore.trainer.jobs import Job
+from cfcore.workspace import JobRecord
+from ui import services, state
+
+# Each poll is a script run that every learner's browser redraws (about 0.1 s of its CPU); the curve itself
+# only changes once an epoch.
+POLL_SECONDS = 1.0
+STOPPING = "Stopping after the current group of batches..."
+
+
+def warm() -> None:
+    """Start the trainer process now (TensorFlow imported, code traced), so Train starts at once."""
+    services.trainer().warm()
+
+
+def job(job_id: str) -> Job | None:
+    """This workspace's job with that id, or None (another workspace's jobs are invisible)."""
+    return services.training_manager().get(job_id, state.workspace_id())
+
+
+def jobs(purpose: str) -> list[Job]:
+    """This workspace's jobs for ``purpose`` not yet collected, oldest first."""
+    return [j for j in services.training_manager().jobs(state.workspace_id()) if j.purpose == purpose]
+
+
+def current_job(purpose: str) -> Job | None:
+    """The oldest queued or running job of this workspace for ``purpose``."""
+    return next((j for j in jobs(purpose) if j.active), None)
+
+
+def submit(dataset: Dataset, config: TrainConfig, split: Split, purpose: str, name: str = "") -> Job:
+    """Queue a training for this workspace; its run is saved in the workspace when it ends.
+
+    Raises:
+        ConfigError, JobError, WorkspaceError: with a message for the learner.
+    """
+    return services.training_manager().submit(
+        dataset, config.validate(), state.workspace_id(), split=split, name=name or state.next_run_name(config.model),
+        out_dir=state.new_run_dir(), purpose=purpose,
+    )
+
+
+def collect_finished(purpose: str) -> list[Job]:
+    """Take this workspace's finished ``purpose`` jobs off the manager and note what to tell the learner:
+    ``"<purpose>_last_run"`` (the newest run's name), ``"<purpose>_last_error"`` (with the partial curve under
+    ``"<purpose>_last_failed"``) and ``"<purpose>_last_notice"``. Called on every page through the sidebar, so a
+    run that ends while the learner is elsewhere is picked up on their next click."""
+    finished = [j for j in jobs(purpose) if j.finished]
+    manager = services.training_manager()
+    for done in finished:
+        if done.error:
+            st.session_state[f"{purpose}_last_error"] = done.error
+            st.session_state[f"{purpose}_last_failed"] = (done.name, done.config.epochs, list(done.history))
+        elif done.run is not None and done.run.result.history:
+            st.session_state[f"{purpose}_last_run"] = done.name
+            if purpose == "train":
+                st.session_state["active_run"] = done.name
+            if done.time_limited:
+                st.session_state[f"{purpose}_last_notice"] = (
+                    f"stopped: time limit. This server stops a training after {manager.max_seconds:,.0f} s; "
+                    "the epochs so far are kept. Fewer epochs or a bigger batch size fit in the limit.")
+        else:
+            st.session_state[f"{purpose}_last_notice"] = ("The run was stopped before its first epoch ended; "
+                                                          "nothing to keep.")
+        manager.release(done.id, state.workspace_id())
+    return finished
+
+
+def clear_notices(purpose: str) -> None:
+    for key in ("last_error", "last_failed", "last_notice"):
+        st.session_state.pop(f"{purpose}_{key}", None)
+
+
+def progress_bar(current: Job, label: str = "") -> None:
+    """One job's progress: its place in the queue, starting, or epoch and batch."""
+    prefix = f"{label}: " if label else ""
+    if current.state == "queued":
+        st.progress(0.0, text=f"{prefix}waiting for a free training slot: position {current.queue_position()} in "
+                              f"the queue (at most {services.training_manager().max_concurrent} trainings run at "
+                              "once on this server).")
+    elif current.progress is None:
+        st.progress(0.0, text=f"{prefix}starting: building the model in the trainer...")
+    else:
+        p = current.progress
+        done = (p.epoch - 1 + min(p.step / max(p.steps_per_epoch, 1), 1.0)) / max(p.epochs, 1)
+        st.progress(min(done, 1.0), text=f"{prefix}epoch {p.epoch} of {p.epochs} · batch {p.step:,} of "
+                                         f"{p.steps_per_epoch:,} · {current.elapsed:.0f} s")
+
+
+def stop_button(current: Job, key: str) -> None:
+    if current.stop_requested:
+        st.caption(STOPPING)
+    elif st.button("Stop", key=key, icon=":material/stop_circle:"):
+        current.stop()
+        st.caption(STOPPING)
+
+
+def watch(job_ids: list[str], draw: Callable[[list[Job]], None]) -> None:
+    """Redraw ``draw(jobs)`` every second while any of the jobs runs; rerun the whole page when all have ended."""
+
+    @st.fragment(run_every=POLL_SECONDS)
+    def _poll() -> None:
+        current = [j for j in (job(job_id) for job_id in job_ids) if j is not None]
+        if all(j.finished for j in current):
+            st.rerun()  # a full run collects the finished runs and shows the results
+        draw(current)
+
+    _poll()
+
+
+def interrupted() -> list[JobRecord]:
+    """Trainings of this workspace that a server restart (or a lost trainer) cut, with their curves so far."""
+    space = state.workspace()
+    live = {j.id for j in services.training_manager().jobs(space.id)}
+    return [record for record in space.job_records() if record.job_id not in live]
+
+
+def dismiss_interrupted(job_id: str) -> None:
+    state.workspace().drop_job(job_id)
+
+
+def describe_failure(purpose: str) -> str | None:
+    error = st.session_state.get(f"{purpose}_last_error")
+    return f"Training failed: {md(error)}" if error else None

@@ -1,0 +1,58 @@
+"""Small helpers every page uses: the intro text, links to other pages, and the "needs data / a run" notices."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from cfcore.data import DataError, Dataset
+from cfcore.runs import Run
+from ui import services, state
+
+
+def intro(text: str) -> None:
+    """The 2-3 sentences under a page title that say what the learner is looking at and why."""
+    state.init_session()  # every page calls this first: the place to route through app.py
+    st.markdown(text)
+
+
+def page_link(page: str, label: str, icon: str | None = None) -> None:
+    """``st.page_link`` that degrades to plain text when the page is not registered (a page run on its own)."""
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitAPIException:
+        st.markdown(f"Open **{label.removeprefix('Go to ')}** from the menu.")
+
+
+def require_run() -> Run | None:
+    """The active run; when there is none, say how to get one and return None."""
+    run = state.active_run()
+    if run is None:
+        st.info("This page needs a trained model. Train one on the Train page: the *fast* preset takes seconds.")
+        page_link("pages/train.py", "Go to Train", ":material/model_training:")
+    return run
+
+
+def load_default_dataset_button(key: str) -> None:
+    """For pages that need data when none is loaded: a button that loads the default source."""
+    st.info("No dataset is loaded yet. Choose one on the Data page, or load the default here.")
+    page_link("pages/data.py", "Go to Data", ":material/database:")
+    if st.button("Load the default dataset", key=key, type="primary"):
+        with st.spinner("Loading MovieLens ml-latest-small (downloading it the first time)..."):
+            try:
+                state.set_dataset(services.load_path_dataset(), path="")
+                st.session_state["data_loaded_key"] = ("path", services.configured_data_path())  # as Data keys it
+            except DataError as err:
+                st.error(str(err))
+                return
+        st.rerun()
+
+
+def dataset_label(dataset: Dataset) -> str:
+    """A short name for where a dataset came from."""
+    source = dataset.source or "dataset"
+    if source.startswith("upload"):
+        return source
+    return os.path.basename(source.rstrip("/\\")) or source

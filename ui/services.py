@@ -1,0 +1,141 @@
+"""The composition root: the server's long-lived objects, one per process, built from the environment.
+
+The workspace store, the trainer process and the training manager above it, the cache of loaded runs, the
+shared built-in datasets. Pages reach them through :mod:`ui.state`; nothing here holds anything of one session.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+from cfcore import constants as C
+from cfcore import settings
+from cfcore.data import Dataset, load_dataset
+from cfcore.runs import RunCache, content_hash
+from cfcore.trainer.jobs import Job, TrainingManager, backend_train_fn
+from cfcore.trainer.local import LocalTrainer
+from cfcore.workspace import WorkspaceStore
+
+_LOG = logging.getLogger(__name__)
+
+# One trainer process per server, whatever Streamlit's caches do (clearing them must not orphan a process
+# holding a gigabyte): a plain module-level singleton.
+_trainer_lock = threading.Lock()
+_trainer: LocalTrainer | None = None
+
+
+@st.cache_resource(show_spinner=False)
+def _server_start() -> str | None:
+    """Once per server process: check the environment and sweep what crashed processes left; the problem, or None."""
+    from cfcore.runzip import sweep_scratch
+
+    sweep_scratch()
+    try:
+        settings.check_environment()
+    except settings.SettingsError as err:
+        return str(err)
+    return None
+
+
+def check_server_settings() -> None:
+    """Stop the page with a readable message when the server's environment cannot be used (app.py calls it)."""
+    problem = _server_start()
+    if problem is not None:
+        st.error(f"This server is misconfigured: {problem}. Fix the variable and restart the app.")
+        st.stop()
+
+
+def trainer() -> LocalTrainer:
+    """The process's trainer backend (started on first use, pre-warmed by the Train and Under the hood pages)."""
+    global _trainer
+    with _trainer_lock:
+        if _trainer is None:
+            _trainer = LocalTrainer(idle_seconds=settings.trainer_idle_seconds())
+        return _trainer
+
+
+def store() -> WorkspaceStore:
+    """The workspace store for the configured state folder (``CFCORE_STATE_DIR``)."""
+    return _store(str(settings.state_folder()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _store(root: str) -> WorkspaceStore:
+    workspaces = WorkspaceStore(root, max_bytes=settings.state_max_mb() * 2**20,
+                                ttl_seconds=settings.workspace_ttl_days() * 86400)
+    (Path(root) / "workspaces").mkdir(parents=True, exist_ok=True)
+    workspaces.sweep()
+    return workspaces
+
+
+@st.cache_resource(show_spinner=False)
+def training_manager() -> TrainingManager:
+    """The process-wide manager; a job's owner is its workspace's id."""
+    return TrainingManager(
+        max_concurrent=settings.max_trainings(), max_seconds=settings.max_train_seconds(),
+        train_fn=backend_train_fn(trainer(), settings.state_folder() / "datasets"), on_change=_record_job,
+    )
+
+
+def _record_job(job: Job, event: str) -> None:
+    """Keep a workspace's record of its trainings: a job file while it runs (so a restart shows it as
+    interrupted, with its curve), the finished run registered by name, and for a Train-page run the active model."""
+    workspace = store().open(job.owner)
+    if workspace is None:
+        return
+    if event in ("started", "epoch"):
+        workspace.record_job(job.id, job.name, job.config.to_dict(), list(job.history))
+        return
+    if job.run is not None and job.run.path is not None:
+        run_id = Path(job.run.path).name
+        workspace.register_run(run_id, job.name, content_hash(job.run.path))
+        if job.purpose == "train":
+            workspace.update(active_run=run_id)
+    workspace.drop_job(job.id)
+    store().sweep(busy={other.owner for other in training_manager().active_jobs()})
+
+
+@st.cache_resource(show_spinner=False)
+def run_cache() -> RunCache:
+    """Runs loaded from workspace folders, shared by every session of this server."""
+    return RunCache()
+
+
+def configured_data_path() -> str:
+    """The folder or zip named by ``CFCORE_DATA``, or "" when it is not set."""
+    return os.environ.get(C.DATA_ENV_VAR, "").strip()
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _load_dataset_cached(path: str) -> Dataset:
+    # Keyed by path: the built-in copy ("" = CFCORE_DATA, the cache, or a download) and configured folders
+    # are shared across sessions. Uploads never come through here; they live in one workspace.
+    # One shared object, not a copy per session: nothing in the app modifies a Dataset after it is built.
+    return load_dataset(path or None)
+
+
+def load_path_dataset(path: str = "") -> Dataset:
+    """Load (once per process) the dataset at ``path``; "" means ``CFCORE_DATA`` or the built-in copy.
+
+    Raises:
+        DataError: with a readable message (offline, missing files, bad data).
+    """
+    return _load_dataset_cached(path or configured_data_path())
+
+
+def bias_baseline_rmse(dataset: Dataset, split) -> float:
+    """Validation RMSE of the biases-only baseline on this split (computed once per dataset and split)."""
+    from cfcore.baselines import bias_baseline
+
+    return _bias_baseline_cached(dataset.fingerprint, float(split.val_fraction), int(split.seed), dataset, split,
+                                 bias_baseline)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _bias_baseline_cached(fingerprint: str, val_fraction: float, seed: int, _dataset, _split, _fn) -> float:
+    return float(_fn(_split, _dataset.n_users, _dataset.n_movies).val_rmse)
