@@ -103,6 +103,20 @@ def movielens_path() -> Path:
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_keras_reset_between_script_runs():
+    """Streamlit calls ``keras.backend.clear_session()`` (a full ``gc.collect``) after every script run when Keras
+    is imported. The app's server never imports it (tests/test_server_imports.py), but this test process does, for
+    its trained fixtures: there each collection took 0.25 s per script run and the hostile corpus ran 4x slower.
+    So, in tests only, the hook is off."""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    original = script_runner._clean_problem_modules
+    script_runner._clean_problem_modules = lambda: None
+    yield
+    script_runner._clean_problem_modules = original
+
+
 @pytest.fixture(autouse=True)
 def state_dir(monkeypatch, tmp_path) -> Path:
     """Every test keeps workspaces in its own folder (CFCORE_STATE_DIR), never in the user's data folder."""

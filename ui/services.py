@@ -61,14 +61,16 @@ def trainer() -> LocalTrainer:
 
 def store() -> WorkspaceStore:
     """The workspace store for the configured state folder (``CFCORE_STATE_DIR``)."""
-    return _store(str(settings.state_folder()))
+    return _store(os.environ.get(settings.STATE_DIR_ENV_VAR, ""))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _store(root: str) -> WorkspaceStore:
+def _store(configured: str) -> WorkspaceStore:
+    # Keyed by the variable's text (resolving the folder on every call cost a realpath per widget).
+    root = settings.state_folder()
     workspaces = WorkspaceStore(root, max_bytes=settings.state_max_mb() * 2**20,
                                 ttl_seconds=settings.workspace_ttl_days() * 86400)
-    (Path(root) / "workspaces").mkdir(parents=True, exist_ok=True)
+    (root / "workspaces").mkdir(parents=True, exist_ok=True)
     workspaces.sweep()
     return workspaces
 
