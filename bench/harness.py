@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import threading
+import tempfile
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -107,6 +108,8 @@ def start_server(
         raise ServerError("the shared ml-latest-small copy was not found; set CFCORE_DATA to its folder")
     port = free_port()
     env = {**os.environ, "CFCORE_DATA": str(data), "TF_CPP_MIN_LOG_LEVEL": "2", **env_overrides}
+    if "CFCORE_STATE_DIR" not in env_overrides:  # never the user's own workspaces
+        env["CFCORE_STATE_DIR"] = tempfile.mkdtemp(prefix="cfcore-state-")
     command = [
         sys.executable, "-m", "streamlit", "run", "app.py",
         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",

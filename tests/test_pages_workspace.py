@@ -1,0 +1,153 @@
+"""Workspaces as a learner meets them: the link brings everything back (reload, restart), a made-up link opens
+nothing of anyone's, a damaged run is skipped by name, an interrupted training shows its curve, Compare manages
+and shares runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from cfcore import workspace as W
+from tests.conftest import seed_workspace, shown, workspace_run_names
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def open_app(ws: str | None = None, page: str | None = None, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    if ws is not None:
+        at.query_params["ws"] = ws
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def restart_server(monkeypatch) -> None:
+    """What a restart forgets: every process-wide cache, and this process's identity in job records."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    monkeypatch.setattr(W, "SERVER_TOKEN", "a-restarted-server")
+
+
+def test_the_link_brings_back_runs_data_and_choices_after_a_restart(data_env, tiny_run_dir, monkeypatch):
+    ws = seed_workspace({"first": tiny_run_dir, "second": tiny_run_dir}, active="first")
+    at = open_app(ws, page="pages/recommend.py")
+    user = at.selectbox(key="rec_user").options[3]
+    at.selectbox(key="rec_user").select(user).run()
+    chosen = at.selectbox(key="rec_user").value
+    at.sidebar.selectbox(key="sidebar_active_run").set_value("second").run()
+    fingerprint = at.session_state["dataset"].fingerprint
+    assert at.query_params["ws"] == ws or at.query_params["ws"] == [ws]  # the id stays in the URL
+
+    restart_server(monkeypatch)
+    again = open_app(ws, page="pages/recommend.py")
+    assert again.session_state["ws_id"] == ws
+    assert again.sidebar.selectbox(key="sidebar_active_run").value == "second"
+    assert again.sidebar.selectbox(key="sidebar_active_run").options[:2] == ["first · val RMSE "
+                                                                              f"{_rmse(tiny_run_dir)}",
+                                                                              f"second · val RMSE {_rmse(tiny_run_dir)}"]
+    assert again.session_state["dataset"].fingerprint == fingerprint
+    assert again.selectbox(key="rec_user").value == chosen
+
+
+def _rmse(folder: Path) -> str:
+    return f"{json.loads((folder / 'result.json').read_text())['best_val_rmse']:.3f}"
+
+
+@pytest.mark.parametrize("value", ["", "made-up", "A" * 32, "../../etc/passwd", "x" * 500, "<script>"])
+def test_no_link_or_a_made_up_one_opens_a_fresh_workspace(data_env, tiny_run_dir, value):
+    mine = seed_workspace({"private": tiny_run_dir})
+    stranger = open_app(value, page="pages/compare.py")
+    assert stranger.session_state["ws_id"] not in (mine, value)
+    assert workspace_run_names(stranger.session_state["ws_id"]) == []
+    assert not any("private" in c.value for c in stranger.sidebar.caption)
+    assert stranger.session_state["active_run"] is None
+
+
+def test_a_truncated_run_file_is_skipped_with_a_message_naming_it(data_env, tiny_run_dir):
+    ws = seed_workspace({"good": tiny_run_dir, "broken": tiny_run_dir}, active="good")
+    space = W.WorkspaceStore(data_env.parent / "state").open(ws)
+    broken = next(run_id for run_id, name in space.run_names().items() if name == "broken")
+    ratings = space.run_dir(broken) / "ratings.npz"
+    ratings.write_bytes(ratings.read_bytes()[:100])
+    at = open_app(ws, page="pages/compare.py")
+    assert at.dataframe[0].value["run"].tolist() == ["good"]
+    [warning] = at.warning
+    assert broken in shown(warning.value) and "ratings.npz" in shown(warning.value)
+
+
+def test_an_interrupted_training_is_listed_with_its_curve_and_can_be_dismissed(data_env):
+    ws = seed_workspace()
+    space = W.WorkspaceStore(data_env.parent / "state").open(ws)
+    history = [{"epoch": e, "loss": 1.0, "val_loss": 1.1, "train_rmse": 1.0 - e / 10, "val_rmse": 1.1 - e / 20,
+                "seconds": 1.0, "complete": True} for e in (1, 2, 3)]
+    space.record_job("b" * 32, "dot_with_bias #4", {"epochs": 10}, history)
+    (space.folder / "jobs" / f"{'b' * 32}.json").write_text(
+        json.dumps({**json.loads((space.folder / "jobs" / f"{'b' * 32}.json").read_text()), "server": "old"}))
+    at = open_app(ws, page="pages/train.py")
+    [warning] = [w for w in at.warning if "interrupted" in w.value]
+    assert "dot_with_bias #4" in shown(warning.value) and "after 3 of 10 epochs" in shown(warning.value)
+    curve = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][-1]
+    assert any(len(t.get("y", [])) == 3 for t in curve["data"])
+    at.button(key=f"train_dismiss_{'b' * 32}").click().run()
+    assert not [w for w in at.warning if "interrupted" in w.value] and space.job_records() == []
+
+
+def test_compare_hides_deletes_after_asking_and_shares_a_read_only_copy(data_env, tiny_run_dir):
+    ws = seed_workspace({"keep": tiny_run_dir, "drop": tiny_run_dir}, active="keep")
+    at = open_app(ws, page="pages/compare.py")
+    at.selectbox(key="cmp_manage").set_value("drop").run()
+    at.toggle(key="cmp_hide_drop").set_value(True).run()
+    assert at.dataframe[0].value["run"].tolist() == ["keep"]
+    assert any("Hidden from the table and charts" in c.value for c in at.caption)
+
+    at.button(key="cmp_share").click().run()
+    [link] = [c.value for c in at.code if "shared_run=" in c.value]
+    token = link.split("shared_run=")[1]
+    assert ws not in link
+
+    at.button(key="cmp_delete").click().run()
+    assert workspace_run_names(ws) == ["keep", "drop"]  # nothing yet: it asks first
+    assert any("cannot be undone" in w.value for w in at.warning)
+    at.button(key="cmp_delete_yes").click().run()
+    assert workspace_run_names(ws) == ["keep"]
+
+    friend = open_app(page="pages/compare.py", shared_run=token)  # another browser, the shared link
+    assert friend.session_state["ws_id"] != ws
+    assert workspace_run_names(friend.session_state["ws_id"]) == ["dot_with_bias #1"]
+    assert any("Added" in s.value for s in friend.success)
+    friend.run()
+    assert workspace_run_names(friend.session_state["ws_id"]) == ["dot_with_bias #1"]  # once, not per rerun
+    assert workspace_run_names(ws) == ["keep"]  # the sharer's workspace is untouched
+
+
+def test_a_full_workspace_refuses_new_trainings_with_a_message(data_env, tiny_run_dir, monkeypatch):
+    monkeypatch.setattr(W, "MAX_RUNS", 1)
+    ws = seed_workspace({"only": tiny_run_dir})
+    at = open_app(ws, page="pages/train.py")
+    at.selectbox(key="train_preset").set_value("fast").run()
+    at.button(key="train_start").click().run()
+    assert any("the most it can keep is 1" in shown(e.value) for e in at.error)
+
+
+def test_the_same_run_folder_loaded_twice_is_one_run(data_env, tiny_run_dir, tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    for name in ("a", "b"):
+        shutil.copytree(tiny_run_dir, root / name)
+    monkeypatch.setenv("CFCORE_RUNS_DIR", str(root))
+    at = open_app(page="pages/compare.py")
+    at.button(key="cmp_load_all").click().run()
+    # Two folders with the very same files: one run.
+    assert len(workspace_run_names(at.session_state["ws_id"])) == 1
+    at.button(key="cmp_load_all").click().run()
+    assert len(workspace_run_names(at.session_state["ws_id"])) == 1

@@ -1,0 +1,129 @@
+"""Workspaces on disk: ids, atomic saves, caps, least-recently-used and TTL sweeps, shared runs, job records."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+
+from cfcore import workspace as W
+from cfcore.workspace import WorkspaceError, WorkspaceStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    return WorkspaceStore(tmp_path / "state", max_bytes=50 * 2**20, ttl_seconds=3600)
+
+
+def test_ids_are_long_random_and_anything_else_opens_nothing(store):
+    space = store.create()
+    assert W.ID_PATTERN.fullmatch(space.id) and len(space.id) == 32  # 192 bits, URL-safe
+    assert store.open(space.id).folder == space.folder
+    for value in (None, "", "abc", space.id[:-1], space.id + "x", "../" + space.id[3:], "a" * 32, 42,
+                  [space.id], space.id.upper() if space.id.upper() != space.id else "Z" * 32):
+        assert store.open(value) is None, value
+    assert len({store.create().id for _ in range(20)}) == 20
+
+
+def test_workspace_json_is_written_atomically_and_merged(store):
+    space = store.create()
+    space.update(active_run=None, widgets={"rec_user": 5})
+    space.update(dataset={"kind": "path", "path": ""})
+    state = space.state()
+    assert state["widgets"] == {"rec_user": 5} and state["dataset"]["kind"] == "path"
+    assert [p.name for p in space.folder.iterdir() if p.name.endswith(".tmp")] == []
+    (space.folder / "workspace.json").write_text("{not json")
+    assert space.state()["runs"] == {}  # a damaged file reads as empty, never a traceback
+
+
+def test_runs_are_listed_oldest_first_and_half_saved_folders_are_not_runs(store, tiny_run_dir):
+    space = store.create()
+    ids = [W.new_run_id() for _ in range(3)]
+    assert ids == sorted(ids)
+    for run_id in ids:
+        shutil.copytree(tiny_run_dir, space.run_dir(run_id))
+    shutil.copytree(tiny_run_dir, space.runs_dir / f"{ids[0]}.tmp-abc")  # a save under way
+    space.register_run(ids[1], "named")
+    assert space.run_ids() == ids
+    assert space.run_names()[ids[1]] == "named" and space.run_names()[ids[0]].startswith("run ")
+    with pytest.raises(WorkspaceError):
+        space.run_dir("../../etc")
+
+
+def test_delete_hide_and_content_hash(store, tiny_run_dir):
+    space = store.create()
+    run_id = W.new_run_id()
+    shutil.copytree(tiny_run_dir, space.run_dir(run_id))
+    space.register_run(run_id, "r", "abc123")
+    space.update(active_run=run_id)
+    space.set_hidden(run_id, True)
+    assert space.hidden_runs() == {run_id} and space.run_with_hash("abc123") == run_id
+    space.delete_run(run_id)
+    assert space.run_ids() == [] and not space.run_dir(run_id).exists()
+    assert space.state()["active_run"] is None and space.run_with_hash("abc123") is None
+
+
+def test_caps_on_runs_and_bytes(store, tiny_run_dir, monkeypatch):
+    space = store.create()
+    monkeypatch.setattr(W, "MAX_RUNS", 2)
+    for _ in range(2):
+        shutil.copytree(tiny_run_dir, space.run_dir(W.new_run_id()))
+    with pytest.raises(WorkspaceError, match="has 2 runs, the most it can keep is 2"):
+        space.check_room()
+    monkeypatch.setattr(W, "MAX_RUNS", 50)
+    monkeypatch.setattr(W, "MAX_WORKSPACE_BYTES", 1000)
+    with pytest.raises(WorkspaceError, match="MB, over its"):
+        space.check_room()
+
+
+def test_ttl_and_least_recently_used_sweeps(tmp_path, tiny_run_dir):
+    store = WorkspaceStore(tmp_path / "state", max_bytes=10**9, ttl_seconds=100)
+    old, fresh, busy = store.create(), store.create(), store.create()
+    now = time.time()
+    for space, seen in ((old, now - 500), (fresh, now), (busy, now - 500)):
+        state = space.state()
+        state["last_seen"] = seen
+        (space.folder / "workspace.json").write_text(json.dumps(state))
+    assert sorted(store.sweep(busy={busy.id}, now=now)) == [old.id]
+    assert store.open(old.id) is None and store.open(fresh.id) and store.open(busy.id)
+
+    # Over the size cap: the least recently seen goes first, until the rest fit.
+    store = WorkspaceStore(tmp_path / "state2", max_bytes=1, ttl_seconds=10**6)
+    first, second = store.create(), store.create()
+    for index, space in enumerate((first, second)):
+        shutil.copytree(tiny_run_dir, space.run_dir(W.new_run_id()))
+        state = space.state()
+        state["last_seen"] = now - 10 + index
+        (space.folder / "workspace.json").write_text(json.dumps(state))
+    store.max_bytes = W.folder_bytes(second.folder) + 10
+    assert store.sweep(now=now) == [first.id]
+    assert store.open(second.id) is not None
+
+
+def test_a_shared_run_is_a_copy_behind_a_token_that_reveals_no_workspace(store, tiny_run_dir):
+    space = store.create()
+    run_id = W.new_run_id()
+    shutil.copytree(tiny_run_dir, space.run_dir(run_id))
+    token = store.share_run(space, run_id, "my run")
+    assert token != space.id and space.id not in token
+    folder, name = store.shared_run(token)
+    assert name == "my run" and (folder / "model.keras").is_file()
+    space.delete_run(run_id)
+    assert store.shared_run(token)[0].is_dir()  # the copy outlives the original
+    for value in (None, "x", space.id, "../" + token):
+        assert store.shared_run(value) is None
+
+
+def test_job_records_from_another_server_process_are_interrupted(store, monkeypatch):
+    space = store.create()
+    space.record_job("a" * 32, "dot_with_bias #1", {"epochs": 10}, [{"epoch": 1, "val_rmse": 1.0}])
+    [record] = space.job_records()
+    assert not record.interrupted and record.history[0]["epoch"] == 1
+    monkeypatch.setattr(W, "SERVER_TOKEN", "a-later-server")
+    assert space.job_records()[0].interrupted and space.job_records(live_only=True) == []
+    space.drop_job("a" * 32)
+    assert space.job_records() == []
+    (space.folder / "jobs" / "junk.json").write_text("[1, 2")
+    assert space.job_records() == []
