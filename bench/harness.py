@@ -172,8 +172,8 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory of a process and its descendants, in bytes."""
+def tree_rss(pid: int, descendants: bool = True) -> int:
+    """Resident memory of a process and (unless ``descendants`` is False) its descendants, in bytes."""
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
@@ -181,8 +181,19 @@ def tree_rss(pid: int) -> int:
             for line in fh:
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
-        todo.extend(_children(current))
+        if descendants:
+            todo.extend(_children(current))
     return total
+
+
+def trainer_pids(pid: int) -> list[int]:
+    """The server's trainer processes (``python -m cfcore.trainer.worker`` children)."""
+    found = []
+    for child in _children(pid):
+        with contextlib.suppress(OSError), open(f"/proc/{child}/cmdline", "rb") as fh:
+            if b"cfcore.trainer.worker" in fh.read():
+                found.append(child)
+    return found
 
 
 class RssSampler(threading.Thread):
@@ -202,12 +213,12 @@ class RssSampler(threading.Thread):
         self.join(timeout=2)
 
 
-def settled_rss(pid: int, seconds: float = 3.0) -> int:
+def settled_rss(pid: int, seconds: float = 3.0, descendants: bool = True) -> int:
     """RSS after a short quiet period (median of a few samples), in bytes."""
     samples = []
     end = time.monotonic() + seconds
     while time.monotonic() < end:
-        samples.append(tree_rss(pid))
+        samples.append(tree_rss(pid, descendants))
         time.sleep(0.3)
     return int(statistics.median(samples))
 

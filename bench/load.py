@@ -4,9 +4,9 @@ Starts ``streamlit run app.py`` on a free loopback port (``CFCORE_DATA`` = the
 shared ml-latest-small) and drives it with headless Chromium contexts, each its
 own Streamlit session:
 
-1. one session opens the app: the server's RSS with one idle session, before
-   TensorFlow is loaded;
-2. that session trains once (warm-up): the RSS of a warm, idle server;
+1. one session opens the app: the server's RSS with one idle session;
+2. that session trains once (warm-up): the RSS of a warm, idle server (the
+   server process alone, and with its trainer process);
 3. each of ``--rounds`` rounds opens ``--sessions - 1`` more sessions, starts
    ``--trainings`` trainings from them back to back while the rest click
    between pages for at least ``--browse`` seconds, then closes them and waits
@@ -18,7 +18,9 @@ own clock from the click event, as a person clicking sees it, and also from
 Python including Playwright's work before the click lands), the first-load
 time of new sessions, the server's peak RSS, RSS per extra idle session, and
 RSS after each round's sessions close (growth across rounds is a per-session
-leak). Everything is bounded by ``--deadline``.
+leak). At the end, with every session closed, it waits for the trainer to idle
+out (``CFCORE_TRAINER_IDLE_SECONDS`` = ``--trainer-idle``) and reports the
+server's RSS then. Everything is bounded by ``--deadline``.
 
     python bench/load.py --sessions 20 --trainings 5
 """
@@ -43,6 +45,7 @@ from harness import (
     percentile,
     settled_rss,
     start_server,
+    trainer_pids,
     stop_server,
     wait_for_app,
     wait_rendered,
@@ -50,7 +53,8 @@ from harness import (
 
 # Sessions whose websocket closed are dropped after this long (Streamlit's default is 120 s).
 DISCONNECTED_TTL_S = 5
-TARGETS = {"render_p95_s": 2.0, "rss_one_idle_session_mb": 800, "rss_per_extra_session_mb": 30}
+TARGETS = {"render_p95_s": 1.5, "rss_one_idle_session_mb": 800, "rss_per_extra_session_mb": 30,
+           "rss_after_idle_mb": 350}
 
 _T0 = time.monotonic()
 
@@ -221,8 +225,7 @@ class Bench:
             pages[0].screenshot(path=str(REPO / "test-artifacts" / f"bench-round{index}-trainer.png"))
         for context in contexts:
             context.close()
-        # Streamlit keeps a closed session for the reconnect TTL; the app's heap janitor then has it dropped and
-        # shut down, and frees its memory, within one janitor interval (pages/streamlit_fixes.py, cfcore/heap.py).
+        # Streamlit keeps a closed session for the reconnect TTL before it drops it.
         time.sleep(DISCONNECTED_TTL_S)
         time.sleep(args.release_wait)
         report["rss_after_close_mb"] = settled_rss(self.pid) / MB
@@ -236,7 +239,8 @@ def run(args: argparse.Namespace) -> dict:
     out_dir = REPO / "test-artifacts"
     out_dir.mkdir(exist_ok=True)
     process, url = start_server(
-        {"CFCORE_MAX_TRAININGS": str(args.max_trainings)}, out_dir / "bench-server.log",
+        {"CFCORE_MAX_TRAININGS": str(args.max_trainings), "CFCORE_TRAINER_IDLE_SECONDS": str(args.trainer_idle)},
+        out_dir / "bench-server.log",
         ["--server.disconnectedSessionTTL", str(DISCONNECTED_TTL_S)],
     )
     sampler = RssSampler(process.pid)
@@ -258,6 +262,7 @@ def run(args: argparse.Namespace) -> dict:
                 raise RuntimeError(f"the warm-up training did not finish: {warm['timeline']}")
             bench.switch(anchor, "Data")
             report["rss_warm_idle_mb"] = settled_rss(process.pid) / MB
+            report["rss_warm_idle_server_only_mb"] = settled_rss(process.pid, descendants=False) / MB
             log(f"warm-up training done, RSS {report['rss_warm_idle_mb']:.0f} MB")
             for index in range(1, args.rounds + 1):
                 if time.monotonic() > bench.deadline:
@@ -265,6 +270,15 @@ def run(args: argparse.Namespace) -> dict:
                 report["rounds"].append(bench.round(index))
             anchor_context.close()
             browser.close()
+        # Everyone gone: the trainer idles out and the server should be back near its start.
+        deadline = time.monotonic() + args.trainer_idle + 60
+        while trainer_pids(process.pid) and time.monotonic() < deadline:
+            time.sleep(1)
+        report["trainer_exited"] = not trainer_pids(process.pid)
+        time.sleep(DISCONNECTED_TTL_S)
+        report["rss_after_idle_mb"] = settled_rss(process.pid, descendants=False) / MB
+        log(f"all sessions closed, trainer exited: {report['trainer_exited']}, server RSS "
+            f"{report['rss_after_idle_mb']:.0f} MB")
     finally:
         sampler.stop()
         report["rss_peak_mb"] = sampler.peak / MB
@@ -298,8 +312,10 @@ def summary_line(report: dict, args: argparse.Namespace) -> str:
         f"the same with the test driver's click work: p50 {driver['p50_s']:.2f} s, p95 {driver['p95_s']:.2f} s",
         f"new session first load p50 {report['first_load']['p50_s']:.2f} s",
         f"RSS: one idle session {report['rss_one_idle_session_mb']:.0f} MB (target <= "
-        f"{TARGETS['rss_one_idle_session_mb']}), warm idle {report['rss_warm_idle_mb']:.0f} MB, "
-        f"peak {report['rss_peak_mb']:.0f} MB",
+        f"{TARGETS['rss_one_idle_session_mb']}), warm idle {report['rss_warm_idle_mb']:.0f} MB with the trainer "
+        f"({report['rss_warm_idle_server_only_mb']:.0f} MB the server alone), peak {report['rss_peak_mb']:.0f} MB",
+        f"after every session closed and the trainer idled out (exited: {report.get('trainer_exited')}): server "
+        f"RSS {report.get('rss_after_idle_mb', float('nan')):.0f} MB (target <= {TARGETS['rss_after_idle_mb']})",
     ]
     for r in rounds:
         parts.append(f"round {r['round']}: +{r['rss_per_extra_session_mb']:.1f} MB per extra idle session "
@@ -320,9 +336,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=None, help="override the preset's epochs")
     parser.add_argument("--rounds", type=int, default=2, help="open/train/close rounds (default 2)")
     parser.add_argument("--browse", type=float, default=30, help="minimum seconds of page clicking per round")
-    # cfcore.heap.HeapJanitor's interval (60 s) plus a margin: by then dropped sessions' memory is back with the OS.
-    parser.add_argument("--release-wait", type=float, default=75,
-                        help="seconds to wait after closing a round's sessions before measuring RSS (default 75)")
+    parser.add_argument("--release-wait", type=float, default=20,
+                        help="seconds to wait after closing a round's sessions before measuring RSS (default 20)")
+    parser.add_argument("--trainer-idle", type=float, default=30,
+                        help="the server's CFCORE_TRAINER_IDLE_SECONDS for this run (default 30)")
     parser.add_argument("--max-trainings", type=int, default=2, help="server's concurrent training cap (default 2)")
     parser.add_argument("--deadline", type=float, default=1500, help="stop after this many seconds (default 1500)")
     parser.add_argument("--page-timeout", type=float, default=120, help="seconds one page may take (default 120)")
@@ -346,8 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(text)
     print("\n" + summary_line(report, args), file=sys.stderr)
-    ok = all(r["trainings_completed"] == args.trainings for r in report["rounds"]) and len(report["rounds"]) == \
-        args.rounds
+    ok = (all(r["trainings_completed"] == args.trainings for r in report["rounds"])
+          and len(report["rounds"]) == args.rounds
+          and report["page_switch"]["p95_s"] <= TARGETS["render_p95_s"]
+          and report.get("rss_after_idle_mb", float("inf")) <= TARGETS["rss_after_idle_mb"])
     return 0 if ok else 1
 
 

@@ -54,6 +54,7 @@ class _Monitor(keras.callbacks.Callback):
         self.epoch = epoch
         self.steps_done = 0
         self.epoch_start = time.perf_counter()
+        self._notify("batch")  # "epoch n · batch 0 of N": the first sign of life comes before the first batch group
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps_done = min(batch + 1, self.steps_per_epoch)

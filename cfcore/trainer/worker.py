@@ -82,9 +82,10 @@ def _save_atomically(run, out_dir: Path, job_id: str, save_run) -> Path:
     return out_dir
 
 
-def warm_up() -> None:
+def warm_up(busy: Callable[[], bool] = lambda: False) -> None:
     """Import TensorFlow and train a tiny model once per model class, so a learner's first training starts at
-    once (TensorFlow's one-time set-up, the compiled loop's first tracing)."""
+    once (TensorFlow's one-time set-up, the compiled loop's first tracing). Stops early once ``busy()`` says a
+    real job is waiting: it should not wait for the rest."""
     import numpy as np
     import pandas as pd
 
@@ -101,6 +102,8 @@ def warm_up() -> None:
     dataset = build_dataset(validate_ratings(ratings.astype(str)), validate_movies(movies.astype(str)), "warm-up")
     split = split_dataset(dataset, 0.2, 0)
     for model in MODEL_NAMES:
+        if busy():
+            return
         train(dataset, TrainConfig(model=model, embedding_dim=8, epochs=1, batch_size=32), split=split)
 
 
@@ -127,7 +130,7 @@ def serve(conn) -> None:
         send(("outcome", spec.job_id, outcome))
 
     try:
-        warm_up()
+        warm_up(busy=conn.poll)
     except Exception:  # a job will report the real problem
         _LOG.exception("warming up the trainer failed")
     send(("ready",))
