@@ -20,8 +20,8 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Sequence

@@ -45,8 +45,8 @@ from harness import (
     percentile,
     settled_rss,
     start_server,
-    trainer_pids,
     stop_server,
+    trainer_pids,
     wait_for_app,
     wait_rendered,
 )

@@ -13,10 +13,11 @@ Then, in the last server (started fresh: no trainer process yet), one session
 opens the Train page and presses Train: the seconds from that click to
 the first progress on screen ("epoch 1 of 10 · batch ...") are the wait of the
 first training after a server start (the page pre-warms the trainer when it
-opens; target <= 3 s after ``--think`` seconds on the page, 5 by default). It stops that run, trains a model (fast preset) and
-clicks through every page ``--cycles`` times. Each click is timed to the page
-being fully rendered; later visits must not recompute anything (cached
-per session), so they show the cost of a page switch itself.
+opens; target <= 3 s after ``--think`` seconds on the page, 5 by default).
+It stops that run, trains a model (fast preset) and clicks through every page
+``--cycles`` times. Each click is timed to the page being fully rendered; later
+visits must not recompute anything (cached per session), so they show the
+cost of a page switch itself.
 
     python bench/startup.py
 """

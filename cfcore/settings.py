@@ -22,6 +22,7 @@ TRAINER_IDLE_ENV_VAR = "CFCORE_TRAINER_IDLE_SECONDS"
 STATE_DIR_ENV_VAR = "CFCORE_STATE_DIR"
 STATE_MAX_MB_ENV_VAR = "CFCORE_STATE_MAX_MB"
 WORKSPACE_TTL_ENV_VAR = "CFCORE_WORKSPACE_TTL_DAYS"
+RAY_ADDRESS_ENV_VAR = "CFCORE_RAY_ADDRESS"
 
 DEFAULT_MAX_TRAININGS = 2
 DEFAULT_MAX_TRAIN_SECONDS = 900.0
@@ -50,6 +51,7 @@ class Settings:
     state_dir: Path
     state_max_mb: int
     workspace_ttl_days: float
+    ray_address: str
 
 
 def check_environment(environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +77,7 @@ def check_environment(environ: Mapping[str, str] | None = None) -> Settings:
         state_dir=state_folder(env),
         state_max_mb=state_max_mb(env),
         workspace_ttl_days=workspace_ttl_days(env),
+        ray_address=ray_address(env),
     )
 
 
@@ -182,3 +185,15 @@ def state_max_mb(env: Mapping[str, str] | None = None) -> int:
 def workspace_ttl_days(env: Mapping[str, str] | None = None) -> float:
     """``CFCORE_WORKSPACE_TTL_DAYS``: workspaces untouched this long are deleted (default 14)."""
     return _bounded(env, WORKSPACE_TTL_ENV_VAR, DEFAULT_WORKSPACE_TTL_DAYS, float, 0.001, 3650, "a number of days")
+
+
+def ray_address(env: Mapping[str, str] | None = None) -> str:
+    """``CFCORE_RAY_ADDRESS``: the Ray cluster that runs trainings (``auto``, ``ray://host:10001`` or
+    ``host:port``); "" (unset) keeps them in the local trainer process."""
+    import re
+
+    env = os.environ if env is None else env
+    raw = _value(env, RAY_ADDRESS_ENV_VAR)
+    if raw and not re.fullmatch(r"auto|(ray://)?[A-Za-z0-9._-]+:\d{1,5}", raw):
+        raise SettingsError(f"{RAY_ADDRESS_ENV_VAR}={raw[:80]}: must be 'auto', 'ray://host:port' or 'host:port'")
+    return raw

@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -39,8 +40,13 @@ MAX_RUNS = 50
 MAX_WORKSPACE_BYTES = 200 * 1024 * 1024
 # last_seen is written at most this often per workspace (every rerun would otherwise write a file).
 _TOUCH_EVERY_S = 60.0
-# Identifies this server process in job records: a record from another process is a training a restart cut.
+# Identifies this server process in job records.
 SERVER_TOKEN = uuid.uuid4().hex
+HOST = socket.gethostname()
+# A record from another machine is a training that machine's server still runs while it keeps being updated
+# (every epoch, and at least every HEARTBEAT_S); older than this, its server is gone.
+HEARTBEAT_S = 30.0
+STALE_S = 120.0
 
 
 class WorkspaceError(ValueError):
@@ -99,11 +105,31 @@ class JobRecord:
     history: list
     server: str
     started: float
+    host: str = ""
+    pid: int = 0
+    updated: float = 0.0
 
     @property
     def interrupted(self) -> bool:
-        """Whether another server process (one since stopped) ran it."""
-        return self.server != SERVER_TOKEN
+        """Whether the server that ran it is gone (so the training is): not this process, and on this machine a
+        process that no longer exists, on another machine a record not updated for :data:`STALE_S`."""
+        if self.server == SERVER_TOKEN:
+            return False
+        if self.host == HOST:
+            return not _process_exists(self.pid)
+        return time.time() - self.updated > STALE_S
+
+
+def _process_exists(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True
 
 
 class Workspace:
@@ -226,7 +252,8 @@ class Workspace:
         folder.mkdir(parents=True, exist_ok=True)
         previous = _read_json(folder / f"{job_id}.json") or {}
         _write_json(folder / f"{job_id}.json", {"job_id": job_id, "name": name, "config": config,
-                                                "history": history, "server": SERVER_TOKEN,
+                                                "history": history, "server": SERVER_TOKEN, "host": HOST,
+                                                "pid": os.getpid(), "updated": time.time(),
                                                 "started": previous.get("started", time.time())})
 
     def drop_job(self, job_id: str) -> None:
@@ -247,7 +274,8 @@ class Workspace:
             try:
                 record = JobRecord(str(value["job_id"]), str(value.get("name", ""))[:200], dict(value["config"]),
                                    list(value.get("history", [])), str(value.get("server", "")),
-                                   float(value.get("started", 0)))
+                                   float(value.get("started", 0)), str(value.get("host", "")),
+                                   int(value.get("pid", 0)), float(value.get("updated", 0)))
             except (KeyError, TypeError, ValueError):
                 continue
             if not (live_only and record.interrupted):

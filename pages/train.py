@@ -87,6 +87,9 @@ def _draw_live(jobs) -> None:
 
 
 def _show_interrupted() -> None:
+    for record in job_panel.elsewhere():
+        st.info(f"**{md(record.name)}** is training on another server of this app (epoch {len(record.history)} of "
+                f"{record.config.get('epochs', '?')}); it appears here when it is saved.")
     for record in job_panel.interrupted():
         with st.container(border=True):
             st.warning(f"**{md(record.name)}** was interrupted (the server restarted or its trainer stopped) after "

@@ -295,7 +295,6 @@ def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env,
     at.button(key="train_start").click().run()
     assert not at.exception
     [job] = training_manager().jobs(at.session_state["ws_id"])
-    job_id = job.id
     assert at.button(key="train_start").disabled
 
     assert poll(at, lambda: len(figure_traces(at).get("validation RMSE", [])) >= 1), "no epoch appeared"

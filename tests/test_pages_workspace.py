@@ -53,9 +53,9 @@ def test_the_link_brings_back_runs_data_and_choices_after_a_restart(data_env, ti
     again = open_app(ws, page="pages/recommend.py")
     assert again.session_state["ws_id"] == ws
     assert again.sidebar.selectbox(key="sidebar_active_run").value == "second"
-    assert again.sidebar.selectbox(key="sidebar_active_run").options[:2] == ["first · val RMSE "
-                                                                              f"{_rmse(tiny_run_dir)}",
-                                                                              f"second · val RMSE {_rmse(tiny_run_dir)}"]
+    rmse = _rmse(tiny_run_dir)
+    assert again.sidebar.selectbox(key="sidebar_active_run").options[:2] == [f"first · val RMSE {rmse}",
+                                                                              f"second · val RMSE {rmse}"]
     assert again.session_state["dataset"].fingerprint == fingerprint
     assert again.selectbox(key="rec_user").value == chosen
 
@@ -92,8 +92,11 @@ def test_an_interrupted_training_is_listed_with_its_curve_and_can_be_dismissed(d
     history = [{"epoch": e, "loss": 1.0, "val_loss": 1.1, "train_rmse": 1.0 - e / 10, "val_rmse": 1.1 - e / 20,
                 "seconds": 1.0, "complete": True} for e in (1, 2, 3)]
     space.record_job("b" * 32, "dot_with_bias #4", {"epochs": 10}, history)
-    (space.folder / "jobs" / f"{'b' * 32}.json").write_text(
-        json.dumps({**json.loads((space.folder / "jobs" / f"{'b' * 32}.json").read_text()), "server": "old"}))
+    # As a server that has since stopped left it: another process of this machine, no longer running.
+    from tests.test_workspace import _dead_pid
+
+    (space.folder / "jobs" / f"{'b' * 32}.json").write_text(json.dumps(
+        {**json.loads((space.folder / "jobs" / f"{'b' * 32}.json").read_text()), "server": "old", "pid": _dead_pid()}))
     at = open_app(ws, page="pages/train.py")
     [warning] = [w for w in at.warning if "interrupted" in w.value]
     assert "dot_with_bias #4" in shown(warning.value) and "after 3 of 10 epochs" in shown(warning.value)

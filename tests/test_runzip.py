@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cfcore import constants as C
 from cfcore import analysis
+from cfcore import constants as C
 from cfcore.runzip import (
     RUN_ZIP_FILES,
     RunZipError,

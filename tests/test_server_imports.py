@@ -60,7 +60,7 @@ def test_no_page_imports_tensorflow_or_keras(tiny_run_dir, synthetic_folder, tmp
            "CFCORE_STATE_DIR": str(tmp_path / "state"), "PYTHONPATH": str(REPO)}
     script = tmp_path / "server_imports.py"
     script.write_text(SCRIPT)
-    done = subprocess.run([sys.executable, str(script), str(tiny_run_dir), str(REPO)], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run([sys.executable, str(script), str(tiny_run_dir), str(REPO)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "no TensorFlow, no Keras" in done.stdout

@@ -116,14 +116,35 @@ def test_a_shared_run_is_a_copy_behind_a_token_that_reveals_no_workspace(store, 
         assert store.shared_run(value) is None
 
 
-def test_job_records_from_another_server_process_are_interrupted(store, monkeypatch):
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    return finished.pid
+
+
+def _rewrite(space, job_id: str, **changes) -> None:
+    path = space.folder / "jobs" / f"{job_id}.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def test_job_records_know_whether_their_server_is_gone(store):
     space = store.create()
-    space.record_job("a" * 32, "dot_with_bias #1", {"epochs": 10}, [{"epoch": 1, "val_rmse": 1.0}])
+    job = "a" * 32
+    space.record_job(job, "dot_with_bias #1", {"epochs": 10}, [{"epoch": 1, "val_rmse": 1.0}])
     [record] = space.job_records()
-    assert not record.interrupted and record.history[0]["epoch"] == 1
-    monkeypatch.setattr(W, "SERVER_TOKEN", "a-later-server")
+    assert not record.interrupted and record.history[0]["epoch"] == 1  # this very server runs it
+    # A restart: the record is from a process on this machine that is gone.
+    _rewrite(space, job, server="an-earlier-server", pid=_dead_pid())
     assert space.job_records()[0].interrupted and space.job_records(live_only=True) == []
-    space.drop_job("a" * 32)
+    # Another replica on another machine: running while its record is fresh, gone once it is stale.
+    _rewrite(space, job, server="a-replica", host="elsewhere", updated=time.time())
+    assert not space.job_records()[0].interrupted
+    _rewrite(space, job, updated=time.time() - W.STALE_S - 1)
+    assert space.job_records()[0].interrupted
+    space.drop_job(job)
     assert space.job_records() == []
     (space.folder / "jobs" / "junk.json").write_text("[1, 2")
     assert space.job_records() == []

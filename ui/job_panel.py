@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from cfcore import workspace as W
 from cfcore.config import TrainConfig
 from cfcore.data import Dataset, Split
 from cfcore.text import md
@@ -125,10 +126,16 @@ def watch(job_ids: list[str], draw: Callable[[list[Job]], None]) -> None:
 
 
 def interrupted() -> list[JobRecord]:
-    """Trainings of this workspace that a server restart (or a lost trainer) cut, with their curves so far."""
-    space = state.workspace()
-    live = {j.id for j in services.training_manager().jobs(space.id)}
-    return [record for record in space.job_records() if record.job_id not in live]
+    """Trainings of this workspace that a server restart cut, with their curves so far."""
+    live = {j.id for j in services.training_manager().jobs(state.workspace_id())}
+    return [record for record in state.workspace().job_records() if record.job_id not in live and record.interrupted]
+
+
+def elsewhere() -> list[JobRecord]:
+    """Trainings of this workspace that another server of this app (a replica) is running now."""
+    live = {j.id for j in services.training_manager().jobs(state.workspace_id())}
+    return [record for record in state.workspace().job_records()
+            if record.job_id not in live and not record.interrupted and record.server != W.SERVER_TOKEN]
 
 
 def dismiss_interrupted(job_id: str) -> None:

@@ -26,7 +26,7 @@ _LOG = logging.getLogger(__name__)
 # One trainer process per server, whatever Streamlit's caches do (clearing them must not orphan a process
 # holding a gigabyte): a plain module-level singleton.
 _trainer_lock = threading.Lock()
-_trainer: LocalTrainer | None = None
+_trainer = None
 
 
 @st.cache_resource(show_spinner=False)
@@ -50,12 +50,20 @@ def check_server_settings() -> None:
         st.stop()
 
 
-def trainer() -> LocalTrainer:
-    """The process's trainer backend (started on first use, pre-warmed by the Train and Under the hood pages)."""
+def trainer():
+    """The process's trainer backend (started on first use, pre-warmed by the Train and Under the hood pages):
+    the local trainer process, or with ``CFCORE_RAY_ADDRESS`` a Ray cluster (:mod:`cfcore.trainer.ray`, imported
+    only then)."""
     global _trainer
     with _trainer_lock:
         if _trainer is None:
-            _trainer = LocalTrainer(idle_seconds=settings.trainer_idle_seconds())
+            address = settings.ray_address()
+            if address:
+                from cfcore.trainer.ray import RayTrainer
+
+                _trainer = RayTrainer(address)
+            else:
+                _trainer = LocalTrainer(idle_seconds=settings.trainer_idle_seconds())
         return _trainer
 
 
@@ -78,9 +86,11 @@ def _store(configured: str) -> WorkspaceStore:
 @st.cache_resource(show_spinner=False)
 def training_manager() -> TrainingManager:
     """The process-wide manager; a job's owner is its workspace's id."""
+    backend = trainer()
     return TrainingManager(
         max_concurrent=settings.max_trainings(), max_seconds=settings.max_train_seconds(),
-        train_fn=backend_train_fn(trainer(), settings.state_folder() / "datasets"), on_change=_record_job,
+        train_fn=backend_train_fn(backend, settings.state_folder() / "datasets"), on_change=_record_job,
+        capacity=getattr(backend, "capacity", None),  # a cluster's CPUs; the local trainer has CFCORE_MAX_TRAININGS
     )
 
 
@@ -104,8 +114,9 @@ def _record_job(job: Job, event: str) -> None:
 
 @st.cache_resource(show_spinner=False)
 def run_cache() -> RunCache:
-    """Runs loaded from workspace folders, shared by every session of this server."""
-    return RunCache()
+    """Runs loaded from workspace folders, shared by every session of this server; a run unused for
+    ``CFCORE_TRAINER_IDLE_SECONDS`` is let go, as the trainer is: an idle server hands its memory back."""
+    return RunCache(idle_seconds=settings.trainer_idle_seconds())
 
 
 def configured_data_path() -> str:

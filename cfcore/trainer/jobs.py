@@ -32,6 +32,8 @@ DEFAULT_MAX_QUEUE = 20
 # trainings used to hold every slot while other visitors waited.
 MAX_RUNNING_PER_OWNER = 1
 MAX_QUEUED_PER_OWNER = 1
+# A running job reports "epoch" at least this often, even within a long epoch (a heartbeat for its record).
+HEARTBEAT_S = 30.0
 # Finished jobs nobody collected (a closed tab) are dropped after this long.
 FINISHED_JOB_TTL_SECONDS = 3600.0
 
@@ -164,8 +166,11 @@ class TrainingManager:
         train_fn: Trains one job: called with ``(dataset, config, *, split, listeners, stop_event, job)`` on the
             job's thread, returns its :class:`~cfcore.runs.Run` (None when stopped before the first epoch ended);
             :func:`backend_train_fn` makes one for a backend. Tests pass fakes.
-        on_change: Called with ``(job, event)`` for "started", "epoch" (an epoch ended) and "finished", on the
+        on_change: Called with ``(job, event)`` for "started", "epoch" (an epoch ended, or :data:`HEARTBEAT_S`
+            passed within one) and "finished", on the
             job's thread; its errors are logged. The app records a workspace's jobs with it.
+        capacity: When given, how many jobs may train at once right now (a Ray cluster's CPUs); it replaces
+            ``max_concurrent``.
         max_seconds: A running job is stopped after this long (``CFCORE_MAX_TRAIN_SECONDS``); its run so far
             is kept and the job says ``time_limited``.
     """
@@ -177,6 +182,7 @@ class TrainingManager:
         train_fn: TrainFn | None = None,
         on_change: Callable[[Job, str], None] | None = None,
         max_seconds: float = settings.DEFAULT_MAX_TRAIN_SECONDS,
+        capacity: Callable[[], int] | None = None,
     ):
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1. Received: max_concurrent={max_concurrent}")
@@ -184,7 +190,8 @@ class TrainingManager:
             raise ValueError(f"max_queue must be 0 or more. Received: max_queue={max_queue}")
         if train_fn is None:
             raise ValueError("train_fn is required: backend_train_fn(LocalTrainer(...), folder) makes one")
-        self.max_concurrent = int(max_concurrent)
+        self._max_concurrent = int(max_concurrent)
+        self._capacity = capacity
         self.max_queue = int(max_queue)
         self.max_seconds = float(max_seconds)
         self._train_fn = train_fn
@@ -193,6 +200,16 @@ class TrainingManager:
         self._jobs: dict[str, Job] = {}
         self._queue: list[Job] = []
         self._running: set[str] = set()
+
+    @property
+    def max_concurrent(self) -> int:
+        """How many jobs may train at once (the backend's capacity when it has one)."""
+        if self._capacity is not None:
+            try:
+                return max(1, int(self._capacity()))
+            except Exception:  # a backend that cannot say keeps the configured cap
+                _LOG.exception("asking the backend for its capacity failed")
+        return self._max_concurrent
 
     # -- submitting and looking up ------------------------------------------------
 
@@ -314,12 +331,13 @@ class TrainingManager:
         timer.daemon = True
         timer.start()
         self._notify(job, "started")
-        epochs_seen = [0]
+        epochs_seen, last_notice = [0], [time.monotonic()]
 
         def on_progress(progress) -> None:
             job._on_progress(progress)
-            if len(progress.history) > epochs_seen[0]:
+            if len(progress.history) > epochs_seen[0] or time.monotonic() - last_notice[0] > HEARTBEAT_S:
                 epochs_seen[0] = len(progress.history)
+                last_notice[0] = time.monotonic()
                 self._notify(job, "epoch")
 
         try:

@@ -19,8 +19,8 @@ import subprocess
 import sys
 import threading
 import time
-from multiprocessing.connection import Listener
 from collections.abc import Callable
+from multiprocessing.connection import Listener
 from pathlib import Path
 
 from cfcore.runs import Progress

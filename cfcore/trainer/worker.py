@@ -73,6 +73,25 @@ def run_job(spec: JobSpec, send_progress: Callable[[dict], None], stop_event: th
         return Outcome(FAILED, error=f"{type(err).__name__}: {err}")
 
 
+def run_job_portable(spec: JobSpec, dataset: bytes, send_progress: Callable[[dict], None],
+                     stop_event: threading.Event) -> tuple[Outcome, bytes | None]:
+    """:func:`run_job` where the server's disk is out of reach (a Ray worker on another machine): the dataset
+    file comes as bytes, and the run folder goes back as a run zip (None when nothing was saved)."""
+    import tempfile
+    from dataclasses import replace
+
+    from cfcore.runzip import export_run_zip
+
+    with tempfile.TemporaryDirectory(prefix="cfcore-ray-job-") as folder:
+        data_file = Path(folder) / "dataset.npz"
+        data_file.write_bytes(dataset)
+        local = replace(spec, dataset_file=str(data_file), out_dir=str(Path(folder) / "run"))
+        outcome = run_job(local, send_progress, stop_event)
+        if outcome.folder is None:
+            return outcome, None
+        return replace(outcome, folder=None), export_run_zip(outcome.folder, top="run")
+
+
 def _save_atomically(run, out_dir: Path, job_id: str, save_run) -> Path:
     # Written under a temporary name, then renamed: a crash mid-save leaves no half run for a loader to trip on.
     temporary = out_dir.with_name(f"{out_dir.name}.tmp-{job_id[:12]}")
