@@ -38,6 +38,8 @@ RUN_ID_PATTERN = re.compile(r"\d{13}-[0-9a-f]{8}")
 JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 MAX_RUNS = 50
 MAX_WORKSPACE_BYTES = 200 * 1024 * 1024
+# A store sweeps for expired workspaces at most this often when new ones are made (and after each training).
+_SWEEP_EVERY_S = 3600.0
 # last_seen is written at most this often per workspace (every rerun would otherwise write a file).
 _TOUCH_EVERY_S = 60.0
 # Identifies this server process in job records.
@@ -298,13 +300,16 @@ class WorkspaceStore:
         self.ttl_seconds = float(ttl_seconds)
         self._locks: dict[str, threading.RLock] = {}
         self._locks_lock = threading.Lock()
+        self._last_sweep = 0.0
 
     def _lock_for(self, ws_id: str) -> threading.RLock:
         with self._locks_lock:
             return self._locks.setdefault(ws_id, threading.RLock())
 
     def create(self) -> Workspace:
-        """A new, empty workspace."""
+        """A new, empty workspace (and, at most once an hour, a :meth:`sweep` of the old ones first)."""
+        if time.time() - self._last_sweep > _SWEEP_EVERY_S:
+            self.sweep()
         workspace = Workspace(self, new_id())
         workspace.runs_dir.mkdir(parents=True)
         workspace.update(created=time.time())
@@ -334,6 +339,7 @@ class WorkspaceStore:
         """Delete workspaces unseen for the TTL, then the least recently seen while the store is over its size;
         never one in ``busy`` (a training is under way). Returns the ids deleted."""
         now = time.time() if now is None else now
+        self._last_sweep = time.time()
         busy = set(busy)
         seen = {}
         for ws_id in self.ids():

@@ -123,7 +123,6 @@ if running:
     st.stop()
 if failure := job_panel.describe_failure(PURPOSE):
     st.error(f"{failure}. Press the button to try again.")
-    job_panel.clear_notices(PURPOSE)
 dot_run = _newest("simple_dot")
 if dot_run is None:
     preset_name = st.selectbox("Settings for both models", list(PRESETS), index=list(PRESETS).index("fast"),
@@ -147,6 +146,7 @@ else:
     if dot_run is None:
         todo["simple_dot"] = replace(config, model="simple_dot")
     if st.button(f"Train {' and '.join(todo)}", key="uth_train", type="primary"):
+        job_panel.clear_notices(PURPOSE)
         try:
             for cfg in todo.values():
                 job_panel.submit(data, cfg, split, PURPOSE)

@@ -154,3 +154,19 @@ def test_the_same_run_folder_loaded_twice_is_one_run(data_env, tiny_run_dir, tmp
     assert len(workspace_run_names(at.session_state["ws_id"])) == 1
     at.button(key="cmp_load_all").click().run()
     assert len(workspace_run_names(at.session_state["ws_id"])) == 1
+
+
+def test_a_training_finishes_and_is_saved_with_no_tab_open(data_env):
+    from ui.services import training_manager
+
+    at = open_app(page="pages/train.py")
+    at.selectbox(key="train_preset").set_value("fast").run()
+    at.button(key="train_start").click().run()
+    ws = at.session_state["ws_id"]
+    [job] = training_manager().jobs(ws)
+    del at  # the tab is closed while the job runs
+    assert training_manager().wait(job, timeout=180) and job.state == "done", job.error
+    assert workspace_run_names(ws) == ["dot_with_bias #1"]  # saved by the server, nobody watching
+    again = open_app(ws, page="pages/train.py")
+    assert again.sidebar.selectbox(key="sidebar_active_run").value == "dot_with_bias #1"
+    assert any(m.label == "Best val RMSE" for m in again.metric)
