@@ -192,6 +192,36 @@ def workspace_run_names(ws_id: str) -> list[str]:
     return list(space.run_names().values()) if space is not None else []
 
 
+def open_app(ws: str | None = None, page: str | None = None, **params):
+    """The app as a browser opens it (an AppTest of app.py, run): with ``ws``, that workspace's link; ``params``
+    more query parameters; ``page`` then switched to. Fails on an exception."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    if ws is not None:
+        at.query_params["ws"] = ws
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def shown(markdown: str) -> str:
     """What a reader sees of a Markdown string the app escaped with ``cfcore.text.md``: backslash escapes read
     back as their characters, and the invisible word joiners that stop link detection are dropped."""

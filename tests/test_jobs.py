@@ -12,6 +12,7 @@ import pytest
 
 from cfcore.config import ConfigError, TrainConfig
 from cfcore.trainer.jobs import JobError, TrainingManager
+from tests.conftest import wait_for
 
 
 class FakeTrainer:
@@ -37,14 +38,6 @@ class FakeTrainer:
         result = SimpleNamespace(history=history, stopped_by_user=stop_event.is_set())
         return SimpleNamespace(result=result)
 
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 CONFIG = TrainConfig(epochs=3)

@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cfcore.config import PRESETS
-from tests.conftest import seed_workspace, shown
+from tests.conftest import open_app, seed_workspace, shown
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,21 +26,6 @@ def training_manager():
 APP = str(REPO / "app.py")
 PAGES = ["pages/data.py", "pages/train.py", "pages/embeddings.py", "pages/recommend.py",
          "pages/under_the_hood.py", "pages/compare.py"]
-
-
-def open_app(state: dict | None = None, page: str | None = None, ws: str | None = None) -> AppTest:
-    """The app as a browser opens it: with ``ws``, the link of that workspace."""
-    at = AppTest.from_file(APP, default_timeout=60)
-    for key, value in (state or {}).items():
-        at.session_state[key] = value
-    if ws:
-        at.query_params["ws"] = ws
-    at.run()
-    assert not at.exception, at.exception
-    if page:
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-    return at
 
 
 def figure_traces(at: AppTest) -> dict[str, list]:

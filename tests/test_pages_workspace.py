@@ -10,26 +10,11 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from cfcore import workspace as W
-from tests.conftest import seed_workspace, shown, workspace_run_names
+from tests.conftest import open_app, seed_workspace, shown, workspace_run_names
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-def open_app(ws: str | None = None, page: str | None = None, **params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    if ws is not None:
-        at.query_params["ws"] = ws
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    if page:
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-    return at
 
 
 def restart_server(monkeypatch) -> None:

@@ -13,15 +13,7 @@ import pytest
 from cfcore.config import TrainConfig
 from cfcore.trainer.jobs import TrainingManager, backend_train_fn
 from cfcore.trainer.local import LocalTrainer
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+from tests.conftest import wait_for
 
 
 @pytest.fixture(scope="module")
