@@ -91,9 +91,9 @@ def training_state(page) -> tuple[str, int | None]:
         return "queued", int(queued.group(1))
     if "Training failed" in text or "Cannot start training" in text:
         return "failed", None
-    if "Starting: loading TensorFlow" in text:
+    if "starting: building the model" in text:
         return "starting", None
-    epoch = re.search(r"Epoch (\d+) of \d+ · batch", text)
+    epoch = re.search(r"epoch (\d+) of \d+ · batch", text)
     if epoch:
         return f"running epoch {epoch.group(1)}", None
     if "Best val RMSE" in text:
@@ -233,6 +233,67 @@ class Bench:
         return report
 
 
+def class_burst(args: argparse.Namespace) -> dict:
+    """``--class-burst N``: N sessions on the Train page press Train (the page's default settings) within two
+    seconds; each session's click -> result time, next to one training alone (another seed, so it is not reused).
+    With ``--class-seeds different`` every session first sets its own seed: N trainings, the queue as ever."""
+    from playwright.sync_api import sync_playwright
+
+    out_dir = REPO / "test-artifacts"
+    out_dir.mkdir(exist_ok=True)
+    process, url = start_server({"CFCORE_MAX_TRAININGS": str(args.max_trainings)}, out_dir / "bench-burst.log")
+    report: dict = {"class_burst": args.class_burst, "seeds": args.class_seeds}
+    try:
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            bench = Bench(args, browser, url, process.pid)
+            sessions = [bench.open_session()[1] for _ in range(args.class_burst)]
+            log(f"{len(sessions)} sessions open")
+            for page in sessions:
+                bench.switch(page, "Train")
+            seed_box = lambda page: page.get_by_test_id("stNumberInput").filter(has_text="Seed").locator("input")  # noqa: E731
+            # One training alone, with another seed than the class will use.
+            solo = sessions[0]
+            seed_box(solo).fill("4242")
+            seed_box(solo).press("Enter")
+            wait_for_app(solo, bench.timeout_ms)
+            started = time.monotonic()
+            solo.locator(".st-key-train_start button").click()
+            solo.get_by_text("Best val RMSE").first.wait_for(timeout=bench.timeout_ms)
+            report["one_training_alone_s"] = round(time.monotonic() - started, 2)
+            log(f"one training alone: {report['one_training_alone_s']} s")
+            seed_box(solo).fill("42")
+            seed_box(solo).press("Enter")
+            wait_for_app(solo, bench.timeout_ms)
+            if args.class_seeds == "different":
+                for number, page in enumerate(sessions):
+                    seed_box(page).fill(str(1000 + number))
+                    seed_box(page).press("Enter")
+                    wait_for_app(page, bench.timeout_ms)
+            clicks = []
+            for page in sessions:  # as fast as the driver can: well within two seconds for 30 sessions
+                page.locator(".st-key-train_start button").dispatch_event("click")
+                clicks.append(time.monotonic())
+            report["clicks_spread_s"] = round(clicks[-1] - clicks[0], 2)
+            done: list[float | None] = [None] * len(sessions)
+            deadline = time.monotonic() + args.deadline
+            while None in done and time.monotonic() < deadline:
+                for i, page in enumerate(sessions):
+                    if done[i] is None and training_state(page)[0] in ("done", "failed"):
+                        done[i] = round(time.monotonic() - clicks[i], 2)
+                time.sleep(0.2)
+            report["click_to_result_s"] = done
+            finished = [d for d in done if d is not None]
+            report["slowest_s"] = max(finished, default=float("nan"))
+            report["slowest_vs_alone"] = round(report["slowest_s"] / report["one_training_alone_s"], 2)
+            with contextlib.suppress(Exception):
+                sessions[-1].screenshot(path=str(out_dir / "bench-burst-last-session.png"))
+            browser.close()
+    finally:
+        stop_server(process)
+    return report
+
+
 def run(args: argparse.Namespace) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -343,8 +404,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-trainings", type=int, default=2, help="server's concurrent training cap (default 2)")
     parser.add_argument("--deadline", type=float, default=1500, help="stop after this many seconds (default 1500)")
     parser.add_argument("--page-timeout", type=float, default=120, help="seconds one page may take (default 120)")
+    parser.add_argument("--class-burst", type=int, default=0, metavar="N",
+                        help="instead of the rounds: N sessions press Train with the same settings at once")
+    parser.add_argument("--class-seeds", choices=("same", "different"), default="same",
+                        help="with --class-burst: the page's default seed for all, or one seed per session")
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
+    if args.class_burst:
+        if not 2 <= args.class_burst <= 60:
+            print("error: need 2 <= class-burst <= 60", file=sys.stderr)
+            return 2
+        report = class_burst(args)
+        print(json.dumps(report, indent=2))
+        print(f"\nclass burst of {args.class_burst} ({args.class_seeds} seeds): one training alone "
+              f"{report['one_training_alone_s']} s; clicks spread over {report['clicks_spread_s']} s; slowest "
+              f"learner's click -> result {report['slowest_s']} s = {report['slowest_vs_alone']}x alone (target "
+              f"<= 1.5x with the same settings); all: {report['click_to_result_s']}", file=sys.stderr)
+        return 0
     if not (1 <= args.trainings < args.sessions <= 100 and 1 <= args.rounds <= 10
             and (args.epochs is None or 1 <= args.epochs <= 50) and args.browse >= 0 and args.release_wait >= 0):
         print("error: need 1 <= trainings < sessions <= 100, 1 <= rounds <= 10, 1 <= epochs <= 50, "

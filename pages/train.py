@@ -86,6 +86,13 @@ def _draw_live(jobs) -> None:
         job_panel.stop_button(job, "train_stop")
 
 
+def _retrain_next_seed() -> None:
+    # A callback: it runs before the script draws the seed control, so the control can still change.
+    st.session_state["train_seed"] = int(st.session_state["train_seed"]) + 1
+    st.session_state["train_retrain"] = True
+    st.session_state.pop("train_last_reused", None)
+
+
 def _show_interrupted() -> None:
     for record in job_panel.elsewhere():
         st.info(f"**{md(record.name)}** is training on another server of this app (epoch {len(record.history)} of "
@@ -180,6 +187,7 @@ with controls:
 chosen_params = share.config_to_params(_chosen_config(model))
 st.query_params.update(chosen_params)
 
+start = start or st.session_state.pop("train_retrain", False)
 if start:
     config = replace(_chosen_config(model), val_fraction=settings["val_fraction"])
     try:
@@ -204,6 +212,9 @@ with panel:
                 st.plotly_chart(charts.training_curves(failed[2], failed[1]), key="train_failed_chart")
         if st.session_state.get("train_last_notice"):
             st.warning(st.session_state["train_last_notice"])
+        if st.session_state.get("train_last_reused"):
+            st.info("The same training just finished for someone else; here it is.")
+            st.button("Train anyway with another seed", key="train_again_other_seed", on_click=_retrain_next_seed)
         last = st.session_state.get("train_last_run")
         shown = last if last in runs() else st.session_state.get("active_run")
         if shown in runs():

@@ -45,15 +45,17 @@ def current_job(purpose: str) -> Job | None:
     return next((j for j in jobs(purpose) if j.active), None)
 
 
-def submit(dataset: Dataset, config: TrainConfig, split: Split, purpose: str, name: str = "") -> Job:
-    """Queue a training for this workspace; its run is saved in the workspace when it ends.
+def submit(dataset: Dataset, config: TrainConfig, split: Split, purpose: str, name: str = "",
+           reuse: bool = True) -> Job:
+    """Queue a training for this workspace; its run is saved in the workspace when it ends. An identical
+    training under way is joined; with ``reuse``, one that has just finished is copied at once.
 
     Raises:
         ConfigError, JobError, WorkspaceError: with a message for the learner.
     """
     return services.training_manager().submit(
         dataset, config.validate(), state.workspace_id(), split=split, name=name or state.next_run_name(config.model),
-        out_dir=state.new_run_dir(), purpose=purpose,
+        out_dir=state.new_run_dir(), purpose=purpose, reuse=reuse,
     )
 
 
@@ -65,13 +67,18 @@ def collect_finished(purpose: str) -> list[Job]:
     finished = [j for j in jobs(purpose) if j.finished]
     manager = services.training_manager()
     for done in finished:
-        if done.error:
+        if done.detached:
+            st.session_state[f"{purpose}_last_notice"] = ("You stopped watching a training others are waiting for: "
+                                                          "it goes on for them, and nothing was added here.")
+        elif done.error:
             st.session_state[f"{purpose}_last_error"] = done.error
             st.session_state[f"{purpose}_last_failed"] = (done.name, done.config.epochs, list(done.history))
         elif done.run is not None and done.run.result.history:
             st.session_state[f"{purpose}_last_run"] = done.name
             if purpose == "train":
                 st.session_state["active_run"] = done.name
+            if done.reused:
+                st.session_state[f"{purpose}_last_reused"] = done.name
             if done.time_limited:
                 st.session_state[f"{purpose}_last_notice"] = (
                     f"stopped: time limit. This server stops a training after {manager.max_seconds:,.0f} s; "
@@ -84,13 +91,16 @@ def collect_finished(purpose: str) -> list[Job]:
 
 
 def clear_notices(purpose: str) -> None:
-    for key in ("last_error", "last_failed", "last_notice"):
+    for key in ("last_error", "last_failed", "last_notice", "last_reused"):
         st.session_state.pop(f"{purpose}_{key}", None)
 
 
 def progress_bar(current: Job, label: str = "") -> None:
     """One job's progress: its place in the queue, starting, or epoch and batch."""
     prefix = f"{label}: " if label else ""
+    if current.joined:
+        st.caption("Someone on this server started the very same training (same data, settings and seed): you "
+                   "are watching it, and you get your own copy of the run.")
     if current.state == "queued":
         st.progress(0.0, text=f"{prefix}waiting for a free training slot: position {current.queue_position()} in "
                               f"the queue (at most {services.training_manager().max_concurrent} trainings run at "

@@ -9,11 +9,13 @@ No Streamlit and no TensorFlow here.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +36,8 @@ MAX_RUNNING_PER_OWNER = 1
 MAX_QUEUED_PER_OWNER = 1
 # A running job reports "epoch" at least this often, even within a long epoch (a heartbeat for its record).
 HEARTBEAT_S = 30.0
+# Finished trainings kept for an identical request to reuse at once.
+FINISHED_RUNS_KEPT = 16
 # Finished jobs nobody collected (a closed tab) are dropped after this long.
 FINISHED_JOB_TTL_SECONDS = 3600.0
 
@@ -62,6 +66,13 @@ class Job:
         time_limited: Whether the time limit stopped it (state "stopped", the run so far is kept).
         out_dir: Where the trainer saves the run folder (None: a scratch folder).
         purpose: What the submitting page asked it for ("train", "compare-layers", ...), to find it again.
+        identity: What determines the result (:func:`training_identity`); identical requests share one training.
+        joined: Whether it joined a training another request had started (or reused one just finished).
+        reused: Whether its run is a copy of an identical training that had just finished.
+        detached: Whether its owner stopped watching a training others still wait for (state "stopped", no run).
+
+    A job is what one owner asked for. The computation is a *training* (an internal job no owner sees) that
+    every identical request watches: its progress is copied to each, and each gets its own copy of the run.
     """
 
     id: str
@@ -78,11 +89,17 @@ class Job:
     time_limited: bool = False
     out_dir: Path | None = None
     purpose: str = ""
+    identity: str = ""
+    joined: bool = False
+    reused: bool = False
+    detached: bool = False
     submitted_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
     _stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     _manager: TrainingManager | None = field(default=None, repr=False)
+    _training: Job | None = field(default=None, repr=False)  # a request's computation
+    _watchers: list[Job] = field(default_factory=list, repr=False)  # a computation's requests
 
     @property
     def finished(self) -> bool:
@@ -110,15 +127,32 @@ class Job:
         return self._manager.queue_position(self)
 
     def stop(self) -> None:
-        """Ask the job to end: a queued job never starts; a running one stops after its current batch group."""
-        self._stop_event.set()
+        """Ask the job to end: a queued job never starts; a running one stops after its current batch group. When
+        others watch the same training, only this job leaves it (``detached``); the training goes on for them."""
         if self._manager is not None:
-            self._manager._cancel_if_queued(self)
+            self._manager._stop(self)
+        else:
+            self._stop_event.set()
 
     def _on_progress(self, progress: Progress) -> None:
         # Runs on the training thread; swapping references is atomic, so readers never see half an update.
         self.history = list(progress.history)
         self.progress = progress
+
+
+def training_identity(fingerprint: str, config: TrainConfig, val_rows) -> str:
+    """What determines a training's result: the data's content, every setting (the seed too) and the held-out
+    rows. The compiled training loop gives identical histories and weights for an identical identity
+    (tests/test_jobs_joining.py), so identical requests can share one training."""
+    import hashlib
+    import json
+
+    import numpy as np
+
+    digest = hashlib.sha256(fingerprint.encode())
+    digest.update(json.dumps(config.to_dict(), sort_keys=True).encode())
+    digest.update(np.ascontiguousarray(np.asarray(val_rows, dtype=np.int64)).tobytes())
+    return digest.hexdigest()
 
 
 class TrainingFailed(RuntimeError):
@@ -173,6 +207,8 @@ class TrainingManager:
             ``max_concurrent``.
         max_seconds: A running job is stopped after this long (``CFCORE_MAX_TRAIN_SECONDS``); its run so far
             is kept and the job says ``time_limited``.
+        join: Whether identical requests share one training (and a just-finished one is reused). Only for a
+            ``train_fn`` that is deterministic: the backends' compiled loop is (tests/test_jobs_joining.py).
     """
 
     def __init__(
@@ -183,6 +219,7 @@ class TrainingManager:
         on_change: Callable[[Job, str], None] | None = None,
         max_seconds: float = settings.DEFAULT_MAX_TRAIN_SECONDS,
         capacity: Callable[[], int] | None = None,
+        join: bool = False,
     ):
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1. Received: max_concurrent={max_concurrent}")
@@ -194,16 +231,18 @@ class TrainingManager:
         self._capacity = capacity
         self.max_queue = int(max_queue)
         self.max_seconds = float(max_seconds)
+        self.join = bool(join)
         self._train_fn = train_fn
         self._on_change = on_change
         self._lock = threading.Lock()
-        self._jobs: dict[str, Job] = {}
-        self._queue: list[Job] = []
-        self._running: set[str] = set()
+        self._jobs: dict[str, Job] = {}  # requests, by id
+        self._queue: list[Job] = []  # trainings waiting
+        self._running: set[Job] = set()  # trainings running
+        self._finished: OrderedDict[str, Run] = OrderedDict()  # identity -> a finished training's run
 
     @property
     def max_concurrent(self) -> int:
-        """How many jobs may train at once (the backend's capacity when it has one)."""
+        """How many trainings may run at once (the backend's capacity when it has one)."""
         if self._capacity is not None:
             try:
                 return max(1, int(self._capacity()))
@@ -215,29 +254,39 @@ class TrainingManager:
 
     def submit(
         self, dataset: Dataset, config: TrainConfig, owner: str, *, split: Split | None = None, name: str = "",
-        out_dir: Path | None = None, purpose: str = "",
+        out_dir: Path | None = None, purpose: str = "", reuse: bool = True,
     ) -> Job:
-        """Queue a training job; it starts at once when under the cap.
+        """Queue a training for ``owner``; it starts at once when under the cap.
+
+        An identical request (same data, settings and held-out rows) joins the training already running or
+        queued for it; with ``reuse``, one that just finished is copied at once (the job is "done", ``reused``).
 
         Args:
             dataset: The data to train on.
             config: Training settings; validated here, so a bad value fails now, not on the thread.
-            owner: The submitting session's id.
+            owner: The submitting workspace's id.
             split: Optional precomputed split (otherwise made from the config).
             name: A display name for the job.
             out_dir: Where the run folder is saved (see :class:`Job`).
             purpose: See :class:`Job`.
+            reuse: Whether a just-finished identical run may be reused.
 
         Returns:
-            The :class:`Job` (state "running" or "queued").
+            The :class:`Job` (state "running", "queued", or "done" when reused).
 
         Raises:
             ConfigError: for an out-of-bounds setting or a model too large for the server.
             JobError: when the queue is full, or ``owner`` already has a training running and one waiting.
         """
         check_work(config, dataset.n_users, dataset.n_movies)
+        identity = ""
+        if self.join:
+            from cfcore.data import split_dataset
+
+            split = split or split_dataset(dataset, config.val_fraction, config.seed)
+            identity = training_identity(dataset.fingerprint, config, split.val_rows)
         job = Job(id=uuid.uuid4().hex, owner=str(owner), config=config, dataset=dataset, split=split,
-                  name=name or config.model, out_dir=out_dir, purpose=purpose, _manager=self)
+                  name=name or config.model, out_dir=out_dir, purpose=purpose, identity=identity, _manager=self)
         with self._lock:
             self._prune_locked()
             mine = [other for other in self._jobs.values() if other.owner == str(owner) and other.active]
@@ -246,18 +295,38 @@ class TrainingManager:
                 raise JobError(
                     "you already have a training running and one waiting; stop one or let it finish first"
                 )
-            if len(self._running) >= self.max_concurrent and len(self._queue) >= self.max_queue:
-                raise JobError(
-                    f"the training queue is full ({len(self._queue)} waiting, {len(self._running)} running); "
-                    "try again when a run has finished"
-                )
+            finished = self._finished.get(identity) if identity and reuse else None
+            training = None if finished else self._training_for_locked(identity)
+            if finished is None and training is None:
+                if len(self._running) >= self.max_concurrent and len(self._queue) >= self.max_queue:
+                    raise JobError(
+                        f"the training queue is full ({len(self._queue)} waiting, {len(self._running)} running); "
+                        "try again when a run has finished"
+                    )
+                training = Job(id=uuid.uuid4().hex, owner="", config=config, dataset=dataset, split=split,
+                               name=job.name, identity=identity, _manager=self)
+                self._queue.append(training)
+            elif training is not None:
+                job.joined = True
             self._jobs[job.id] = job
-            self._queue.append(job)
-            self._start_next_locked()
+            if training is not None:
+                job._training = training
+                training._watchers.append(job)
+                job.state, job.started_at = training.state, training.started_at
+                job.history, job.progress = list(training.history), training.progress
+                self._start_next_locked()
+        if finished is not None:
+            self._hand_over(job, finished, reused=True)
         return job
 
+    def _training_for_locked(self, identity: str) -> Job | None:
+        if not identity:
+            return None
+        return next((t for t in [*self._running, *self._queue] if t.identity == identity and not t.stop_requested),
+                    None)
+
     def get(self, job_id: str | None, owner: str) -> Job | None:
-        """The job with this id if ``owner`` submitted it, else None (other sessions' jobs are invisible)."""
+        """The job with this id if ``owner`` submitted it, else None (other owners' jobs are invisible)."""
         with self._lock:
             job = self._jobs.get(job_id or "")
         return job if job is not None and job.owner == owner else None
@@ -273,22 +342,23 @@ class TrainingManager:
             return [job for job in self._jobs.values() if job.active]
 
     def release(self, job_id: str, owner: str) -> None:
-        """Forget a finished job once its owner has taken the run (frees the memory it holds)."""
+        """Forget a finished job once its owner has taken the run."""
         with self._lock:
             job = self._jobs.get(job_id)
             if job is not None and job.owner == owner and job.finished:
                 del self._jobs[job_id]
 
     def queue_position(self, job: Job) -> int:
-        """1-based place of ``job`` in the wait queue; 0 when it is not waiting."""
+        """1-based place of ``job``'s training in the wait queue; 0 when it is not waiting."""
+        training = job._training or job
         with self._lock:
             for position, queued in enumerate(self._queue, start=1):
-                if queued is job:
+                if queued is training:
                     return position
         return 0
 
     def counts(self) -> dict[str, int]:
-        """How many jobs are running and waiting, across all owners (for capacity messages)."""
+        """How many trainings are running and waiting, across all owners (for capacity messages)."""
         with self._lock:
             return {"running": len(self._running), "queued": len(self._queue)}
 
@@ -301,70 +371,133 @@ class TrainingManager:
             time.sleep(0.02)
         return True
 
+    def busy(self) -> bool:
+        """Whether any training is running or waiting to."""
+        with self._lock:
+            return bool(self._running or self._queue)
+
     # -- internals ------------------------------------------------------------------
 
-    def _cancel_if_queued(self, job: Job) -> None:
+    def _stop(self, job: Job) -> None:
+        training = job._training
+        detached = False
         with self._lock:
-            if job in self._queue:
-                self._queue.remove(job)
-                job.state = STOPPED
-                job.finished_at = time.time()
+            if training is None or job.finished:
+                job._stop_event.set()
+                return
+            job._stop_event.set()
+            others = [w for w in training._watchers if w is not job]
+            if others:  # the others still want it: this job leaves, the training goes on
+                training._watchers.remove(job)
+                job.state, job.detached, job.finished_at = STOPPED, True, time.time()
+                detached = True
+            else:
+                training._stop_event.set()
+                if training in self._queue:
+                    self._queue.remove(training)
+                    training.state = job.state = STOPPED
+                    training.finished_at = job.finished_at = time.time()
+                    detached = True
+        if detached:
+            self._notify(job, "finished")
 
     def _start_next_locked(self) -> None:
         while len(self._running) < self.max_concurrent:
-            # First in, first out, skipping owners who already have a training running.
-            busy = {self._jobs[job_id].owner for job_id in self._running}
-            job = next((queued for queued in self._queue if queued.owner not in busy), None)
-            if job is None:
+            # First in, first out, skipping trainings whose every watcher already has a training running.
+            busy = {w.owner for t in self._running for w in t._watchers}
+            training = next((t for t in self._queue if any(w.owner not in busy for w in t._watchers)), None)
+            if training is None:
                 return
-            self._queue.remove(job)
-            job.state = RUNNING
-            job.started_at = time.time()
-            self._running.add(job.id)
-            thread = threading.Thread(target=self._work, args=(job,), name=f"cfcore-train-{job.id[:8]}", daemon=True)
+            self._queue.remove(training)
+            training.state, training.started_at = RUNNING, time.time()
+            for watcher in training._watchers:
+                watcher.state, watcher.started_at = RUNNING, training.started_at
+            self._running.add(training)
+            thread = threading.Thread(target=self._work, args=(training,), name=f"cfcore-train-{training.id[:8]}",
+                                      daemon=True)
             thread.start()
 
-    def _work(self, job: Job) -> None:
+    def _watchers(self, training: Job) -> list[Job]:
+        with self._lock:
+            return list(training._watchers)
+
+    def _work(self, training: Job) -> None:
         run = None
         error = ""
-        timer = threading.Timer(self.max_seconds, self._time_up, args=(job,))
+        timer = threading.Timer(self.max_seconds, self._time_up, args=(training,))
         timer.daemon = True
         timer.start()
-        self._notify(job, "started")
+        for watcher in self._watchers(training):
+            self._notify(watcher, "started")
         epochs_seen, last_notice = [0], [time.monotonic()]
 
         def on_progress(progress) -> None:
-            job._on_progress(progress)
+            training._on_progress(progress)
+            watchers = self._watchers(training)
+            for watcher in watchers:
+                watcher._on_progress(progress)
             if len(progress.history) > epochs_seen[0] or time.monotonic() - last_notice[0] > HEARTBEAT_S:
                 epochs_seen[0] = len(progress.history)
                 last_notice[0] = time.monotonic()
-                self._notify(job, "epoch")
+                for watcher in watchers:
+                    self._notify(watcher, "epoch")
 
         try:
-            run = self._train_fn(job.dataset, job.config, split=job.split, listeners=[on_progress],
-                                 stop_event=job._stop_event, job=job)
+            run = self._train_fn(training.dataset, training.config, split=training.split, listeners=[on_progress],
+                                 stop_event=training._stop_event, job=training)
         except TrainingFailed as err:
             error = str(err)
         except Exception as err:  # a failed run must never take the manager or the app down
-            _LOG.exception("training job %s failed", job.id)
+            _LOG.exception("training %s failed", training.id)
             error = f"{type(err).__name__}: {err}"
         finally:
             timer.cancel()
         if run is not None:
+            training.history = [dict(row) for row in run.result.history]
+        training.run, training.error = run, error
+        complete = run is not None and not error and not training._stop_event.is_set() and \
+            not run.result.stopped_by_user
+        with self._lock:
+            watchers = list(training._watchers)
+            self._running.discard(training)
+            kept = complete and bool(training.identity)
+            if kept:
+                self._finished[training.identity] = run
+            dropped = [self._finished.popitem(last=False)[1] for _ in range(len(self._finished) - FINISHED_RUNS_KEPT)]
+            training.state = FAILED if error else DONE if complete else STOPPED
+            training.finished_at = time.time()
+        for watcher in watchers:
+            self._hand_over(watcher, run, error=error, time_limited=training.time_limited)
+        # The training's own folder is scratch: every watcher has its copy now.
+        for old in dropped + ([] if kept or run is None else [run]):
+            _remove_scratch(old)
+        with self._lock:
+            self._start_next_locked()
+
+    def _hand_over(self, job: Job, run: Run | None, *, error: str = "", time_limited: bool = False,
+                   reused: bool = False) -> None:
+        """Give ``job`` its own copy of a finished training's run (in its own folder), then mark it finished."""
+        path = getattr(run, "path", None)
+        if path is not None and job.out_dir is not None and Path(path) != Path(job.out_dir):
+            try:
+                _copy_run_folder(Path(path), Path(job.out_dir))
+                run = replace(run, path=Path(job.out_dir), name=job.name)
+            except OSError as err:
+                error, run = f"could not save the run ({err.strerror or err})", None
+        if run is not None:
             job.history = [dict(row) for row in run.result.history]
             job.run = run
-        job.error = error
+        job.error, job.time_limited, job.reused = error, time_limited, reused
+        job.joined = job.joined or reused
         self._notify(job, "finished")  # before the state changes: whoever sees it finished sees it recorded
         with self._lock:
             if error:
                 job.state = FAILED
-            elif job._stop_event.is_set() or (run is not None and run.result.stopped_by_user):
+            elif job._stop_event.is_set() or run is None or run.result.stopped_by_user or time_limited:
                 job.state = STOPPED
             else:
                 job.state = DONE
             job.finished_at = time.time()
-            self._running.discard(job.id)
-            self._start_next_locked()
 
     def _notify(self, job: Job, event: str) -> None:
         if self._on_change is None:
@@ -380,11 +513,6 @@ class TrainingManager:
             job.time_limited = True
             job._stop_event.set()
 
-    def busy(self) -> bool:
-        """Whether any job is training or waiting to."""
-        with self._lock:
-            return bool(self._running or self._queue)
-
     def _prune_locked(self) -> None:
         now = time.time()
         stale = [
@@ -393,3 +521,21 @@ class TrainingManager:
         ]
         for job_id in stale:
             del self._jobs[job_id]
+
+
+def _remove_scratch(run) -> None:
+    import shutil
+
+    path = getattr(run, "path", None)
+    if path is not None and Path(path).parent.name == "scratch-runs":
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _copy_run_folder(source: Path, target: Path) -> None:
+    """Copy a run folder to ``target`` under a temporary name, then rename it (never a half copy)."""
+    import shutil
+
+    temporary = target.with_name(f"{target.name}.tmp-copy")
+    shutil.rmtree(temporary, ignore_errors=True)
+    shutil.copytree(source, temporary)
+    os.replace(temporary, target)
