@@ -9,7 +9,7 @@ straight from ``model.keras`` (:func:`cfcore.runfiles.read_run_files`). Only the
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +207,7 @@ class RunCache:
     Keyed by the folder's path: only a session that knows the workspace's id can name its folders.
     """
 
-    def __init__(self, max_runs: int = 24, idle_seconds: float = 300.0):
+    def __init__(self, max_runs: int = 64, idle_seconds: float = 300.0):
         import threading
         import weakref
         from collections import OrderedDict
@@ -250,6 +250,26 @@ class RunCache:
             while len(self._runs) > self.max_runs:
                 self._runs.popitem(last=False)
         return run
+
+    def put(self, folder: str | Path, run: Run) -> None:
+        """Keep ``run``, already loaded, as the run in ``folder`` (the manager hands over finished runs)."""
+        import time
+
+        folder = Path(folder)
+        try:
+            key = (str(folder), (folder / "result.json").stat().st_mtime_ns)
+        except OSError:
+            return
+        with self._lock:
+            share = (run.dataset.fingerprint, run.dataset.source)
+            shared = self._datasets.get(share)
+            if shared is not None:
+                run = replace(run, dataset=shared)
+            else:
+                self._datasets[share] = run.dataset
+            self._runs[key] = (run, time.monotonic())
+            while len(self._runs) > self.max_runs:
+                self._runs.popitem(last=False)
 
     def forget(self, folder: str | Path) -> None:
         with self._lock:

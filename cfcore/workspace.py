@@ -361,6 +361,13 @@ class WorkspaceStore:
         self._sweep_shared(now)
         return deleted
 
+    def sweep_if_due(self, busy: Iterable[str] = (), every: float = 60.0) -> list[str]:
+        """:meth:`sweep`, unless one ran in the last ``every`` seconds (a class's thirty finished runs made
+        thirty sweeps of every workspace)."""
+        if time.time() - self._last_sweep < every:
+            return []
+        return self.sweep(busy)
+
     def _sweep_shared(self, now: float) -> None:
         try:
             entries = list(os.scandir(self.root / "shared"))

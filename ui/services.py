@@ -109,8 +109,9 @@ def _record_job(job: Job, event: str) -> None:
         workspace.register_run(run_id, job.name, content_hash(job.run.path))
         if job.purpose == "train":
             workspace.update(active_run=run_id)
+        run_cache().put(job.run.path, job.run)  # the arrays are in memory already: no tab loads them again
     workspace.drop_job(job.id)
-    store().sweep(busy={other.owner for other in training_manager().active_jobs()})
+    store().sweep_if_due(busy={other.owner for other in training_manager().active_jobs()})
 
 
 @st.cache_resource(show_spinner=False)
