@@ -3,8 +3,6 @@ a just-finished identical run is reused, Stop detaches one learner, and the engi
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -13,27 +11,15 @@ import pytest
 from cfcore.config import PRESETS, TrainConfig
 from cfcore.trainer.jobs import TrainingManager, backend_train_fn
 from tests.conftest import wait_for
+from tests.test_jobs import FakeTrainer
 
 
-class CountingTrainer:
-    """Stands in for the backend: counts trainings, reports one epoch, ends on release or stop."""
+class CountingTrainer(FakeTrainer):
+    """test_jobs's fake backend, counting the trainings it ran."""
 
-    def __init__(self):
-        self.calls = 0
-        self.release = threading.Event()
-
-    def __call__(self, dataset, config, *, split, listeners, stop_event, job):
-        from types import SimpleNamespace
-
-        self.calls += 1
-        history = [{"epoch": 1, "train_rmse": 1.0, "val_rmse": 1.1}]
-        for listener in listeners:
-            listener(SimpleNamespace(stage="epoch", epoch=1, epochs=config.epochs, step=1, steps_per_epoch=1,
-                                     history=list(history)))
-        while not (self.release.is_set() or stop_event.is_set()):
-            time.sleep(0.01)
-        result = SimpleNamespace(history=history, stopped_by_user=stop_event.is_set())
-        return SimpleNamespace(result=result, path=None)
+    @property
+    def calls(self) -> int:
+        return len(self.started)
 
 
 CONFIG = TrainConfig(embedding_dim=4, epochs=3, batch_size=64)
