@@ -155,3 +155,15 @@ def test_a_training_finishes_and_is_saved_with_no_tab_open(data_env):
     again = open_app(ws, page="pages/train.py")
     assert again.sidebar.selectbox(key="sidebar_active_run").value == "dot_with_bias #1"
     assert any(m.label == "Best val RMSE" for m in again.metric)
+
+
+def test_an_unusable_state_folder_is_one_readable_message(data_env, tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("CFCORE_STATE_DIR", str(blocker / "state"))  # no one can create a folder inside a file
+    st.cache_resource.clear()
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert "misconfigured" in at.error[0].value and "cannot write there" in at.error[0].value

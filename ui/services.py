@@ -36,9 +36,16 @@ def _server_start() -> str | None:
 
     sweep_scratch()
     try:
-        settings.check_environment()
+        checked = settings.check_environment()
     except settings.SettingsError as err:
         return str(err)
+    try:
+        (checked.state_dir / "workspaces").mkdir(parents=True, exist_ok=True)
+        probe = checked.state_dir / f".write-probe-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        return f"{settings.STATE_DIR_ENV_VAR}={checked.state_dir}: cannot write there ({err.strerror or err})"
     return None
 
 
