@@ -190,6 +190,19 @@ def split_from_rows(ratings: pd.DataFrame, val_rows: np.ndarray, val_fraction: f
                  val_fraction, seed)
 
 
+def copy_run_folder(source: str | Path, target: str | Path) -> Path:
+    """Copy a run folder to ``target`` under a temporary name, then rename it: never a half copy."""
+    import os
+    import shutil
+
+    target = Path(target)
+    temporary = target.with_name(f"{target.name}.tmp-copy")
+    shutil.rmtree(temporary, ignore_errors=True)
+    shutil.copytree(source, temporary)
+    os.replace(temporary, target)
+    return target
+
+
 def content_hash(directory: str | Path) -> str:
     """SHA-256 over a run folder's files (names and bytes): the same run loaded twice has the same hash."""
     digest = hashlib.sha256()

@@ -311,21 +311,18 @@ def keep_folder_run(folder) -> tuple[str, bool]:
     Raises:
         RunError, WorkspaceError: for a folder that is not a valid run, or a full workspace.
     """
-    import shutil
-
-    from cfcore.runs import content_hash, load_run
+    from cfcore.runs import content_hash, copy_run_folder, load_run
 
     space = workspace()
-    existing = space.run_with_hash(content_hash(folder))
+    digest = content_hash(folder)
+    existing = space.run_with_hash(digest)
     if existing is not None:
         return space.run_names()[existing], False
     space.check_room()
-    load_run(folder)  # checked before anything is copied
-    run_id = new_run_id()
-    temporary = space.runs_dir / f".{run_id}.copy"
-    shutil.copytree(folder, temporary)
-    temporary.rename(space.run_dir(run_id))
-    return _register(space, run_id, services.run_cache().get(space.run_dir(run_id)), content_hash(folder))
+    run = load_run(folder)  # checked before anything is copied, and loaded once
+    run.path = copy_run_folder(folder, space.run_dir(new_run_id()))
+    services.run_cache().put(run.path, run)
+    return _register(space, run.path.name, run, digest)
 
 
 def _register(space: Workspace, run_id: str, run: Run, digest: str) -> tuple[str, bool]:

@@ -9,7 +9,6 @@ No Streamlit and no TensorFlow here.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -480,7 +479,9 @@ class TrainingManager:
         path = getattr(run, "path", None)
         if path is not None and job.out_dir is not None and Path(path) != Path(job.out_dir):
             try:
-                _copy_run_folder(Path(path), Path(job.out_dir))
+                from cfcore.runs import copy_run_folder
+
+                copy_run_folder(Path(path), Path(job.out_dir))
                 run = replace(run, path=Path(job.out_dir), name=job.name)
             except OSError as err:
                 error, run = f"could not save the run ({err.strerror or err})", None
@@ -530,12 +531,3 @@ def _remove_scratch(run) -> None:
     if path is not None and Path(path).parent.name == "scratch-runs":
         shutil.rmtree(path, ignore_errors=True)
 
-
-def _copy_run_folder(source: Path, target: Path) -> None:
-    """Copy a run folder to ``target`` under a temporary name, then rename it (never a half copy)."""
-    import shutil
-
-    temporary = target.with_name(f"{target.name}.tmp-copy")
-    shutil.rmtree(temporary, ignore_errors=True)
-    shutil.copytree(source, temporary)
-    os.replace(temporary, target)
