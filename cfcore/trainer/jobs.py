@@ -370,11 +370,6 @@ class TrainingManager:
             time.sleep(0.02)
         return True
 
-    def busy(self) -> bool:
-        """Whether any training is running or waiting to."""
-        with self._lock:
-            return bool(self._running or self._queue)
-
     # -- internals ------------------------------------------------------------------
 
     def _stop(self, job: Job) -> None:
@@ -416,7 +411,7 @@ class TrainingManager:
                                       daemon=True)
             thread.start()
 
-    def _watchers(self, training: Job) -> list[Job]:
+    def _watchers_of(self, training: Job) -> list[Job]:
         with self._lock:
             return list(training._watchers)
 
@@ -426,13 +421,13 @@ class TrainingManager:
         timer = threading.Timer(self.max_seconds, self._time_up, args=(training,))
         timer.daemon = True
         timer.start()
-        for watcher in self._watchers(training):
+        for watcher in self._watchers_of(training):
             self._notify(watcher, "started")
         epochs_seen, last_notice = [0], [time.monotonic()]
 
         def on_progress(progress) -> None:
             training._on_progress(progress)
-            watchers = self._watchers(training)
+            watchers = self._watchers_of(training)
             for watcher in watchers:
                 watcher._on_progress(progress)
             if len(progress.history) > epochs_seen[0] or time.monotonic() - last_notice[0] > HEARTBEAT_S:

@@ -18,7 +18,6 @@ import secrets
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from multiprocessing.connection import Listener
 from pathlib import Path
@@ -55,7 +54,6 @@ class _Process:
         self.process.stdin.close()
         self.conn = None
         self.connected, self.ready = threading.Event(), threading.Event()
-        self.started = time.monotonic()
         self._send_lock = threading.Lock()
         self._on_message, self._on_exit = on_message, on_exit
         threading.Thread(target=self._read, name="cfcore-trainer-reader", daemon=True).start()
@@ -150,10 +148,6 @@ class LocalTrainer:
         """The trainer process's id, or None when none runs."""
         process = self._process
         return process.pid if process is not None else None
-
-    def is_ready(self) -> bool:
-        process = self._process
-        return process is not None and process.ready.is_set()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until the trainer has warmed up (for scripts and tests)."""
