@@ -93,22 +93,6 @@ def _retrain_next_seed() -> None:
     st.session_state.pop("train_last_reused", None)
 
 
-def _show_interrupted() -> None:
-    for record in job_panel.elsewhere():
-        st.info(f"**{md(record.name)}** is training on another server of this app (epoch {len(record.history)} of "
-                f"{record.config.get('epochs', '?')}); it appears here when it is saved.")
-    for record in job_panel.interrupted():
-        with st.container(border=True):
-            st.warning(f"**{md(record.name)}** was interrupted (the server restarted or its trainer stopped) after "
-                       f"{len(record.history)} of {record.config.get('epochs', '?')} epochs. Its curve so far:")
-            if record.history:
-                st.plotly_chart(charts.training_curves(record.history, int(record.config.get("epochs", 1))),
-                                key=f"train_interrupted_{record.job_id}")
-            if st.button("Dismiss", key=f"train_dismiss_{record.job_id}"):
-                job_panel.dismiss_interrupted(record.job_id)
-                st.rerun()
-
-
 def _show_run(name: str) -> None:
     run = runs()[name]
     result, config = run.result, run.config
@@ -222,7 +206,7 @@ with panel:
         else:
             st.info("Choose settings and press **Train**. The *fast* preset trains in seconds; the article's "
                     "settings (batch size 32) take a few minutes on a CPU.")
-    _show_interrupted()
+    job_panel.other_trainings("train")
 
 if runs():
     st.subheader("Runs in this workspace")

@@ -155,3 +155,23 @@ def dismiss_interrupted(job_id: str) -> None:
 def describe_failure(purpose: str) -> str | None:
     error = st.session_state.get(f"{purpose}_last_error")
     return f"Training failed: {md(error)}" if error else None
+
+
+def other_trainings(key: str) -> None:
+    """This workspace's trainings this server does not run: one on another replica (a line), one a restart
+    interrupted (its curve so far, and Dismiss). ``key`` prefixes the widget keys."""
+    from cfcore import charts
+
+    for record in elsewhere():
+        st.info(f"**{md(record.name)}** is training on another server of this app (epoch {len(record.history)} of "
+                f"{record.config.get('epochs', '?')}); it appears here when it is saved.")
+    for record in interrupted():
+        with st.container(border=True):
+            st.warning(f"**{md(record.name)}** was interrupted (the server restarted or its trainer stopped) after "
+                       f"{len(record.history)} of {record.config.get('epochs', '?')} epochs. Its curve so far:")
+            if record.history:
+                st.plotly_chart(charts.training_curves(record.history, int(record.config.get("epochs", 1))),
+                                key=f"{key}_interrupted_{record.job_id}")
+            if st.button("Dismiss", key=f"{key}_dismiss_{record.job_id}"):
+                dismiss_interrupted(record.job_id)
+                st.rerun()
