@@ -96,9 +96,9 @@ atexit.register(_stop_live_servers)
 
 def start_server(
     env_overrides: dict[str, str], log_path: Path, extra_args: Sequence[str] = (),
-    timeout_s: float = SERVER_START_TIMEOUT_S,
+    timeout_s: float = SERVER_START_TIMEOUT_S, port: int | None = None,
 ) -> tuple[subprocess.Popen, str]:
-    """Start ``streamlit run app.py`` on a free loopback port; return (process, base URL) once healthy.
+    """Start ``streamlit run app.py`` on a free loopback port (or ``port``); return (process, base URL) once healthy.
 
     Raises:
         ServerError: when the shared data is missing, the server exits, or it is not healthy in time.
@@ -106,7 +106,7 @@ def start_server(
     data = shared_data_path()
     if data is None:
         raise ServerError("the shared ml-latest-small copy was not found; set CFCORE_DATA to its folder")
-    port = free_port()
+    port = port or free_port()
     env = {**os.environ, "CFCORE_DATA": str(data), "TF_CPP_MIN_LOG_LEVEL": "2", **env_overrides}
     if "CFCORE_STATE_DIR" not in env_overrides:  # never the user's own workspaces
         env["CFCORE_STATE_DIR"] = tempfile.mkdtemp(prefix="cfcore-state-")

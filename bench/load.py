@@ -244,8 +244,7 @@ def class_burst(args: argparse.Namespace) -> dict:
     import tempfile
 
     state_dir = Path(tempfile.mkdtemp(prefix="cfcore-burst-state-"))
-    process, url = start_server({"CFCORE_MAX_TRAININGS": str(args.max_trainings), "CFCORE_STATE_DIR": str(state_dir)},
-                                out_dir / "bench-burst.log")
+    process, url = start_server({**_server_env(args), "CFCORE_STATE_DIR": str(state_dir)}, out_dir / "bench-burst.log")
     report: dict = {"class_burst": args.class_burst, "seeds": args.class_seeds}
     try:
         with sync_playwright() as playwright:
@@ -313,14 +312,15 @@ def run(args: argparse.Namespace) -> dict:
     out_dir = REPO / "test-artifacts"
     out_dir.mkdir(exist_ok=True)
     process, url = start_server(
-        {"CFCORE_MAX_TRAININGS": str(args.max_trainings), "CFCORE_TRAINER_IDLE_SECONDS": str(args.trainer_idle)},
+        {**_server_env(args), "CFCORE_TRAINER_IDLE_SECONDS": str(args.trainer_idle)},
         out_dir / "bench-server.log",
         ["--server.disconnectedSessionTTL", str(DISCONNECTED_TTL_S)],
     )
     sampler = RssSampler(process.pid)
     sampler.start()
     report: dict = {"sessions": args.sessions, "trainings": args.trainings, "preset": args.preset,
-                    "epochs": args.epochs, "max_concurrent_trainings": args.max_trainings, "rounds": []}
+                    "epochs": args.epochs, "max_concurrent_trainings": args.max_trainings, "profile": args.profile,
+                    "rounds": []}
     try:
         report["rss_server_only_mb"] = settled_rss(process.pid) / MB
         with sync_playwright() as playwright:
@@ -401,6 +401,13 @@ def summary_line(report: dict, args: argparse.Namespace) -> str:
     return "\n".join(parts)
 
 
+def _server_env(args) -> dict[str, str]:
+    env = {"CFCORE_PROFILE": args.profile}
+    if args.max_trainings is not None:
+        env["CFCORE_MAX_TRAININGS"] = str(args.max_trainings)
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=20, help="browser sessions open at once (default 20)")
@@ -414,7 +421,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds to wait after closing a round's sessions before measuring RSS (default 20)")
     parser.add_argument("--trainer-idle", type=float, default=30,
                         help="the server's CFCORE_TRAINER_IDLE_SECONDS for this run (default 30)")
-    parser.add_argument("--max-trainings", type=int, default=2, help="server's concurrent training cap (default 2)")
+    parser.add_argument("--max-trainings", type=int, default=None,
+                        help="server's concurrent training cap (default: the profile's, 2 local and 1 public)")
+    parser.add_argument("--profile", choices=("local", "public"), default="local",
+                        help="the server's CFCORE_PROFILE (default local)")
     parser.add_argument("--deadline", type=float, default=1500, help="stop after this many seconds (default 1500)")
     parser.add_argument("--page-timeout", type=float, default=120, help="seconds one page may take (default 120)")
     parser.add_argument("--class-burst", type=int, default=0, metavar="N",

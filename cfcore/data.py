@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from cfcore import constants as C
+from cfcore import settings
 
 
 class DataError(ValueError):
@@ -39,7 +40,11 @@ class Limits:
     max_movie_rows: int = C.MAX_MOVIE_ROWS
 
 
-UPLOAD_LIMITS = Limits(C.UPLOAD_MAX_FILE_BYTES, C.UPLOAD_MAX_RATING_ROWS, C.UPLOAD_MAX_MOVIE_ROWS)
+def upload_limits() -> Limits:
+    """The limits on what a visitor uploads: ``CFCORE_UPLOAD_MAX_MB`` and ``CFCORE_UPLOAD_MAX_ROWS`` (by default
+    the values of ``CFCORE_PROFILE``; see :mod:`cfcore.settings`)."""
+    return Limits(settings.upload_max_mb() * 2**20, settings.upload_max_rows(), C.UPLOAD_MAX_MOVIE_ROWS)
+
 
 Source = str | os.PathLike | bytes | BinaryIO
 _MAX_ID = 2**31 - 1
@@ -566,11 +571,13 @@ def dataset_from_files(
     movies_source: Source,
     *,
     source: str = "upload",
-    limits: Limits = UPLOAD_LIMITS,
+    limits: Limits | None = None,
     ratings_name: str = C.RATINGS_FILE,
     movies_name: str = C.MOVIES_FILE,
 ) -> Dataset:
-    """Build a dataset from two files or byte strings (used for uploads)."""
+    """Build a dataset from two files or byte strings (used for uploads; ``limits`` default to
+    :func:`upload_limits`)."""
+    limits = limits or upload_limits()
     ratings = read_ratings(ratings_source, ratings_name, limits)
     movies = read_movies(movies_source, movies_name, limits)
     return build_dataset(ratings, movies, source)

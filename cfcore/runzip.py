@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from cfcore import constants as C
+from cfcore.data import upload_limits
 from cfcore.runfiles import RunError, RunFiles, read_run_files
 from cfcore.runs import load_run
 from cfcore.safezip import UnsafeZipError, check_member, copy_member, open_archive, read_limited
@@ -113,7 +114,7 @@ def _extract_checked(data: bytes | BinaryIO, dest_root: str | Path, max_bytes: i
                 for info, name in plan:
                     limit = min(C.RUN_ZIP_MAX_FILE_BYTES[name], budget)
                     budget -= copy_member(archive, info, run_dir / name, limit, label)
-                files = read_run_files(run_dir)
+                files = read_run_files(run_dir, upload_limits())
             except RunError as err:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise RunZipError(f"{label}: {err}") from None

@@ -3,6 +3,10 @@
 The app and the CLI call :func:`check_environment` at start: a mistake such as
 ``CFCORE_CACHE`` pointing at a file is one readable line, never a traceback
 from deep inside a loader.
+
+``CFCORE_PROFILE`` picks the defaults of the limits below: ``local`` (a laptop, a
+classroom server) or ``public`` (a server strangers reach). :data:`PROFILE_DEFAULTS`
+is the one table of both; each value is still overridden by its own variable.
 """
 
 from __future__ import annotations
@@ -23,12 +27,32 @@ STATE_DIR_ENV_VAR = "CFCORE_STATE_DIR"
 STATE_MAX_MB_ENV_VAR = "CFCORE_STATE_MAX_MB"
 WORKSPACE_TTL_ENV_VAR = "CFCORE_WORKSPACE_TTL_DAYS"
 RAY_ADDRESS_ENV_VAR = "CFCORE_RAY_ADDRESS"
+PROFILE_ENV_VAR = "CFCORE_PROFILE"
+WORKSPACE_MAX_RUNS_ENV_VAR = "CFCORE_WORKSPACE_MAX_RUNS"
+WORKSPACE_MAX_MB_ENV_VAR = "CFCORE_WORKSPACE_MAX_MB"
+UPLOAD_MAX_MB_ENV_VAR = "CFCORE_UPLOAD_MAX_MB"
+UPLOAD_MAX_ROWS_ENV_VAR = "CFCORE_UPLOAD_MAX_ROWS"
+SHOW_PATHS_ENV_VAR = "CFCORE_SHOW_PATHS"
 
-DEFAULT_MAX_TRAININGS = 2
-DEFAULT_MAX_TRAIN_SECONDS = 900.0
-DEFAULT_TRAINER_IDLE_SECONDS = 300.0
-DEFAULT_STATE_MAX_MB = 2048
-DEFAULT_WORKSPACE_TTL_DAYS = 14.0
+PROFILES = ("local", "public")
+# What each profile sets, by the variable that overrides it: (local, public). A public server's CPU and memory are
+# shared by strangers: one training at a time (identical ones still join), a shorter time limit (the article's
+# trainings take 6-17 s, the best preset about 4 s), smaller workspaces, memory back sooner, uploads up to
+# ml-1m's size (24 MB, 1,000,209 ratings), and no server folder names on the pages.
+PROFILE_DEFAULTS: dict[str, tuple] = {
+    MAX_TRAININGS_ENV_VAR: (2, 1),
+    MAX_TRAIN_SECONDS_ENV_VAR: (900.0, 300.0),
+    TRAINER_IDLE_ENV_VAR: (300.0, 120.0),
+    STATE_MAX_MB_ENV_VAR: (2048, 1024),
+    WORKSPACE_TTL_ENV_VAR: (14.0, 7.0),
+    WORKSPACE_MAX_RUNS_ENV_VAR: (50, 20),
+    WORKSPACE_MAX_MB_ENV_VAR: (200, 50),
+    UPLOAD_MAX_MB_ENV_VAR: (C.UPLOAD_MAX_FILE_BYTES // 2**20, 25),
+    UPLOAD_MAX_ROWS_ENV_VAR: (C.UPLOAD_MAX_RATING_ROWS, 1_100_000),
+    SHOW_PATHS_ENV_VAR: (True, False),
+}
+DEFAULT_MAX_TRAININGS = PROFILE_DEFAULTS[MAX_TRAININGS_ENV_VAR][0]
+DEFAULT_MAX_TRAIN_SECONDS = PROFILE_DEFAULTS[MAX_TRAIN_SECONDS_ENV_VAR][0]
 # Most trainings one server may run at once, and the longest time limit one may set (a day).
 MAX_TRAININGS_LIMIT = 64
 MAX_TRAIN_SECONDS_LIMIT = 86_400
@@ -52,6 +76,12 @@ class Settings:
     state_max_mb: int
     workspace_ttl_days: float
     ray_address: str
+    profile: str
+    workspace_max_runs: int
+    workspace_max_mb: int
+    upload_max_mb: int
+    upload_max_rows: int
+    show_paths: bool
 
 
 def check_environment(environ: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +108,12 @@ def check_environment(environ: Mapping[str, str] | None = None) -> Settings:
         state_max_mb=state_max_mb(env),
         workspace_ttl_days=workspace_ttl_days(env),
         ray_address=ray_address(env),
+        profile=profile(env),
+        workspace_max_runs=workspace_max_runs(env),
+        workspace_max_mb=workspace_max_mb(env),
+        upload_max_mb=upload_max_mb(env),
+        upload_max_rows=upload_max_rows(env),
+        show_paths=show_paths(env),
     )
 
 
@@ -128,11 +164,25 @@ def runs_folder(env: Mapping[str, str] | None = None) -> Path | None:
     return path.resolve()
 
 
-def _bounded(env: Mapping[str, str] | None, name: str, default, kind, low, high, what: str):
+def profile(env: Mapping[str, str] | None = None) -> str:
+    """``CFCORE_PROFILE``: ``local`` (default) or ``public``, the defaults of the limits in :data:`PROFILE_DEFAULTS`."""
+    env = os.environ if env is None else env
+    raw = _value(env, PROFILE_ENV_VAR).lower()
+    if raw and raw not in PROFILES:
+        raise SettingsError(f"{PROFILE_ENV_VAR}={raw[:40]}: must be one of {', '.join(PROFILES)}")
+    return raw or PROFILES[0]
+
+
+def profile_default(name: str, env: Mapping[str, str] | None = None):
+    """The value the current profile gives variable ``name`` when it is unset."""
+    return PROFILE_DEFAULTS[name][PROFILES.index(profile(env))]
+
+
+def _bounded(env: Mapping[str, str] | None, name: str, kind, low, high, what: str):
     env = os.environ if env is None else env
     raw = _value(env, name)
     if not raw:
-        return default
+        return profile_default(name, env)
     try:
         value = kind(raw)
     except ValueError:
@@ -143,21 +193,21 @@ def _bounded(env: Mapping[str, str] | None, name: str, default, kind, low, high,
 
 
 def max_trainings(env: Mapping[str, str] | None = None) -> int:
-    """``CFCORE_MAX_TRAININGS``: trainings one server runs at once (default 2)."""
-    return _bounded(env, MAX_TRAININGS_ENV_VAR, DEFAULT_MAX_TRAININGS, int, 1, MAX_TRAININGS_LIMIT,
+    """``CFCORE_MAX_TRAININGS``: trainings one server runs at once (default 2; public 1)."""
+    return _bounded(env, MAX_TRAININGS_ENV_VAR, int, 1, MAX_TRAININGS_LIMIT,
                     "a whole number")
 
 
 def max_train_seconds(env: Mapping[str, str] | None = None) -> float:
-    """``CFCORE_MAX_TRAIN_SECONDS``: the longest one training may run before it is stopped (default 900)."""
-    return _bounded(env, MAX_TRAIN_SECONDS_ENV_VAR, DEFAULT_MAX_TRAIN_SECONDS, float, 1, MAX_TRAIN_SECONDS_LIMIT,
+    """``CFCORE_MAX_TRAIN_SECONDS``: the longest one training may run before it is stopped (default 900; public 300)."""
+    return _bounded(env, MAX_TRAIN_SECONDS_ENV_VAR, float, 1, MAX_TRAIN_SECONDS_LIMIT,
                     "a number of seconds")
 
 
 def trainer_idle_seconds(env: Mapping[str, str] | None = None) -> float:
     """``CFCORE_TRAINER_IDLE_SECONDS``: how long the trainer process waits with nothing to do before it exits and
-    hands its memory back (default 300)."""
-    return _bounded(env, TRAINER_IDLE_ENV_VAR, DEFAULT_TRAINER_IDLE_SECONDS, float, 1, MAX_TRAIN_SECONDS_LIMIT,
+    hands its memory back (default 300; public 120)."""
+    return _bounded(env, TRAINER_IDLE_ENV_VAR, float, 1, MAX_TRAIN_SECONDS_LIMIT,
                     "a number of seconds")
 
 
@@ -177,14 +227,48 @@ def state_folder(env: Mapping[str, str] | None = None) -> Path:
 
 
 def state_max_mb(env: Mapping[str, str] | None = None) -> int:
-    """``CFCORE_STATE_MAX_MB``: the most disk all workspaces together may use (default 2048); the least recently
-    used go first."""
-    return _bounded(env, STATE_MAX_MB_ENV_VAR, DEFAULT_STATE_MAX_MB, int, 10, 10_000_000, "a whole number of MB")
+    """``CFCORE_STATE_MAX_MB``: the most disk all workspaces together may use (default 2048; public 1024); the least
+    recently used go first."""
+    return _bounded(env, STATE_MAX_MB_ENV_VAR, int, 10, 10_000_000, "a whole number of MB")
 
 
 def workspace_ttl_days(env: Mapping[str, str] | None = None) -> float:
-    """``CFCORE_WORKSPACE_TTL_DAYS``: workspaces untouched this long are deleted (default 14)."""
-    return _bounded(env, WORKSPACE_TTL_ENV_VAR, DEFAULT_WORKSPACE_TTL_DAYS, float, 0.001, 3650, "a number of days")
+    """``CFCORE_WORKSPACE_TTL_DAYS``: workspaces untouched this long are deleted (default 14; public 7)."""
+    return _bounded(env, WORKSPACE_TTL_ENV_VAR, float, 0.001, 3650, "a number of days")
+
+
+def workspace_max_runs(env: Mapping[str, str] | None = None) -> int:
+    """``CFCORE_WORKSPACE_MAX_RUNS``: the most runs one workspace keeps (default 50; public 20)."""
+    return _bounded(env, WORKSPACE_MAX_RUNS_ENV_VAR, int, 1, 10_000, "a whole number")
+
+
+def workspace_max_mb(env: Mapping[str, str] | None = None) -> int:
+    """``CFCORE_WORKSPACE_MAX_MB``: the most disk one workspace may use (default 200; public 50)."""
+    return _bounded(env, WORKSPACE_MAX_MB_ENV_VAR, int, 1, 1_000_000, "a whole number of MB")
+
+
+def upload_max_mb(env: Mapping[str, str] | None = None) -> int:
+    """``CFCORE_UPLOAD_MAX_MB``: the largest file a visitor may upload (default 50; public 25). Streamlit's own
+    ``server.maxUploadSize`` (50 in ``.streamlit/config.toml``) stays the ceiling."""
+    return _bounded(env, UPLOAD_MAX_MB_ENV_VAR, int, 1, C.UPLOAD_MAX_FILE_BYTES // 2**20, "a whole number of MB")
+
+
+def upload_max_rows(env: Mapping[str, str] | None = None) -> int:
+    """``CFCORE_UPLOAD_MAX_ROWS``: the most ratings an uploaded file or run zip may hold (default 2,000,000; public
+    1,100,000)."""
+    return _bounded(env, UPLOAD_MAX_ROWS_ENV_VAR, int, 1, C.UPLOAD_MAX_RATING_ROWS, "a whole number")
+
+
+def show_paths(env: Mapping[str, str] | None = None) -> bool:
+    """``CFCORE_SHOW_PATHS``: whether pages may show the server's folder names (``1``, default) or hide them
+    (``0``, the public profile's default)."""
+    env = os.environ if env is None else env
+    raw = _value(env, SHOW_PATHS_ENV_VAR).lower()
+    if not raw:
+        return bool(profile_default(SHOW_PATHS_ENV_VAR, env))
+    if raw not in ("0", "1", "true", "false", "yes", "no"):
+        raise SettingsError(f"{SHOW_PATHS_ENV_VAR}={raw[:40]}: must be 1 or 0")
+    return raw in ("1", "true", "yes")
 
 
 def ray_address(env: Mapping[str, str] | None = None) -> str:

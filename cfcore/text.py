@@ -19,6 +19,9 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=\"'&%^@,;?/])")
 # no link pattern; "ratings.csv: line 3" keeps every character as it is.
 _LINK_PARTS = re.compile(r":(?=\S)|(?<=[wW]{3})\.|@")
 WORD_JOINER = "\u2060"
+# An absolute path (POSIX, home-relative or Windows), not the path part of a URL or a ratio such as "3/5".
+_SERVER_PATH = re.compile(r"(?<![\w:/.~-])(?:~?/|[A-Za-z]:\\)(?:(?![:.]\s|[:.]$)[^\s'\"`<>|;,()])+")
+HIDDEN_PATH = "[folder]"
 
 
 def md(text: object) -> str:
@@ -28,6 +31,23 @@ def md(text: object) -> str:
     """
     flat = _LINK_PARTS.sub(lambda match: WORD_JOINER + match.group(), " ".join(str(text).split()))
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def hide_paths(text: object) -> str:
+    """``text`` with every absolute file path replaced by ``[folder]``."""
+    return _SERVER_PATH.sub(HIDDEN_PATH, str(text))
+
+
+def server_text(text: object) -> str:
+    """``text`` as a visitor may see it: the server's folder names hidden unless ``CFCORE_SHOW_PATHS`` (by default
+    on, off in the public profile) allows them; hidden too while that setting itself cannot be read."""
+    from cfcore import settings
+
+    try:
+        shown = settings.show_paths()
+    except settings.SettingsError:
+        shown = False
+    return str(text) if shown else hide_paths(text)
 
 
 def plain(text: object) -> str:

@@ -10,7 +10,7 @@ On disk, under the state folder (``CFCORE_STATE_DIR``)::
 
 An id is ``secrets.token_urlsafe(24)`` (192 bits) and must match :data:`ID_PATTERN` before it touches a path;
 anything else (malformed, unknown, made up) opens nothing. Every JSON write is atomic (a temporary name, then a
-rename). Caps: :data:`MAX_RUNS` runs and :data:`MAX_WORKSPACE_BYTES` per workspace; the whole store at most
+rename). Caps: ``max_runs`` runs and ``max_workspace_bytes`` per workspace; the whole store at most
 ``max_bytes`` (least recently seen workspaces go first) and workspaces unseen for ``ttl_seconds`` are deleted.
 No Streamlit and no TensorFlow here.
 """
@@ -36,8 +36,6 @@ _LOG = logging.getLogger(__name__)
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
 RUN_ID_PATTERN = re.compile(r"\d{13}-[0-9a-f]{8}")
 JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
-MAX_RUNS = 50
-MAX_WORKSPACE_BYTES = 200 * 1024 * 1024
 # A store sweeps for expired workspaces at most this often when new ones are made (and after each training).
 _SWEEP_EVERY_S = 3600.0
 # last_seen is written at most this often per workspace (every rerun would otherwise write a file).
@@ -188,12 +186,13 @@ class Workspace:
     def check_room(self, more_runs: int = 1) -> None:
         """Raise :class:`WorkspaceError` when ``more_runs`` more runs would pass the workspace's caps."""
         count = len(self.run_ids()) + len(self.job_records(live_only=True))
-        if count + more_runs > MAX_RUNS:
-            raise WorkspaceError(f"this workspace has {count} runs, the most it can keep is {MAX_RUNS}; delete some "
+        max_runs, max_bytes = self.store.max_runs, self.store.max_workspace_bytes
+        if count + more_runs > max_runs:
+            raise WorkspaceError(f"this workspace has {count} runs, the most it can keep is {max_runs}; delete some "
                                  "on the Compare page first")
         used = folder_bytes(self.folder)
-        if used > MAX_WORKSPACE_BYTES:
-            raise WorkspaceError(f"this workspace uses {used / 2**20:,.0f} MB, over its {MAX_WORKSPACE_BYTES // 2**20} "
+        if used > max_bytes:
+            raise WorkspaceError(f"this workspace uses {used / 2**20:,.0f} MB, over its {max_bytes / 2**20:,.0f} "
                                  "MB; delete some runs on the Compare page first")
 
     def register_run(self, run_id: str, name: str, content_hash: str = "") -> None:
@@ -292,12 +291,17 @@ class WorkspaceStore:
         root: The state folder (``CFCORE_STATE_DIR``).
         max_bytes: The most disk all workspaces together may use (``CFCORE_STATE_MAX_MB``).
         ttl_seconds: Workspaces unseen this long are deleted (``CFCORE_WORKSPACE_TTL_DAYS``).
+        max_runs: The most runs one workspace keeps (``CFCORE_WORKSPACE_MAX_RUNS``).
+        max_workspace_bytes: The most disk one workspace may use (``CFCORE_WORKSPACE_MAX_MB``).
     """
 
-    def __init__(self, root: str | Path, max_bytes: int = 2048 * 2**20, ttl_seconds: float = 14 * 86400):
+    def __init__(self, root: str | Path, max_bytes: int = 2048 * 2**20, ttl_seconds: float = 14 * 86400,
+                 max_runs: int = 50, max_workspace_bytes: int = 200 * 2**20):
         self.root = Path(root)
         self.max_bytes = int(max_bytes)
         self.ttl_seconds = float(ttl_seconds)
+        self.max_runs = int(max_runs)
+        self.max_workspace_bytes = int(max_workspace_bytes)
         self._locks: dict[str, threading.RLock] = {}
         self._locks_lock = threading.Lock()
         self._last_sweep = 0.0

@@ -5,12 +5,12 @@ import pandas as pd
 import streamlit as st
 
 from cfcore import explore_charts as charts
-from cfcore import share
+from cfcore import settings, share
 from cfcore.baselines import baseline_ladder
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.runs import RunError
 from cfcore.runzip import RunZipError
-from cfcore.text import md
+from cfcore.text import md, server_text
 from cfcore.workspace import WorkspaceError
 from ui import state
 from ui.page import intro
@@ -119,7 +119,8 @@ with folder_tab:
                    "(`python -m cfcore train ... --out FOLDER/name`) to list them here.")
     else:
         names = share.list_run_dirs(root)
-        choice = st.selectbox(f"Runs in {root}", names, index=None, key="cmp_run_dir",
+        folder_label = f"Runs in {root}" if settings.show_paths() else f"Runs in the {share.RUNS_DIR_ENV_VAR} folder"
+        choice = st.selectbox(folder_label, names, index=None, key="cmp_run_dir",
                               placeholder="Choose a run" if names else "No saved runs there yet")
         typed = st.text_input("Or a path inside that folder", key="cmp_run_path")
         load_one, load_all = st.columns(2)
@@ -128,7 +129,7 @@ with folder_tab:
                 with st.spinner("Loading..."):
                     result = state.keep_folder_run(share.resolve_run_dir(root, typed.strip() or choice))
             except (share.RunsFolderError, RunError, WorkspaceError) as err:
-                st.error(md(err))
+                st.error(md(server_text(err)))
             else:
                 _loaded(*result)
         if load_all.button(f"Load all {len(names)}", key="cmp_load_all", disabled=not names):
@@ -138,7 +139,7 @@ with folder_tab:
                     try:
                         name, new = state.keep_folder_run(share.resolve_run_dir(root, folder_name))
                     except (share.RunsFolderError, RunError, WorkspaceError) as err:
-                        problems.append(f"{folder_name}: {err}")
+                        problems.append(f"{folder_name}: {server_text(err)}")
                         if isinstance(err, WorkspaceError):
                             break
                     else:
@@ -147,8 +148,8 @@ with folder_tab:
             for problem in problems:
                 st.error(md(problem))
 with zip_tab:
-    upload = st.file_uploader('A run zip (the "Whole run" download above)', type="zip",
-                              key="cmp_upload")
+    upload = st.file_uploader('A run zip (the "Whole run" download above)', type="zip", key="cmp_upload",
+                              max_upload_size=settings.upload_max_mb())
     if st.button("Load uploaded run", key="cmp_load_zip", disabled=upload is None):
         try:
             with st.spinner("Checking and loading..."):

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from cfcore import charts
+from cfcore import charts, settings
 from cfcore.data import DataError, dataset_from_files, split_dataset
-from cfcore.text import md
+from cfcore.text import md, server_text
 from ui.page import dataset_label, intro
 from ui.services import configured_data_path, load_path_dataset
 from ui.state import current_dataset, init_session, set_dataset, set_split_settings, split_settings
@@ -32,7 +32,8 @@ intro(
 
 configured = configured_data_path()
 LABELS = {
-    "configured": f"Configured folder (CFCORE_DATA: `{configured}`)",
+    "configured": f"Configured folder (CFCORE_DATA: `{configured}`)" if settings.show_paths()
+    else "Configured folder (CFCORE_DATA)",
     "builtin": "MovieLens ml-latest-small (built in)",
     "upload": "Upload ratings.csv and movies.csv",
 }
@@ -44,7 +45,7 @@ source = st.radio("Source", options, key="data_source", format_func=LABELS.get, 
 
 
 def _remember_failure(key: tuple, message: str) -> None:
-    st.session_state["data_failed"] = (key, message)
+    st.session_state["data_failed"] = (key, server_text(message))
 
 
 def _show_failure(key: tuple) -> bool:
@@ -83,8 +84,11 @@ def _use_path(path: str) -> None:
 
 def _use_upload() -> None:
     left, right = st.columns(2)
-    ratings_file = left.file_uploader("ratings.csv (userId, movieId, rating)", type=["csv"], key="data_upload_ratings")
-    movies_file = right.file_uploader("movies.csv (movieId, title, genres)", type=["csv"], key="data_upload_movies")
+    limit = settings.upload_max_mb()  # CFCORE_UPLOAD_MAX_MB: the uploader itself refuses a bigger file
+    ratings_file = left.file_uploader("ratings.csv (userId, movieId, rating)", type=["csv"], key="data_upload_ratings",
+                                      max_upload_size=limit)
+    movies_file = right.file_uploader("movies.csv (movieId, title, genres)", type=["csv"], key="data_upload_movies",
+                                      max_upload_size=limit)
     st.caption("An upload is kept in your workspace only (the private link in the address bar); no other visitor "
                "can see it.")
     if ratings_file is None or movies_file is None:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from bench.harness import shared_data_path
 from cfcore import data
-from cfcore.data import UPLOAD_LIMITS, DataError, Dataset, Limits, dataset_from_files
+from cfcore.data import DataError, Dataset, Limits, dataset_from_files, upload_limits
 from cfcore.runzip import RUN_ZIP_FILES, RunZipError, load_run_from_zip, scratch_root
 
 CSV_EXAMPLES = 160
@@ -147,7 +147,7 @@ def watched_tempdir(tmp_path, monkeypatch):
 @settings(max_examples=CSV_EXAMPLES, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ratings=ratings_files(), movies=movies_files)
 def test_fuzz_csv_upload(ratings, movies):
-    _load_csv(ratings, movies, UPLOAD_LIMITS)
+    _load_csv(ratings, movies, upload_limits())
 
 
 @settings(max_examples=SMALL_LIMIT_EXAMPLES, deadline=None, database=None)
@@ -161,14 +161,14 @@ def test_fuzz_csv_upload_with_tight_limits(ratings, movies, max_bytes, max_rows)
 def test_csv_fuzzer_reaches_both_outcomes():
     """The generator is not degenerate: a plain valid file loads, and the fuzz finds rejections too."""
     valid = b"userId,movieId,rating\n1,1,4\n2,3,3.5\n"
-    assert _load_csv(valid, GOOD_MOVIES, UPLOAD_LIMITS) == "loaded"
+    assert _load_csv(valid, GOOD_MOVIES, upload_limits()) == "loaded"
     outcomes = set()
 
     # Derandomized: with random draws, 60 examples held no loadable file about one run in ten.
     @settings(max_examples=60, deadline=None, database=None, derandomize=True)
     @given(ratings=ratings_files())
     def collect(ratings):
-        outcomes.add(_load_csv(ratings, GOOD_MOVIES, UPLOAD_LIMITS))
+        outcomes.add(_load_csv(ratings, GOOD_MOVIES, upload_limits()))
 
     collect()
     assert outcomes == {"loaded", "rejected"}
@@ -194,7 +194,7 @@ def _assert_fast_path_agrees(raw: bytes, limits: Limits) -> bool:
 
 
 @settings(max_examples=CSV_EXAMPLES, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ratings=ratings_files(), max_rows=st.sampled_from([2, 5, UPLOAD_LIMITS.max_rating_rows]))
+@given(ratings=ratings_files(), max_rows=st.sampled_from([2, 5, upload_limits().max_rating_rows]))
 def test_fuzz_fast_ratings_reader_matches_the_careful_one(ratings, max_rows):
     _assert_fast_path_agrees(ratings, Limits(max_rating_rows=max_rows))
 
@@ -223,7 +223,7 @@ def test_fuzz_fast_ratings_reader_matches_the_careful_one(ratings, max_rows):
     ],
 )
 def test_fast_ratings_reader_takes_only_clean_files(text, fast):
-    assert _assert_fast_path_agrees(text.encode("utf-8"), UPLOAD_LIMITS) is fast
+    assert _assert_fast_path_agrees(text.encode("utf-8"), upload_limits()) is fast
 
 
 def test_fast_ratings_reader_reads_the_shared_movielens_file():

@@ -120,7 +120,7 @@ def test_compare_hides_deletes_after_asking_and_shares_a_read_only_copy(data_env
 
 
 def test_a_full_workspace_refuses_new_trainings_with_a_message(data_env, tiny_run_dir, monkeypatch):
-    monkeypatch.setattr(W, "MAX_RUNS", 1)
+    monkeypatch.setenv("CFCORE_WORKSPACE_MAX_RUNS", "1")  # the server's store reads it when it is made
     ws = seed_workspace({"only": tiny_run_dir})
     at = open_app(ws, page="pages/train.py")
     at.selectbox(key="train_preset").set_value("fast").run()

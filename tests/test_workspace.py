@@ -67,13 +67,14 @@ def test_delete_hide_and_content_hash(store, tiny_run_dir):
 
 def test_caps_on_runs_and_bytes(store, tiny_run_dir, monkeypatch):
     space = store.create()
-    monkeypatch.setattr(W, "MAX_RUNS", 2)
+    monkeypatch.setattr(store, "max_runs", 2)
     for _ in range(2):
         shutil.copytree(tiny_run_dir, space.run_dir(W.new_run_id()))
     with pytest.raises(WorkspaceError, match="has 2 runs, the most it can keep is 2"):
         space.check_room()
-    monkeypatch.setattr(W, "MAX_RUNS", 50)
-    monkeypatch.setattr(W, "MAX_WORKSPACE_BYTES", 1000)
+    monkeypatch.setattr(store, "max_runs", 50)
+    space.check_room()
+    monkeypatch.setattr(store, "max_workspace_bytes", 1000)
     with pytest.raises(WorkspaceError, match="MB, over its"):
         space.check_room()
 

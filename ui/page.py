@@ -9,6 +9,7 @@ from streamlit.errors import StreamlitAPIException
 
 from cfcore.data import DataError, Dataset
 from cfcore.runs import Run
+from cfcore.text import md, server_text
 from ui import services, state
 
 
@@ -45,7 +46,7 @@ def load_default_dataset_button(key: str) -> None:
                 state.set_dataset(services.load_path_dataset(), path="")
                 st.session_state["data_loaded_key"] = ("path", services.configured_data_path())  # as Data keys it
             except DataError as err:
-                st.error(str(err))
+                st.error(md(server_text(err)))
                 return
         st.rerun()
 

@@ -17,6 +17,7 @@ from cfcore import constants as C
 from cfcore import settings
 from cfcore.data import Dataset, load_dataset
 from cfcore.runs import RunCache, content_hash
+from cfcore.text import server_text
 from cfcore.trainer.jobs import Job, TrainingManager, backend_train_fn
 from cfcore.trainer.local import LocalTrainer
 from cfcore.workspace import WorkspaceStore
@@ -53,7 +54,7 @@ def check_server_settings() -> None:
     """Stop the page with a readable message when the server's environment cannot be used (app.py calls it)."""
     problem = _server_start()
     if problem is not None:
-        st.error(f"This server is misconfigured: {problem}. Fix the variable and restart the app.")
+        st.error(f"This server is misconfigured: {server_text(problem)}. Fix the variable and restart the app.")
         st.stop()
 
 
@@ -84,7 +85,9 @@ def _store(configured: str) -> WorkspaceStore:
     # Keyed by the variable's text (resolving the folder on every call cost a realpath per widget).
     root = settings.state_folder()
     workspaces = WorkspaceStore(root, max_bytes=settings.state_max_mb() * 2**20,
-                                ttl_seconds=settings.workspace_ttl_days() * 86400)
+                                ttl_seconds=settings.workspace_ttl_days() * 86400,
+                                max_runs=settings.workspace_max_runs(),
+                                max_workspace_bytes=settings.workspace_max_mb() * 2**20)
     (root / "workspaces").mkdir(parents=True, exist_ok=True)
     workspaces.sweep()
     return workspaces
