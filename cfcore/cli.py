@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-ratings", type=_positive_int, default=20)
     p.add_argument("--top", type=_positive_int, default=10)
     p.add_argument("--centered", action="store_true", help="centre the embeddings before PCA")
+    p.add_argument("--projection", choices=["pca", "tsne"],
+                   help="also give each movie's place on a 2-D map (movies above --min-ratings)")
+    p.add_argument("--seed", type=_positive_int, default=0, help="t-SNE's seed (default 0)")
+    p.add_argument("--perplexity", type=_number, default=30, help="t-SNE's perplexity, 5 to 50 (default 30)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("recommend", help="a user's top unseen movies")
@@ -214,9 +218,19 @@ def _explore(args: argparse.Namespace) -> int:
 
     result, _ = analysis.movie_pca_frame(run, centered=args.centered)
     tables = analysis.pc_rankings(run, min_ratings=args.min_ratings, top=args.top, centered=args.centered)
+    placed = None
+    if args.projection:
+        from cfcore.projection import movie_map
+
+        placed = movie_map(run, args.projection, args.min_ratings, args.seed, args.perplexity, args.centered)
     if args.json:
         payload = {"variance_explained": [float(x) for x in result.explained]}
         payload.update({key: _records(tables[key]) for key in analysis.RANKING_KEYS})
+        if placed is not None:
+            payload["projection"] = [{"movieId": int(m), "x": float(x), "y": float(y)}
+                                     for m, x, y in zip(placed["movieId"], placed["x"], placed["y"], strict=True)]
+            payload["projection_settings"] = {"method": args.projection, "seed": args.seed,
+                                              "perplexity": args.perplexity, "min_ratings": args.min_ratings}
         print(json.dumps(payload))
         return 0
     kind = "centred" if args.centered else "uncentred, as in the article"
@@ -231,6 +245,10 @@ def _explore(args: argparse.Namespace) -> int:
         pc, end = key.split("_")
         print(f"\n{pc.upper()} {end} (movies with more than {args.min_ratings} ratings):")
         print(_table_text(tables[key], formats))
+    if placed is not None:
+        print(f"\n{args.projection} map of {len(placed):,} movies (more than {args.min_ratings} ratings); "
+              "use --json for every movie's x and y. First rows:")
+        print(_table_text(placed[["title", "x", "y"]].head(args.top), {"x": ".3f", "y": ".3f"}))
     return 0
 
 
@@ -283,6 +301,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from cfcore.settings import SettingsError
 
     errors: list[type[BaseException]] = [CliError, DataError, ConfigError, RunError, SettingsError]
+    if "cfcore.projection" in sys.modules:
+        from cfcore.projection import ProjectionError
+
+        errors.append(ProjectionError)
     if "cfcore.analysis" in sys.modules:
         from cfcore.analysis import AnalysisError
 

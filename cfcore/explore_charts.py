@@ -147,11 +147,32 @@ def _hover_data(frame: pd.DataFrame) -> np.ndarray:
             frame["title"].astype(str).map(plain).to_numpy(),
             frame["rating"].to_numpy(dtype=float).round(2),
             frame["num_ratings"].to_numpy(dtype=np.int64),
+            frame["genres"].astype(str).map(lambda g: plain(readable_genres(g))).to_numpy(),
         ]
     ).astype(object)
 
 
-_HOVER = "<b>%{customdata[1]}</b><br>mean rating %{customdata[2]}<br>%{customdata[3]} ratings<extra></extra>"
+_HOVER = ("<b>%{customdata[1]}</b><br>%{customdata[4]}<br>mean rating %{customdata[2]}<br>%{customdata[3]} ratings"
+          "<extra></extra>")
+# Okabe and Ito's palette, distinguishable with every common colour-vision deficiency; continuous colours use
+# Viridis, Cividis and ColorBrewer's RdBu, which are as well.
+CB_BLUE, CB_VERMILLION, CB_ORANGE, CB_GREY = "#0072B2", "#D55E00", "#E69F00", "#BBBBBB"
+MAP_COLOURS = ("mean rating", "number of ratings", "PC1", "PC2")
+
+
+def _map_colour(frame: pd.DataFrame, color_by: str) -> dict:
+    """The marker settings that colour ``frame``'s movies by a numeric column (see :func:`pc_scatter`)."""
+    if color_by in ("rating", "mean rating"):
+        return {"color": frame["rating"], "colorscale": "Viridis", "colorbar": {"title": {"text": "mean<br>rating"}}}
+    if color_by in ("num_ratings", "number of ratings"):
+        counts = frame["num_ratings"].to_numpy(dtype=float)
+        ticks = [v for v in (1, 3, 10, 30, 100, 300, 1000, 3000) if counts.min() <= v <= max(counts.max(), 1)]
+        return {"color": np.log10(np.maximum(counts, 1)), "colorscale": "Cividis",
+                "colorbar": {"title": {"text": "ratings"}, "tickvals": np.log10(ticks).tolist(),
+                             "ticktext": [f"{v:,}" for v in ticks]}}
+    limit = float(np.abs(frame[color_by]).max()) or 1.0
+    return {"color": frame[color_by], "colorscale": DIVERGING, "cmin": -limit, "cmax": limit,
+            "colorbar": {"title": {"text": color_by}}}
 
 
 def pc_scatter(
@@ -161,41 +182,37 @@ def pc_scatter(
     you: tuple[float, float] | None = None,
     x: str = "PC1",
     y: str = "PC2",
+    x_title: str | None = None,
+    y_title: str | None = None,
 ) -> go.Figure:
-    """Movies on two principal components.
+    """Movies on a 2-D map (two principal components, or a t-SNE map).
 
     Args:
         frame: Per-movie rows with movieId, title, genres, num_ratings, rating and
-            the ``x``/``y`` columns (``cfcore.analysis.movie_pca_frame``).
-        color_by: ``"rating"`` (continuous colour by mean rating) or a genre name
-            (movies with that genre in colour, the rest grey).
+            the ``x``/``y`` columns (``cfcore.analysis.movie_pca_frame``); every row is drawn.
+        color_by: ``"rating"``/``"mean rating"``, ``"number of ratings"`` (log scale), a numeric
+            column such as ``"PC1"`` (diverging around 0), or a genre name (movies with that
+            genre in colour, the rest grey). Colour-blind-safe palettes throughout.
         highlight: A movieId to mark with a ring and a label (if it is in ``frame``).
         you: A folded-in user's position, drawn as a star.
-        x, y: Columns to plot.
+        x, y: Columns to plot; ``x_title``, ``y_title`` name the axes (default the column names).
 
     Returns:
         A figure whose movie points carry ``customdata = [movieId, title, rating,
-        num_ratings]``, so a Streamlit selection yields the movieId first.
+        num_ratings, genres]``, so a Streamlit selection yields the movieId first.
     """
     fig = go.Figure()
-    if color_by == "rating":
-        fig.add_trace(
-            go.Scatter(
-                x=frame[x], y=frame[y], mode="markers", name="movies", customdata=_hover_data(frame),
-                hovertemplate=_HOVER,
-                marker={"color": frame["rating"], "colorscale": "Viridis", "size": 7, "opacity": 0.8,
-                        "colorbar": {"title": {"text": "mean<br>rating"}}},
-            )
-        )
+    marker = {"size": 7, "opacity": 0.8}
+    if color_by in ("rating", *MAP_COLOURS) or (color_by in frame and color_by != "genres"):
+        fig.add_trace(go.Scatter(x=frame[x], y=frame[y], mode="markers", name="movies",
+                                 customdata=_hover_data(frame), hovertemplate=_HOVER,
+                                 marker={**marker, **_map_colour(frame, color_by)}))
     else:
         mask = has_genre(frame["genres"], color_by)
-        for part, label, color in ((frame[~mask], "other", MUTED), (frame[mask], plain(color_by), PRIMARY)):
-            fig.add_trace(
-                go.Scatter(
-                    x=part[x], y=part[y], mode="markers", name=label, customdata=_hover_data(part),
-                    hovertemplate=_HOVER, marker={"color": color, "size": 7, "opacity": 0.8},
-                )
-            )
+        for part, label, color in ((frame[~mask], "other", CB_GREY), (frame[mask], plain(color_by), CB_BLUE)):
+            fig.add_trace(go.Scatter(x=part[x], y=part[y], mode="markers", name=label,
+                                     customdata=_hover_data(part), hovertemplate=_HOVER,
+                                     marker={**marker, "color": color}))
     if highlight is not None:
         chosen = frame[frame["movieId"] == highlight]
         if len(chosen):
@@ -204,7 +221,7 @@ def pc_scatter(
                     x=chosen[x], y=chosen[y], mode="markers+text", name="selected",
                     text=[plain(_short(t)) for t in chosen["title"]], textposition="top center",
                     customdata=_hover_data(chosen), hovertemplate=_HOVER,
-                    marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": HIGHLIGHT, "width": 3}},
+                    marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": CB_VERMILLION, "width": 3}},
                 )
             )
     if you is not None:
@@ -212,14 +229,14 @@ def pc_scatter(
             go.Scatter(
                 x=[you[0]], y=[you[1]], mode="markers+text", name="you", text=["you"],
                 textposition="bottom center", hovertemplate="you<extra></extra>",
-                marker={"symbol": "star", "size": 20, "color": ACCENT, "line": {"color": "black", "width": 1}},
+                marker={"symbol": "star", "size": 20, "color": CB_ORANGE, "line": {"color": "black", "width": 1}},
             )
         )
     fig.update_layout(
         template=TEMPLATE,
         height=560,
-        xaxis={"title": {"text": x}, "zeroline": True},
-        yaxis={"title": {"text": y}, "zeroline": True},
+        xaxis={"title": {"text": x_title or x}, "zeroline": True},
+        yaxis={"title": {"text": y_title or y}, "zeroline": True},
         legend={"orientation": "h", "y": -0.15},
         margin={"t": 30},
         dragmode="pan",

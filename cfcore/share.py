@@ -187,6 +187,52 @@ def drop_param(params: MutableMapping[str, object], key: str) -> None:
         del params[key]
 
 
+# The Embeddings page's map view in a link (parameter -> the page's widget key), with what each may hold.
+VIEW_PARAMS = {"proj": "emb_projection", "perp": "emb_perplexity", "tseed": "emb_tsne_seed", "colour": "emb_colour",
+               "minr": "emb_min_ratings"}
+MIN_RATINGS_RANGE = (0, 1000)
+
+
+def params_to_view(params: Mapping[str, object]) -> tuple[dict[str, object], list[str]]:
+    """The map view a link asks for, as widget values, and a note for each parameter that had to be changed or
+    dropped (an unknown projection, a perplexity out of range...). ``colour`` is checked by the page, which
+    knows the run's genres."""
+    from cfcore.projection import PERPLEXITY_RANGE, PROJECTIONS
+
+    view: dict[str, object] = {}
+    notes: list[str] = []
+    ranges = {"perp": PERPLEXITY_RANGE, "tseed": (0, 2**31 - 1), "minr": MIN_RATINGS_RANGE}
+    for name, key in VIEW_PARAMS.items():
+        raw = params.get(name)
+        if raw is None:
+            continue
+        text = str(raw).strip()[:MAX_VALUE_CHARS]
+        if name == "proj":
+            if text in PROJECTIONS:
+                view[key] = text
+            else:
+                notes.append(f"{name}={text!r} is not a projection ({', '.join(PROJECTIONS)}): PCA is shown")
+        elif name == "colour":
+            view[key] = text
+        else:
+            low, high = ranges[name]
+            try:
+                value = int(float(text))
+            except ValueError:
+                notes.append(f"{name}={text!r} is not a number: left at its default")
+                continue
+            fitted = min(max(value, low), high)
+            if fitted != value:
+                notes.append(f"{name}={value} is outside {low} to {high}: {fitted} is used")
+            view[key] = fitted
+    return view, notes
+
+
+def view_to_params(values: Mapping[str, object]) -> dict[str, str]:
+    """The link parameters of a map view given as widget values (keys of :data:`VIEW_PARAMS`' values)."""
+    return {name: str(values[key]) for name, key in VIEW_PARAMS.items() if values.get(key) is not None}
+
+
 def selection_to_params(user_id: int | None = None, movie_id: int | None = None) -> dict[str, str]:
     """The ``user``/``movie`` query parameters for a selection (None values left out)."""
     params: dict[str, str] = {}
@@ -208,6 +254,18 @@ def embeddings_csv_bytes(run: Run) -> bytes:
     from cfcore.analysis import embeddings_frame
 
     return spreadsheet_safe(embeddings_frame(run)).to_csv(index=False, float_format="%.7g").encode("utf-8")
+
+
+def map_csv_bytes(placed: pd.DataFrame) -> bytes:
+    """A movie map as CSV: movieId, title, genres, mean_rating, num_ratings, x, y (``placed`` as
+    ``cfcore.projection.movie_map`` gives it); text a spreadsheet would run as a formula starts with a quote."""
+    table = placed[["movieId", "title", "genres", "rating", "num_ratings", "x", "y"]]
+    return table_csv_bytes(table.rename(columns={"rating": "mean_rating"}))
+
+
+def table_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """Any table the page shows (neighbours, a map) as CSV, formula cells neutralised."""
+    return spreadsheet_safe(frame).to_csv(index=False).encode("utf-8")
 
 
 def projector_bytes(run: Run) -> tuple[bytes, bytes]:

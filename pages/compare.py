@@ -13,7 +13,7 @@ from cfcore.runzip import RunZipError
 from cfcore.text import md, server_text
 from cfcore.workspace import WorkspaceError
 from ui import state
-from ui.page import intro
+from ui.page import chart, intro
 
 st.title("Compare")
 intro(
@@ -46,7 +46,7 @@ else:
         st.caption(f"Hidden from the table and charts: {md(', '.join(sorted(hidden)))}.")
     metric = st.radio("Curve", ["val_rmse", "train_rmse", "val_loss", "loss"], horizontal=True, key="cmp_metric")
     reference = ARTICLE_VAL_RMSE["dot_with_bias"] if metric == "val_rmse" else None
-    st.plotly_chart(charts.compare_curves({name: run.result.history for name, run in shown.items()}, metric,
+    chart(st, charts.compare_curves({name: run.result.history for name, run in shown.items()}, metric,
                                           reference, "the article's dot_with_bias"))
 
     st.subheader("The baseline ladder")
@@ -58,7 +58,7 @@ else:
     ]
     ladder = pd.concat([baseline_ladder(active)] + [baseline_ladder(run).iloc[[-1]] for run in same_split],
                        ignore_index=True)
-    st.plotly_chart(charts.baseline_ladder_figure(ladder))
+    chart(st, charts.baseline_ladder_figure(ladder))
     skipped = len(shown) - 1 - len(same_split) + (active.name in hidden)
     st.caption(f"Validation RMSE on the split of **{md(active.name)}**; lower is better."
                + (f" {skipped} run(s) on other data or another split are left out." if skipped else ""))

@@ -5,7 +5,7 @@ import streamlit as st
 from cfcore import charts, settings
 from cfcore.data import DataError, dataset_from_files, split_dataset
 from cfcore.text import md, server_text
-from ui.page import dataset_label, intro
+from ui.page import chart, dataset_label, intro
 from ui.services import configured_data_path, load_path_dataset
 from ui.state import current_dataset, init_session, set_dataset, set_split_settings, split_settings
 
@@ -128,9 +128,9 @@ cols[2].metric("Ratings", f"{dataset.n_ratings:,}")
 cols[3].metric("Sparsity", f"{dataset.sparsity:.2%}", help="Share of the user x movie grid with no rating.")
 ratings_chart, users_chart, movies_chart, sample = _overview(dataset.fingerprint, dataset)
 cols = st.columns(3)
-cols[0].plotly_chart(ratings_chart, key="data_hist_ratings")
-cols[1].plotly_chart(users_chart, key="data_hist_users")
-cols[2].plotly_chart(movies_chart, key="data_hist_movies")
+chart(cols[0], ratings_chart, key="data_hist_ratings")
+chart(cols[1], users_chart, key="data_hist_users")
+chart(cols[2], movies_chart, key="data_hist_movies")
 st.caption("Most movies have only a handful of ratings: their embeddings will be learned from very little.")
 
 st.subheader("A sample of the joined table")

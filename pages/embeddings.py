@@ -6,7 +6,8 @@ import streamlit as st
 from cfcore import analysis, share
 from cfcore import explore_charts as charts
 from cfcore.text import md
-from ui.page import intro, require_run
+from ui import movie_map
+from ui.page import chart, intro, require_run
 
 st.title("Embeddings")
 intro(
@@ -38,6 +39,7 @@ def _genres(run) -> list[str]:
 
 
 dataset = run.dataset
+movie_map.apply_link_view(_genres(run))
 if dataset.n_movies < 2:
     st.info("This run's data has fewer than two movies: there is nothing to compare.")
     st.stop()
@@ -47,13 +49,13 @@ TABLE_FORMAT["num_ratings"] = st.column_config.NumberColumn("ratings")
 
 st.subheader("The raw vectors")
 rows = st.slider("Movies shown", 1, min(100, dataset.n_movies), min(20, dataset.n_movies), key="emb_heatmap_rows")
-st.plotly_chart(charts.embedding_heatmap(analysis.heatmap_frame(run, rows), f"First {rows} movies (by movieId)"))
+chart(st, charts.embedding_heatmap(analysis.heatmap_frame(run, rows), f"First {rows} movies (by movieId)"))
 st.caption("Red and blue are opposite signs; white is 0. No single dimension means anything on its own.")
 
 st.subheader("Main directions: PCA")
 centered = st.toggle("Center the vectors before PCA", key="emb_centered")
 pca_result, movie_frame = _pca(run, centered)
-st.plotly_chart(charts.variance_figure(pca_result.explained, centered))
+chart(st, charts.variance_figure(pca_result.explained, centered))
 st.caption(
     "Uncentered (the article's choice) measures directions from the origin, so PC1 mostly follows what all movies "
     "share, the average vector; centering subtracts that average first, so every component describes how movies "
@@ -61,7 +63,8 @@ st.caption(
 )
 
 left, right = st.columns(2)
-min_ratings = left.number_input("Only movies with more than this many ratings", 0, 1000, 20, key="emb_min_ratings")
+st.session_state.setdefault("emb_min_ratings", 20)
+min_ratings = left.number_input("Only movies with more than this many ratings", 0, 1000, key="emb_min_ratings")
 top = right.slider("Movies per table", 3, 30, 10, key="emb_top")
 if pca_result.components.shape[1] >= 2:
     tables = _rankings(run, int(min_ratings), top, centered)
@@ -77,28 +80,15 @@ titles = dict(zip(dataset.movies["movieId"].astype(int), dataset.movies["title"]
 if "emb_movie" not in st.session_state:
     shared = share.read_id(st.query_params, share.MOVIE_KEY) or st.session_state.get(share.SESSION_MOVIE_KEY)
     st.session_state["emb_movie"] = shared if shared in titles else None
-
-
-def _pick_from_map() -> None:
-    picked = charts.selected_movie_id(st.session_state.get("emb_map"))
-    if picked in titles:
-        st.session_state["emb_movie"] = picked
-
-
 if "PC2" not in movie_frame:
     st.info("The movie map needs embeddings with at least two dimensions.")
     st.stop()
-colour = st.selectbox("Colour by", ["mean rating", *_genres(run)], key="emb_colour")
-shown = movie_frame[movie_frame["num_ratings"] > min_ratings]
 movie_id = st.session_state["emb_movie"]
+shown = movie_frame[movie_frame["num_ratings"] > min_ratings]
+picked = movie_frame[movie_frame["movieId"] == movie_id]  # drawn on the PCA map even below the filter
+movie_map.show(run, shown, pca_result.explained, _genres(run), movie_id, picked)
 if movie_id is not None and movie_id not in set(shown["movieId"]):
-    # A searched movie below the ratings filter is still drawn, so the highlight never vanishes.
-    shown = pd.concat([shown, movie_frame[movie_frame["movieId"] == movie_id]])
-st.plotly_chart(
-    charts.pc_scatter(shown, "rating" if colour == "mean rating" else colour, highlight=movie_id),
-    key="emb_map", on_select=_pick_from_map, selection_mode="points",
-)
-st.caption(f"{len(shown):,} movies. Hover for details; click a movie to see its neighbours.")
+    shown = pd.concat([shown, picked])
 
 st.subheader("Nearest neighbours")
 # The movies on the map, most rated first: listing all ~10,000 titles costs the browser a quarter of a second
@@ -124,7 +114,9 @@ else:
     left, right = st.columns([3, 2])
     left.dataframe(charts.for_display(neighbours.drop(columns=["movieId"])), column_config=TABLE_FORMAT,
                    hide_index=True)
-    right.plotly_chart(charts.neighbours_figure(neighbours, metric))
+    chart(right, charts.neighbours_figure(neighbours, metric))
+    left.download_button("These neighbours (CSV)", share.table_csv_bytes(neighbours), f"neighbours_{movie_id}.csv",
+                         "text/csv", key="emb_download_neighbours")
 
 with st.expander("Download the embeddings"):
     st.download_button("Movie embeddings (CSV)", lambda: share.embeddings_csv_bytes(run), "movie_embeddings.csv",

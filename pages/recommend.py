@@ -7,7 +7,7 @@ import streamlit as st
 from cfcore import analysis, share
 from cfcore import explore_charts as charts
 from cfcore.text import md
-from ui.page import intro, require_run
+from ui.page import chart, intro, require_run
 
 st.title("Recommend")
 intro(
@@ -68,7 +68,7 @@ if user_tab.open:
         left, right = st.columns([3, 2])
         left.dataframe(charts.for_display(rated.drop(columns=["movieId", "genres"])), column_config=THEIR_FORMAT,
                        hide_index=True)
-        right.plotly_chart(charts.predicted_vs_actual(rated, low, high))
+        chart(right, charts.predicted_vs_actual(rated, low, high))
         st.markdown(f"**Top {top} for user {user_id}** among movies they have not rated")
         recs = analysis.recommend(run, user_id, top=top, min_ratings=int(min_ratings))
         st.dataframe(charts.for_display(recs.drop(columns=["movieId"])), column_config=FORMAT, hide_index=True)
@@ -103,7 +103,7 @@ if you_tab.open:
             pca_result, frame = _pca(run)
             if "PC2" in frame:
                 position = tuple(float(v) for v in pca_result.project(fold.vector)[0, :2])  # = project_vector()
-                right.plotly_chart(charts.pc_scatter(frame[frame["num_ratings"] > min_ratings], you=position))
+                chart(right, charts.pc_scatter(frame[frame["num_ratings"] > min_ratings], you=position))
                 right.caption(f"You at PC1 = {position[0]:.3f}, PC2 = {position[1]:.3f} on the movie map.")
 
 if explain_tab.open:
@@ -126,10 +126,10 @@ if explain_tab.open:
                 f"rating = {why.min_rating:g} + {why.max_rating - why.min_rating:g} × {why.sigmoid:.3f} = "
                 f"**{why.prediction:.2f}**."
             )
-            st.plotly_chart(charts.explanation_waterfall(why))
+            chart(st, charts.explanation_waterfall(why))
         else:
             st.info(f"The {run.config.model} model has no biases and no sigmoid: its prediction is the plain dot "
                     "product of the user's and the movie's vectors, the sum of the bars below.")
             emb = run.embeddings
             user_vec = emb.user[dataset.user_to_index[user_id]]
-            st.plotly_chart(charts.dot_product_bars(user_vec, emb.movie[dataset.movie_to_index[movie_id]]))
+            chart(st, charts.dot_product_bars(user_vec, emb.movie[dataset.movie_to_index[movie_id]]))

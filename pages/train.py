@@ -27,7 +27,7 @@ from cfcore.text import md
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
 from ui import job_panel
-from ui.page import dataset_label, intro, load_default_dataset_button
+from ui.page import chart, dataset_label, intro, load_default_dataset_button
 from ui.services import bias_baseline_rmse
 from ui.state import current_dataset, init_session, runs, set_active_run, split_settings, workspace_link
 
@@ -82,7 +82,7 @@ def _live_figure(job):
 def _draw_live(jobs) -> None:
     for job in jobs:
         job_panel.progress_bar(job, md(job.name))
-        st.plotly_chart(_live_figure(job), key="train_live_chart")
+        chart(st, _live_figure(job), key="train_live_chart")
         job_panel.stop_button(job, "train_stop")
 
 
@@ -109,7 +109,7 @@ def _show_run(name: str) -> None:
                    else None, delta_color="inverse")
     cols[2].metric("Epochs run", f"{result.epochs_run} of {config.epochs}")
     cols[3].metric("Training time", f"{result.train_seconds:.1f} s")
-    st.plotly_chart(charts.training_curves(result.history, config.epochs,
+    chart(st, charts.training_curves(result.history, config.epochs,
                                            _references(config.model, run.dataset, run.split)), key="train_chart")
     if st.session_state.get("active_run") == name:
         st.caption("This is the active model: the Embeddings, Recommend and Under the hood pages use it.")
@@ -193,7 +193,7 @@ with panel:
             failed = st.session_state.get(f"{PURPOSE}_last_failed")
             if failed and failed[2]:
                 st.caption(f"The epochs {md(failed[0])} completed before it stopped:")
-                st.plotly_chart(charts.training_curves(failed[2], failed[1]), key="train_failed_chart")
+                chart(st, charts.training_curves(failed[2], failed[1]), key="train_failed_chart")
         if st.session_state.get("train_last_notice"):
             st.warning(st.session_state["train_last_notice"])
         if st.session_state.get("train_last_reused"):

@@ -17,7 +17,7 @@ from cfcore.text import md
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
 from ui import job_panel
-from ui.page import intro, load_default_dataset_button
+from ui.page import chart, intro, load_default_dataset_button
 from ui.state import current_dataset, runs, split_settings
 
 PURPOSE = "compare-layers"
@@ -73,7 +73,7 @@ def _layer_source() -> str:
 
 looked_up, product, rows, figure = _example(tuple(WEATHER.index(t) for t in tags), dim)
 columns = [f"d{k + 1}" for k in range(dim)]
-st.plotly_chart(figure)
+chart(st, figure)
 left, right = st.columns(2)
 left.markdown("`take(W, indices)`: rows looked up, as the layer's `call` does")
 left.dataframe(pd.DataFrame(looked_up, index=rows, columns=columns).round(4))
@@ -114,7 +114,7 @@ def _draw(jobs) -> None:
         job_panel.progress_bar(job, job.config.model)
     curves = {j.config.model: j.history for j in jobs if j.history}
     if curves:
-        st.plotly_chart(charts.compare_curves(curves))
+        chart(st, charts.compare_curves(curves))
 
 
 running = [job for job in job_panel.jobs(PURPOSE) if job.active]
@@ -138,7 +138,7 @@ else:
 embedding_run = _newest("simple_embedding", config)
 if dot_run is not None and embedding_run is not None:
     histories = {run.name: run.result.history for run in (dot_run, embedding_run)}
-    st.plotly_chart(charts.compare_curves(histories))
+    chart(st, charts.compare_curves(histories))
     gap = abs(dot_run.result.best_val_rmse - embedding_run.result.best_val_rmse)
     st.caption(f"Best validation RMSE differs by {gap:.4f}: the two layers compute the same thing.")
 else:

@@ -18,6 +18,7 @@ from cfcore.text import md
 from cfcore.trainer.jobs import Job
 from cfcore.workspace import JobRecord
 from ui import services, state
+from ui.page import chart
 
 # Each poll is a script run that every learner's browser redraws (about 0.1 s of its CPU); the curve itself
 # only changes once an epoch.
@@ -170,7 +171,7 @@ def other_trainings(key: str) -> None:
             st.warning(f"**{md(record.name)}** was interrupted (the server restarted or its trainer stopped) after "
                        f"{len(record.history)} of {record.config.get('epochs', '?')} epochs. Its curve so far:")
             if record.history:
-                st.plotly_chart(charts.training_curves(record.history, int(record.config.get("epochs", 1))),
+                chart(st, charts.training_curves(record.history, int(record.config.get("epochs", 1))),
                                 key=f"{key}_interrupted_{record.job_id}")
             if st.button("Dismiss", key=f"{key}_dismiss_{record.job_id}"):
                 dismiss_interrupted(record.job_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -49,6 +50,20 @@ def load_default_dataset_button(key: str) -> None:
                 st.error(md(server_text(err)))
                 return
         st.rerun()
+
+
+# The camera button of every chart saves it at a projector's resolution, as PNG or as SVG (the sidebar's choice).
+IMAGE_FORMAT_KEY = "chart_image_format"
+IMAGE_SIZE = {"width": 1920, "height": 1080, "scale": 1}
+
+
+def chart(container, figure, **kwargs):
+    """``container.plotly_chart(figure, **kwargs)`` whose camera button saves a 1920x1080 PNG or an SVG, named
+    after the chart's title (Plotly's own export, in the browser)."""
+    title = str(getattr(figure.layout.title, "text", None) or "chart")
+    name = re.sub(r"[^A-Za-z0-9]+", "-", re.sub(r"<[^>]*>", " ", title)).strip("-").lower()[:60] or "chart"
+    image = {"format": st.session_state.get(IMAGE_FORMAT_KEY, "png"), "filename": name, **IMAGE_SIZE}
+    return container.plotly_chart(figure, config={"toImageButtonOptions": image, "displaylogo": False}, **kwargs)
 
 
 def dataset_label(dataset: Dataset) -> str:

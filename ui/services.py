@@ -16,6 +16,7 @@ import streamlit as st
 from cfcore import constants as C
 from cfcore import settings
 from cfcore.data import Dataset, load_dataset
+from cfcore.projection import ProjectionJobs
 from cfcore.runs import RunCache, content_hash
 from cfcore.text import server_text
 from cfcore.trainer.jobs import Job, TrainingManager, backend_train_fn
@@ -122,6 +123,13 @@ def _record_job(job: Job, event: str) -> None:
         run_cache().put(job.run.path, job.run)  # the arrays are in memory already: no tab loads them again
     workspace.drop_job(job.id)
     store().sweep_if_due(busy={other.owner for other in training_manager().active_jobs()})
+
+
+@st.cache_resource(show_spinner=False)
+def projections() -> ProjectionJobs:
+    """t-SNE maps for every session of this server, each computed once in a child process, one at a time (the
+    trainer needs the other core); any session asking for the same map gets the same job."""
+    return ProjectionJobs(max_running=1)
 
 
 @st.cache_resource(show_spinner=False)

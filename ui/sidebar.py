@@ -8,7 +8,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from cfcore.data import Dataset
 from cfcore.text import md
 from ui import job_panel, state
-from ui.page import dataset_label
+from ui.page import IMAGE_FORMAT_KEY, dataset_label
 
 # The sidebar's training line only needs to be roughly current; the Train page polls faster.
 SIDEBAR_POLL_SECONDS = 2.0
@@ -63,6 +63,9 @@ def sidebar() -> None:
         job = job_panel.current_job("train")
         if job is not None:
             _training_status(job.id)
+        st.radio("Chart images", ["png", "svg"], key=IMAGE_FORMAT_KEY, horizontal=True, format_func=str.upper,
+                 help="What the camera button above every chart saves: a 1920x1080 PNG (for slides and the "
+                      "projector) or an SVG (for print; any size).")
 
 
 @st.fragment(run_every=SIDEBAR_POLL_SECONDS)

@@ -9,7 +9,7 @@ Session keys (all set here):
     ``dataset``         the active :class:`~cfcore.data.Dataset` (None before one is chosen)
     ``split_settings``  the Data page's validation fraction and split seed
     ``active_run``      the name of the active run
-    ``share_config``, ``share_user``, ``share_movie``  what a shared link asked for, read once
+    ``share_config``, ``share_user``, ``share_movie``, ``share_view``  what a shared link asked for, read once
     ``_restored``       the workspace's saved choices have been put into this session
     ``data_source``, ``data_loaded_key``  the Data page's choice, set here too when a workspace is restored
 The widget values in :data:`PERSISTED_WIDGETS` (and keys starting with :data:`PERSISTED_PREFIXES`) are saved to
@@ -36,7 +36,9 @@ from ui.streamlit_fixes import leave_pages_folder_mode
 WS_PARAM = "ws"
 SHARED_RUN_PARAM = "shared_run"
 DEFAULT_SPLIT = {"val_fraction": 0.2, "seed": C.DEFAULT_SEED}
-PERSISTED_WIDGETS = ("rec_user", "rec_movie", "rec_you_movies", "emb_movie", "data_val_fraction", "data_split_seed")
+PERSISTED_WIDGETS = ("rec_user", "rec_movie", "rec_you_movies", "emb_movie", "data_val_fraction", "data_split_seed",
+                     "emb_centered", "emb_min_ratings", "emb_projection", "emb_perplexity", "emb_tsne_seed",
+                     "emb_colour", "chart_image_format")
 PERSISTED_PREFIXES = ("rec_you_rating_",)
 
 
@@ -57,6 +59,7 @@ def init_session() -> None:
         st.session_state.setdefault("share_user", share.read_id(st.query_params, share.USER_KEY))
         st.session_state.setdefault("share_movie", share.read_id(st.query_params, share.MOVIE_KEY))
         st.session_state["share_config"] = share.params_to_config_overrides(st.query_params)
+        st.session_state["share_view"] = share.params_to_view(st.query_params)
     if not st.session_state.get("_restored"):
         st.session_state["_restored"] = True
         _restore(workspace)

@@ -1,0 +1,264 @@
+"""Two-dimensional maps of movie embeddings: PCA (instant) and t-SNE (seconds), and the background jobs that
+compute t-SNE away from the page.
+
+t-SNE runs on the movies above the ratings filter only (every one of them: no sampling), on L2-normalised
+vectors, so that its notion of "near" is the cosine similarity of the neighbours table. scikit-learn's
+Barnes-Hut t-SNE from a random start drawn from the seed gives the same map for the same vectors, seed and
+perplexity, and another map for another seed (``tests/test_projection.py``).
+
+:class:`ProjectionJobs` runs each t-SNE in a child process (``python -m cfcore.projection IN OUT``): the web
+server's thread and its GIL stay free, progress comes from the child's report of its iterations, and the
+result is kept in memory by (vectors, seed, perplexity), so any session that asks for the same map gets it at
+once. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from cfcore.runs import Run
+
+PROJECTIONS = ("pca", "tsne")
+DEFAULT_PERPLEXITY = 30
+PERPLEXITY_RANGE = (5, 50)
+TSNE_ITERATIONS = 1000
+# Share of a job's progress bar for the neighbour search and probabilities before the iterations.
+_SETUP_SHARE = 0.1
+_ITERATION_LINE = re.compile(r"\[t-SNE\] Iteration (\d+)")
+
+
+class ProjectionError(ValueError):
+    """A map that cannot be computed with these settings; the message says what to change."""
+
+
+def check_tsne(n_movies: int, perplexity: float) -> None:
+    """Raise :class:`ProjectionError` unless t-SNE can place ``n_movies`` with ``perplexity``."""
+    low, high = PERPLEXITY_RANGE
+    if not low <= perplexity <= high:
+        raise ProjectionError(f"perplexity must be from {low} to {high}. Received: {perplexity}")
+    if n_movies <= perplexity:
+        raise ProjectionError(f"t-SNE needs more movies than its perplexity: {n_movies} movies pass the ratings "
+                              f"filter, perplexity is {perplexity:g}; lower the filter or the perplexity")
+
+
+def tsne_map(vectors: np.ndarray, seed: int = 0, perplexity: float = DEFAULT_PERPLEXITY,
+             verbose: int = 0) -> np.ndarray:
+    """The ``(n, 2)`` t-SNE map of ``vectors`` (rows L2-normalised first).
+
+    Raises:
+        ProjectionError: for too few rows for the perplexity, or non-finite values.
+    """
+    from sklearn.manifold import TSNE
+
+    x = np.asarray(vectors, dtype=np.float64)
+    check_tsne(len(x), perplexity)
+    if not np.isfinite(x).all():
+        raise ProjectionError("the embeddings hold NaN or infinity (a diverged run?): no map can be drawn")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    # A random start drawn from the seed (as the Embedding Projector does): with init="pca" the seed would
+    # change nothing, and a learner could not see how much of the layout is chance.
+    model = TSNE(n_components=2, perplexity=float(perplexity), random_state=int(seed), init="random",
+                 learning_rate="auto", max_iter=TSNE_ITERATIONS, verbose=verbose)
+    return model.fit_transform(x).astype(np.float64)
+
+
+def map_movies(run: Run, min_ratings: int = 20, centered: bool = False) -> pd.DataFrame:
+    """The movies a map draws: those with more than ``min_ratings`` ratings, as rows of
+    ``cfcore.analysis.movie_pca_frame`` (movieId, title, genres, num_ratings, rating, PC1, PC2, ...); the index
+    is each movie's row in ``run.embeddings.movie``.
+
+    Raises:
+        ProjectionError: for embeddings with fewer than two dimensions.
+    """
+    from cfcore import analysis
+
+    _, frame = analysis.movie_pca_frame(run, centered=centered)
+    if "PC2" not in frame:
+        raise ProjectionError("a map needs embeddings with at least two dimensions")
+    return frame[frame["num_ratings"] > min_ratings]
+
+
+def movie_map(run: Run, projection: str = "pca", min_ratings: int = 20, seed: int = 0,
+              perplexity: float = DEFAULT_PERPLEXITY, centered: bool = False) -> pd.DataFrame:
+    """:func:`map_movies` with the map's ``x`` and ``y``: PC1 and PC2, or t-SNE computed here and now.
+
+    Raises:
+        ProjectionError: for an unknown projection or settings t-SNE cannot use.
+    """
+    if projection not in PROJECTIONS:
+        raise ProjectionError(f"projection must be one of {', '.join(PROJECTIONS)}. Received: {projection!r}")
+    movies = map_movies(run, min_ratings, centered)
+    if projection == "pca":
+        return movies.assign(x=movies["PC1"], y=movies["PC2"])
+    coords = tsne_map(run.embeddings.movie[movies.index.to_numpy()], seed, perplexity)
+    return movies.assign(x=coords[:, 0], y=coords[:, 1])
+
+
+def vectors_key(vectors: np.ndarray, seed: int, perplexity: float) -> str:
+    """What identifies a t-SNE map: the vectors' bytes and shape, the seed and the perplexity."""
+    x = np.ascontiguousarray(vectors, dtype=np.float64)
+    digest = hashlib.sha256(x.tobytes())
+    digest.update(f"{x.shape}|{int(seed)}|{float(perplexity)!r}".encode())
+    return digest.hexdigest()[:32]
+
+
+@dataclass
+class MapJob:
+    """One t-SNE map being computed, or computed.
+
+    Attributes:
+        state: "queued", "running", "done" or "failed".
+        fraction: Progress from 0 to 1.
+        stage: What it is doing, in words.
+        coords: The ``(n, 2)`` map once done.
+    """
+
+    key: str
+    n: int
+    seed: int
+    perplexity: float
+    state: str = "queued"
+    fraction: float = 0.0
+    stage: str = "waiting for another map to finish"
+    coords: np.ndarray | None = field(default=None, repr=False)
+    error: str = ""
+    started: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed")
+
+
+class ProjectionJobs:
+    """t-SNE maps computed in child processes, at most ``max_running`` at once, the last ``keep`` remembered.
+
+    Thread-safe; :meth:`request` never waits for a computation.
+    """
+
+    def __init__(self, max_running: int = 1, keep: int = 32, timeout_s: float = 600.0):
+        self._slots = threading.Semaphore(max_running)
+        self._jobs: collections.OrderedDict[str, MapJob] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.keep = int(keep)
+        self.timeout_s = float(timeout_s)
+
+    def request(self, vectors: np.ndarray, seed: int, perplexity: float) -> MapJob:
+        """The job for this map: the one computed or under way, else a new one started in the background.
+
+        Raises:
+            ProjectionError: when the settings cannot give a map (checked before anything starts).
+        """
+        check_tsne(len(vectors), perplexity)
+        key = vectors_key(vectors, seed, perplexity)
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None:
+                self._jobs.move_to_end(key)
+                return job
+            job = MapJob(key, len(vectors), int(seed), float(perplexity))
+            self._jobs[key] = job
+            while len(self._jobs) > self.keep:
+                oldest = next(iter(self._jobs))
+                if not self._jobs[oldest].finished:
+                    break
+                self._jobs.pop(oldest)
+        data = np.array(vectors, dtype=np.float64)  # a copy: the caller's array may change
+        threading.Thread(target=self._run, args=(job, data), name=f"tsne-{key[:8]}", daemon=True).start()
+        return job
+
+    def get(self, key: str) -> MapJob | None:
+        """The job with this key, if it is still remembered."""
+        with self._lock:
+            return self._jobs.get(key)
+
+    def forget(self, key: str) -> None:
+        """Drop a finished job (a failed one, to try again)."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.finished:
+                self._jobs.pop(key)
+
+    def _run(self, job: MapJob, vectors: np.ndarray) -> None:
+        with self._slots:
+            job.state, job.stage, job.started = "running", "finding each movie's neighbours", time.time()
+            folder = Path(tempfile.mkdtemp(prefix="cfcore-tsne-"))
+            try:
+                np.save(folder / "in.npy", vectors)
+                job.coords = self._child(job, folder)
+                job.state, job.fraction, job.stage = "done", 1.0, "done"
+            except Exception as err:  # the page shows any failure as a message, with a retry
+                job.error = str(err) or type(err).__name__
+                job.state, job.stage = "failed", "failed"
+            finally:
+                job.seconds = time.time() - job.started
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _child(self, job: MapJob, folder: Path) -> np.ndarray:
+        command = [sys.executable, "-m", "cfcore.projection", str(folder / "in.npy"), str(folder / "out.npy"),
+                   "--seed", str(job.seed), "--perplexity", repr(job.perplexity)]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        lines: collections.deque[str] = collections.deque(maxlen=5)
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as child:
+            timer = threading.Timer(self.timeout_s, child.kill)
+            timer.start()
+            try:
+                for line in child.stdout:
+                    lines.append(line.strip())
+                    found = _ITERATION_LINE.search(line)
+                    if found:
+                        done = int(found.group(1))
+                        job.fraction = _SETUP_SHARE + (1 - _SETUP_SHARE) * min(done / TSNE_ITERATIONS, 1.0)
+                        job.stage = f"iteration {done:,} of {TSNE_ITERATIONS:,}"
+                    elif "conditional probabilities" in line:
+                        job.fraction, job.stage = _SETUP_SHARE, "placing the movies"
+            finally:
+                timer.cancel()
+        if child.returncode != 0:
+            last = next((line for line in reversed(lines) if line.startswith("error:")), "")
+            raise ProjectionError(last.removeprefix("error: ") or f"the t-SNE process ended with code "
+                                                                  f"{child.returncode}")
+        return np.load(folder / "out.npy")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The child process: read IN (an ``(n, d)`` .npy), write OUT (its ``(n, 2)`` map), reporting progress."""
+    parser = argparse.ArgumentParser(prog="python -m cfcore.projection")
+    parser.add_argument("vectors")
+    parser.add_argument("out")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--perplexity", type=float, default=DEFAULT_PERPLEXITY)
+    args = parser.parse_args(argv)
+    try:
+        coords = tsne_map(np.load(args.vectors, allow_pickle=False), args.seed, args.perplexity, verbose=2)
+    except (ProjectionError, OSError, ValueError) as err:
+        print(f"error: {err}", flush=True)
+        return 2
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(args.out)
+    np.save(args.out, coords)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

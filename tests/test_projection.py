@@ -1,0 +1,125 @@
+"""The movie map beyond PCA (issue 20): t-SNE in cfcore.projection, its background jobs, the CLI's --projection."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from cfcore.projection import ProjectionError, ProjectionJobs, movie_map, tsne_map
+
+
+def _planted(n_per: int = 60, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Three tight clusters in random directions."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(3, dim)) * 3
+    labels = np.repeat(np.arange(3), n_per)
+    return centres[labels] + rng.normal(scale=0.3, size=(len(labels), dim)), labels
+
+
+def _wait(job, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while not job.finished:
+        assert time.monotonic() < deadline, f"the map did not finish: {job}"
+        time.sleep(0.05)
+    return job
+
+
+def test_tsne_keeps_planted_clusters_apart():
+    vectors, labels = _planted()
+    coords = tsne_map(vectors, seed=0, perplexity=20)
+    centroids = np.stack([coords[labels == k].mean(axis=0) for k in range(3)])
+    nearest = np.linalg.norm(coords[:, None, :] - centroids[None], axis=2).argmin(axis=1)
+    assert (nearest == labels).mean() == 1.0
+    spread = max(np.linalg.norm(coords[labels == k] - centroids[k], axis=1).mean() for k in range(3))
+    gaps = [np.linalg.norm(centroids[a] - centroids[b]) for a in range(3) for b in range(a + 1, 3)]
+    assert min(gaps) > 3 * spread, (gaps, spread)
+
+
+def test_the_same_seed_gives_the_same_map_and_another_seed_another():
+    vectors, _ = _planted(seed=1)
+    first = tsne_map(vectors, seed=7, perplexity=15)
+    assert np.array_equal(first, tsne_map(vectors, seed=7, perplexity=15))
+    assert not np.allclose(first, tsne_map(vectors, seed=8, perplexity=15))
+
+
+@pytest.mark.parametrize("n, perplexity, match", [(10, 30, "more movies than its perplexity"),
+                                                  (100, 500, "from 5 to 50"), (100, 1, "from 5 to 50")])
+def test_settings_tsne_cannot_use_are_a_message(n, perplexity, match):
+    with pytest.raises(ProjectionError, match=match):
+        tsne_map(np.ones((n, 4)), perplexity=perplexity)
+    with pytest.raises(ProjectionError, match=match):
+        ProjectionJobs().request(np.ones((n, 4)), 0, perplexity)
+
+
+def test_a_background_job_returns_at_once_and_computes_the_same_map_in_its_own_process():
+    vectors, _ = _planted(n_per=80, seed=2)
+    jobs = ProjectionJobs()
+    started = time.monotonic()
+    job = jobs.request(vectors, 3, 20)
+    assert time.monotonic() - started < 0.5 and not job.finished
+    fractions = []
+    while not job.finished:
+        fractions.append(job.fraction)
+        time.sleep(0.02)
+    assert job.state == "done", job.error
+    assert fractions == sorted(fractions) and job.fraction == 1.0
+    assert np.array_equal(job.coords, tsne_map(vectors, seed=3, perplexity=20))
+    assert jobs.request(vectors, 3, 20) is job  # remembered: any session asking for it gets it at once
+    assert jobs.request(vectors, 4, 20) is not job
+
+
+def test_a_failing_map_is_a_failed_job_with_the_reason_and_can_be_retried():
+    vectors, _ = _planted(seed=3)
+    vectors[5, 2] = np.nan
+    jobs = ProjectionJobs()
+    job = _wait(jobs.request(vectors, 0, 20))
+    assert job.state == "failed" and "NaN" in job.error
+    assert jobs.request(vectors, 0, 20) is job
+    jobs.forget(job.key)
+    assert jobs.request(vectors, 0, 20) is not job
+
+
+def test_movie_map_places_exactly_the_movies_above_the_filter(tiny_run):
+    placed = movie_map(tiny_run, "pca", min_ratings=3)
+    counts = tiny_run.dataset.movies.set_index("movieId")["num_ratings"]
+    assert set(placed["movieId"]) == set(counts[counts > 3].index)
+    assert np.array_equal(placed["x"], placed["PC1"])
+    tsne = movie_map(tiny_run, "tsne", min_ratings=0, seed=1, perplexity=5)
+    assert len(tsne) == tiny_run.dataset.n_movies and np.isfinite(tsne[["x", "y"]].to_numpy()).all()
+
+
+def _explore(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cfcore", "explore", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_the_cli_gives_every_movies_place_and_the_same_seed_the_same_coordinates(tiny_run_dir, tiny_run):
+    runs = [_explore(str(tiny_run_dir), "--projection", "tsne", "--seed", "4", "--perplexity", "5",
+                     "--min-ratings", "2", "--json") for _ in range(2)]
+    assert all(done.returncode == 0 for done in runs), runs[0].stderr
+    first, second = (json.loads(done.stdout) for done in runs)
+    assert first["projection"] == second["projection"]
+    counts = tiny_run.dataset.movies.set_index("movieId")["num_ratings"]
+    assert [row["movieId"] for row in first["projection"]] == [int(m) for m in counts[counts > 2].index]
+    assert set(first["projection"][0]) == {"movieId", "x", "y"}
+    other = json.loads(_explore(str(tiny_run_dir), "--projection", "tsne", "--seed", "5", "--perplexity", "5",
+                                "--min-ratings", "2", "--json").stdout)
+    assert other["projection"] != first["projection"]
+    pca = json.loads(_explore(str(tiny_run_dir), "--projection", "pca", "--json").stdout)
+    assert len(pca["projection"]) == int((counts > 20).sum()) and "variance_explained" in pca
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--projection", "umap"], "invalid choice"),
+    (["--projection", "tsne", "--perplexity", "80"], "perplexity must be from 5 to 50"),
+    (["--projection", "tsne", "--min-ratings", "100000"], "more movies than its perplexity"),
+])
+def test_cli_projection_errors_are_one_line(tiny_run_dir, args, message):
+    done = _explore(str(tiny_run_dir), *args, "--json")
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: ") and message in done.stderr

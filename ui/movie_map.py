@@ -1,0 +1,143 @@
+"""The Embeddings page's movie map: PCA or t-SNE, every movie above the ratings filter, coloured by what the
+learner picks, with its view in the link and the workspace, and its coordinates as a download.
+
+t-SNE is computed in the background (:class:`cfcore.projection.ProjectionJobs`, shared by the server's
+sessions); while it runs the page shows its progress and every other page works as usual.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import pandas as pd
+import streamlit as st
+
+from cfcore import explore_charts as charts
+from cfcore import share
+from cfcore.projection import DEFAULT_PERPLEXITY, PERPLEXITY_RANGE, ProjectionError
+from cfcore.runs import Run
+from cfcore.text import md
+from ui import services, state
+from ui.page import chart
+
+PROJECTION_LABELS = {"pca": "PCA (PC1 x PC2)", "tsne": "t-SNE"}
+TSNE_NOTE = (
+    "t-SNE keeps each movie's nearest neighbours near it on the map, and little else: the distances between "
+    "groups, their sizes and the two axes carry no meaning, and another seed or perplexity can move whole groups. "
+    "Read neighbourhoods off this map, and distances and directions off the PCA map, whose axes are the "
+    "embeddings' own main directions."
+)
+POLL_SECONDS = 1.0
+
+
+def apply_link_view(genres: list[str]) -> None:
+    """Put a link's map view into the widgets, once per session (before they are drawn); say what was changed."""
+    view, notes = st.session_state.pop("share_view", None) or ({}, [])
+    colour = view.get("emb_colour")
+    if colour is not None and colour not in colour_options(genres):
+        notes.append(f"colour={str(colour)[:40]!r} is not a colouring of this run's map: mean rating is used")
+        view.pop("emb_colour")
+    st.session_state.update(view)
+    if notes:
+        st.session_state["_emb_view_notes"] = notes
+
+
+def colour_options(genres: list[str]) -> list[str]:
+    return [*charts.MAP_COLOURS, *genres]
+
+
+def show(run: Run, movies: pd.DataFrame, explained, genres: list[str], movie_id: int | None,
+         picked: pd.DataFrame) -> None:
+    """The map section for ``movies`` (the rows above the ratings filter, with PC columns); ``picked`` is the
+    chosen movie's row, drawn on the PCA map even when the filter leaves it out (t-SNE places only ``movies``:
+    the map must not change with the selection)."""
+    for note in st.session_state.pop("_emb_view_notes", []):
+        st.warning(f"This link's map view was adjusted: {md(note)}.")
+    st.session_state.setdefault("emb_projection", "pca")
+    left, middle, right = st.columns([2, 2, 3])
+    projection = left.radio("Map", list(PROJECTION_LABELS), key="emb_projection", format_func=PROJECTION_LABELS.get,
+                            horizontal=True)
+    colour = right.selectbox("Colour by", colour_options(genres), key="emb_colour")
+    if projection == "tsne":
+        st.session_state.setdefault("emb_perplexity", DEFAULT_PERPLEXITY)
+        st.session_state.setdefault("emb_tsne_seed", 0)
+        a, b = middle.columns(2)
+        perplexity = a.slider("Perplexity", *PERPLEXITY_RANGE, key="emb_perplexity",
+                              help="About how many neighbours each movie keeps close: small values show small "
+                                   "tight groups, large ones the broader layout.")
+        seed = b.number_input("Seed", 0, 2**31 - 1, key="emb_tsne_seed", help="The same seed draws the same map.")
+        st.caption(TSNE_NOTE)
+    st.query_params.update(share.view_to_params(st.session_state))
+    if projection == "pca":
+        if movie_id is not None and movie_id not in set(movies["movieId"]):
+            movies = pd.concat([movies, picked])
+        drawn = movies.assign(x=movies["PC1"], y=movies["PC2"])
+        titles = (f"PC1 ({explained[0]:.1%} of the variance)", f"PC2 ({explained[1]:.1%} of the variance)")
+    else:
+        drawn = _tsne(run, movies, int(seed), float(perplexity))
+        if drawn is None:
+            return
+        titles = ("t-SNE 1 (no unit)", "t-SNE 2 (no unit)")
+    if movie_id is not None and movie_id not in set(drawn["movieId"]):
+        st.caption("The movie picked below is not on the map: it has too few ratings for the filter above.")
+    chart(st, charts.pc_scatter(drawn, colour, highlight=movie_id, x="x", y="y", x_title=titles[0],
+                                y_title=titles[1]),
+          key="emb_map", on_select=_pick_from_map, selection_mode="points")
+    st.caption(f"{len(drawn):,} movies: every one with more than {st.session_state.get('emb_min_ratings', 20)} "
+               "ratings. Hover for details; click a movie to see its neighbours.")
+    _exports(run, drawn, projection)
+
+
+def _pick_from_map() -> None:
+    picked = charts.selected_movie_id(st.session_state.get("emb_map"))
+    if picked is not None:
+        st.session_state["emb_movie"] = picked
+
+
+def _tsne(run: Run, movies: pd.DataFrame, seed: int, perplexity: float) -> pd.DataFrame | None:
+    """The movies with their t-SNE place, or None (and a progress bar) while the map is being computed."""
+    vectors = run.embeddings.movie[movies.index.to_numpy()]
+    try:
+        job = services.projections().request(vectors, seed, perplexity)
+    except ProjectionError as err:
+        st.info(f"No t-SNE map: {md(err)}.")
+        return None
+    if job.state == "failed":
+        st.error(f"The t-SNE map could not be computed: {md(job.error)}")
+        if st.button("Try again", key="emb_tsne_retry"):
+            services.projections().forget(job.key)
+            st.rerun()
+        return None
+    if not job.finished:
+        _progress(job.key)
+        return None
+    return movies.assign(x=job.coords[:, 0], y=job.coords[:, 1])
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def _progress(key: str) -> None:
+    """The t-SNE job's progress, polled; the page draws the map once it is done."""
+    job = services.projections().get(key)
+    if job is None or job.finished:
+        st.rerun()
+    where = f"{job.stage}" if job.state == "running" else "waiting for another map to finish"
+    st.progress(job.fraction, text=f"Computing the t-SNE map of {job.n:,} movies: {where}. Other pages work "
+                                   "meanwhile; the map appears here when it is ready.")
+
+
+def _exports(run: Run, drawn: pd.DataFrame, projection: str) -> None:
+    with st.expander("Export this view"):
+        st.download_button("Map coordinates (CSV)", share.map_csv_bytes(drawn), f"movie_map_{projection}.csv",
+                           "text/csv", key="emb_download_map")
+        st.caption("Every movie on the map with its x and y. The camera button above the chart saves it as an "
+                   "image (PNG or SVG: the sidebar's *Chart images*).")
+        if st.button("Link to this view", key="emb_share_view", icon=":material/share:",
+                     help="A link that opens a copy of this run on this map, for anyone (your workspace stays "
+                          "private)."):
+            token = state.share_run_token(run.name)
+            params = {state.SHARED_RUN_PARAM: token, **share.view_to_params(st.session_state)}
+            movie = st.session_state.get("emb_movie")
+            if movie is not None:
+                params[share.MOVIE_KEY] = str(movie)
+            base = (st.context.url or "").split("?")[0]
+            st.code(f"{base}?{urlencode(params)}", language=None)
