@@ -141,6 +141,16 @@ def pca(matrix: np.ndarray, centered: bool = False) -> PCAResult:
     return PCAResult(scores, components, variance, explained, bool(centered), mean)
 
 
+def pc1_average_alignment(matrix: np.ndarray, result: PCAResult) -> float:
+    """|cosine| between PC1's direction and the rows' average vector: near 1 when (uncentered) PC1 mostly
+    measures how much of what all rows share each row has; 0 for an average of zero."""
+    mean = np.asarray(matrix, dtype=np.float64).mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    if norm == 0 or result.components.shape[1] == 0:
+        return 0.0
+    return float(abs(mean @ result.components[:, 0]) / norm)
+
+
 def movie_pca_frame(run: Run, centered: bool = False) -> tuple[PCAResult, pd.DataFrame]:
     """PCA of the movie embeddings, with one row per movie (movie-index order).
 

@@ -136,8 +136,10 @@ def _prepare_out_dir(out: str) -> None:
 
 @command("train")
 def _train(args: argparse.Namespace) -> int:
+    from cfcore import constants as C
     from cfcore.config import preset
     from cfcore.data import load_dataset
+    from cfcore.download import DownloadError
 
     overrides = {
         key: getattr(args, key)
@@ -146,7 +148,11 @@ def _train(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None
     }
     config = preset(args.preset, **overrides)
-    dataset = load_dataset(args.data)
+    try:
+        dataset = load_dataset(args.data)
+    except DownloadError as err:
+        raise CliError(f"{err}. Give the data another way: --data PATH (a MovieLens folder or .zip) or "
+                       f"the {C.DATA_ENV_VAR} variable") from None
     _prepare_out_dir(args.out)
     log = sys.stderr if args.json else sys.stdout
     print(

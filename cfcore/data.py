@@ -1,18 +1,16 @@
 """MovieLens-format data: finding, downloading, validating, indexing and splitting it.
 
-Nothing here imports TensorFlow at module level: the app's Data page must stay
-light. The one download path imports Keras lazily for ``keras.utils.get_file``.
+Nothing here imports TensorFlow: the app's Data page must stay light. Downloading the
+built-in dataset is :mod:`cfcore.download`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import os
 import shutil
-import sys
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -723,67 +721,6 @@ def _cached_copy_is_usable(folder: Path) -> bool:
     return _cache_is_valid(folder) and _manifest_matches(folder)
 
 
-HOW_TO_PROVIDE_DATA = (
-    f"Provide the data another way: pass a folder or .zip path (--data PATH), set {C.DATA_ENV_VAR} "
-    "to a MovieLens folder or zip, or upload ratings.csv and movies.csv in the app"
-)
-
-
-def download_dataset(url: str = C.DATASET_URL, cache: Path | None = None) -> Path:
-    """Download and extract the built-in dataset into the cache; return its folder.
-
-    A cache that is incomplete or corrupt is deleted and fetched again. The zip
-    itself is not kept: ``keras.utils.get_file`` trusts any file already at its
-    target name, so a stale or partial archive could otherwise be reused.
-
-    Raises:
-        DataError: when offline (or the server fails) with no usable cache.
-    """
-    cache = Path(cache) if cache else C.cache_dir()
-    folder = cache / C.DATASET_NAME
-    if _cached_copy_is_usable(folder):
-        return _check_folder(folder)
-    shutil.rmtree(folder, ignore_errors=True)
-    cache.mkdir(parents=True, exist_ok=True)
-    archive = cache / f"{C.DATASET_NAME}.zip"
-    for attempt in range(2):
-        try:
-            import keras  # lazy: the download is the only place data needs Keras
-
-            archive.unlink(missing_ok=True)
-            # get_file prints its progress bar on stdout, which the CLI keeps for --json output.
-            with contextlib.redirect_stdout(sys.stderr):
-                keras.utils.get_file(
-                    fname=archive.name, origin=url, cache_dir=str(cache), cache_subdir=".", extract=False,
-                    force_download=True,
-                )
-            extracted = folder / "_extract"
-            safe_extract_zip(archive, extracted)
-            inner = _check_folder(extracted)
-            for item in inner.iterdir():
-                shutil.move(str(item), folder / item.name)
-            shutil.rmtree(extracted, ignore_errors=True)
-            if not _cache_is_valid(folder):
-                raise DataError(f"{url}: the archive does not contain MovieLens ratings and movies")
-            _write_manifest(folder)
-            archive.unlink(missing_ok=True)
-            return folder
-        except DataError as err:
-            # A corrupt or truncated archive: never use it; retry once from scratch.
-            archive.unlink(missing_ok=True)
-            shutil.rmtree(folder, ignore_errors=True)
-            if attempt == 1:
-                raise DataError(f"downloaded data from {url} is unusable: {err}. {HOW_TO_PROVIDE_DATA}") from None
-        except Exception as err:  # network failures arrive as many exception types
-            archive.unlink(missing_ok=True)
-            shutil.rmtree(folder, ignore_errors=True)
-            raise DataError(
-                f"could not download {C.DATASET_NAME} from {url} ({type(err).__name__}: "
-                f"{str(err)[:120]}). {HOW_TO_PROVIDE_DATA}"
-            ) from None
-    raise AssertionError("unreachable")
-
-
 def resolve_data_path(path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
     """Find the folder holding the data: explicit path, ``CFCORE_DATA``, cache, download."""
     chosen = path if path not in (None, "") else os.environ.get(C.DATA_ENV_VAR) or None
@@ -800,7 +737,11 @@ def resolve_data_path(path: str | os.PathLike | None = None, *, download: bool =
         folder = C.cache_dir() / C.DATASET_NAME
         if _cached_copy_is_usable(folder):
             return _check_folder(folder)
-        raise DataError(f"no dataset configured and none cached in {C.cache_dir()}. {HOW_TO_PROVIDE_DATA}")
+        from cfcore.download import DownloadError
+
+        raise DownloadError(f"no dataset configured and none downloaded yet into {C.cache_dir()}")
+    from cfcore.download import download_dataset
+
     return download_dataset()
 
 

@@ -380,6 +380,11 @@ def dot_product_bars(user_vector: np.ndarray, movie_vector: np.ndarray, top: int
     return fig
 
 
+# History columns as a reader sees them.
+METRIC_LABELS = {"val_rmse": "validation RMSE", "train_rmse": "training RMSE", "val_loss": "validation loss",
+                 "loss": "training loss"}
+
+
 def compare_curves(
     histories: Mapping[str, Sequence[Mapping[str, float]]],
     metric: str = "val_rmse",
@@ -402,7 +407,7 @@ def compare_curves(
         template=TEMPLATE,
         height=400,
         xaxis={"title": {"text": "epoch"}, "dtick": 1},
-        yaxis={"title": {"text": metric.replace("_", " ")}},
+        yaxis={"title": {"text": METRIC_LABELS.get(metric, metric.replace("_", " "))}},
         legend={"orientation": "h", "y": -0.2},
         margin={"t": 20},
     )

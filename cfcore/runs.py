@@ -170,7 +170,8 @@ def load_run(directory: str | Path, files: RunFiles | None = None) -> Run:
         best_val_rmse=files.best_val_rmse,
         train_seconds=files.train_seconds,
         stopped_by_user=files.stopped_by_user,
-        stopped_early=files.stopped_early,
+        # Runs saved before the fix said "stopped early" when patience ran out in the last epoch.
+        stopped_early=files.stopped_early and len(files.history) < files.config.epochs,
         n_users=len(index_to_user),
         n_movies=len(index_to_movie),
         n_train=split.n_train,

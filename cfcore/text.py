@@ -50,6 +50,11 @@ def server_text(text: object) -> str:
     return str(text) if shown else hide_paths(text)
 
 
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """``n`` and ``word`` in the right number: "1 movie", "2 movies", "1,235 movies"."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
 def plain(text: object) -> str:
     """``text`` escaped for Plotly labels and hover text (Plotly reads ``<a href>``, ``<b>`` and entities)."""
     return html.escape(str(text), quote=True)

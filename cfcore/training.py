@@ -82,7 +82,8 @@ class _Monitor(keras.callbacks.Callback):
             self.wait = 0
         else:
             self.wait += 1
-            if self.config.patience and self.wait >= self.config.patience:
+            # Patience running out in the last epoch ends nothing early: every epoch ran.
+            if self.config.patience and self.wait >= self.config.patience and epoch + 1 < self.config.epochs:
                 self.stopped_early = True
                 self.model.stop_training = True
         if self.stop_event is not None and self.stop_event.is_set():

@@ -10,10 +10,10 @@ from cfcore.baselines import baseline_ladder
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.runs import RunError
 from cfcore.runzip import RunZipError
-from cfcore.text import md, server_text
+from cfcore.text import count, md, server_text
 from cfcore.workspace import WorkspaceError
 from ui import state
-from ui.page import chart, intro
+from ui.page import chart, intro, remembered_tabs
 
 st.title("Compare")
 intro(
@@ -44,7 +44,8 @@ else:
     })
     if hidden:
         st.caption(f"Hidden from the table and charts: {md(', '.join(sorted(hidden)))}.")
-    metric = st.radio("Curve", ["val_rmse", "train_rmse", "val_loss", "loss"], horizontal=True, key="cmp_metric")
+    metric = st.radio("Curve", list(charts.METRIC_LABELS), horizontal=True, key="cmp_metric",
+                      format_func=charts.METRIC_LABELS.get)
     reference = ARTICLE_VAL_RMSE["dot_with_bias"] if metric == "val_rmse" else None
     chart(st, charts.compare_curves({name: run.result.history for name, run in shown.items()}, metric,
                                           reference, "the article's dot_with_bias"))
@@ -61,7 +62,8 @@ else:
     chart(st, charts.baseline_ladder_figure(ladder))
     skipped = len(shown) - 1 - len(same_split) + (active.name in hidden)
     st.caption(f"Validation RMSE on the split of **{md(active.name)}**; lower is better."
-               + (f" {skipped} run(s) on other data or another split are left out." if skipped else ""))
+               + (f" {count(skipped, 'run')} on other data or another split "
+                  f"{'is' if skipped == 1 else 'are'} left out." if skipped else ""))
 
     st.subheader("Manage runs")
     picked = st.selectbox("Run", list(all_runs), index=list(all_runs).index(active.name), key="cmp_manage",
@@ -111,7 +113,7 @@ if "cmp_loaded" in st.session_state:
         st.success(f"Loaded **{md(name)}**; it is now the active model.")
     else:
         st.info(f"That run is already in this workspace as **{md(name)}**; nothing was added.")
-folder_tab, zip_tab = st.tabs(["From the runs folder", "From a zip"])
+folder_tab, zip_tab = remembered_tabs(["From the runs folder", "From a zip"], "cmp_load_tab")
 with folder_tab:
     root = share.runs_root()
     if root is None:
@@ -144,7 +146,9 @@ with folder_tab:
                             break
                     else:
                         added += [name] if new else []
-            st.success(f"Added {len(added)} run(s); {len(names) - len(added) - len(problems)} were here already.")
+            here = len(names) - len(added) - len(problems)
+            st.success(f"Added {count(len(added), 'run')}; {count(here, 'run')} {'was' if here == 1 else 'were'} "
+                       "here already.")
             for problem in problems:
                 st.error(md(problem))
 with zip_tab:

@@ -55,8 +55,9 @@ def _show_failure(key: tuple) -> bool:
         return False
     st.error(md(failed[1]))
     if key[0] == "path":
-        st.info("Other ways in: choose **Upload** above (your own ratings.csv and movies.csv), or start the app "
-                "with `CFCORE_DATA` set to a MovieLens folder or .zip.")
+        st.info("Other ways in: choose **Upload** above and give your own ratings.csv and movies.csv (the "
+                "MovieLens ones work), or, if you run this server, start it with `CFCORE_DATA` set to a MovieLens "
+                "folder or .zip. Then press *Try again*.")
         if st.button("Try again", key="data_retry"):
             st.session_state.pop("data_failed", None)
             st.rerun()

@@ -5,7 +5,7 @@ import streamlit as st
 
 from cfcore import analysis, share
 from cfcore import explore_charts as charts
-from cfcore.text import md
+from cfcore.text import count, md
 from ui import movie_map
 from ui.page import chart, intro, require_run
 
@@ -49,24 +49,35 @@ TABLE_FORMAT["num_ratings"] = st.column_config.NumberColumn("ratings")
 
 st.subheader("The raw vectors")
 rows = st.slider("Movies shown", 1, min(100, dataset.n_movies), min(20, dataset.n_movies), key="emb_heatmap_rows")
-chart(st, charts.embedding_heatmap(analysis.heatmap_frame(run, rows), f"First {rows} movies (by movieId)"))
+chart(st, charts.embedding_heatmap(analysis.heatmap_frame(run, rows), f"First {count(rows, 'movie')} (by movieId)"))
 st.caption("Red and blue are opposite signs; white is 0. No single dimension means anything on its own.")
 
 st.subheader("Main directions: PCA")
 centered = st.toggle("Center the vectors before PCA", key="emb_centered")
 pca_result, movie_frame = _pca(run, centered)
 chart(st, charts.variance_figure(pca_result.explained, centered))
-st.caption(
-    "Uncentered (the article's choice) measures directions from the origin, so PC1 mostly follows what all movies "
-    "share, the average vector; centering subtracts that average first, so every component describes how movies "
-    "differ from each other."
-)
+alignment = analysis.pc1_average_alignment(run.embeddings.movie, pca_result)
+if centered:
+    st.caption("Centered: the average movie vector is subtracted first, so every component describes how movies "
+               "differ from each other.")
+elif alignment > 0.9:
+    st.caption(f"Uncentered, as in the article: here PC1 carries {pca_result.explained[0]:.0%} of the variance and "
+               f"points along the average movie vector (cosine {alignment:.2f}), so it mostly measures how much of "
+               "what all movies share each movie has. Center the vectors to see how they differ instead.")
+else:
+    st.caption(f"Uncentered, as in the article: here PC1 carries {pca_result.explained[0]:.0%} of the variance and "
+               f"is not the average movie vector (cosine {alignment:.2f} with it): this model's movies share little "
+               "common direction, so even uncentered the components describe how movies differ.")
 
 left, right = st.columns(2)
 st.session_state.setdefault("emb_min_ratings", 20)
 min_ratings = left.number_input("Only movies with more than this many ratings", 0, 1000, key="emb_min_ratings")
 top = right.slider("Movies per table", 3, 30, 10, key="emb_top")
-if pca_result.components.shape[1] >= 2:
+most = int(dataset.movies["num_ratings"].max())
+if min_ratings >= most:
+    st.warning(f"No movie has more than {count(int(min_ratings), 'rating')}: the most-rated one has {most:,}. The "
+               "tables, the map and the movie finder below stay empty until you lower this filter.")
+elif pca_result.components.shape[1] >= 2:
     tables = _rankings(run, int(min_ratings), top, centered)
     for tab, pc in zip(st.tabs(["PC1", "PC2"]), ("pc1", "pc2"), strict=True):
         for end in ("lowest", "highest"):
@@ -96,8 +107,9 @@ st.subheader("Nearest neighbours")
 findable = shown.sort_values("num_ratings", ascending=False)["movieId"].astype(int).tolist()
 st.selectbox("Find a movie", findable, index=None, format_func=titles.get, key="emb_movie",
              placeholder="Type part of a title, or click a movie on the map",
-             help=f"Lists the {len(findable):,} movies on the map (more than {min_ratings} ratings); lower that "
-                  "filter to find rarer movies.")
+             help=f"Lists the {count(len(findable), 'movie')} on the map (more than {min_ratings} ratings).")
+st.caption(f"The finder lists only the {count(len(findable), 'movie')} with more than {min_ratings} ratings: a "
+           "rarer movie is not in it (typing its title finds look-alikes instead). Lower the filter above to reach it.")
 movie_id = st.session_state["emb_movie"]
 if movie_id is None:
     share.drop_param(st.query_params, share.MOVIE_KEY)
@@ -112,7 +124,10 @@ else:
     st.markdown(f"**{md(titles[movie_id])}** sits at PC1 = {position['PC1']:.3f}, PC2 = {position['PC2']:.3f}.")
     neighbours = analysis.nearest_movies(run, movie_id, k=k, metric=metric, min_ratings=int(min_ratings))
     left, right = st.columns([3, 2])
-    left.dataframe(charts.for_display(neighbours.drop(columns=["movieId"])), column_config=TABLE_FORMAT,
+    similarity = "cosine similarity" if metric == "cosine" else "dot product"
+    left.dataframe(charts.for_display(neighbours[["title", "similarity", "rating", "num_ratings", "genres"]]),
+                   column_config={**TABLE_FORMAT, "similarity": st.column_config.NumberColumn(similarity,
+                                                                                              format="%.3f")},
                    hide_index=True)
     chart(right, charts.neighbours_figure(neighbours, metric))
     left.download_button("These neighbours (CSV)", share.table_csv_bytes(neighbours), f"neighbours_{movie_id}.csv",

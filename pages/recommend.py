@@ -6,8 +6,8 @@ import streamlit as st
 
 from cfcore import analysis, share
 from cfcore import explore_charts as charts
-from cfcore.text import md
-from ui.page import chart, intro, require_run
+from cfcore.text import count, md
+from ui.page import chart, intro, remembered_tabs, require_run
 
 st.title("Recommend")
 intro(
@@ -53,8 +53,8 @@ st.query_params[share.USER_KEY] = str(user_id)
 # of a second of browser time apiece on a page switch. A session opened by a link that names a movie starts
 # on its explanation (decided once per session: a changing default would reset the tabs).
 TABS = ["This user", "Rate movies yourself", "Explain a prediction"]
-user_tab, you_tab, explain_tab = st.tabs(TABS, key="rec_tab", on_change="rerun",
-                                         default=TABS[2] if st.session_state.get(share.SESSION_MOVIE_KEY) else TABS[0])
+user_tab, you_tab, explain_tab = remembered_tabs(
+    TABS, "rec_tab", default=TABS[2] if st.session_state.get(share.SESSION_MOVIE_KEY) else TABS[0])
 
 if user_tab.open:
     with user_tab:
@@ -64,7 +64,11 @@ if user_tab.open:
         a.metric("Ratings", len(rated))
         b.metric("RMSE, all their ratings", f"{analysis.user_rmse(rated):.3f}")
         val_rmse = analysis.user_rmse(validation)
-        c.metric("RMSE, held-out ratings", f"{val_rmse:.3f}" if math.isfinite(val_rmse) else "none held out")
+        c.metric("RMSE, held-out ratings", f"{val_rmse:.3f}" if math.isfinite(val_rmse) else "none held out",
+                 help=f"Over this user's {count(len(validation), 'rating')} in the validation split, which the "
+                      "model never trained on.")
+        if math.isfinite(val_rmse):
+            c.caption(f"over {count(len(validation), 'held-out rating')}")
         left, right = st.columns([3, 2])
         left.dataframe(charts.for_display(rated.drop(columns=["movieId", "genres"])), column_config=THEIR_FORMAT,
                        hide_index=True)
@@ -87,7 +91,7 @@ if you_tab.open:
             yours[movie_id] = column.slider(md(titles[movie_id]), low, high, round((low + high) / 2 * 2) / 2, 0.5,
                                             key=f"rec_you_rating_{movie_id}", persist_state="session")
         if len(yours) < 5:
-            st.info(f"Rate {5 - len(yours)} more movie(s) to get recommendations.")
+            st.info(f"Rate {count(5 - len(yours), 'more movie', 'more movies')} to get recommendations.")
         else:
             fold = analysis.fold_in(run, yours)
             left, right = st.columns(2)

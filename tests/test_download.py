@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cfcore.data import DataError, download_dataset, load_dataset, safe_extract_zip
+from cfcore.data import DataError, load_dataset, safe_extract_zip
+from cfcore.download import DownloadError, download_dataset
 
 
 def build_zip(frames, top: str = "ml-latest-small") -> bytes:
@@ -31,11 +32,19 @@ class Server:
 
     def __init__(self, payload: bytes):
         self.payload = payload
+        self.md5: str | None = None  # what <url>.md5 answers; None: 404, as a server without one
         self.requests = 0
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server API
+                if self.path.endswith(".md5"):
+                    body = (owner.md5 or "").encode()
+                    self.send_response(200 if owner.md5 else 404)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 owner.requests += 1
                 self.send_response(200)
                 self.send_header("Content-Type", "application/zip")
@@ -83,7 +92,7 @@ def test_download_extracts_loads_and_then_uses_the_cache(server, tmp_path, capsy
     assert server.requests == 1
     ds = load_dataset(folder)
     assert (ds.n_users, ds.n_movies) == (60, 40)
-    # get_file's progress output must not reach stdout (the CLI's --json channel).
+    # Nothing reaches stdout (the CLI's --json channel).
     assert capsys.readouterr().out == ""
     # The zip is not kept: only the extracted, validated folder is the cache.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ml-latest-small"]
@@ -140,14 +149,70 @@ def test_stale_archive_in_the_cache_is_not_reused(server, tmp_path):
     assert server.requests == 1 and load_dataset(folder).n_users == 60
 
 
-def test_unreachable_server_without_cache_says_how_to_provide_data(tmp_path):
-    with pytest.raises(DataError) as info:
+def test_unreachable_server_without_cache_is_one_complete_message(tmp_path):
+    with pytest.raises(DownloadError) as info:
         download_dataset(url=closed_port_url(), cache=tmp_path)
     message = str(info.value)
-    assert message.startswith("could not download ml-latest-small")
-    assert "CFCORE_DATA" in message and "--data" in message and "upload" in message
-    assert "\n" not in message
+    assert message.startswith("could not download ml-latest-small from 127.0.0.1: ")
+    assert "--data" not in message and "\n" not in message and not message.endswith(("...", "("))
     assert not (tmp_path / "ml-latest-small").exists()
+
+
+def test_a_host_that_cannot_be_resolved_fails_within_three_seconds(tmp_path, monkeypatch):
+    """A resolver that hangs (seen: a class network with a dead name server) is given up on, not waited for."""
+    import time
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: time.sleep(30))
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="no answer looking up files.example.org within 3 s"):
+        download_dataset(url="https://files.example.org/ml-latest-small.zip", cache=tmp_path)
+    assert time.monotonic() - started < 3.5
+    monkeypatch.undo()
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="the address no-such-host.invalid cannot be found"):
+        download_dataset(url="https://no-such-host.invalid/ml-latest-small.zip", cache=tmp_path)
+    assert time.monotonic() - started < 3.5
+
+
+def test_the_published_md5_is_checked(server, good_zip, tmp_path):
+    import hashlib
+
+    server.md5 = "0" * 32 + "  ml-latest-small.zip\n"
+    with pytest.raises(DownloadError, match="MD5 is .* not the 0000"):
+        download_dataset(url=server.url, cache=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    server.md5 = f"{hashlib.md5(good_zip).hexdigest()}  ml-latest-small.zip\n"
+    assert load_dataset(download_dataset(url=server.url, cache=tmp_path)).n_users == 60
+
+
+def test_the_cli_adds_its_own_advice_and_the_app_its_own(tmp_path, monkeypatch, routed):
+    import subprocess
+    import sys
+
+    env = {"CFCORE_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "CFCORE_STATE_DIR": str(tmp_path)}
+    script = ("import cfcore.constants as C, sys; C.DATASET_URL = sys.argv[1]; import cfcore.download as D; "
+              "D.download_dataset.__defaults__ = (sys.argv[1], None); from cfcore.cli import main; "
+              "sys.exit(main(['train', '--out', sys.argv[2], '--preset', 'fast']))")
+    done = subprocess.run([sys.executable, "-c", script, closed_port_url(), str(tmp_path / "out")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert "could not download ml-latest-small" in done.stderr and "--data PATH" in done.stderr
+
+    import streamlit as st
+
+    from cfcore import download
+    from tests.conftest import open_app, shown
+
+    monkeypatch.setattr(download.download_dataset, "__defaults__", (closed_port_url(), None))
+    monkeypatch.delenv("CFCORE_DATA", raising=False)
+    monkeypatch.setenv("CFCORE_CACHE", str(tmp_path / "app-cache"))
+    st.cache_resource.clear()
+    at = open_app()
+    errors = " ".join(shown(e.value) for e in at.error)
+    advice = " ".join(shown(i.value) for i in at.info)
+    assert "could not download ml-latest-small" in errors and "--data" not in errors + advice
+    assert "Upload" in advice and "Try again" in advice
+    st.cache_resource.clear()
 
 
 # ---------------------------------------------------------------------------

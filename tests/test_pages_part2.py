@@ -425,7 +425,7 @@ def test_compare_page_table_curves_ladder_and_downloads(tiny_run, dot_run, synth
 
     expected = list(baseline_ladder(tiny_run)["val_rmse"]) + [baseline_ladder(dot_run)["val_rmse"].iloc[-1]]
     assert _array(bars["y"]) == pytest.approx(expected)
-    assert any("1 run(s) on other data or another split" in c.value for c in at.caption)
+    assert any("1 run on other data or another split is left out" in c.value for c in at.caption)
     assert {b.key for b in at.get("download_button")} == {"cmp_download_model", "cmp_download_history",
                                                           "cmp_download_run"}
 

@@ -16,7 +16,7 @@ from cfcore import explore_charts as charts
 from cfcore import share
 from cfcore.projection import DEFAULT_PERPLEXITY, PERPLEXITY_RANGE, ProjectionError
 from cfcore.runs import Run
-from cfcore.text import md
+from cfcore.text import count, md
 from ui import services, state
 from ui.page import chart
 
@@ -83,7 +83,7 @@ def show(run: Run, movies: pd.DataFrame, explained, genres: list[str], movie_id:
     chart(st, charts.pc_scatter(drawn, colour, highlight=movie_id, x="x", y="y", x_title=titles[0],
                                 y_title=titles[1]),
           key="emb_map", on_select=_pick_from_map, selection_mode="points")
-    st.caption(f"{len(drawn):,} movies: every one with more than {st.session_state.get('emb_min_ratings', 20)} "
+    st.caption(f"{count(len(drawn), 'movie')}: every one with more than {st.session_state.get('emb_min_ratings', 20)} "
                "ratings. Hover for details; click a movie to see its neighbours.")
     _exports(run, drawn, projection)
 

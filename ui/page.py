@@ -66,6 +66,18 @@ def chart(container, figure, **kwargs):
     return container.plotly_chart(figure, config={"toImageButtonOptions": image, "displaylogo": False}, **kwargs)
 
 
+def remembered_tabs(labels: list[str], key: str, default: str | None = None):
+    """``st.tabs`` that open on the tab the learner chose last, also after a page switch or a rerun that
+    changes the page above them (Streamlit forgets a widget's state when its page is left, and stateless tabs
+    jump back to the first when the elements before them change). Only the open tab's ``.open`` is True."""
+    if key not in st.session_state:  # a first visit, or the page was left: Streamlit dropped the widget's state
+        remembered = st.session_state.get(f"_{key}_chosen")
+        st.session_state[key] = remembered if remembered in labels else (default if default in labels else labels[0])
+    tabs = st.tabs(labels, key=key, on_change="rerun")  # no default: it would change the widget's identity
+    st.session_state[f"_{key}_chosen"] = st.session_state[key]  # a plain key outlives the page
+    return tabs
+
+
 def dataset_label(dataset: Dataset) -> str:
     """A short name for where a dataset came from."""
     source = dataset.source or "dataset"
