@@ -141,6 +141,15 @@ def pca(matrix: np.ndarray, centered: bool = False) -> PCAResult:
     return PCAResult(scores, components, variance, explained, bool(centered), mean)
 
 
+def off_scale(predicted, low: float, high: float) -> tuple[int, float, float]:
+    """How many ``predicted`` ratings fall outside ``[low, high]`` (or are not finite), and the lowest and
+    highest prediction."""
+    values = np.asarray(predicted, dtype=np.float64)
+    outside = int(np.count_nonzero(~np.isfinite(values) | (values < low) | (values > high)))
+    finite = values[np.isfinite(values)]
+    return outside, float(finite.min()) if finite.size else math.nan, float(finite.max()) if finite.size else math.nan
+
+
 def pc1_average_alignment(matrix: np.ndarray, result: PCAResult) -> float:
     """|cosine| between PC1's direction and the rows' average vector: near 1 when (uncentered) PC1 mostly
     measures how much of what all rows share each row has; 0 for an average of zero."""

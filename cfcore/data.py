@@ -721,6 +721,12 @@ def _cached_copy_is_usable(folder: Path) -> bool:
     return _cache_is_valid(folder) and _manifest_matches(folder)
 
 
+def is_article_dataset(dataset: Dataset) -> bool:
+    """Whether ``dataset`` is MovieLens ml-latest-small (today's release or the article's), the data the
+    article's RMSEs were measured on."""
+    return (dataset.n_users, dataset.n_ratings) in C.ARTICLE_DATASET_SHAPES
+
+
 def resolve_data_path(path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
     """Find the folder holding the data: explicit path, ``CFCORE_DATA``, cache, download."""
     chosen = path if path not in (None, "") else os.environ.get(C.DATA_ENV_VAR) or None

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cfcore.constants import ARTICLE_VAL_RMSE
+from cfcore.data import is_article_dataset
 from cfcore.text import plain
 
 PRIMARY = "#3b6ea5"
@@ -282,11 +283,19 @@ def predicted_vs_actual(frame: pd.DataFrame, min_rating: float, max_rating: floa
                    line={"color": "black", "dash": "dot", "width": 1}, hoverinfo="skip")
     )
     pad = 0.25
+    predicted = frame["predicted"].to_numpy(dtype=float) if len(frame) else np.array([])
+    finite = predicted[np.isfinite(predicted)]
+    low = min(min_rating, float(finite.min())) if finite.size else min_rating
+    high = max(max_rating, float(finite.max())) if finite.size else max_rating
+    if low < min_rating or high > max_rating:  # predictions off the rating scale: shade where they land
+        for y0, y1 in ((max_rating, high + pad), (low - pad, min_rating)):
+            if y1 > y0:
+                fig.add_hrect(y0=y0, y1=y1, fillcolor=HIGHLIGHT, opacity=0.08, line_width=0)
     fig.update_layout(
         template=TEMPLATE,
         height=420,
         xaxis={"title": {"text": "actual rating"}, "range": [min_rating - pad, max_rating + pad], "dtick": 1},
-        yaxis={"title": {"text": "predicted rating"}, "range": [min_rating - pad, max_rating + pad]},
+        yaxis={"title": {"text": "predicted rating"}, "range": [low - pad, high + pad]},
         legend={"orientation": "h", "y": -0.2},
         margin={"t": 20},
     )
@@ -474,7 +483,9 @@ def runs_table(runs: Mapping[str, object]) -> pd.DataFrame:
                 "best epoch": result.best_epoch,
                 "best val RMSE": result.best_val_rmse,
                 "final val RMSE": result.history[-1]["val_rmse"] if result.history else float("nan"),
-                "article val RMSE": ARTICLE_VAL_RMSE.get(config.model, float("nan")),
+                # The article's figure only means something next to runs on its data.
+                "article val RMSE": ARTICLE_VAL_RMSE.get(config.model, float("nan")) if is_article_dataset(
+                    run.dataset) else float("nan"),
                 "seconds": round(result.train_seconds, 1),
             }
         )

@@ -138,6 +138,32 @@ def params_to_config_overrides(params: Mapping[str, object]) -> dict[str, object
     return overrides
 
 
+def config_link_notes(params: Mapping[str, object]) -> list[str]:
+    """What a shared link's training settings lose on the way to the Train page's controls, one note per
+    setting: unreadable values (the preset's stays) and numbers out of reach (the nearest one is used)."""
+    notes: list[str] = []
+    for name in CONFIG_KEYS:
+        text = _last(params[name]) if name in params else None
+        if text is None:
+            if name in params:
+                notes.append(f"{name} is too long to read: the preset's value is used")
+            continue
+        shown = text[:24]
+        value = _decode_field(name, text)
+        if value is None:
+            choices = {"model": MODEL_NAMES, "lr_schedule": LR_SCHEDULES}.get(name)
+            notes.append(f"{name}={shown!r} is not " + (f"one of {', '.join(choices)}" if choices else "a valid value")
+                         + ": the preset's value is used")
+            continue
+        number = _parse_number(text) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if number is None:
+            continue
+        fitted = fit_to_controls({name: value}).get(name, value)
+        if not math.isclose(float(fitted), number, rel_tol=1e-9):
+            notes.append(f"{name}={shown} is not on the page's controls: the nearest, {fitted:g}, is used")
+    return notes
+
+
 def read_id(params: Mapping[str, object], key: str) -> int | None:
     """A positive whole-number id (``user`` or ``movie``) from query parameters, or None."""
     if key not in params:

@@ -6,8 +6,9 @@ import streamlit as st
 
 from cfcore import explore_charts as charts
 from cfcore import settings, share
-from cfcore.baselines import baseline_ladder
+from cfcore.baselines import baseline_ladder, diverged
 from cfcore.constants import ARTICLE_VAL_RMSE
+from cfcore.data import is_article_dataset
 from cfcore.runs import RunError
 from cfcore.runzip import RunZipError
 from cfcore.text import count, md, server_text
@@ -46,21 +47,27 @@ else:
         st.caption(f"Hidden from the table and charts: {md(', '.join(sorted(hidden)))}.")
     metric = st.radio("Curve", list(charts.METRIC_LABELS), horizontal=True, key="cmp_metric",
                       format_func=charts.METRIC_LABELS.get)
-    reference = ARTICLE_VAL_RMSE["dot_with_bias"] if metric == "val_rmse" else None
-    chart(st, charts.compare_curves({name: run.result.history for name, run in shown.items()}, metric,
-                                          reference, "the article's dot_with_bias"))
+    reference = (ARTICLE_VAL_RMSE["dot_with_bias"] if metric == "val_rmse" and is_article_dataset(active.dataset)
+                 else None)
+    broken = [name for name, run in shown.items() if diverged(run)]  # their RMSE of 80 would flatten the rest
+    chart(st, charts.compare_curves({name: run.result.history for name, run in shown.items() if name not in broken},
+                                    metric, reference, "the article's dot_with_bias"))
+    if broken:
+        st.caption(f"Left out of the curves and the ladder because they diverged (lower the learning rate): "
+                   f"{md(', '.join(broken))}.")
 
     st.subheader("The baseline ladder")
     # Baselines are fitted on the active run's split; only runs on that same split can stand next to them.
     same_split = [
-        run for run in shown.values() if run is not active
+        run for name, run in shown.items() if run is not active and name not in broken
         and run.dataset.fingerprint == active.dataset.fingerprint
         and np.array_equal(run.split.val_rows, active.split.val_rows)
     ]
     ladder = pd.concat([baseline_ladder(active)] + [baseline_ladder(run).iloc[[-1]] for run in same_split],
                        ignore_index=True)
     chart(st, charts.baseline_ladder_figure(ladder))
-    skipped = len(shown) - 1 - len(same_split) + (active.name in hidden)
+    skipped = sum(run is not active and name not in broken and all(run is not kept for kept in same_split)
+                  for name, run in shown.items())
     st.caption(f"Validation RMSE on the split of **{md(active.name)}**; lower is better."
                + (f" {count(skipped, 'run')} on other data or another split "
                   f"{'is' if skipped == 1 else 'are'} left out." if skipped else ""))

@@ -105,11 +105,11 @@ st.subheader("Nearest neighbours")
 # The movies on the map, most rated first: listing all ~10,000 titles costs the browser a quarter of a second
 # on every visit, and the ratings filter above already says which movies the learner is looking at.
 findable = shown.sort_values("num_ratings", ascending=False)["movieId"].astype(int).tolist()
-st.selectbox("Find a movie", findable, index=None, format_func=titles.get, key="emb_movie",
+st.selectbox("Find a movie", findable, index=None, format_func=titles.get, key="emb_movie", filter_mode="contains",
              placeholder="Type part of a title, or click a movie on the map",
              help=f"Lists the {count(len(findable), 'movie')} on the map (more than {min_ratings} ratings).")
 st.caption(f"The finder lists only the {count(len(findable), 'movie')} with more than {min_ratings} ratings: a "
-           "rarer movie is not in it (typing its title finds look-alikes instead). Lower the filter above to reach it.")
+           "rarer movie's title finds nothing here. Lower the filter above to reach it.")
 movie_id = st.session_state["emb_movie"]
 if movie_id is None:
     share.drop_param(st.query_params, share.MOVIE_KEY)

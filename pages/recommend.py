@@ -2,10 +2,12 @@
 
 import math
 
+import pandas as pd
 import streamlit as st
 
 from cfcore import analysis, share
 from cfcore import explore_charts as charts
+from cfcore.baselines import diverged
 from cfcore.text import count, md
 from ui.page import chart, intro, remembered_tabs, require_run
 
@@ -56,6 +58,18 @@ TABS = ["This user", "Rate movies yourself", "Explain a prediction"]
 user_tab, you_tab, explain_tab = remembered_tabs(
     TABS, "rec_tab", default=TABS[2] if st.session_state.get(share.SESSION_MOVIE_KEY) else TABS[0])
 
+def _flag_off_scale(predicted) -> None:
+    """Say so when predictions leave the rating scale (the shaded band on the chart)."""
+    outside, lowest, highest = analysis.off_scale(predicted, low, high)
+    if not outside:
+        return
+    why = ("this run diverged: lower the learning rate and train again" if diverged(run) else
+           "a plain dot product has nothing that keeps it on the scale; the bias model's sigmoid does"
+           if run.config.model != "dot_with_bias" else "the predictions are not clipped to the scale")
+    st.warning(f"{count(outside, 'prediction')} on this page fall outside the {low:g} to {high:g} star scale "
+               f"(from {lowest:.2f} to {highest:.2f}): {why}.")
+
+
 if user_tab.open:
     with user_tab:
         rated = analysis.user_ratings(run, user_id)
@@ -76,6 +90,7 @@ if user_tab.open:
         st.markdown(f"**Top {top} for user {user_id}** among movies they have not rated")
         recs = analysis.recommend(run, user_id, top=top, min_ratings=int(min_ratings))
         st.dataframe(charts.for_display(recs.drop(columns=["movieId"])), column_config=FORMAT, hide_index=True)
+        _flag_off_scale(pd.concat([rated["predicted"], recs["predicted"]]))
 
 if you_tab.open:
     with you_tab:
@@ -83,9 +98,11 @@ if you_tab.open:
             "Rate 5 to 20 movies. The movie vectors stay frozen; a small least-squares fit finds the user vector "
             "(and bias) that best reproduces your ratings. That is *fold-in*: no retraining."
         )
+        # One Enter or one click adds one movie: no "Select N matches" entry (typing "Alien" and pressing Enter
+        # added twenty), and titles match as typed, not by fuzzy subsequence.
         picked = st.multiselect("Movies you have seen", movies_by_popularity, format_func=titles.get,
                                 max_selections=20, key="rec_you_movies", placeholder="Type part of a title",
-                                persist_state="session")
+                                select_all=False, filter_mode="contains", persist_state="session")
         yours = {}
         for column, movie_id in zip(st.columns(4) * 5, picked, strict=False):
             yours[movie_id] = column.slider(md(titles[movie_id]), low, high, round((low + high) / 2 * 2) / 2, 0.5,
@@ -114,11 +131,11 @@ if explain_tab.open:
     with explain_tab:
         if "rec_movie" not in st.session_state:
             shared = share.read_id(st.query_params, share.MOVIE_KEY) or st.session_state.get(share.SESSION_MOVIE_KEY)
-            first = analysis.recommend(run, user_id, top=1)
+            first = analysis.recommend(run, user_id, top=1, min_ratings=int(min_ratings))  # the page's filter
             fallback = int(first["movieId"].iloc[0]) if len(first) else movies_by_popularity[0]
             st.session_state["rec_movie"] = shared if shared in titles else fallback
         movie_id = st.selectbox("Movie", movies_by_popularity, format_func=titles.get, key="rec_movie",
-                                persist_state="session")
+                                filter_mode="contains", persist_state="session")
         st.query_params[share.MOVIE_KEY] = str(movie_id)
         if run.config.model == "dot_with_bias":
             why = analysis.explain_prediction(run, user_id, movie_id)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from cfcore import charts, share
 from cfcore import explore_charts as tables
+from cfcore.baselines import diverged, global_mean_baseline
 from cfcore.config import (
     BATCH_SIZE_STOPS,
     CONTROL_RANGES,
@@ -22,7 +23,7 @@ from cfcore.config import (
     preset_extras,
 )
 from cfcore.constants import ARTICLE_VAL_RMSE
-from cfcore.data import DataError, split_dataset
+from cfcore.data import DataError, is_article_dataset, split_dataset
 from cfcore.text import md
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
@@ -50,6 +51,8 @@ def _apply_shared_settings() -> None:
     for key, name in FIELDS.items():
         if name in fitted:
             st.session_state[key] = fitted[name]
+    if notes := st.session_state.get("share_config_notes"):
+        st.session_state["train_link_notes"] = notes
 
 
 def _apply_preset() -> None:
@@ -64,8 +67,13 @@ def _chosen_config(model: str) -> TrainConfig:
                    **{name: st.session_state[key] for key, name in FIELDS.items()})
 
 
-def _references(model: str, dataset, split) -> dict[str, float | None]:
-    return {f"article, {model}": ARTICLE_VAL_RMSE.get(model), "biases only": bias_baseline_rmse(dataset, split)}
+def _references(dataset, split) -> dict[str, float | None]:
+    """The dashed lines: the global mean and the biases-only baseline on this split, and on the article's data
+    its three models' validation RMSEs."""
+    lines = {"global mean": global_mean_baseline(split).val_rmse, "biases only": bias_baseline_rmse(dataset, split)}
+    if is_article_dataset(dataset):
+        lines.update({f"article, {name}": value for name, value in ARTICLE_VAL_RMSE.items()})
+    return lines
 
 
 def _live_figure(job):
@@ -73,8 +81,7 @@ def _live_figure(job):
     history = list(job.history)
     built = st.session_state.get("train_live_figure")
     if built is None or built[0] != (job.id, len(history)):
-        figure = charts.training_curves(history, job.config.epochs,
-                                        _references(job.config.model, job.dataset, job.split))
+        figure = charts.training_curves(history, job.config.epochs, _references(job.dataset, job.split))
         built = st.session_state["train_live_figure"] = ((job.id, len(history)), figure)
     return built[1]
 
@@ -96,12 +103,15 @@ def _retrain_next_seed() -> None:
 def _show_run(name: str) -> None:
     run = runs()[name]
     result, config = run.result, run.config
-    how = ("stopped by you" if result.stopped_by_user else
+    how = ("diverged: lower the learning rate" if diverged(run) else "stopped by you" if result.stopped_by_user else
            "stopped early: validation RMSE stopped improving" if result.stopped_early else "finished")
     if not result.history[-1].get("complete", True):
         how += f"; epoch {result.epochs_run} was cut short"
     st.markdown(f"**{md(name)}** ({how})")
-    article = ARTICLE_VAL_RMSE.get(config.model)
+    if diverged(run):
+        st.warning("This run's validation error blew up instead of falling: the steps were too big. Lower the "
+                   "learning rate (or pick a preset) and train again; its numbers below mean nothing.")
+    article = ARTICLE_VAL_RMSE.get(config.model) if is_article_dataset(run.dataset) else None
     cols = st.columns(4)
     cols[0].metric("Final val RMSE", f"{result.history[-1]['val_rmse']:.3f}")
     cols[1].metric("Best val RMSE", f"{result.best_val_rmse:.3f}", help=f"Epoch {result.best_epoch}; the model "
@@ -109,8 +119,8 @@ def _show_run(name: str) -> None:
                    else None, delta_color="inverse")
     cols[2].metric("Epochs run", f"{result.epochs_run} of {config.epochs}")
     cols[3].metric("Training time", f"{result.train_seconds:.1f} s")
-    chart(st, charts.training_curves(result.history, config.epochs,
-                                           _references(config.model, run.dataset, run.split)), key="train_chart")
+    chart(st, charts.training_curves(result.history, config.epochs, _references(run.dataset, run.split)),
+          key="train_chart")
     if st.session_state.get("active_run") == name:
         st.caption("This is the active model: the Embeddings, Recommend and Under the hood pages use it.")
     elif st.button("Use this model", key="train_use", type="primary"):
@@ -139,6 +149,8 @@ for widget_key, field_name in FIELDS.items():
 _apply_shared_settings()
 job = job_panel.current_job(PURPOSE)
 busy = job is not None
+for note in st.session_state.pop("train_link_notes", []):
+    st.warning(f"The link's settings were adjusted: {md(note)}.")
 controls, panel = st.columns([1, 2], gap="large")
 with controls:
     keep = {"disabled": busy, "persist_state": "session"}

@@ -41,7 +41,13 @@ tags = [t.strip().lower() for t in text.split(",") if t.strip()]
 unknown = sorted({t for t in tags if t not in WEATHER})
 if unknown:
     st.warning(f"Skipping unknown tags: {md(', '.join(unknown))}. Use: {', '.join(WEATHER)}.")
-tags = [t for t in tags if t in WEATHER][:MAX_DAYS] or ["sunny"]
+known = [t for t in tags if t in WEATHER]
+if len(known) > MAX_DAYS:
+    st.info(f"Showing the first {MAX_DAYS} of your {len(known)} days, so the matrices stay readable.")
+if not known:
+    st.info("No known weather tag to look up yet: showing one sunny day. Type tags from the list above, "
+            "separated by commas.")
+tags = known[:MAX_DAYS] or ["sunny"]
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

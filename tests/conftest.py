@@ -89,6 +89,17 @@ def tiny_run(synthetic_dataset):
 
 
 @pytest.fixture(scope="session")
+def dot_run(synthetic_dataset):
+    """A tiny simple_dot run (no biases), for the plain dot-product explanation."""
+    from cfcore.training import TrainConfig, train
+
+    # Seed 1 as in ``tiny_run``: the same train/validation split, so the two runs are comparable.
+    config = TrainConfig(model="simple_dot", embedding_dim=4, epochs=2, batch_size=64, learning_rate=0.01,
+                         patience=0, seed=1)
+    return train(synthetic_dataset, config)
+
+
+@pytest.fixture(scope="session")
 def tiny_run_dir(tiny_run, tmp_path_factory) -> Path:
     from cfcore.training import save_run
 

@@ -45,11 +45,13 @@ def test_training_curves_plot_history_and_reference_lines():
         {"epoch": 2, "train_rmse": 0.9, "val_rmse": 0.95},
     ]
     fig = charts.training_curves(history, epochs=10, references={"article": 0.88, "baseline": math.nan, "x": None})
-    train, val = fig.data
+    train, val, *lines = fig.data
     assert (train.name, val.name) == ("train RMSE", "validation RMSE")
     assert list(train.x) == [1, 2] and list(train.y) == [1.2, 0.9] and list(val.y) == [1.1, 0.95]
-    lines = [shape for shape in fig.layout.shapes if shape.type == "line"]
-    assert len(lines) == 1 and lines[0].y0 == 0.88  # NaN and None references are skipped
+    # NaN and None references are skipped; a reference is a dashed line named in the legend, not a label on
+    # the plot (labels sat under the curves).
+    assert [(line.name, tuple(line.y), line.line.dash) for line in lines] == [("article: 0.880", (0.88, 0.88), "dash")]
+    assert not fig.layout.annotations
     assert fig.layout.xaxis.range[1] >= 10  # the planned epochs fix the x range while training
 
 

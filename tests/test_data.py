@@ -296,7 +296,9 @@ def isolated(monkeypatch, tmp_path):
         calls.append(url)
         raise DataError("download attempted")
 
-    monkeypatch.setattr(data, "download_dataset", fake_download)
+    from cfcore import download
+
+    monkeypatch.setattr(download, "download_dataset", fake_download)
     return calls
 
 
@@ -339,13 +341,13 @@ def test_download_is_the_last_resort(isolated):
     assert len(isolated) == 1
 
 
-def test_offline_without_cache_names_the_three_ways(isolated, tmp_path, synthetic_folder):
+def test_offline_without_cache_is_a_download_error_the_callers_advise_on(isolated, tmp_path, synthetic_folder):
+    from cfcore.download import DownloadError
+
     cached = _cached_copy(tmp_path, synthetic_folder)
     (cached / ".complete").unlink()  # an interrupted extraction is not a cache
-    with pytest.raises(DataError) as info:
+    with pytest.raises(DownloadError, match="no dataset configured and none downloaded yet"):
         resolve_data_path(download=False)
-    message = str(info.value)
-    assert "CFCORE_DATA" in message and "--data" in message and "upload" in message
 
 
 def test_bad_explicit_paths(isolated, tmp_path):
@@ -481,7 +483,7 @@ def test_a_cache_cut_at_a_row_boundary_is_not_believed(isolated, tmp_path, synth
     cached = _cached_copy(tmp_path, synthetic_folder)
     lines = (cached / "ratings.csv").read_text().splitlines(keepends=True)
     (cached / "ratings.csv").write_text("".join(lines[:11]))
-    with pytest.raises(DataError, match="none cached"):
+    with pytest.raises(DataError, match="none downloaded yet"):
         resolve_data_path(download=False)
     with pytest.raises(DataError, match="download attempted"):  # online, it would fetch a fresh copy
         resolve_data_path()

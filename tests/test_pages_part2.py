@@ -63,17 +63,6 @@ def _ok(at: AppTest, title: str) -> None:
     assert [t.value for t in at.title] == [title]
 
 
-@pytest.fixture(scope="module")
-def dot_run(synthetic_dataset):
-    """A tiny simple_dot run (no biases), for the plain dot-product explanation."""
-    from cfcore.training import TrainConfig, train
-
-    # Seed 1 as in ``tiny_run``: the same train/validation split, so the two runs are comparable.
-    config = TrainConfig(model="simple_dot", embedding_dim=4, epochs=2, batch_size=64, learning_rate=0.01,
-                         patience=0, seed=1)
-    return train(synthetic_dataset, config)
-
-
 # ---------------------------------------------------------------------------
 # No run: a friendly message on every page
 # ---------------------------------------------------------------------------

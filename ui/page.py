@@ -34,6 +34,12 @@ def require_run() -> Run | None:
     if run is None:
         st.info("This page needs a trained model. Train one on the Train page: the *fast* preset takes seconds.")
         page_link("pages/train.py", "Go to Train", ":material/model_training:")
+        return None
+    loaded = state.current_dataset()
+    if loaded is not None and loaded.fingerprint != run.dataset.fingerprint:
+        st.warning(f"The active model, **{md(run.name)}**, was trained on {md(dataset_label(run.dataset))}, not on "
+                   f"the data now loaded ({md(dataset_label(loaded))}): this page shows the model's own users and "
+                   "movies. Train a model on the new data, or pick another model in the sidebar.")
     return run
 
 

@@ -25,6 +25,7 @@ import streamlit as st
 
 from cfcore import constants as C
 from cfcore import share
+from cfcore.baselines import diverged
 from cfcore.data import DataError, Dataset
 from cfcore.datasetfile import read_dataset_file, save_dataset_file
 from cfcore.runs import Run, RunError
@@ -60,6 +61,7 @@ def init_session() -> None:
         st.session_state.setdefault("share_movie", share.read_id(st.query_params, share.MOVIE_KEY))
         st.session_state["share_config"] = share.params_to_config_overrides(st.query_params)
         st.session_state["share_view"] = share.params_to_view(st.query_params)
+        st.session_state["share_config_notes"] = share.config_link_notes(st.query_params)
     if not st.session_state.get("_restored"):
         st.session_state["_restored"] = True
         _restore(workspace)
@@ -395,4 +397,5 @@ def shared_run_notice() -> tuple[str, str] | None:
 def run_label(run: Run) -> str:
     """ "name · val RMSE 0.874" for menus and the sidebar."""
     rmse = run.result.best_val_rmse
-    return f"{run.name} · val RMSE {rmse:.3f}" if math.isfinite(rmse) else run.name
+    label = f"{run.name} · val RMSE {rmse:.3f}" if math.isfinite(rmse) else run.name
+    return f"{label} (diverged)" if diverged(run) else label

@@ -48,7 +48,9 @@ _TRAIN_STATE_JS = """(title) => {
     const progress = document.querySelector('[data-testid="stProgress"]');
     const labels = Array.from(document.querySelectorAll('[data-testid="stMetricLabel"]'));
     return {
-        points: chart ? chart.data.map(trace => (trace.x || []).length) : null,
+        // the two curves; reference lines (named "label: value") are not the run's
+        points: chart ? chart.data.filter(trace => !String(trace.name).includes(':'))
+            .map(trace => (trace.x || []).length) : null,
         progress: progress ? progress.innerText.trim() : '',
         finished: labels.some(label => label.innerText.trim() === 'Final val RMSE'),
     };
@@ -123,7 +125,8 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     epochs_run = int(metric_value(page, "Epochs run").split(" of ")[0])
     assert metric_value(page, "Epochs run") == f"{epochs_run} of {EPOCHS}"
     curve = plotly_figure(page, CURVE_TITLE)
-    assert [trace["points"] for trace in curve["traces"]] == [epochs_run, epochs_run]
+    assert [trace["points"] for trace in curve["traces"][:2]] == [epochs_run, epochs_run]
+    assert all(":" in trace["name"] for trace in curve["traces"][2:])  # reference lines, named in the legend
     # The sidebar's active model is the new run, labelled with its best validation RMSE.
     active = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Active model").input_value()
     assert active == f"dot_with_bias #1 · val RMSE {metric_value(page, 'Best val RMSE')}", active

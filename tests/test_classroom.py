@@ -1,0 +1,226 @@
+"""The classroom pass (issue 15): numbers that misled a new user, widgets that surprised one, and words."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cfcore import analysis, share
+from cfcore.baselines import diverged
+from cfcore.text import count
+from tests.conftest import make_synthetic_frames, open_app, seed_workspace, shown
+from tests.test_pages_part2 import _app, _figures, _ok
+
+
+@pytest.fixture(scope="module")
+def wild_run(synthetic_dataset):
+    """simple_dot with Adam at learning rate 1: its validation RMSE climbs from 17 to 87, far off the scale."""
+    from cfcore.training import TrainConfig, train
+
+    return train(synthetic_dataset, TrainConfig(model="simple_dot", embedding_dim=8, epochs=3, batch_size=16,
+                                                learning_rate=1.0, patience=0, seed=1))
+
+
+def _texts(at, *kinds: str) -> str:
+    return " ".join(shown(str(e.value)) for kind in kinds for e in at.get(kind))
+
+
+# -- numbers that mislead ------------------------------------------------------------------------------
+
+
+def test_a_diverged_run_is_called_so_and_kept_off_comparisons(wild_run, tiny_run, dot_run):
+    # dot_run is two epochs of simple_dot, still falling from far above the global mean: not diverged.
+    assert diverged(wild_run) and not diverged(tiny_run) and not diverged(dot_run)
+    at = _app("train", wild_run).run()
+    _ok(at, "Train")
+    assert "diverged: lower the learning rate" in _texts(at, "markdown")
+    assert "finished" not in _texts(at, "markdown").split("diverged")[0][-20:]
+    assert any("blew up" in w.value for w in at.warning)
+
+    at = _app("compare", tiny_run, wild=wild_run).run()
+    _ok(at, "Compare")
+    curves = next(f for f in _figures(at) if f["layout"].get("xaxis", {}).get("title", {}).get("text") == "epoch")
+    assert [trace["name"] for trace in curves["data"]] == ["tiny"]  # the RMSE of 87 does not flatten the rest
+    assert "they diverged (lower the learning rate): wild" in _texts(at, "caption")
+
+
+def test_predictions_off_the_rating_scale_are_flagged_and_drawn(wild_run, tiny_run):
+    user = int(wild_run.dataset.index_to_user[0])
+    at = _app("recommend", wild_run)
+    at.query_params["user"] = str(user)
+    at.run()
+    _ok(at, "Recommend")
+    warning = _texts(at, "warning")
+    assert "fall outside the 0.5 to 5 star scale" in warning and "this run diverged" in warning
+    scatter = next(f for f in _figures(at) if any(t.get("name") == "perfect" for t in f["data"]))
+    highest = float(analysis.user_ratings(wild_run, user)["predicted"].max())
+    assert scatter["layout"]["yaxis"]["range"][1] >= highest > 5  # the axis shows them
+    assert scatter["layout"]["shapes"]  # the off-scale band is shaded
+
+    at = _app("recommend", tiny_run).run()
+    assert "outside the" not in _texts(at, "warning")
+
+
+def test_reference_lines_name_the_baselines_and_the_article_only_on_its_data(tiny_run, movielens_path):
+    at = _app("train", tiny_run).run()
+    _ok(at, "Train")
+    curve = next(f for f in _figures(at) if "RMSE per epoch" in str(f["layout"].get("title", {}).get("text")))
+    names = [trace["name"] for trace in curve["data"]]
+    assert names[:2] == ["train RMSE", "validation RMSE"]
+    assert any(n.startswith("global mean: ") for n in names) and any(n.startswith("biases only: ") for n in names)
+    assert not any("article" in n for n in names)  # synthetic data: the article's numbers do not apply
+    assert not curve["layout"].get("annotations")  # no labels on the plot to sit under the curves
+    assert all(m.delta is None or "article" not in str(m.delta) for m in at.metric)
+
+    from cfcore.data import is_article_dataset, load_dataset
+
+    assert is_article_dataset(load_dataset(movielens_path)) and not is_article_dataset(tiny_run.dataset)
+    from cfcore.charts import training_curves
+
+    lines = {"article, simple_dot": 1.08, "article, dot_with_bias": 0.88, "article, simple_embedding": 1.13,
+             "global mean": 1.046, "biases only": 0.865}
+    drawn = [trace.name for trace in training_curves([], 10, lines).data[2:]]
+    assert drawn == ["article, simple_embedding: 1.130", "article, simple_dot: 1.080", "global mean: 1.046",
+                     "article, dot_with_bias: 0.880", "biases only: 0.865"]
+
+
+def test_the_pca_text_says_what_pc1_is_for_the_run_on_screen(tiny_run):
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=8)
+    offset = shared + 0.05 * rng.normal(size=(200, 8))  # every vector mostly the same direction
+    zero_mean = rng.normal(size=(200, 8))
+    assert analysis.pc1_average_alignment(offset, analysis.pca(offset)) > 0.99
+    assert analysis.pc1_average_alignment(zero_mean, analysis.pca(zero_mean)) < 0.9
+
+    at = _app("embeddings", tiny_run).run()
+    result = analysis.pca(tiny_run.embeddings.movie)
+    alignment = analysis.pc1_average_alignment(tiny_run.embeddings.movie, result)
+    text = _texts(at, "caption")
+    assert f"PC1 carries {result.explained[0]:.0%} of the variance" in text
+    assert ("points along the average movie vector" in text) == (alignment > 0.9)
+    assert ("is not the average movie vector" in text) == (alignment <= 0.9)
+    at.toggle(key="emb_centered").set_value(True).run()
+    assert "Centered: the average movie vector is subtracted first" in _texts(at, "caption")
+
+
+def test_explain_opens_on_a_movie_the_ratings_filter_lets_through(tiny_run):
+    threshold = int(tiny_run.dataset.movies["num_ratings"].quantile(0.75))
+    at = _app("recommend", tiny_run).run()
+    at.number_input(key="rec_min_ratings").set_value(threshold).run()
+    at.session_state["rec_tab"] = "Explain a prediction"
+    at.run()
+    movie = at.selectbox(key="rec_movie").value
+    counts = tiny_run.dataset.movies.set_index("movieId")["num_ratings"]
+    assert counts[movie] > threshold
+
+
+# -- widgets that surprise ---------------------------------------------------------------------------------
+
+
+def test_rate_movies_yourself_adds_one_movie_per_enter_and_matches_titles_as_typed(tiny_run):
+    at = _app("recommend", tiny_run)
+    at.session_state["rec_tab"] = "Rate movies yourself"
+    at.run()
+    proto = at.multiselect(key="rec_you_movies").proto
+    assert proto.select_all == 0  # no "Select N matches": Enter on "Alien" added twenty movies
+    assert proto.max_selections == 20
+    finder = _app("embeddings", tiny_run).run().selectbox(key="emb_movie").proto
+    assert [proto.filter_mode, finder.filter_mode] == [finder.filter_mode, finder.filter_mode]
+    assert finder.filter_mode != type(finder).DESCRIPTOR.fields_by_name["filter_mode"].default_value
+
+
+def test_tabs_open_where_the_learner_left_them_after_a_page_switch(data_env, tiny_run_dir):
+    ws = seed_workspace({"tiny": tiny_run_dir})
+    at = open_app(ws, page="pages/recommend.py")
+    at.session_state["rec_tab"] = "Explain a prediction"
+    at.run()
+    assert at.selectbox(key="rec_movie")
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/recommend.py").run()
+    assert not at.exception and at.session_state["rec_tab"] == "Explain a prediction"
+    assert at.selectbox(key="rec_movie") and not at.get("multiselect")
+
+    at.switch_page("pages/compare.py").run()
+    at.session_state["cmp_load_tab"] = "From a zip"
+    at.run()
+    at.switch_page("pages/train.py").run()
+    at.switch_page("pages/compare.py").run()
+    assert at.session_state["cmp_load_tab"] == "From a zip"
+
+
+def test_a_ratings_filter_above_every_movie_says_why_everything_is_empty(tiny_run):
+    most = int(tiny_run.dataset.movies["num_ratings"].max())
+    at = _app("embeddings", tiny_run).run()
+    at.number_input(key="emb_min_ratings").set_value(most).run()
+    _ok(at, "Embeddings")
+    assert f"the most-rated one has {most:,}" in _texts(at, "warning")
+    assert len(at.dataframe) == 0  # no empty ranking tables
+    assert "a rarer movie's title finds nothing here" in _texts(at, "caption")
+
+
+def test_a_new_dataset_under_an_old_model_is_pointed_out(data_env, tiny_run_dir):
+    ws = seed_workspace({"tiny": tiny_run_dir})
+    at = open_app(ws, page="pages/embeddings.py")
+    assert "was trained on" not in _texts(at, "warning")
+    ratings, movies = make_synthetic_frames(n_users=30, n_movies=20, seed=5)
+    at.switch_page("pages/data.py").run()
+    at.radio(key="data_source").set_value("upload").run()
+    at.file_uploader(key="data_upload_ratings").set_value(("ratings.csv", ratings.to_csv(index=False).encode(),
+                                                           "text/csv"))
+    at.file_uploader(key="data_upload_movies").set_value(("movies.csv", movies.to_csv(index=False).encode(),
+                                                          "text/csv"))
+    at.run()
+    for page in ("pages/embeddings.py", "pages/recommend.py"):
+        at.switch_page(page).run()
+        assert not at.exception
+        assert "was trained on" in _texts(at, "warning") and "not on the data now loaded" in _texts(at, "warning")
+
+
+def test_bad_values_in_a_shared_link_are_named(data_env):
+    at = open_app(page="pages/train.py", epochs="9999", model="foo", learning_rate="0.0013", seed="abc")
+    warnings = _texts(at, "warning")
+    assert "epochs=9999 is not on the page's controls: the nearest, 50, is used" in warnings
+    assert "model='foo' is not one of simple_dot, dot_with_bias, simple_embedding" in warnings
+    assert "learning_rate=0.0013" in warnings and "seed='abc'" in warnings
+    assert at.slider(key="train_epochs").value == 50
+    assert share.config_link_notes(share.config_to_params(share.TrainConfig())) == []  # a clean link: no notes
+
+
+def test_under_the_hood_says_when_it_cuts_or_replaces_the_weather(data_env):
+    at = open_app(page="pages/under_the_hood.py")
+    at.text_input(key="uth_days").set_value(", ".join(["sunny", "rainy"] * 10)).run()
+    assert "Showing the first 14 of your 20 days" in _texts(at, "info")
+    at.text_input(key="uth_days").set_value("hail, , ").run()
+    assert "Skipping unknown tags: hail" in _texts(at, "warning")
+    assert "No known weather tag to look up yet: showing one sunny day" in _texts(at, "info")
+
+
+# -- words ---------------------------------------------------------------------------------------------------
+
+
+def test_counts_read_as_words():
+    assert [count(1, "movie"), count(2, "movie"), count(1235, "movie"), count(1, "more movie", "more movies")] == [
+        "1 movie", "2 movies", "1,235 movies", "1 more movie"]
+
+
+def test_no_raw_keys_and_every_number_says_what_it_is_over(tiny_run, dot_run):
+    at = _app("compare", tiny_run, dot=dot_run).run()
+    assert list(at.radio(key="cmp_metric").options) == ["validation RMSE", "training RMSE", "validation loss",
+                                                       "training loss"]
+    assert not any("val_rmse" in json.dumps(f["layout"]) for f in _figures(at))
+
+    movie = int(tiny_run.dataset.movies["movieId"].iloc[0])
+    at = _app("embeddings", tiny_run)
+    at.query_params.update({"movie": str(movie), "minr": "0"})
+    at.run()
+    neighbours = at.dataframe[-1].value
+    assert list(neighbours.columns)[:2] == ["title", "similarity"]
+
+    at = _app("recommend", tiny_run)
+    user = int(tiny_run.dataset.index_to_user[0])
+    at.query_params["user"] = str(user)
+    at.run()
+    held_out = int((analysis.user_ratings(tiny_run, user)["split"] == "validation").sum())
+    assert f"over {count(held_out, 'held-out rating')}" in _texts(at, "caption")
