@@ -2,9 +2,11 @@
 
 import streamlit as st
 
+from ui import presenter
 from ui.streamlit_fixes import preload_widget_code, start_loading_chart_code
 
-st.set_page_config(page_title="Embeddings Explorer", page_icon="🎬", layout="wide")
+st.set_page_config(page_title="Embeddings Explorer", page_icon="🎬", layout="wide",
+                   initial_sidebar_state="collapsed" if presenter.read_link() else "auto")
 chart_code = start_loading_chart_code()  # first: the browser fetches Plotly while pandas is imported below
 
 from ui import services, state  # noqa: E402 - after the call above
@@ -25,6 +27,7 @@ page = st.navigation(
     ]
 )
 sidebar()
+presenter.apply()
 preload_widget_code()  # once per session; the browser loads other pages' code when idle
 try:
     page.run()

@@ -5,7 +5,7 @@ import streamlit as st
 from cfcore import charts, settings
 from cfcore.data import DataError, dataset_from_files, split_dataset
 from cfcore.text import md, server_text
-from ui.page import chart, dataset_label, intro
+from ui.page import chart, dataset_label, intro, metric_row
 from ui.services import configured_data_path, load_path_dataset
 from ui.state import current_dataset, init_session, set_dataset, set_split_settings, split_settings
 
@@ -122,11 +122,12 @@ if dataset is None:
     st.stop()
 
 st.subheader(f"Summary: {md(dataset_label(dataset))}")
-cols = st.columns(4)
-cols[0].metric("Users", f"{dataset.n_users:,}")
-cols[1].metric("Movies", f"{dataset.n_movies:,}", help="Movies with at least one rating.")
-cols[2].metric("Ratings", f"{dataset.n_ratings:,}")
-cols[3].metric("Sparsity", f"{dataset.sparsity:.2%}", help="Share of the user x movie grid with no rating.")
+row = metric_row()
+row.metric("Users", f"{dataset.n_users:,}", width="content")
+row.metric("Movies", f"{dataset.n_movies:,}", help="Movies with at least one rating.", width="content")
+row.metric("Ratings", f"{dataset.n_ratings:,}", width="content")
+row.metric("Sparsity", f"{dataset.sparsity:.2%}", help="Share of the user x movie grid with no rating.",
+           width="content")
 ratings_chart, users_chart, movies_chart, sample = _overview(dataset.fingerprint, dataset)
 cols = st.columns(3)
 chart(cols[0], ratings_chart, key="data_hist_ratings")
@@ -154,11 +155,11 @@ except DataError as err:
     st.error(md(err))
     st.stop()
 cold = split.cold_start_counts()
-cols = st.columns(4)
-cols[0].metric("Training ratings", f"{split.n_train:,}")
-cols[1].metric("Validation ratings", f"{split.n_val:,}")
-cols[2].metric("Val. ratings, new movie", f"{cold['unseen_movie']:,}",
+row = metric_row()
+row.metric("Training ratings", f"{split.n_train:,}", width="content")
+row.metric("Validation ratings", f"{split.n_val:,}", width="content")
+row.metric("Val. ratings, new movie", f"{cold['unseen_movie']:,}", width="content",
                help="Validation ratings whose movie never appears in training: its embedding never moves from "
                "its random start, so these predictions are guesses.")
-cols[3].metric("Val. ratings, new user", f"{cold['unseen_user']:,}",
+row.metric("Val. ratings, new user", f"{cold['unseen_user']:,}", width="content",
                help="Validation ratings whose user never appears in training.")

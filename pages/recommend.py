@@ -9,7 +9,7 @@ from cfcore import analysis, share
 from cfcore import explore_charts as charts
 from cfcore.baselines import diverged
 from cfcore.text import count, md
-from ui.page import chart, intro, remembered_tabs, require_run
+from ui.page import chart, intro, metric_row, remembered_tabs, require_run
 
 st.title("Recommend")
 intro(
@@ -74,15 +74,13 @@ if user_tab.open:
     with user_tab:
         rated = analysis.user_ratings(run, user_id)
         validation = rated[rated["split"] == "validation"]
-        a, b, c = st.columns(3)
-        a.metric("Ratings", len(rated))
-        b.metric("RMSE, all their ratings", f"{analysis.user_rmse(rated):.3f}")
+        row = metric_row()
+        row.metric("Ratings", len(rated), width="content")
+        row.metric("RMSE, all their ratings", f"{analysis.user_rmse(rated):.3f}", width="content")
         val_rmse = analysis.user_rmse(validation)
-        c.metric("RMSE, held-out ratings", f"{val_rmse:.3f}" if math.isfinite(val_rmse) else "none held out",
-                 help=f"Over this user's {count(len(validation), 'rating')} in the validation split, which the "
-                      "model never trained on.")
-        if math.isfinite(val_rmse):
-            c.caption(f"over {count(len(validation), 'held-out rating')}")
+        row.metric(f"RMSE, {count(len(validation), 'held-out rating')}",
+                   f"{val_rmse:.3f}" if math.isfinite(val_rmse) else "none held out", width="content",
+                   help="This user's ratings in the validation split, which the model never trained on.")
         left, right = st.columns([3, 2])
         left.dataframe(charts.for_display(rated.drop(columns=["movieId", "genres"])), column_config=THEIR_FORMAT,
                        hide_index=True)

@@ -28,7 +28,7 @@ from cfcore.text import md
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
 from ui import job_panel
-from ui.page import chart, dataset_label, intro, load_default_dataset_button
+from ui.page import chart, dataset_label, intro, load_default_dataset_button, metric_row, scroll_into_view
 from ui.services import bias_baseline_rmse
 from ui.state import current_dataset, init_session, runs, set_active_run, split_settings, workspace_link
 
@@ -112,13 +112,13 @@ def _show_run(name: str) -> None:
         st.warning("This run's validation error blew up instead of falling: the steps were too big. Lower the "
                    "learning rate (or pick a preset) and train again; its numbers below mean nothing.")
     article = ARTICLE_VAL_RMSE.get(config.model) if is_article_dataset(run.dataset) else None
-    cols = st.columns(4)
-    cols[0].metric("Final val RMSE", f"{result.history[-1]['val_rmse']:.3f}")
-    cols[1].metric("Best val RMSE", f"{result.best_val_rmse:.3f}", help=f"Epoch {result.best_epoch}; the model "
-                   "keeps these weights.", delta=f"{result.best_val_rmse - article:+.3f} vs article" if article
-                   else None, delta_color="inverse")
-    cols[2].metric("Epochs run", f"{result.epochs_run} of {config.epochs}")
-    cols[3].metric("Training time", f"{result.train_seconds:.1f} s")
+    row = metric_row()
+    row.metric("Final val RMSE", f"{result.history[-1]['val_rmse']:.3f}", width="content")
+    row.metric("Best val RMSE", f"{result.best_val_rmse:.3f}", width="content", delta_color="inverse",
+               help=f"Epoch {result.best_epoch}; the model keeps these weights.",
+               delta=f"{result.best_val_rmse - article:+.3f} vs article" if article else None)
+    row.metric("Epochs run", f"{result.epochs_run} of {config.epochs}", width="content")
+    row.metric("Training time", f"{result.train_seconds:.1f} s", width="content")
     chart(st, charts.training_curves(result.history, config.epochs, _references(run.dataset, run.split)),
           key="train_chart")
     if st.session_state.get("active_run") == name:
@@ -193,9 +193,12 @@ if start:
         st.error(f"Cannot start training: {md(err)}")
     else:
         job_panel.clear_notices(PURPOSE)
+        st.session_state["train_scroll_to_panel"] = True
         st.rerun()
 
-with panel:
+with panel.container(key="train_panel"):
+    if st.session_state.pop("train_scroll_to_panel", False):
+        scroll_into_view("train_panel")  # on a narrow screen the panel sits below the settings
     if job is not None:
         job_panel.watch([job.id], _draw_live)
     else:
@@ -216,8 +219,8 @@ with panel:
         if shown in runs():
             _show_run(shown)
         else:
-            st.info("Choose settings and press **Train**. The *fast* preset trains in seconds; the article's "
-                    "settings (batch size 32) take a few minutes on a CPU.")
+            st.info("Choose settings and press **Train**. The *fast* preset trains in a second or two; the article's "
+                    "settings (batch size 32, 10 epochs) take about 11 s on a 2-core CPU.")
     job_panel.other_trainings("train")
 
 if runs():

@@ -132,7 +132,8 @@ if failure := job_panel.describe_failure(PURPOSE):
 dot_run = _newest("simple_dot")
 if dot_run is None:
     preset_name = st.selectbox("Settings for both models", list(PRESETS), index=list(PRESETS).index("fast"),
-                               key="uth_preset", help="fast trains in seconds; article takes minutes on a CPU.")
+                               key="uth_preset",
+                               help="fast trains in a second or two; article about 11 s each on a 2-core CPU.")
     # The Data page's split, as the Train page uses: the new runs then stand next to its runs on Compare.
     settings = split_settings()
     config = preset(preset_name, model="simple_embedding", val_fraction=settings["val_fraction"])

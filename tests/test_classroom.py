@@ -223,4 +223,4 @@ def test_no_raw_keys_and_every_number_says_what_it_is_over(tiny_run, dot_run):
     at.query_params["user"] = str(user)
     at.run()
     held_out = int((analysis.user_ratings(tiny_run, user)["split"] == "validation").sum())
-    assert f"over {count(held_out, 'held-out rating')}" in _texts(at, "caption")
+    assert f"RMSE, {count(held_out, 'held-out rating')}" in [m.label for m in at.metric]

@@ -11,7 +11,7 @@ from streamlit.errors import StreamlitAPIException
 from cfcore.data import DataError, Dataset
 from cfcore.runs import Run
 from cfcore.text import md, server_text
-from ui import services, state
+from ui import presenter, services, state
 
 
 def intro(text: str) -> None:
@@ -69,7 +69,23 @@ def chart(container, figure, **kwargs):
     title = str(getattr(figure.layout.title, "text", None) or "chart")
     name = re.sub(r"[^A-Za-z0-9]+", "-", re.sub(r"<[^>]*>", " ", title)).strip("-").lower()[:60] or "chart"
     image = {"format": st.session_state.get(IMAGE_FORMAT_KEY, "png"), "filename": name, **IMAGE_SIZE}
-    return container.plotly_chart(figure, config={"toImageButtonOptions": image, "displaylogo": False}, **kwargs)
+    config = {"toImageButtonOptions": image, "displaylogo": False}
+    return container.plotly_chart(presenter.figure(figure), config=config, **kwargs)
+
+
+def scroll_into_view(key: str) -> None:
+    """Scroll the browser to the container made with ``st.container(key=key)`` (Streamlit gives it the class
+    ``st-key-<key>``); the script is this page's own, with no visitor text in it."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", key):
+        raise ValueError(f"not a container key: {key!r}")
+    st.html(f"<script>document.querySelector('.st-key-{key}')?.scrollIntoView({{block: 'start'}});</script>",
+            unsafe_allow_javascript=True)
+
+
+def metric_row():
+    """A row for ``st.metric(..., width="content")`` cards that wraps onto a new line when the page is narrow
+    (a projector's 1024 px, or 150% zoom), instead of cutting values and labels to "0..." as fixed columns did."""
+    return st.container(horizontal=True, gap="large")
 
 
 def remembered_tabs(labels: list[str], key: str, default: str | None = None):

@@ -7,7 +7,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cfcore.data import Dataset
 from cfcore.text import md
-from ui import job_panel, state
+from ui import job_panel, presenter, state
 from ui.page import IMAGE_FORMAT_KEY, dataset_label
 
 # The sidebar's training line only needs to be roughly current; the Train page polls faster.
@@ -37,8 +37,15 @@ def _show_dataset(slot, dataset: Dataset | None) -> None:
                      f"{dataset.n_ratings:,} ratings")
 
 
-def _on_pick() -> None:
-    state.set_active_run(st.session_state["sidebar_active_run"])
+def active_model_picker(key: str) -> None:
+    """The active-model menu (the sidebar's, or the page's own in presenter mode, where the sidebar is shut)."""
+    all_runs, active = state.runs(), state.active_run()
+    if active is None:
+        st.caption("None yet (Train page).")
+        return
+    st.session_state[key] = active.name
+    st.selectbox("Active model", list(all_runs), key=key, on_change=lambda: state.set_active_run(st.session_state[key]),
+                 format_func=lambda name: state.run_label(all_runs[name]), label_visibility="collapsed")
 
 
 def sidebar() -> None:
@@ -51,18 +58,13 @@ def sidebar() -> None:
         _show_dataset(slot, state.current_dataset())
         st.session_state[_SLOT_KEY] = (_run_marker(), slot)
         st.markdown("**Active model**")
-        all_runs, active = state.runs(), state.active_run()
-        if active is None:
-            st.caption("None yet (Train page).")
-        else:
-            st.session_state["sidebar_active_run"] = active.name
-            st.selectbox(
-                "Active model", list(all_runs), key="sidebar_active_run", on_change=_on_pick,
-                format_func=lambda name: state.run_label(all_runs[name]), label_visibility="collapsed",
-            )
+        active_model_picker("sidebar_active_run")
         job = job_panel.current_job("train")
         if job is not None:
             _training_status(job.id)
+        st.toggle("Presenter mode", key=presenter.KEY, on_change=presenter.follow_toggle,
+                  help="For a projector: larger text and chart labels, the sidebar shut (the active model is then "
+                       "chosen at the top of each page). The link gets ?present=1, so you can open it that way.")
         st.radio("Chart images", ["png", "svg"], key=IMAGE_FORMAT_KEY, horizontal=True, format_func=str.upper,
                  help="What the camera button above every chart saves: a 1920x1080 PNG (for slides and the "
                       "projector) or an SVG (for print; any size).")
