@@ -16,7 +16,7 @@ BLUE = "#3b6ea5"
 ORANGE = "#d9822b"
 GREY = "#7b8794"
 GREEN = "#3f8f5b"
-REFERENCE_COLORS = (GREY, GREEN, "#9b5de5", "#b5651d")
+REFERENCE_COLORS = (GREY, GREEN, "#9b5de5", "#b5651d", "#c23030")
 _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
 
 
@@ -119,8 +119,9 @@ def training_curves(
             line={"color": ORANGE}, hovertemplate="epoch %{x}: validation RMSE %{y:.4f}<extra></extra>",
         )
     )
-    _layout(fig, title, "epoch", "RMSE (stars)", height=380)
-    fig.update_layout(showlegend=True, legend={"orientation": "h", "y": -0.2, "x": 0.0})
+    _layout(fig, title, "epoch", "RMSE (stars)", height=380 + 20 * len(references or {}))
+    # Below the axis title, however many lines the legend takes on a narrow screen.
+    fig.update_layout(showlegend=True, legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0.0})
     last = max([epochs or 0, *x, 1])
     fig.update_xaxes(range=[0.5, last + 0.5], dtick=1 if last <= 20 else None)
     add_references(fig, references, (0.5, last + 0.5))

@@ -15,8 +15,9 @@ MODEL_DESCRIPTIONS = {
 }
 
 
+# Short enough for a select box on a projector (1024 px, or 150% zoom); MODEL_DESCRIPTIONS says the rest.
 MODEL_LABELS = {"simple_dot": "Dot product", "dot_with_bias": "Dot product + biases",
-                "simple_embedding": "Dot product, hand-made embedding layer"}
+                "simple_embedding": "Hand-made layer"}
 
 
 class ConfigError(ValueError):
@@ -111,8 +112,7 @@ PRESETS: dict[str, TrainConfig] = {
     ),
 }
 
-PRESET_LABELS = {"article": "article: the article's settings", "fast": "fast: big batches, seconds",
-                 "best": "best: L2 and a global offset, our best"}
+PRESET_LABELS = {"article": "article", "fast": "fast (seconds)", "best": "best (ours)"}
 
 # The stops the Train page's batch-size and learning-rate sliders offer; every preset's own value is one.
 BATCH_SIZE_STOPS: tuple[int, ...] = tuple(sorted(

@@ -151,13 +151,15 @@ job = job_panel.current_job(PURPOSE)
 busy = job is not None
 for note in st.session_state.pop("train_link_notes", []):
     st.warning(f"The link's settings were adjusted: {md(note)}.")
-controls, panel = st.columns([1, 2], gap="large")
+controls, panel = st.columns([5, 6], gap="medium")  # the controls' select boxes need room on a projector
 with controls:
     keep = {"disabled": busy, "persist_state": "session"}
     model = st.selectbox("Model", MODEL_NAMES, key="train_model", format_func=MODEL_LABELS.get, **keep)
     st.caption(MODEL_DESCRIPTIONS[model])
     st.selectbox("Preset", list(PRESETS), key="train_preset", format_func=PRESET_LABELS.get,
-                 on_change=_apply_preset, help="Fills the settings below.", **keep)
+                 on_change=_apply_preset, help="Fills the settings below. *article*: the article's settings "
+                 "(batch 32); *fast*: big batches, a run in a second or two; *best*: our best, with L2 and a global "
+                 "offset.", **keep)
     if extras := preset_extras(PRESETS[st.session_state["train_preset"]]):
         st.caption(f"This preset also uses {', '.join(extras)}.")
     st.number_input("Embedding dimension", *CONTROL_RANGES["embedding_dim"], step=1, key="train_embedding_dim",

@@ -224,3 +224,32 @@ def test_no_raw_keys_and_every_number_says_what_it_is_over(tiny_run, dot_run):
     at.run()
     held_out = int((analysis.user_ratings(tiny_run, user)["split"] == "validation").sum())
     assert f"RMSE, {count(held_out, 'held-out rating')}" in [m.label for m in at.metric]
+
+
+# -- projector and presenter -----------------------------------------------------------------------------------
+
+
+def test_presenter_mode_from_the_link_and_the_toggle(data_env, tiny_run_dir):
+    ws = seed_workspace({"tiny": tiny_run_dir})
+    at = open_app(ws, page="pages/train.py", present="1")
+    assert at.session_state["present"] is True and at.query_params["present"] == "1"
+    assert any("font-size: 20px" in h.proto.body for h in at.get("html"))
+    assert at.selectbox(key="present_active_run").value == "tiny"  # the picker, on the page itself
+    curve = next(f for f in _figures(at) if "RMSE per epoch" in str(f["layout"].get("title", {}).get("text")))
+    assert curve["layout"]["xaxis"]["tickfont"]["size"] >= 14 and curve["layout"]["yaxis"]["tickfont"]["size"] >= 14
+    at.sidebar.toggle(key="present").set_value(False).run()
+    assert "present" not in at.query_params
+    assert not any(box.key == "present_active_run" for box in at.get("selectbox"))
+    curve = next(f for f in _figures(at) if "RMSE per epoch" in str(f["layout"].get("title", {}).get("text")))
+    assert "tickfont" not in curve["layout"].get("xaxis", {})  # the shared figure itself was never enlarged
+
+
+def test_pressing_train_scrolls_the_live_panel_into_view(data_env):
+    at = open_app(page="pages/train.py")
+    at.selectbox(key="train_preset").set_value("fast").run()
+    at.button(key="train_start").click().run()
+    scripts = [h.proto.body for h in at.get("html") if "scrollIntoView" in h.proto.body]
+    assert scripts == ["<script>document.querySelector('.st-key-train_panel')?.scrollIntoView({block: 'start'});"
+                       "</script>"]
+    at.run()
+    assert not any("scrollIntoView" in h.proto.body for h in at.get("html"))  # once, not on every rerun

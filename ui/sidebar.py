@@ -57,7 +57,7 @@ def sidebar() -> None:
         slot = st.empty()
         _show_dataset(slot, state.current_dataset())
         st.session_state[_SLOT_KEY] = (_run_marker(), slot)
-        st.markdown("**Active model**")
+        st.markdown("**Active model** (validation RMSE)")
         active_model_picker("sidebar_active_run")
         job = job_panel.current_job("train")
         if job is not None:

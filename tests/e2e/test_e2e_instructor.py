@@ -102,7 +102,7 @@ def test_a_saved_run_is_explored_without_training(page, app_url, demo_run_zip):
     expect(loaded).to_be_visible()
     loaded.scroll_into_view_if_needed()
     active = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Active model").input_value()
-    assert active.startswith("dot_with_bias #1 · val RMSE 0."), active
+    assert active.startswith("dot_with_bias #1 · RMSE 0."), active
     assert_no_traceback(page)
     screenshot(page, "journey2-02-run-loaded")
 

@@ -90,7 +90,7 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     go_to(page, "Train")
     expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
     select_option(page, "Model", "Dot product + biases")
-    select_option(page, "Preset", "fast: big batches, seconds")
+    select_option(page, "Preset", "fast (seconds)")
     fast = PRESETS["fast"]
     assert slider_value(page, "Epochs") == str(fast.epochs), "preset not applied"
     assert slider_value(page, "Batch size") == str(fast.batch_size), "preset not applied"
@@ -129,7 +129,7 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     assert all(":" in trace["name"] for trace in curve["traces"][2:])  # reference lines, named in the legend
     # The sidebar's active model is the new run, labelled with its best validation RMSE.
     active = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Active model").input_value()
-    assert active == f"dot_with_bias #1 · val RMSE {metric_value(page, 'Best val RMSE')}", active
+    assert active == f"dot_with_bias #1 · RMSE {metric_value(page, 'Best val RMSE')}", active
     expect(page.get_by_text("This is the active model")).to_be_visible()
     assert_no_traceback(page)
     screenshot(page, "journey1-04-trained")

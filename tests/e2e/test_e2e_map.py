@@ -25,7 +25,7 @@ def _camera(page, chart):
 def test_a_learner_draws_a_tsne_map_and_takes_it_away(page, app_url):
     open_page(page, app_url)
     go_to(page, "Train")
-    select_option(page, "Preset", "fast: big batches, seconds")
+    select_option(page, "Preset", "fast (seconds)")
     page.get_by_test_id("stButton").filter(has_text="Train").get_by_role("button").click()
     expect(page.get_by_test_id("stMetricLabel").get_by_text("Final val RMSE", exact=True)).to_be_visible(
         timeout=180_000)

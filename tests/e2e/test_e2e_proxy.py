@@ -140,7 +140,7 @@ def test_a_learner_uses_the_app_through_the_proxy(page, proxied, tmp_path):
 
     # A training, with its live curve arriving through the proxy.
     go_to(page, "Train")
-    select_option(page, "Preset", "fast: big batches, seconds")
+    select_option(page, "Preset", "fast (seconds)")
     page.get_by_test_id("stButton").filter(has_text="Train").get_by_role("button").click()
     seen = watch_training(page)
     wait_for_app(page)

@@ -1,0 +1,92 @@
+"""On a projector (issue 15.1-3): nothing cut at 1024x768 or at 150% zoom of 1366x768, presenter mode, and the
+live panel brought into view when Train is pressed."""
+
+from __future__ import annotations
+
+import pytest
+from e2e_helpers import APP_TIMEOUT_MS, go_to, open_page, screenshot, select_option, wait_for_app
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+PAGES = ("Data", "Train", "Embeddings", "Recommend", "Under the hood", "Compare")
+# Every metric's label and value, and every select box's shown choice, whose text is wider than its box.
+CUT_JS = """() => {
+  const cut = [];
+  for (const el of document.querySelectorAll('[data-testid="stMetric"] *, [data-testid="stSelectbox"] input')) {
+    const text = String((el.tagName === 'INPUT' ? el.value : el.children.length === 0 ? el.innerText : '') || '');
+    if (text.trim() && el.scrollWidth > el.clientWidth + 1) cut.push(text.trim().slice(0, 60));
+  }
+  return cut;
+}"""
+SIZES = {"1024x768": ({"width": 1024, "height": 768}, 1), "1366x768 at 150%": ({"width": 910, "height": 512}, 1.5)}
+
+
+@pytest.fixture(scope="module")
+def trained_link(browser, app_url):
+    """A workspace link with a fast bias-model run in it, trained at 1024x768: the panel must come into view."""
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    page.set_default_timeout(APP_TIMEOUT_MS)
+    open_page(page, app_url)
+    go_to(page, "Train")
+    select_option(page, "Model", "Dot product + biases")
+    select_option(page, "Preset", "fast (seconds)")
+    button = page.get_by_test_id("stButton").filter(has_text="Train").get_by_role("button")
+    button.scroll_into_view_if_needed()
+    panel = page.locator(".st-key-train_panel")
+    assert panel.evaluate("el => el.getBoundingClientRect().top") < 0, "the panel was in view before: no test"
+    button.click()
+    expect(page.get_by_test_id("stProgress").or_(page.get_by_test_id("stMetricLabel").first)).to_be_visible()
+    top = panel.evaluate("el => el.getBoundingClientRect().top")
+    assert -5 <= top < 768 / 2, f"the live panel is not in view after Train (its top at {top} px)"
+    screenshot(page, "projector-01-after-train")
+    expect(page.get_by_test_id("stMetricLabel").get_by_text("Final val RMSE", exact=True)).to_be_visible(
+        timeout=180_000)
+    link = page.url
+    context.close()
+    return link
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_nothing_is_cut_on_any_page(browser, trained_link, size):
+    viewport, scale = SIZES[size]
+    context = browser.new_context(viewport=viewport, device_scale_factor=scale)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(APP_TIMEOUT_MS)
+        page.goto(trained_link, wait_until="domcontentloaded")
+        wait_for_app(page)
+        problems = {}
+        for title in PAGES:
+            go_to(page, title)
+            page.wait_for_timeout(300)
+            if cut := page.evaluate(CUT_JS):
+                problems[title] = cut
+            screenshot(page, f"projector-{size.replace(' ', '-')}-{title.replace(' ', '-')}")
+        assert not problems, problems
+    finally:
+        context.close()
+
+
+def test_presenter_mode_is_big_and_keeps_the_model_picker_on_the_page(browser, trained_link):
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(APP_TIMEOUT_MS)
+        page.goto(trained_link + "&present=1", wait_until="domcontentloaded")
+        wait_for_app(page)
+        assert page.evaluate("getComputedStyle(document.documentElement).fontSize") == "20px"
+        sidebar = page.get_by_test_id("stSidebar")
+        assert sidebar.get_attribute("aria-expanded") == "false" or not sidebar.is_visible()
+        picker = page.get_by_test_id("stMain").get_by_role("combobox", name="Active model")
+        expect(picker).to_be_visible()
+        assert picker.input_value().startswith("dot_with_bias #1 · RMSE 0.")
+        assert page.get_by_test_id("stMain").get_by_role("heading", name="Train", exact=True).is_visible()
+        ticks = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot .xtick text, '
+            + '.js-plotly-plot .ytick text')).map(t => parseFloat(getComputedStyle(t).fontSize))""")
+        assert ticks and min(ticks) >= 14, ticks
+        assert "present=1" in page.url
+        screenshot(page, "projector-presenter-train")
+    finally:
+        context.close()
