@@ -26,7 +26,7 @@ page = st.navigation(
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
     ]
 )
-sidebar()
+sidebar(page.title)
 presenter.apply()
 preload_widget_code()  # once per session; the browser loads other pages' code when idle
 try:

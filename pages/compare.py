@@ -107,11 +107,11 @@ else:
     st.subheader(f"Download {md(run.name)}")
     a, b, c = st.columns(3)
     a.download_button("Model (.keras)", lambda: share.model_bytes(run), "model.keras", "application/zip",
-                      key="cmp_download_model")
+                      key="cmp_download_model", on_click="ignore")
     b.download_button("History (CSV)", lambda: share.history_csv_bytes(run), "history.csv", "text/csv",
-                      key="cmp_download_history")
+                      key="cmp_download_history", on_click="ignore")
     c.download_button("Whole run (zip, loads below)", lambda: share.run_zip_bytes(run), "run.zip",
-                      "application/zip", key="cmp_download_run")
+                      "application/zip", key="cmp_download_run", on_click="ignore")
 
 st.subheader("Load a saved run")
 if "cmp_loaded" in st.session_state:

@@ -131,14 +131,14 @@ else:
                    hide_index=True)
     chart(right, charts.neighbours_figure(neighbours, metric))
     left.download_button("These neighbours (CSV)", share.table_csv_bytes(neighbours), f"neighbours_{movie_id}.csv",
-                         "text/csv", key="emb_download_neighbours")
+                         "text/csv", key="emb_download_neighbours", on_click="ignore")
 
 with st.expander("Download the embeddings"):
     st.download_button("Movie embeddings (CSV)", lambda: share.embeddings_csv_bytes(run), "movie_embeddings.csv",
-                       "text/csv", key="emb_download_csv")
+                       "text/csv", key="emb_download_csv", on_click="ignore")
     st.caption("For projector.tensorflow.org: load vectors.tsv, then metadata.tsv.")
     left, right = st.columns(2)
     left.download_button("vectors.tsv", lambda: share.projector_bytes(run)[0], "vectors.tsv",
-                         "text/tab-separated-values", key="emb_download_vectors")
+                         "text/tab-separated-values", key="emb_download_vectors", on_click="ignore")
     right.download_button("metadata.tsv", lambda: share.projector_bytes(run)[1], "metadata.tsv",
-                          "text/tab-separated-values", key="emb_download_metadata")
+                          "text/tab-separated-values", key="emb_download_metadata", on_click="ignore")

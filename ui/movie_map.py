@@ -128,7 +128,7 @@ def _progress(key: str) -> None:
 def _exports(run: Run, drawn: pd.DataFrame, projection: str) -> None:
     with st.expander("Export this view"):
         st.download_button("Map coordinates (CSV)", share.map_csv_bytes(drawn), f"movie_map_{projection}.csv",
-                           "text/csv", key="emb_download_map")
+                           "text/csv", key="emb_download_map", on_click="ignore")
         st.caption("Every movie on the map with its x and y. The camera button above the chart saves it as an "
                    "image (PNG or SVG: the sidebar's *Chart images*).")
         if st.button("Link to this view", key="emb_share_view", icon=":material/share:",

@@ -48,8 +48,8 @@ def active_model_picker(key: str) -> None:
                  format_func=lambda name: state.run_label(all_runs[name]), label_visibility="collapsed")
 
 
-def sidebar() -> None:
-    """Draw the sidebar (app.py calls it before the page)."""
+def sidebar(page_title: str = "") -> None:
+    """Draw the sidebar (app.py calls it before the page, called ``page_title``)."""
     state.init_session()
     job_panel.collect_finished("train")
     with st.sidebar:
@@ -60,7 +60,11 @@ def sidebar() -> None:
         st.markdown("**Active model** (validation RMSE)")
         active_model_picker("sidebar_active_run")
         job = job_panel.current_job("train")
-        if job is not None:
+        if job is not None and page_title == "Train":
+            # The page's own panel shows this training live; a second, slower poller here lagged it by
+            # two epochs and, ending a moment after it, asked for a fragment the panel's rerun had removed.
+            st.caption(f"Training {md(job.name)}: its progress is on this page.")
+        elif job is not None:
             _training_status(job.id)
         st.toggle("Presenter mode", key=presenter.KEY, on_change=presenter.follow_toggle,
                   help="For a projector: larger text and chart labels, the sidebar shut (the active model is then "
