@@ -48,6 +48,8 @@ class TrainConfig:
     many batches into one compiled call (faster; progress and stop requests are
     handled between groups); 0 picks a value from the epoch size.
     ``lr_schedule`` is "constant" or "cosine" (decay to 0 over all epochs).
+    ``own_init`` (``simple_embedding`` only) starts the hand-made layer from its own initialiser, uniform in
+    -0.05..0.05 with other random numbers, as the article's did, instead of the simple model's starting weights.
     """
 
     model: str = "dot_with_bias"
@@ -64,6 +66,7 @@ class TrainConfig:
     seed: int = C.DEFAULT_SEED
     steps_per_execution: int = 0
     lr_schedule: str = "constant"
+    own_init: bool = False
 
     def validate(self) -> TrainConfig:
         """Raise :class:`ConfigError` for any out-of-bounds value; return self."""

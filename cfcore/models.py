@@ -138,19 +138,33 @@ class SimpleDot(_RatingModel):
         return _rowwise_dot(self.user_embedding(inputs[:, 0]), self.movie_embedding(inputs[:, 1]))
 
 
+def _own_initializer(seed: int | None):
+    # A hand-made layer's own start, as the article's was: Keras's "uniform" (-0.05..0.05), other random numbers.
+    return keras.initializers.RandomUniform(minval=-0.05, maxval=0.05, seed=seed)
+
+
 @keras.saving.register_keras_serializable(package="cfcore")
 class SimpleEmbedding(_RatingModel):
-    """Model 3: :class:`SimpleDot` rebuilt on :class:`GatherEmbedding`."""
+    """Model 3: :class:`SimpleDot` rebuilt on :class:`GatherEmbedding`.
 
-    def __init__(self, n_users, n_movies, embedding_dim=64, seed=None, **kwargs):
+    By default both layers start from exactly :class:`SimpleDot`'s weights (same initialiser, same seeds), so the
+    two models train identically; ``own_init`` starts them from the layer's own initialiser instead.
+    """
+
+    def __init__(self, n_users, n_movies, embedding_dim=64, seed=None, own_init=False, **kwargs):
         super().__init__(n_users, n_movies, embedding_dim, seed, **kwargs)
+        self.own_init = bool(own_init)
+        start, offset = (_own_initializer, 1000) if self.own_init else (_article_initializer, 0)
         self.user_embedding = GatherEmbedding(
-            self.n_users, self.embedding_dim, _article_initializer(seed), name="user_embedding"
+            self.n_users, self.embedding_dim, start(None if seed is None else seed + offset), name="user_embedding"
         )
         self.movie_embedding = GatherEmbedding(
             self.n_movies, self.embedding_dim,
-            _article_initializer(None if seed is None else seed + 1), name="movie_embedding",
+            start(None if seed is None else seed + offset + 1), name="movie_embedding",
         )
+
+    def get_config(self):
+        return {**super().get_config(), "own_init": self.own_init}
 
     def call(self, inputs):
         inputs = ops.cast(inputs, "int32")
@@ -278,6 +292,7 @@ def build_model(
     movie_dropout: float = 0.6,
     l2: float = 0.0,
     global_bias: bool = False,
+    own_init: bool = False,
 ) -> keras.Model:
     """Build one of :data:`MODEL_NAMES`, with all weights created.
 
@@ -292,6 +307,8 @@ def build_model(
             user_dropout=user_dropout, movie_dropout=movie_dropout, l2=l2, global_bias=global_bias,
             name=name,
         )
+    elif name == "simple_embedding":
+        model = SimpleEmbedding(n_users, n_movies, embedding_dim, seed, own_init=own_init, name=name)
     else:
         model = MODEL_CLASSES[name](n_users, n_movies, embedding_dim, seed, name=name)
     model.build((None, 2))

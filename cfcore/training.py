@@ -495,7 +495,7 @@ def _build(config: TrainConfig, n_users: int, n_movies: int, dataset: Dataset) -
         config.model, n_users, n_movies, config.embedding_dim, seed=config.seed,
         min_rating=dataset.min_rating, max_rating=dataset.max_rating,
         user_dropout=config.user_dropout, movie_dropout=config.movie_dropout,
-        l2=config.l2, global_bias=config.global_bias,
+        l2=config.l2, global_bias=config.global_bias, own_init=config.own_init,
     )
 
 

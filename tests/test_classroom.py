@@ -253,3 +253,21 @@ def test_pressing_train_scrolls_the_live_panel_into_view(data_env):
                        "</script>"]
     at.run()
     assert not any("scrollIntoView" in h.proto.body for h in at.get("html"))  # once, not on every rerun
+
+
+def test_the_hand_made_layer_can_start_the_articles_way(dot_run):
+    """Same seed, same start: identical curves, and the page says why; the toggle gives the article's own start."""
+    from ui.services import training_manager
+
+    at = _app("under_the_hood", dot_run).run()
+    assert "both start from the very same weights" in _texts(at, "markdown")
+    at.toggle(key="uth_own_init").set_value(True).run()
+    at.button(key="uth_train").click().run()
+    manager = training_manager()
+    [job] = manager.jobs(at.session_state["ws_id"])
+    assert job.config.model == "simple_embedding" and job.config.own_init is True
+    assert manager.wait(job, timeout=120)
+    at.run()
+    _ok(at, "Under the hood")
+    caption = _texts(at, "caption")
+    assert "From its own start the hand-made layer ends" in caption and "global mean" in caption

@@ -158,3 +158,20 @@ def test_bad_sizes_raise_value_error_quoting_the_value(call, quoted):
     with pytest.raises(ValueError) as info:
         call()
     assert quoted in str(info.value)
+
+
+def test_the_hand_made_layer_starts_like_simple_dot_unless_it_uses_its_own_initialiser():
+    """Identical curves come from identical starts (issue 15.8); own_init gives the article's other start."""
+    from cfcore.models import build_model
+
+    dot = build_model("simple_dot", 30, 20, 8, seed=3)
+    same = build_model("simple_embedding", 30, 20, 8, seed=3)
+    own = build_model("simple_embedding", 30, 20, 8, seed=3, own_init=True)
+    for a, b in zip(dot.get_weights(), same.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    mine = np.concatenate([w.ravel() for w in own.get_weights()])
+    assert mine.min() < 0 <= np.concatenate([w.ravel() for w in dot.get_weights()]).min()
+    assert -0.05 <= mine.min() and mine.max() <= 0.05
+    assert own.get_config()["own_init"] is True
+    again = type(own).from_config(own.get_config())
+    assert again.own_init is True
