@@ -4,7 +4,7 @@ the rerun drop the previous button's file before the browser fetched it (MediaFi
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import ARTIFACTS, go_to, open_page, select_option
+from e2e_helpers import ARTIFACTS, go_to, open_page, select_option, wait_for_app
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
@@ -36,5 +36,27 @@ def test_three_downloads_clicked_in_quick_succession_all_arrive(browser, app_url
         assert len(names) == 3 * len(BUTTONS), names
         assert {"model.keras", "history.csv"} <= set(names)
         assert log.read_text(errors="replace").count("MediaFileStorageError") == errors_before
+
+        # Choosing a file in the "From a zip" tab keeps that tab open, with its Load button (it jumped back to
+        # the first tab when the page above it changed).
+        zipped = next(download for download in arrived if download.suggested_filename.endswith(".zip"))
+        target = ARTIFACTS / "downloaded-run.zip"
+        zipped.save_as(target)
+        zipped.save_as(ARTIFACTS / "run-again.zip")
+        page.get_by_role("tab", name="From a zip").click()
+        uploader = page.get_by_test_id("stFileUploader").filter(has_text="A run zip")
+        uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(target))
+        expect(uploader).to_contain_text("downloaded-run.zip")
+        wait_for_app(page)
+        expect(page.get_by_role("tab", name="From a zip")).to_have_attribute("aria-selected", "true")
+        load = page.get_by_test_id("stButton").filter(has_text="Load uploaded run").get_by_role("button")
+        expect(load).to_be_visible()
+        load.click()
+        expect(page.get_by_test_id("stAlert").filter(has_text="already in this workspace")).to_be_visible()
+        # Again, now that the notice above the tabs goes away on the next rerun.
+        uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(ARTIFACTS / "run-again.zip"))
+        wait_for_app(page)
+        expect(page.get_by_role("tab", name="From a zip")).to_have_attribute("aria-selected", "true")
+        expect(load).to_be_visible()
     finally:
         context.close()
