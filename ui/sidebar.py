@@ -57,7 +57,7 @@ def sidebar(page_title: str = "") -> None:
         slot = st.empty()
         _show_dataset(slot, state.current_dataset())
         st.session_state[_SLOT_KEY] = (_run_marker(), slot)
-        st.markdown("**Active model** (validation RMSE)")
+        st.markdown("**Active model**")
         active_model_picker("sidebar_active_run")
         job = job_panel.current_job("train")
         if job is not None and page_title == "Train":
