@@ -395,7 +395,7 @@ def shared_run_notice() -> tuple[str, str] | None:
 
 
 def run_label(run: Run) -> str:
-    """ "name · val RMSE 0.874" for menus and the sidebar."""
+    """ "name · RMSE 0.874" for menus and the sidebar."""
     rmse = run.result.best_val_rmse
     label = f"{run.name} · RMSE {rmse:.3f}" if math.isfinite(rmse) else run.name
     return f"{label} (diverged)" if diverged(run) else label

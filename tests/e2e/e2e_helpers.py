@@ -178,3 +178,14 @@ def check_embeddings_page(page, dim: int):
     expect(tables).to_have_count(2)
     assert [dataframe_rows(table) for table in tables.all()] == [10, 10]
     return tables
+
+
+def train_fast(page, timeout_ms: int = 180_000) -> None:
+    """On the Train page (opened from the sidebar): train the fast preset and wait for the finished run."""
+    from playwright.sync_api import expect
+
+    go_to(page, "Train")
+    select_option(page, "Preset", "fast (seconds)")
+    page.get_by_test_id("stButton").filter(has_text="Train").get_by_role("button").click()
+    expect(page.get_by_test_id("stMetricLabel").get_by_text("Final val RMSE", exact=True)).to_be_visible(
+        timeout=timeout_ms)

@@ -13,7 +13,16 @@ import threading
 
 import pandas as pd
 import pytest
-from e2e_helpers import assert_no_traceback, go_to, open_page, page_text, screenshot, select_option, wait_for_app
+from e2e_helpers import (
+    assert_no_traceback,
+    go_to,
+    open_page,
+    page_text,
+    screenshot,
+    select_option,
+    train_fast,
+    wait_for_app,
+)
 from playwright.sync_api import expect
 from test_e2e_bad_upload import UPLOAD_LABEL, upload
 
@@ -64,12 +73,7 @@ def test_hostile_titles_are_shown_as_text_and_fetch_nothing(page, app_url, canar
     expect(page.get_by_role("heading", name=re.compile("^Summary: upload"))).to_be_visible()
     assert_no_traceback(page)
 
-    go_to(page, "Train")
-    select_option(page, "Preset", "fast (seconds)")
-    wait_for_app(page)
-    page.get_by_test_id("stButton").filter(has_text="Train").get_by_role("button").click()
-    expect(page.get_by_test_id("stMetricLabel").get_by_text("Final val RMSE", exact=True)).to_be_visible(
-        timeout=150_000)
+    train_fast(page, 150_000)
 
     go_to(page, "Embeddings")
     select_option(page, "Find a movie", titles[0], search="m0")

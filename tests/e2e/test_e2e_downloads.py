@@ -4,7 +4,7 @@ the rerun drop the previous button's file before the browser fetched it (MediaFi
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import ARTIFACTS, go_to, open_page, select_option, wait_for_app
+from e2e_helpers import ARTIFACTS, go_to, open_page, train_fast, wait_for_app
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
@@ -17,11 +17,7 @@ def test_three_downloads_clicked_in_quick_succession_all_arrive(browser, app_url
         page = context.new_page()
         page.set_default_timeout(60_000)
         open_page(page, app_url)
-        go_to(page, "Train")
-        select_option(page, "Preset", "fast (seconds)")
-        page.get_by_test_id("stButton").filter(has_text="Train").get_by_role("button").click()
-        expect(page.get_by_test_id("stMetricLabel").get_by_text("Final val RMSE", exact=True)).to_be_visible(
-            timeout=180_000)
+        train_fast(page)
         go_to(page, "Compare")
         log = ARTIFACTS / "streamlit-server.log"
         errors_before = log.read_text(errors="replace").count("MediaFileStorageError")

@@ -8,7 +8,7 @@ import io
 import struct
 
 import pytest
-from e2e_helpers import assert_no_traceback, go_to, open_page, screenshot, select_option, wait_for_app
+from e2e_helpers import assert_no_traceback, go_to, open_page, screenshot, train_fast, wait_for_app
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
@@ -24,11 +24,7 @@ def _camera(page, chart):
 
 def test_a_learner_draws_a_tsne_map_and_takes_it_away(page, app_url):
     open_page(page, app_url)
-    go_to(page, "Train")
-    select_option(page, "Preset", "fast (seconds)")
-    page.get_by_test_id("stButton").filter(has_text="Train").get_by_role("button").click()
-    expect(page.get_by_test_id("stMetricLabel").get_by_text("Final val RMSE", exact=True)).to_be_visible(
-        timeout=180_000)
+    train_fast(page)
 
     go_to(page, "Embeddings")
     page.get_by_test_id("stRadio").get_by_text("t-SNE", exact=True).click()
