@@ -1,4 +1,4 @@
-"""Command line: ``python -m cfcore {train,explore,recommend,export} ...``.
+"""Command line: ``python -m cfcore {train,explore,recommend,similarity,export} ...``.
 
 Every user error ends as one line ``error: ...`` on stderr and exit code 2.
 Heavy modules (TensorFlow) are imported inside the commands, so ``--help``
@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--user", type=_positive_int, required=True, help="userId")
     p.add_argument("--top", type=_positive_int, default=10)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("similarity", help="how alike two runs' movie factors are: linear CKA, neighbour overlap")
+    p.add_argument("run_a")
+    p.add_argument("run_b")
+    p.add_argument("--min-ratings", type=_positive_int, default=20,
+                   help="only movies with more than this many ratings in both runs' data (0: every shared movie)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("export", help="movie embeddings as CSV and Embedding Projector TSVs")
@@ -258,6 +265,23 @@ def _explore(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("similarity")
+def _similarity(args: argparse.Namespace) -> int:
+    if args.min_ratings < 0:
+        raise CliError(f"--min-ratings must be 0 or more, got {args.min_ratings}")
+    from cfcore.similarity import compare_runs
+
+    compared = compare_runs(_open_run(args.run_a), _open_run(args.run_b), args.min_ratings)
+    if args.json:
+        print(json.dumps(compared.to_json()))
+        return 0
+    print(f"{len(compared.movie_ids):,} shared movies with more than {args.min_ratings} ratings in both runs")
+    print(f"linear CKA              {compared.linear_cka:.4f}  (1: the same up to rotation and scale)")
+    print(f"neighbour overlap@10    {compared.neighbour_overlap_at_10:.4f}  (share of each movie's 10 nearest "
+          "neighbours, cosine, that both agree on)")
+    return 0
+
+
 @command("recommend")
 def _recommend(args: argparse.Namespace) -> int:
     run = _open_run(args.run_dir)
@@ -307,6 +331,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from cfcore.settings import SettingsError
 
     errors: list[type[BaseException]] = [CliError, DataError, ConfigError, RunError, SettingsError]
+    if "cfcore.similarity" in sys.modules:
+        from cfcore.similarity import SimilarityError
+
+        errors.append(SimilarityError)
     if "cfcore.projection" in sys.modules:
         from cfcore.projection import ProjectionError
 
