@@ -232,6 +232,8 @@ def _explore(args: argparse.Namespace) -> int:
     result, _ = analysis.movie_pca_frame(run, centered=args.centered)
     tables = analysis.pc_rankings(run, min_ratings=args.min_ratings, top=args.top, centered=args.centered)
     placed = None
+    if args.seed < 0:
+        raise CliError(f"--seed must be 0 or more, got {args.seed}")
     if args.projection:
         from cfcore.projection import movie_map
 

@@ -11,6 +11,7 @@ cache is fetched again instead of being believed. The zip itself is never kept.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import re
 import shutil
 import socket
@@ -107,7 +108,7 @@ def _fetch(url: str, target: Path) -> None:
                 out.write(chunk)
     except urllib.error.HTTPError as err:
         raise DownloadError(f"could not download {C.DATASET_NAME}: {host} answered {err.code} {err.reason}") from None
-    except (urllib.error.URLError, OSError) as err:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:  # cut responses, captive portals
         reason = getattr(err, "reason", None) or err
         words = "timed out" if isinstance(reason, TimeoutError) else str(getattr(reason, "strerror", None) or reason)
         raise DownloadError(f"could not download {C.DATASET_NAME} from {host}: {words}") from None

@@ -7,6 +7,7 @@ title, genres, num_ratings, rating, PC1, PC2, ...).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
@@ -167,11 +168,13 @@ def _map_colour(frame: pd.DataFrame, color_by: str) -> dict:
         return {"color": frame["rating"], "colorscale": "Viridis", "colorbar": {"title": {"text": "mean<br>rating"}}}
     if color_by in ("num_ratings", "number of ratings"):
         counts = frame["num_ratings"].to_numpy(dtype=float)
-        ticks = [v for v in (1, 3, 10, 30, 100, 300, 1000, 3000) if counts.min() <= v <= max(counts.max(), 1)]
+        low, high = (counts.min(), max(counts.max(), 1)) if counts.size else (1, 1)
+        ticks = [v for v in (1, 3, 10, 30, 100, 300, 1000, 3000) if low <= v <= high]
         return {"color": np.log10(np.maximum(counts, 1)), "colorscale": "Cividis",
                 "colorbar": {"title": {"text": "ratings"}, "tickvals": np.log10(ticks).tolist(),
                              "ticktext": [f"{v:,}" for v in ticks]}}
-    limit = float(np.abs(frame[color_by]).max()) or 1.0
+    values = np.abs(frame[color_by].to_numpy(dtype=float))
+    limit = float(values.max()) if values.size and np.isfinite(values).any() and values.max() > 0 else 1.0
     return {"color": frame[color_by], "colorscale": DIVERGING, "cmin": -limit, "cmax": limit,
             "colorbar": {"title": {"text": color_by}}}
 
@@ -204,7 +207,8 @@ def pc_scatter(
     """
     fig = go.Figure()
     marker = {"size": 7, "opacity": 0.8}
-    if color_by in ("rating", *MAP_COLOURS) or (color_by in frame and color_by != "genres"):
+    # A genre is anything else, even one an upload named like a column ("title", "x").
+    if color_by in ("rating", *MAP_COLOURS) or (re.fullmatch(r"PC\d+", color_by) and color_by in frame):
         fig.add_trace(go.Scatter(x=frame[x], y=frame[y], mode="markers", name="movies",
                                  customdata=_hover_data(frame), hovertemplate=_HOVER,
                                  marker={**marker, **_map_colour(frame, color_by)}))

@@ -156,12 +156,16 @@ class ProjectionJobs:
     Thread-safe; :meth:`request` never waits for a computation.
     """
 
-    def __init__(self, max_running: int = 1, keep: int = 32, timeout_s: float = 600.0):
+    def __init__(self, max_running: int = 1, keep: int = 32, timeout_s: float = 600.0, max_waiting: int = 4):
         self._slots = threading.Semaphore(max_running)
         self._jobs: collections.OrderedDict[str, MapJob] = collections.OrderedDict()
         self._lock = threading.Lock()
         self.keep = int(keep)
         self.timeout_s = float(timeout_s)
+        # Maps not yet finished, all sessions together: each holds a copy of its vectors while it waits, and
+        # stepping a seed input would otherwise queue hours of t-SNE.
+        self.max_waiting = int(max_waiting)
+        _sweep_stale_folders(2 * self.timeout_s)
 
     def request(self, vectors: np.ndarray, seed: int, perplexity: float) -> MapJob:
         """The job for this map: the one computed or under way, else a new one started in the background.
@@ -176,13 +180,15 @@ class ProjectionJobs:
             if job is not None:
                 self._jobs.move_to_end(key)
                 return job
+            waiting = sum(not other.finished for other in self._jobs.values())
+            if waiting >= self.max_waiting:
+                raise ProjectionError(f"the server is computing {waiting} other t-SNE maps; try again when they "
+                                      "are done (a minute or so), or look at the PCA map meanwhile")
             job = MapJob(key, len(vectors), int(seed), float(perplexity))
             self._jobs[key] = job
-            while len(self._jobs) > self.keep:
-                oldest = next(iter(self._jobs))
-                if not self._jobs[oldest].finished:
-                    break
-                self._jobs.pop(oldest)
+            finished = [name for name, other in self._jobs.items() if other.finished]  # oldest first
+            for name in finished[:max(0, len(self._jobs) - self.keep)]:
+                self._jobs.pop(name)
         data = np.array(vectors, dtype=np.float64)  # a copy: the caller's array may change
         threading.Thread(target=self._run, args=(job, data), name=f"tsne-{key[:8]}", daemon=True).start()
         return job
@@ -202,8 +208,9 @@ class ProjectionJobs:
     def _run(self, job: MapJob, vectors: np.ndarray) -> None:
         with self._slots:
             job.state, job.stage, job.started = "running", "finding each movie's neighbours", time.time()
-            folder = Path(tempfile.mkdtemp(prefix="cfcore-tsne-"))
+            folder = None
             try:
+                folder = Path(tempfile.mkdtemp(prefix=_FOLDER_PREFIX))
                 np.save(folder / "in.npy", vectors)
                 job.coords = self._child(job, folder)
                 job.state, job.fraction, job.stage = "done", 1.0, "done"
@@ -212,12 +219,14 @@ class ProjectionJobs:
                 job.state, job.stage = "failed", "failed"
             finally:
                 job.seconds = time.time() - job.started
-                shutil.rmtree(folder, ignore_errors=True)
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def _child(self, job: MapJob, folder: Path) -> np.ndarray:
         command = [sys.executable, "-m", "cfcore.projection", str(folder / "in.npy"), str(folder / "out.npy"),
                    "--seed", str(job.seed), "--perplexity", repr(job.perplexity)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # One core: the trainer needs the other (scikit-learn's t-SNE would take every OpenMP thread).
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
         lines: collections.deque[str] = collections.deque(maxlen=5)
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as child:
             timer = threading.Timer(self.timeout_s, child.kill)
@@ -239,6 +248,18 @@ class ProjectionJobs:
             raise ProjectionError(last.removeprefix("error: ") or f"the t-SNE process ended with code "
                                                                   f"{child.returncode}")
         return np.load(folder / "out.npy")
+
+
+_FOLDER_PREFIX = "cfcore-tsne-"
+
+
+def _sweep_stale_folders(older_than_s: float) -> None:
+    """Remove t-SNE scratch folders a stopped server left in the temp folder (its jobs' ``finally`` never ran)."""
+    cutoff = time.time() - older_than_s
+    for folder in Path(tempfile.gettempdir()).glob(f"{_FOLDER_PREFIX}*"):
+        with contextlib.suppress(OSError):
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:

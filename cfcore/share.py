@@ -244,7 +244,7 @@ def params_to_view(params: Mapping[str, object]) -> tuple[dict[str, object], lis
             low, high = ranges[name]
             try:
                 value = int(float(text))
-            except ValueError:
+            except (ValueError, OverflowError):  # "abc", or "1e400" / "inf"
                 notes.append(f"{name}={text!r} is not a number: left at its default")
                 continue
             fitted = min(max(value, low), high)

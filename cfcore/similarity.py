@@ -121,6 +121,8 @@ def compare_runs(run_a: Run, run_b: Run, min_ratings: int = 20) -> Comparison:
         SimilarityError: when they share too few movies (11 at least) or one side has no variance.
     """
     ids, x, y = shared_movies(run_a, run_b, min_ratings)
+    if len(ids) and not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise SimilarityError("a run's movie factors hold NaN or infinity (a diverged run?): nothing to compare")
     if len(ids) <= NEIGHBOURS:
         raise SimilarityError(f"the two runs share {len(ids)} movies with more than {min_ratings} ratings; "
                               f"at least {NEIGHBOURS + 1} are needed (lower --min-ratings, or compare runs on the "

@@ -20,7 +20,7 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:=\"'&%^@,;?/])")
 _LINK_PARTS = re.compile(r":(?=\S)|(?<=[wW]{3})\.|@")
 WORD_JOINER = "\u2060"
 # An absolute path (POSIX, home-relative or Windows), not the path part of a URL or a ratio such as "3/5".
-_SERVER_PATH = re.compile(r"(?<![\w:/.~-])(?:~?/|[A-Za-z]:\\)(?:(?![:.]\s|[:.]$)[^\s'\"`<>|;,()])+")
+_SERVER_PATH = re.compile(r"(?<![\w:/.~-])(?:~?/|[A-Za-z]:[\\/])(?:(?![:.]\s|[:.]$)[^\s'\"`<>|;,()])+")
 HIDDEN_PATH = "[folder]"
 
 

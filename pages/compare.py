@@ -26,7 +26,7 @@ all_runs, active = state.runs(), state.active_run()
 hidden = state.hidden_run_names()
 shown = {name: run for name, run in all_runs.items() if name not in hidden}
 for problem in state.unreadable_runs():
-    st.warning(f"A run folder in this workspace could not be read and is left out: {md(problem)}")
+    st.warning(f"A run folder in this workspace could not be read and is left out: {md(server_text(problem))}")
 if notice := state.shared_run_notice():
     getattr(st, notice[0])(notice[1])
 

@@ -271,3 +271,58 @@ def test_the_hand_made_layer_can_start_the_articles_way(dot_run):
     _ok(at, "Under the hood")
     caption = _texts(at, "caption")
     assert "From its own start the hand-made layer ends" in caption and "global mean" in caption
+
+
+# -- found in review -------------------------------------------------------------------------------------------
+
+
+def test_overflowing_link_numbers_are_named_not_a_crash(data_env):
+    view, notes = share.params_to_view({"perp": "1e400", "tseed": "inf", "minr": "-inf"})
+    assert view == {} and len(notes) == 3
+    at = open_app(page="pages/data.py", perp="1e400", tseed="inf")
+    assert not at.exception
+
+
+def test_an_empty_map_with_a_count_colouring_is_a_message(tiny_run):
+    at = _app("embeddings", tiny_run)
+    at.query_params.update({"colour": "number of ratings", "minr": "1000"})
+    at.run()
+    _ok(at, "Embeddings")
+    assert "No movie passes the ratings filter above" in _texts(at, "info")
+
+
+def test_a_genre_named_like_a_column_is_still_a_genre(tiny_run):
+    from cfcore.explore_charts import pc_scatter
+    from cfcore.projection import movie_map
+
+    frame = movie_map(tiny_run, "pca", 0)
+    frame.loc[frame.index[:3], "genres"] = "title|x"
+    for genre in ("title", "x"):
+        figure = pc_scatter(frame, genre, x="x", y="y")
+        assert [trace.name for trace in figure.data] == ["other", genre]
+
+
+def test_similarity_refuses_a_diverged_runs_nan_factors(wild_run):
+    from dataclasses import replace
+
+    from cfcore.runs import Embeddings
+    from cfcore.similarity import SimilarityError, compare_runs
+
+    broken = wild_run.embeddings.movie.copy()
+    broken[0, 0] = np.nan
+    nan_run = replace(wild_run, embeddings=Embeddings(**{**wild_run.embeddings.__dict__, "movie": broken}))
+    with pytest.raises(SimilarityError, match="NaN or infinity"):
+        compare_runs(nan_run, wild_run, 0)
+
+
+def test_a_narrow_rating_scale_does_not_make_a_young_run_diverged():
+    from cfcore.data import build_dataset, validate_movies, validate_ratings
+    from cfcore.training import TrainConfig, train
+
+    ratings, movies = make_synthetic_frames(seed=3)
+    ratings["rating"] = np.where(ratings["rating"] > 3, 5.0, 4.0)  # every rating 4 or 5
+    data = build_dataset(validate_ratings(ratings.astype(str)), validate_movies(movies.astype(str)), "narrow")
+    young = train(data, TrainConfig(model="simple_dot", embedding_dim=4, epochs=1, batch_size=64,
+                                    learning_rate=0.01, patience=0, seed=1))
+    assert young.result.history[-1]["val_rmse"] > data.max_rating - data.min_rating  # the old rule's trap
+    assert not diverged(young)

@@ -174,6 +174,26 @@ def test_a_host_that_cannot_be_resolved_fails_within_three_seconds(tmp_path, mon
     assert time.monotonic() - started < 3.5
 
 
+def test_a_cut_response_is_a_download_error(tmp_path):
+    """http.client's own errors (a body shorter than announced, a captive portal's garbage) are not OSErrors."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def serve() -> None:
+        for _ in range(2):
+            connection, _ = listener.accept()
+            connection.recv(4096)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nPK\x03\x04 cut short")
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/ml-latest-small.zip"
+    with pytest.raises(DownloadError, match="could not download ml-latest-small from 127.0.0.1"):
+        download_dataset(url=url, cache=tmp_path)
+    listener.close()
+
+
 def test_the_published_md5_is_checked(server, good_zip, tmp_path):
     import hashlib
 

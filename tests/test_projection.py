@@ -123,3 +123,22 @@ def test_cli_projection_errors_are_one_line(tiny_run_dir, args, message):
     done = _explore(str(tiny_run_dir), *args, "--json")
     assert done.returncode == 2 and done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: ") and message in done.stderr
+
+
+def test_a_server_waits_on_few_maps_at_once_and_forgets_only_finished_ones():
+    vectors, _ = _planted(n_per=20, seed=4)
+    jobs = ProjectionJobs(max_waiting=3, keep=2)
+    jobs._slots.acquire()  # one map holds the only slot: everything else waits
+    try:
+        waiting = [jobs.request(vectors, seed, 10) for seed in range(3)]
+        with pytest.raises(ProjectionError, match="computing 3 other t-SNE maps"):
+            jobs.request(vectors, 99, 10)
+        assert all(job.state == "queued" for job in waiting)
+        assert [jobs.get(job.key) for job in waiting] == waiting  # over keep=2, but none is finished: all kept
+    finally:
+        jobs._slots.release()
+    for job in waiting:
+        _wait(job)
+    assert all(job.state == "done" for job in waiting)
+    fresh = _wait(jobs.request(vectors, 7, 10))
+    assert fresh.state == "done" and sum(jobs.get(job.key) is not None for job in [*waiting, fresh]) <= 3

@@ -14,7 +14,7 @@ import streamlit as st
 from cfcore import workspace as W
 from cfcore.config import TrainConfig
 from cfcore.data import Dataset, Split
-from cfcore.text import md
+from cfcore.text import md, server_text
 from cfcore.trainer.jobs import Job
 from cfcore.workspace import JobRecord
 from ui import services, state
@@ -155,7 +155,7 @@ def dismiss_interrupted(job_id: str) -> None:
 
 def describe_failure(purpose: str) -> str | None:
     error = st.session_state.get(f"{purpose}_last_error")
-    return f"Training failed: {md(error)}" if error else None
+    return f"Training failed: {md(server_text(error))}" if error else None
 
 
 def other_trainings(key: str) -> None:

@@ -16,7 +16,7 @@ from cfcore import explore_charts as charts
 from cfcore import share
 from cfcore.projection import DEFAULT_PERPLEXITY, PERPLEXITY_RANGE, ProjectionError
 from cfcore.runs import Run
-from cfcore.text import count, md
+from cfcore.text import count, md, server_text
 from ui import services, state
 from ui.page import chart
 
@@ -68,6 +68,9 @@ def show(run: Run, movies: pd.DataFrame, explained, genres: list[str], movie_id:
         seed = b.number_input("Seed", 0, 2**31 - 1, key="emb_tsne_seed", help="The same seed draws the same map.")
         st.caption(TSNE_NOTE)
     st.query_params.update(share.view_to_params(st.session_state))
+    if movies.empty:
+        st.info("No movie passes the ratings filter above, so the map is empty.")
+        return
     if projection == "pca":
         if movie_id is not None and movie_id not in set(movies["movieId"]):
             movies = pd.concat([movies, picked])
@@ -103,7 +106,7 @@ def _tsne(run: Run, movies: pd.DataFrame, seed: int, perplexity: float) -> pd.Da
         st.info(f"No t-SNE map: {md(err)}.")
         return None
     if job.state == "failed":
-        st.error(f"The t-SNE map could not be computed: {md(job.error)}")
+        st.error(f"The t-SNE map could not be computed: {md(server_text(job.error))}")
         if st.button("Try again", key="emb_tsne_retry"):
             services.projections().forget(job.key)
             st.rerun()
