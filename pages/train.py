@@ -7,7 +7,6 @@ import streamlit as st
 
 from cfcore import charts, share
 from cfcore import explore_charts as tables
-from cfcore.baselines import diverged, global_mean_baseline
 from cfcore.config import (
     BATCH_SIZE_STOPS,
     CONTROL_RANGES,
@@ -23,14 +22,13 @@ from cfcore.config import (
     preset_extras,
 )
 from cfcore.constants import ARTICLE_VAL_RMSE
-from cfcore.data import DataError, is_article_dataset, split_dataset
+from cfcore.data import DataError, split_dataset
 from cfcore.text import md
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
-from ui import job_panel
-from ui.page import chart, dataset_label, intro, load_default_dataset_button, metric_row, scroll_into_view
-from ui.services import bias_baseline_rmse
-from ui.state import current_dataset, init_session, runs, set_active_run, split_settings, workspace_link
+from ui import job_panel, run_summary
+from ui.page import chart, dataset_label, intro, load_default_dataset_button, scroll_into_view
+from ui.state import current_dataset, init_session, runs, split_settings, workspace_link
 
 PURPOSE = "train"
 # Widget key -> TrainConfig field. A preset fills all of these except the model.
@@ -67,21 +65,12 @@ def _chosen_config(model: str) -> TrainConfig:
                    **{name: st.session_state[key] for key, name in FIELDS.items()})
 
 
-def _references(dataset, split) -> dict[str, float | None]:
-    """The dashed lines: the global mean and the biases-only baseline on this split, and on the article's data
-    its three models' validation RMSEs."""
-    lines = {"global mean": global_mean_baseline(split).val_rmse, "biases only": bias_baseline_rmse(dataset, split)}
-    if is_article_dataset(dataset):
-        lines.update({f"article, {name}": value for name, value in ARTICLE_VAL_RMSE.items()})
-    return lines
-
-
 def _live_figure(job):
     """The running job's curves, rebuilt only when an epoch has been added (most polls see the same epochs)."""
     history = list(job.history)
     built = st.session_state.get("train_live_figure")
     if built is None or built[0] != (job.id, len(history)):
-        figure = charts.training_curves(history, job.config.epochs, _references(job.dataset, job.split))
+        figure = charts.training_curves(history, job.config.epochs, run_summary.reference_lines(job.dataset, job.split))
         built = st.session_state["train_live_figure"] = ((job.id, len(history)), figure)
     return built[1]
 
@@ -98,34 +87,6 @@ def _retrain_next_seed() -> None:
     st.session_state["train_seed"] = int(st.session_state["train_seed"]) + 1
     st.session_state["train_retrain"] = True
     st.session_state.pop("train_last_reused", None)
-
-
-def _show_run(name: str) -> None:
-    run = runs()[name]
-    result, config = run.result, run.config
-    how = ("diverged: lower the learning rate" if diverged(run) else "stopped by you" if result.stopped_by_user else
-           "stopped early: validation RMSE stopped improving" if result.stopped_early else "finished")
-    if not result.history[-1].get("complete", True):
-        how += f"; epoch {result.epochs_run} was cut short"
-    st.markdown(f"**{md(name)}** ({how})")
-    if diverged(run):
-        st.warning("This run's validation error blew up instead of falling: the steps were too big. Lower the "
-                   "learning rate (or pick a preset) and train again; its numbers below mean nothing.")
-    article = ARTICLE_VAL_RMSE.get(config.model) if is_article_dataset(run.dataset) else None
-    row = metric_row()
-    row.metric("Final val RMSE", f"{result.history[-1]['val_rmse']:.3f}", width="content")
-    row.metric("Best val RMSE", f"{result.best_val_rmse:.3f}", width="content", delta_color="inverse",
-               help=f"Epoch {result.best_epoch}; the model keeps these weights.",
-               delta=f"{result.best_val_rmse - article:+.3f} vs article" if article else None)
-    row.metric("Epochs run", f"{result.epochs_run} of {config.epochs}", width="content")
-    row.metric("Training time", f"{result.train_seconds:.1f} s", width="content")
-    chart(st, charts.training_curves(result.history, config.epochs, _references(run.dataset, run.split)),
-          key="train_chart")
-    if st.session_state.get("active_run") == name:
-        st.caption("This is the active model: the Embeddings, Recommend and Under the hood pages use it.")
-    elif st.button("Use this model", key="train_use", type="primary"):
-        set_active_run(name)
-        st.rerun()
 
 
 init_session()
@@ -219,7 +180,7 @@ with panel.container(key="train_panel"):
         last = st.session_state.get("train_last_run")
         shown = last if last in runs() else st.session_state.get("active_run")
         if shown in runs():
-            _show_run(shown)
+            run_summary.show(runs()[shown], shown)
         else:
             st.info("Choose settings and press **Train**. The *fast* preset trains in a second or two; the article's "
                     "settings (batch size 32, 10 epochs) take about 11 s on a 2-core CPU.")
