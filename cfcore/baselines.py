@@ -6,6 +6,7 @@ The ladder: predict the global mean; then mean + user bias + movie bias; then th
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -144,3 +145,15 @@ def baseline_ladder(run: Run) -> pd.DataFrame:
     model_val = _rmse(predict(run, split.x_val[:, 0], split.x_val[:, 1]), split.y_val)
     names = [row.name for row in rows] + [run.name or run.config.model]
     return pd.DataFrame({"name": names, "val_rmse": [row.val_rmse for row in rows] + [model_val]})
+
+
+def shared_ladder(run: Run, others: Iterable[Run]) -> tuple[pd.DataFrame, int]:
+    """:func:`baseline_ladder` of ``run`` with a rung for each of ``others`` on the very same data and split
+    (baselines are fitted on ``run``'s split, so only those can stand beside them), and how many others were
+    left out for being on other data or another split."""
+    others = [other for other in others if other is not run]
+    same = [other for other in others if other.dataset.fingerprint == run.dataset.fingerprint
+            and np.array_equal(other.split.val_rows, run.split.val_rows)]
+    ladder = pd.concat([baseline_ladder(run)] + [baseline_ladder(other).iloc[[-1]] for other in same],
+                       ignore_index=True)
+    return ladder, len(others) - len(same)

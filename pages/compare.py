@@ -1,12 +1,10 @@
 """Compare page: the workspace's runs side by side, the baseline ladder, managing and sharing runs, loading runs."""
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 from cfcore import explore_charts as charts
 from cfcore import settings, share
-from cfcore.baselines import baseline_ladder, diverged
+from cfcore.baselines import diverged, shared_ladder
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import is_article_dataset
 from cfcore.runs import RunError
@@ -57,17 +55,8 @@ else:
                    f"{md(', '.join(broken))}.")
 
     st.subheader("The baseline ladder")
-    # Baselines are fitted on the active run's split; only runs on that same split can stand next to them.
-    same_split = [
-        run for name, run in shown.items() if run is not active and name not in broken
-        and run.dataset.fingerprint == active.dataset.fingerprint
-        and np.array_equal(run.split.val_rows, active.split.val_rows)
-    ]
-    ladder = pd.concat([baseline_ladder(active)] + [baseline_ladder(run).iloc[[-1]] for run in same_split],
-                       ignore_index=True)
+    ladder, skipped = shared_ladder(active, [run for name, run in shown.items() if name not in broken])
     chart(st, charts.baseline_ladder_figure(ladder))
-    skipped = sum(run is not active and name not in broken and all(run is not kept for kept in same_split)
-                  for name, run in shown.items())
     st.caption(f"Validation RMSE on the split of **{md(active.name)}**; lower is better."
                + (f" {count(skipped, 'run')} on other data or another split "
                   f"{'is' if skipped == 1 else 'are'} left out." if skipped else ""))
