@@ -96,15 +96,15 @@ if "PC2" not in movie_frame:
     st.stop()
 movie_id = st.session_state["emb_movie"]
 shown = movie_frame[movie_frame["num_ratings"] > min_ratings]
-picked = movie_frame[movie_frame["movieId"] == movie_id]  # drawn on the PCA map even below the filter
-movie_map.show(run, shown, pca_result.explained, _genres(run), movie_id, picked)
+listed = shown  # the finder's movies: a chosen one below the filter too, so it never vanishes
 if movie_id is not None and movie_id not in set(shown["movieId"]):
-    shown = pd.concat([shown, picked])
+    listed = pd.concat([shown, movie_frame[movie_frame["movieId"] == movie_id]])
+movie_map.show(run, shown, listed, pca_result.explained, _genres(run), movie_id)
 
 st.subheader("Nearest neighbours")
 # The movies on the map, most rated first: listing all ~10,000 titles costs the browser a quarter of a second
 # on every visit, and the ratings filter above already says which movies the learner is looking at.
-findable = shown.sort_values("num_ratings", ascending=False)["movieId"].astype(int).tolist()
+findable = listed.sort_values("num_ratings", ascending=False)["movieId"].astype(int).tolist()
 st.selectbox("Find a movie", findable, index=None, format_func=titles.get, key="emb_movie", filter_mode="contains",
              placeholder="Type part of a title, or click a movie on the map",
              help=f"Lists the {count(len(findable), 'movie')} on the map (more than {min_ratings} ratings).")

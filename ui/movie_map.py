@@ -46,11 +46,11 @@ def colour_options(genres: list[str]) -> list[str]:
     return [*charts.MAP_COLOURS, *genres]
 
 
-def show(run: Run, movies: pd.DataFrame, explained, genres: list[str], movie_id: int | None,
-         picked: pd.DataFrame) -> None:
-    """The map section for ``movies`` (the rows above the ratings filter, with PC columns); ``picked`` is the
-    chosen movie's row, drawn on the PCA map even when the filter leaves it out (t-SNE places only ``movies``:
-    the map must not change with the selection)."""
+def show(run: Run, movies: pd.DataFrame, listed: pd.DataFrame, explained, genres: list[str],
+         movie_id: int | None) -> None:
+    """The map section for ``movies`` (the rows above the ratings filter, with PC columns). The PCA map draws
+    ``listed``, the page's finder list (``movies`` and the chosen movie even when the filter leaves it out); t-SNE
+    places only ``movies``: its map must not change with the selection."""
     for note in st.session_state.pop("_emb_view_notes", []):
         st.warning(f"This link's map view was adjusted: {md(note)}.")
     st.session_state.setdefault("emb_projection", "pca")
@@ -72,9 +72,7 @@ def show(run: Run, movies: pd.DataFrame, explained, genres: list[str], movie_id:
         st.info("No movie passes the ratings filter above, so the map is empty.")
         return
     if projection == "pca":
-        if movie_id is not None and movie_id not in set(movies["movieId"]):
-            movies = pd.concat([movies, picked])
-        drawn = movies.assign(x=movies["PC1"], y=movies["PC2"])
+        drawn = listed.assign(x=listed["PC1"], y=listed["PC2"])
         titles = (f"PC1 ({explained[0]:.1%} of the variance)", f"PC2 ({explained[1]:.1%} of the variance)")
     else:
         drawn = _tsne(run, movies, int(seed), float(perplexity))
