@@ -141,26 +141,27 @@ def params_to_config_overrides(params: Mapping[str, object]) -> dict[str, object
 def config_link_notes(params: Mapping[str, object]) -> list[str]:
     """What a shared link's training settings lose on the way to the Train page's controls, one note per
     setting: unreadable values (the preset's stays) and numbers out of reach (the nearest one is used)."""
+    overrides = params_to_config_overrides(params)
+    fitted = {**overrides, **fit_to_controls(overrides)}
     notes: list[str] = []
     for name in CONFIG_KEYS:
-        text = _last(params[name]) if name in params else None
+        if name not in params:
+            continue
+        text = _last(params[name])
         if text is None:
-            if name in params:
-                notes.append(f"{name} is too long to read: the preset's value is used")
+            notes.append(f"{name} is too long to read: the preset's value is used")
             continue
         shown = text[:24]
-        value = _decode_field(name, text)
-        if value is None:
+        if name not in overrides:
             choices = {"model": MODEL_NAMES, "lr_schedule": LR_SCHEDULES}.get(name)
             notes.append(f"{name}={shown!r} is not " + (f"one of {', '.join(choices)}" if choices else "a valid value")
                          + ": the preset's value is used")
             continue
-        number = _parse_number(text) if isinstance(value, int | float) and not isinstance(value, bool) else None
-        if number is None:
+        value, number = fitted[name], _parse_number(text)
+        if isinstance(value, bool) or not isinstance(value, int | float) or number is None:
             continue
-        fitted = fit_to_controls({name: value}).get(name, value)
-        if not math.isclose(float(fitted), number, rel_tol=1e-9):
-            notes.append(f"{name}={shown} is not on the page's controls: the nearest, {fitted:g}, is used")
+        if not math.isclose(float(value), number, rel_tol=1e-9):
+            notes.append(f"{name}={shown} is not on the page's controls: the nearest, {value:g}, is used")
     return notes
 
 
