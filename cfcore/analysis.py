@@ -287,6 +287,13 @@ def nearest_movies(
 # ---------------------------------------------------------------------------
 
 
+def require_ratings(run: Run, what: str) -> None:
+    """Raise :class:`AnalysisError` when ``run`` predicts no ratings (the implicit task), naming ``what`` needs them."""
+    if not run.embeddings.predicts_ratings:
+        raise AnalysisError(f"{what} needs a model that predicts ratings; {run.name or run.config.model!r} was trained "
+                            "on whether a movie was rated at all, and predicts only that")
+
+
 def predict(run: Run, user_index, movie_index) -> np.ndarray:
     """The model's predicted ratings for (user index, movie index) pairs, dropout off.
 
@@ -295,7 +302,11 @@ def predict(run: Run, user_index, movie_index) -> np.ndarray:
 
     Returns:
         Float array of shape ``(n,)``.
+
+    Raises:
+        AnalysisError: for an index out of range, or a run that predicts no ratings.
     """
+    require_ratings(run, "predicting ratings")
     users, movies = np.broadcast_arrays(np.asarray(user_index, dtype=np.int32), np.asarray(movie_index, dtype=np.int32))
     pairs = np.stack([users.reshape(-1), movies.reshape(-1)], axis=1)
     if len(pairs) == 0:
@@ -438,10 +449,15 @@ def fold_in(run: Run, ratings: Mapping[int, float], reg: float = 0.1) -> FoldIn:
         raise AnalysisError("every rating must be a number") from None
     if not np.isfinite(target).all():
         raise AnalysisError("every rating must be a finite number")
+    require_ratings(run, "fold-in")
     emb = run.embeddings
     v = emb.movie[index].astype(np.float64)
     if not emb.has_bias:
         return FoldIn(_ridge(v, target, reg), 0.0, movie_ids)
+    if emb.link == "identity":  # the SVD: rating = u.v + b_u + b_m + g, a ridge regression of [v, 1]
+        offset = emb.movie_bias[index].astype(np.float64) + emb.global_offset
+        theta = _ridge(np.hstack([v, np.ones((len(v), 1))]), target - offset, reg)
+        return FoldIn(theta[:-1], float(theta[-1]), movie_ids)
 
     low, high = float(emb.min_rating), float(emb.max_rating)
     scale = high - low
@@ -484,6 +500,8 @@ def _scores_for_vector(emb: Embeddings, vector: np.ndarray, bias: float) -> np.n
     if not emb.has_bias:
         return dot
     logit = dot + bias + emb.movie_bias + emb.global_offset
+    if emb.link == "identity":
+        return logit
     return emb.min_rating + (emb.max_rating - emb.min_rating) * _sigmoid(logit)
 
 
@@ -568,6 +586,10 @@ def explain_prediction(run: Run, user_id: int, movie_id: int) -> Explanation:
             f"explaining a prediction needs the dot_with_bias model; this run's model is {run.config.model!r}, "
             "whose prediction is just the dot product of the two embeddings"
         )
+    if emb.link != "sigmoid":
+        require_ratings(run, "explaining a prediction")
+        raise AnalysisError(f"explaining a prediction takes apart a sigmoid of dot + biases; the {run.config.model} "
+                            "run's prediction is dot + biases + offset as it is, with no sigmoid")
     u_index, m_index = _user_index(run, user_id), _movie_index(run, movie_id)
     contributions = emb.user[u_index].astype(np.float64) * emb.movie[m_index].astype(np.float64)
     user_bias, movie_bias = float(emb.user_bias[u_index]), float(emb.movie_bias[m_index])

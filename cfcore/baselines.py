@@ -68,7 +68,7 @@ def diverged(run: Run) -> bool:
     over :data:`DIVERGED_FACTOR` times the RMSE of predicting 0 everywhere, or it rose by a fifth from its best
     and ends over :data:`DIVERGED_FACTOR` times the global mean's on the same split."""
     rows = [row.get("val_rmse", math.nan) for row in run.result.history]
-    if not rows:
+    if not rows or not run.embeddings.predicts_ratings:  # the implicit task has no validation RMSE at all
         return False
     if not all(math.isfinite(value) for value in rows):
         return True
@@ -151,7 +151,7 @@ def shared_ladder(run: Run, others: Iterable[Run]) -> tuple[pd.DataFrame, int]:
     """:func:`baseline_ladder` of ``run`` with a rung for each of ``others`` on the very same data and split
     (baselines are fitted on ``run``'s split, so only those can stand beside them), and how many others were
     left out for being on other data or another split."""
-    others = [other for other in others if other is not run]
+    others = [other for other in others if other is not run and other.embeddings.predicts_ratings]
     same = [other for other in others if other.dataset.fingerprint == run.dataset.fingerprint
             and np.array_equal(other.split.val_rows, run.split.val_rows)]
     ladder = pd.concat([baseline_ladder(run)] + [baseline_ladder(other).iloc[[-1]] for other in same],

@@ -1,4 +1,4 @@
-"""Command line: ``python -m cfcore {train,explore,recommend,similarity,export} ...``.
+"""Command line: ``python -m cfcore {train,factors,explore,recommend,similarity,export} ...``.
 
 Every user error ends as one line ``error: ...`` on stderr and exit code 2.
 Heavy modules (TensorFlow) are imported inside the commands, so ``--help``
@@ -54,6 +54,9 @@ def command(name: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cfcore import constants as C
+    from cfcore.config import FACTOR_METHODS
+
     parser = _Parser(prog="python -m cfcore", description="Collaborative filtering with embeddings.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -69,6 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=_positive_int, help="early-stopping patience (0: off)")
     p.add_argument("--seed", type=_positive_int)
     p.add_argument("--val-fraction", type=_number, dest="val_fraction")
+    p.add_argument("--out", required=True, help="folder to save the run in")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+
+    p = sub.add_parser("factors", help="movie factors another way (an SVD, an autoencoder, another task), saved "
+                                       "as a run folder")
+    p.add_argument("--data", help="MovieLens folder or .zip (default: $CFCORE_DATA, cache, download)")
+    p.add_argument("--method", choices=list(FACTOR_METHODS), required=True,
+                   help="svd: truncated SVD of the bias-free ratings; autorec: an item-based autoencoder; "
+                        "implicit: embeddings trained on whether a movie was rated at all")
+    p.add_argument("--dim", type=_positive_int, default=64, dest="embedding_dim", help="number of factors (default 64)")
+    p.add_argument("--seed", type=_positive_int, default=C.DEFAULT_SEED,
+                   help=f"seed of the split and of the method (default {C.DEFAULT_SEED})")
     p.add_argument("--out", required=True, help="folder to save the run in")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
 
@@ -141,25 +156,19 @@ def _prepare_out_dir(out: str) -> None:
         raise CliError(f"cannot create the run folder {out}: {err.strerror or err}") from None
 
 
-@command("train")
-def _train(args: argparse.Namespace) -> int:
+def _train_and_save(args: argparse.Namespace, config):
+    """Load ``--data``, train (or compute) ``config`` with one line per epoch, save the run in ``--out``."""
     from cfcore import constants as C
-    from cfcore.config import preset
+    from cfcore.config import check_work
     from cfcore.data import load_dataset
     from cfcore.download import DownloadError
 
-    overrides = {
-        key: getattr(args, key)
-        for key in ("model", "embedding_dim", "epochs", "batch_size", "learning_rate", "patience", "seed",
-                    "val_fraction")
-        if getattr(args, key) is not None
-    }
-    config = preset(args.preset, **overrides)
     try:
         dataset = load_dataset(args.data)
     except DownloadError as err:
         raise CliError(f"{err}. Give the data another way: --data PATH (a MovieLens folder or .zip) or "
                        f"the {C.DATA_ENV_VAR} variable") from None
+    check_work(config, dataset.n_users, dataset.n_movies)
     _prepare_out_dir(args.out)
     log = sys.stderr if args.json else sys.stdout
     print(
@@ -170,15 +179,30 @@ def _train(args: argparse.Namespace) -> int:
     def report(progress) -> None:
         if progress.stage == "epoch" and progress.history:
             row = progress.history[-1]
-            print(
-                f"epoch {row['epoch']:>3}/{progress.epochs}  loss {row['loss']:.4f}  "
-                f"train_rmse {row['train_rmse']:.4f}  val_rmse {row['val_rmse']:.4f}  "
-                f"({row['seconds']:.1f}s)", file=log, flush=True,
-            )
+            rated = row["val_rmse"] == row["val_rmse"]  # NaN for a run that predicts no ratings
+            measures = [f"{key} {row[key]:.4f}" for key in
+                        (("loss", "train_rmse", "val_rmse") if rated else ("loss", "val_loss"))]
+            print(f"epoch {row['epoch']:>3}/{progress.epochs}  {'  '.join(measures)}  ({row['seconds']:.1f}s)",
+                  file=log, flush=True)
 
     training = _import_training()
     run = training.train(dataset, config, listeners=[report])
     training.save_run(run, args.out)
+    return run
+
+
+@command("train")
+def _train(args: argparse.Namespace) -> int:
+    from cfcore.config import preset
+
+    overrides = {
+        key: getattr(args, key)
+        for key in ("model", "embedding_dim", "epochs", "batch_size", "learning_rate", "patience", "seed",
+                    "val_fraction")
+        if getattr(args, key) is not None
+    }
+    config = preset(args.preset, **overrides)
+    run = _train_and_save(args, config)
     summary = run.result.summary()
     if args.json:
         print(json.dumps(summary))
@@ -187,6 +211,29 @@ def _train(args: argparse.Namespace) -> int:
             f"best val_rmse {summary['best_val_rmse']:.4f} at epoch {summary['best_epoch']} "
             f"({summary['epochs_run']} epochs, {summary['train_seconds']:.1f}s); saved to {args.out}"
         )
+    return 0
+
+
+@command("factors")
+def _factors(args: argparse.Namespace) -> int:
+    from cfcore.config import factor_config, predicts_ratings
+
+    run = _train_and_save(args, factor_config(args.method, args.embedding_dim, args.seed))
+    last = run.result.history[-1]
+    payload = {"method": args.method, "dim": args.embedding_dim, "seed": args.seed,
+               "n_movies": run.dataset.n_movies, "epochs_run": run.result.epochs_run,
+               "seconds": run.result.train_seconds, "out": args.out}
+    if predicts_ratings(args.method):
+        payload["val_rmse"] = run.result.best_val_rmse
+    else:
+        payload["val_loss"] = last["val_loss"]
+    if args.json:
+        print(json.dumps(payload))
+        return 0
+    scored = (f"val_rmse {payload['val_rmse']:.4f}" if "val_rmse" in payload
+              else f"validation loss {payload['val_loss']:.4f} (rated or not; it predicts no ratings)")
+    print(f"{args.method}: {args.embedding_dim} factors for {run.dataset.n_movies:,} movies, {scored} "
+          f"({run.result.train_seconds:.1f}s); saved to {args.out}")
     return 0
 
 

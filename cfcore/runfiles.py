@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cfcore import constants as C
-from cfcore.config import MODEL_NAMES, ConfigError, TrainConfig, model_parameters
+from cfcore.config import FACTOR_METHODS, RUN_KINDS, ConfigError, TrainConfig, model_parameters
 from cfcore.data import DataError, Limits, check_csv_shape, has_duplicate_pairs
 from cfcore.safezip import ZIP_READ_ERRORS, UnsafeZipError, check_nested_zip
 
@@ -31,7 +31,10 @@ RUN_FILES = ("model.keras", "config.json", "result.json", "history.csv", "users.
 RUN_LIMITS = Limits(C.UPLOAD_MAX_FILE_BYTES, C.UPLOAD_MAX_RATING_ROWS, C.UPLOAD_MAX_MOVIE_ROWS)
 NPZ_ARRAYS = ("user", "movie", "rating", "val_rows")
 KERAS_MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
-MODEL_CLASSES = {"simple_dot": "SimpleDot", "dot_with_bias": "DotWithBias", "simple_embedding": "SimpleEmbedding"}
+MODEL_CLASSES = {"simple_dot": "SimpleDot", "dot_with_bias": "DotWithBias", "simple_embedding": "SimpleEmbedding",
+                 **dict.fromkeys(FACTOR_METHODS, "FactorModel")}
+# The link each factors method's model uses (cfcore.factors); a run's model must declare its method's.
+FACTOR_LINKS = {"svd": "identity", "autorec": "sigmoid", "implicit": "logistic"}
 USERS_COLUMNS = ["index", "userId"]
 MOVIES_COLUMNS = ["index", "movieId", "title", "genres", "num_ratings", "mean_rating"]
 HISTORY_NUMBERS = ("loss", "val_loss", "train_rmse", "val_rmse", "seconds")
@@ -148,9 +151,9 @@ def _read_json(path: Path) -> dict:
 
 def _read_config(path: Path) -> TrainConfig:
     values = _read_json(path)
-    if values.get("model") not in MODEL_NAMES:
+    if values.get("model") not in RUN_KINDS:
         shown = str(values.get("model"))[:40]
-        raise RunError(f"config.json: unknown model {shown!r}; a run holds one of {', '.join(MODEL_NAMES)}")
+        raise RunError(f"config.json: unknown model {shown!r}; a run holds one of {', '.join(RUN_KINDS)}")
     try:
         return TrainConfig.from_dict(values).validate()
     except (ConfigError, TypeError) as err:
@@ -386,6 +389,10 @@ def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: in
     for key, value in wanted.items():
         if sizes.get(key) != value or isinstance(sizes.get(key), bool):
             raise RunError(f"{where}: declares {key}={str(sizes.get(key))[:20]}, but the run has {value:,}")
+    if config.model in FACTOR_METHODS and (sizes.get("method") != config.model
+                                           or sizes.get("link") != FACTOR_LINKS[config.model]):
+        raise RunError(f"{where}: declares the method {str(sizes.get('method'))[:20]!r} with the link "
+                       f"{str(sizes.get('link'))[:20]!r}; a {config.model} run's is {FACTOR_LINKS[config.model]!r}")
     parameters = model_parameters(n_users, n_movies, config.embedding_dim)
     if parameters > C.MAX_MODEL_PARAMETERS:
         raise RunError(f"{where}: {parameters:,} weights, over the limit of {C.MAX_MODEL_PARAMETERS:,}")
@@ -404,6 +411,7 @@ _WEIGHT_PATHS = {
     "dot_with_bias": {"user": "layers/embedding/vars/0", "movie": "layers/embedding_1/vars/0",
                       "user_bias": "layers/embedding_2/vars/0", "movie_bias": "layers/embedding_3/vars/0"},
 }
+_WEIGHT_PATHS.update(dict.fromkeys(FACTOR_METHODS, _WEIGHT_PATHS["dot_with_bias"]))
 
 
 def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, n_movies: int) -> dict:
@@ -428,7 +436,7 @@ def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, 
                     raise RunError(f"{where}: the {key.replace('_', ' ')} table is {shape}, "
                                    f"not ({rows[key]}, {width[key]})")
                 out[key] = np.asarray(table[()], dtype=np.float32)
-            if config.model == "dot_with_bias":
+            if "user_bias" in out:
                 for key in ("user_bias", "movie_bias"):
                     out[key] = out[key][:, 0]
                 offset = h5.get("vars/0")
@@ -436,6 +444,8 @@ def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, 
                     out["global_offset"] = float(offset[0])
                 out["min_rating"] = _number(declared.get("min_rating"), f"{where}: min_rating")
                 out["max_rating"] = _number(declared.get("max_rating"), f"{where}: max_rating")
+                if config.model in FACTOR_METHODS:
+                    out["link"] = FACTOR_LINKS[config.model]
     except RunError:
         raise
     except (*ZIP_READ_ERRORS, OSError, KeyError, ValueError, TypeError) as err:

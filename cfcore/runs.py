@@ -83,6 +83,10 @@ class Embeddings:
 
     ``user_bias``, ``movie_bias``, ``min_rating`` and ``max_rating`` are None for
     the dot-only models; ``global_offset`` is 0.0 when the model has none.
+
+    ``link`` says what a model with biases does with ``dot + biases + offset`` (the logit): "sigmoid" scales its
+    sigmoid to the rating range (the bias model, AutoRec), "identity" predicts it as it is (the SVD), and
+    "logistic" gives a probability, not a rating (the implicit task: was the movie rated at all).
     """
 
     user: np.ndarray
@@ -92,19 +96,32 @@ class Embeddings:
     global_offset: float = 0.0
     min_rating: float | None = None
     max_rating: float | None = None
+    link: str = "sigmoid"
 
     @property
     def has_bias(self) -> bool:
         return self.user_bias is not None
 
+    @property
+    def predicts_ratings(self) -> bool:
+        return self.link != "logistic"
+
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-        """The model's ratings for index pairs, dropout off: what the Keras model computes, in float32 NumPy."""
+        """The model's outputs for index pairs, dropout off: what the Keras model computes, in float32 NumPy."""
         dots = np.einsum("ij,ij->i", self.user[users], self.movie[movies])
         if not self.has_bias:
             return dots
         logit = dots + self.user_bias[users] + self.movie_bias[movies] + np.float32(self.global_offset)
-        scale = np.float32(self.max_rating - self.min_rating)
-        return (1.0 / (1.0 + np.exp(-logit, dtype=np.float32))) * scale + np.float32(self.min_rating)
+        return self.squash(logit)
+
+    def squash(self, logit: np.ndarray) -> np.ndarray:
+        """What the model's output does to a logit (see ``link``)."""
+        if self.link == "identity":
+            return logit
+        probability = 1.0 / (1.0 + np.exp(-logit, dtype=np.float32))
+        if self.link == "logistic":
+            return probability
+        return probability * np.float32(self.max_rating - self.min_rating) + np.float32(self.min_rating)
 
 
 @dataclass

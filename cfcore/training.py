@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from cfcore.config import BOUNDS, PRESETS, ConfigError, TrainConfig, check_work, preset
+from cfcore.config import BOUNDS, FACTOR_METHODS, PRESETS, ConfigError, TrainConfig, check_work, preset
 from cfcore.data import DataError, Dataset, Split, split_dataset
 from cfcore.models import build_model, embeddings_of
 from cfcore.runfiles import RUN_FILES, RunError
@@ -509,7 +509,8 @@ def train(
     strategy: tf.distribute.Strategy | None = None,
     engine: str = "auto",
 ) -> Run:
-    """Train one model on a dataset.
+    """Train one model on a dataset (or, for a :data:`~cfcore.config.FACTOR_METHODS` config, compute its factors
+    with :func:`cfcore.factors.compute_factors`).
 
     Args:
         dataset: The indexed ratings.
@@ -540,6 +541,10 @@ def train(
         raise ValueError("the compiled engine runs on one device; use engine='keras' with a strategy")
     use_fit = engine == "keras" or (engine == "auto" and strategy is not None)
     config = check_work(config or TrainConfig(), dataset.n_users, dataset.n_movies)
+    if config.model in FACTOR_METHODS:  # the same entry point (and job) for every kind of run
+        from cfcore.factors import compute_factors
+
+        return compute_factors(dataset, config, split=split, listeners=listeners, stop_event=stop_event)
     if config.model == "dot_with_bias" and not dataset.max_rating > dataset.min_rating:
         raise DataError(
             f"every rating in this dataset is {dataset.min_rating:g}, so the bias model's output range "
@@ -585,12 +590,18 @@ def train(
             )
         else:
             loop.fit(split, monitor)
-    seconds = time.perf_counter() - started
     if monitor.best_weights is not None:
         model.set_weights(monitor.best_weights)
+    result = result_of(monitor, time.perf_counter() - started, dataset, split, stop_event)
+    return Run(embeddings_of(model), dataset, split, result, name=config.model, model=model)
+
+
+def result_of(monitor: _Monitor, seconds: float, dataset: Dataset, split: Split,
+              stop_event: threading.Event | None) -> TrainResult:
+    """What a finished epoch loop (``monitor``'s) comes to: the history and its best epoch."""
     best_rmse = monitor.best_val_rmse if monitor.best_epoch else math.nan
-    result = TrainResult(
-        config=config,
+    return TrainResult(
+        config=monitor.config,
         history=monitor.history,
         best_epoch=monitor.best_epoch,
         best_val_rmse=float(best_rmse),
@@ -602,7 +613,6 @@ def train(
         n_train=split.n_train,
         n_val=split.n_val,
     )
-    return Run(embeddings_of(model), dataset, split, result, name=config.model, model=model)
 
 
 class _null_scope:

@@ -182,8 +182,8 @@ def test_every_bound_is_enforced_with_the_value_quoted(name):
 
 
 def test_model_and_schedule_are_validated():
-    with pytest.raises(ConfigError, match="unknown model 'svd'"):
-        TrainConfig(model="svd").validate()
+    with pytest.raises(ConfigError, match="unknown model 'nmf'"):
+        TrainConfig(model="nmf").validate()
     with pytest.raises(ConfigError, match="Received: 'step'"):
         TrainConfig(lr_schedule="step").validate()
     with pytest.raises(ConfigError, match="unknown preset 'fastest'"):
