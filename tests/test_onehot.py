@@ -1,0 +1,49 @@
+"""One-hot vectors against embeddings (cfcore.onehot)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from cfcore.baselines import fit_biases
+from cfcore.data import split_dataset
+from cfcore.onehot import CostJobs, input_bytes, measure, onehot_linear, onehot_matrix
+
+
+def test_onehot_rows_pick_one_user_and_one_movie():
+    matrix = onehot_matrix(np.array([[0, 2], [1, 0]]), 2, 3).toarray()
+    assert matrix.tolist() == [[1, 0, 0, 0, 1], [0, 1, 1, 0, 0]]
+
+
+def test_the_linear_onehot_model_is_the_bias_baseline(synthetic_dataset):
+    split = split_dataset(synthetic_dataset, 0.2, 3)
+    linear = onehot_linear(split, synthetic_dataset.n_users, synthetic_dataset.n_movies)
+    assert linear.max_difference < 1e-4
+    assert linear.val_rmse == pytest.approx(linear.bias_val_rmse, abs=1e-4)
+    assert linear.columns == synthetic_dataset.n_users + synthetic_dataset.n_movies
+    # Not a trivial agreement: the biases are far from 0.
+    mu, user_bias, _ = fit_biases(split, synthetic_dataset.n_users, synthetic_dataset.n_movies)
+    assert np.std(user_bias) > 0.05
+
+
+def test_dense_on_onehot_gives_the_lookups_predictions_at_a_cost():
+    result = measure(30, 50, 1000, dim=4, batch_size=8, steps=5)
+    assert result["max_difference"] < 1e-6
+    assert result["lookup"]["gradient_bytes_per_step"] == 2 * 8 * 4 * 4  # the batch's rows of both tables
+    assert result["one-hot"]["gradient_bytes_per_step"] == (30 + 50) * 4 * 4  # every row
+    assert result["one-hot"]["input_bytes_per_epoch"] == input_bytes(1000, 30, 50)["one-hot"] == 1000 * 80 * 4
+    assert result["lookup"]["seconds_per_epoch"] == pytest.approx(result["lookup"]["seconds_per_step"] * 125)
+
+
+def test_cost_jobs_measure_in_a_child_process_and_remember():
+    jobs = CostJobs(timeout_s=120)
+    job = jobs.request(20, 30, 400, dim=4, batch_size=8)
+    assert jobs.request(21, 30, 400, dim=4, batch_size=8).state == "waiting"  # one at a time
+    deadline = time.time() + 120
+    while not job.finished and time.time() < deadline:
+        time.sleep(0.2)
+    assert job.state == "done", job.error
+    assert job.result["max_difference"] < 1e-6 and job.result["one-hot"]["seconds_per_step"] > 0
+    assert jobs.request(20, 30, 400, dim=4, batch_size=8) is job
