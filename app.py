@@ -24,6 +24,7 @@ page = st.navigation(
         st.Page("pages/recommend.py", title="Recommend", icon=":material/movie:"),
         st.Page("pages/under_the_hood.py", title="Under the hood", icon=":material/build:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+        st.Page("pages/beyond.py", title="Beyond the article", icon=":material/explore:"),
     ]
 )
 sidebar(page.title)

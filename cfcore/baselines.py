@@ -133,7 +133,8 @@ def baseline_ladder(run: Run) -> pd.DataFrame:
     """Validation RMSE of the global mean, the bias baseline and the run's model, on the run's split.
 
     Returns:
-        Frame with columns name, val_rmse; rows in that order (the model's row is named after the run).
+        Frame with columns name, val_rmse; rows in that order (the model's row is named after the run; none for
+        a run that predicts no ratings).
     """
     from cfcore.analysis import predict
 
@@ -142,9 +143,11 @@ def baseline_ladder(run: Run) -> pd.DataFrame:
         global_mean_baseline(split),
         bias_baseline(split, run.dataset.n_users, run.dataset.n_movies),
     ]
-    model_val = _rmse(predict(run, split.x_val[:, 0], split.x_val[:, 1]), split.y_val)
-    names = [row.name for row in rows] + [run.name or run.config.model]
-    return pd.DataFrame({"name": names, "val_rmse": [row.val_rmse for row in rows] + [model_val]})
+    names, values = [row.name for row in rows], [row.val_rmse for row in rows]
+    if run.embeddings.predicts_ratings:  # a run of the implicit task has no rung: it predicts no ratings
+        names.append(run.name or run.config.model)
+        values.append(_rmse(predict(run, split.x_val[:, 0], split.x_val[:, 1]), split.y_val))
+    return pd.DataFrame({"name": names, "val_rmse": values})
 
 
 def shared_ladder(run: Run, others: Iterable[Run]) -> tuple[pd.DataFrame, int]:

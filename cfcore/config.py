@@ -141,13 +141,14 @@ PRESETS: dict[str, TrainConfig] = {
 # Each factors method's settings (the CLI's ``factors`` and the "Beyond the article" page change only the size and
 # the seed). Fields a method does not use keep values that say so: no dropout, and one "epoch" for the SVD.
 # AutoRec's and the implicit task's values were chosen by hand on ml-latest-small's seed-7 split (a few runs each:
-# AutoRec val RMSE 0.867 in 3 s, the implicit task's validation loss still falling at epoch 10, 10 s).
+# AutoRec val RMSE 0.867 in 3 s; the implicit task's validation loss 0.274 at epoch 10, flattening, in 10 s, with
+# Toy Story's nearest movies Forrest Gump, Back to the Future, Apollo 13: what the same people watched).
 FACTOR_SETTINGS: dict[str, TrainConfig] = {
     "svd": TrainConfig(model="svd", epochs=1, patience=0, user_dropout=0.0, movie_dropout=0.0),
     "autorec": TrainConfig(model="autorec", epochs=40, batch_size=64, learning_rate=0.001, l2=0.02, patience=3,
                            user_dropout=0.0, movie_dropout=0.0),
     # No validation RMSE to stop on (it predicts no ratings): every epoch runs.
-    "implicit": TrainConfig(model="implicit", epochs=10, batch_size=1024, learning_rate=0.003, l2=1e-3, patience=0,
+    "implicit": TrainConfig(model="implicit", epochs=10, batch_size=1024, learning_rate=0.003, l2=3e-3, patience=0,
                             user_dropout=0.0, movie_dropout=0.0),
 }
 

@@ -467,6 +467,26 @@ def onehot_product_figure(
     return fig
 
 
+def aligned_maps_figure(left: pd.DataFrame, right: pd.DataFrame, left_name: str, right_name: str) -> go.Figure:
+    """Two runs' movie maps side by side on shared axes (:func:`cfcore.beyond.aligned_maps`): the same movies,
+    the right map turned onto the left, each point coloured by the movie's mean rating."""
+    fig = make_subplots(rows=1, cols=2, shared_xaxes=True, shared_yaxes=True, horizontal_spacing=0.06,
+                        subplot_titles=(plain(left_name), f"{plain(right_name)}, turned onto it"))
+    colour = {"color": left["rating"], "colorscale": "Viridis", "size": 6, "opacity": 0.8}
+    for col, frame in ((1, left), (2, right)):
+        fig.add_trace(go.Scatter(x=frame["x"], y=frame["y"], mode="markers", name=plain(left_name if col == 1
+                                                                                         else right_name),
+                                 customdata=_hover_data(frame), hovertemplate=_HOVER,
+                                 marker={**colour, "showscale": col == 2,
+                                         "colorbar": {"title": {"text": "mean rating"}}}),
+                      row=1, col=col)
+    fig.update_xaxes(title_text="PC1 (centred)", row=1, col=1)
+    fig.update_xaxes(title_text="its PC1, turned", row=1, col=2)
+    fig.update_yaxes(title_text="PC2 (centred)", row=1, col=1)
+    fig.update_layout(template=TEMPLATE, height=460, showlegend=False, margin={"t": 50})
+    return fig
+
+
 def runs_table(runs: Mapping[str, object]) -> pd.DataFrame:
     """One row per run (``cfcore.training.Run``): its settings and outcome, for a side-by-side table."""
     rows = []

@@ -16,7 +16,7 @@ intro(
     "A prediction is a user's vector meeting a movie's vector. Pick a user to see how well the model knows them, "
     "rate a few movies yourself to get a vector of your own without retraining, or take one prediction apart."
 )
-run = require_run()
+run = require_run(predicts_ratings=True)
 if run is None:
     st.stop()
 

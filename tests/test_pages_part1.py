@@ -25,7 +25,7 @@ def training_manager():
     return manager()
 APP = str(REPO / "app.py")
 PAGES = ["pages/data.py", "pages/train.py", "pages/embeddings.py", "pages/recommend.py",
-         "pages/under_the_hood.py", "pages/compare.py"]
+         "pages/under_the_hood.py", "pages/compare.py", "pages/beyond.py"]
 
 
 def figure_traces(at: AppTest) -> dict[str, list]:

@@ -28,12 +28,19 @@ def page_link(page: str, label: str, icon: str | None = None) -> None:
         st.markdown(f"Open **{label.removeprefix('Go to ')}** from the menu.")
 
 
-def require_run() -> Run | None:
-    """The active run; when there is none, say how to get one and return None."""
+def require_run(predicts_ratings: bool = False) -> Run | None:
+    """The active run (with ``predicts_ratings``, one that predicts ratings); when there is none, say how to get
+    one and return None."""
     run = state.active_run()
     if run is None:
         st.info("This page needs a trained model. Train one on the Train page: the *fast* preset takes seconds.")
         page_link("pages/train.py", "Go to Train", ":material/model_training:")
+        return None
+    if predicts_ratings and not run.embeddings.predicts_ratings:
+        st.info(f"This page needs a model that predicts ratings. The active model, **{md(run.name)}**, was trained "
+                "on whether a movie was rated at all, and predicts only that: pick another model in the sidebar, "
+                "or look at its movie factors on the Embeddings page.")
+        page_link("pages/embeddings.py", "Go to Embeddings", ":material/scatter_plot:")
         return None
     loaded = state.current_dataset()
     if loaded is not None and loaded.fingerprint != run.dataset.fingerprint:

@@ -133,6 +133,27 @@ def projections() -> ProjectionJobs:
 
 
 @st.cache_resource(show_spinner=False)
+def onehot_costs():
+    """Measurements of a Dense layer on one-hot vectors against a lookup, for every session of this server, each
+    made once per set of sizes in a child process (TensorFlow stays out of the server)."""
+    from cfcore.onehot import CostJobs
+
+    return CostJobs()
+
+
+def onehot_linear(dataset: Dataset, split):
+    """The linear model on one-hot vectors beside the bias baseline, on this split (once per dataset and split)."""
+    from cfcore.onehot import onehot_linear as fit
+
+    return _onehot_linear_cached(dataset.fingerprint, float(split.val_fraction), int(split.seed), dataset, split, fit)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _onehot_linear_cached(fingerprint: str, val_fraction: float, seed: int, _dataset, _split, _fit):
+    return _fit(_split, _dataset.n_users, _dataset.n_movies)
+
+
+@st.cache_resource(show_spinner=False)
 def run_cache() -> RunCache:
     """Runs loaded from workspace folders, shared by every session of this server; a run unused for
     ``CFCORE_TRAINER_IDLE_SECONDS`` is let go, as the trainer is: an idle server hands its memory back."""

@@ -1,0 +1,98 @@
+"""AppTest of the "Beyond the article" page, and of factor runs on the other pages."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from cfcore.config import factor_config
+from tests.conftest import open_app, seed_workspace, workspace_run_names
+
+
+@pytest.fixture(scope="session")
+def factor_run_dirs(synthetic_dataset, tmp_path_factory):
+    """A saved run of each factors method on the synthetic data, on the tiny run's split (seed 1)."""
+    from cfcore.data import split_dataset
+    from cfcore.training import save_run, train
+
+    split = split_dataset(synthetic_dataset, 0.2, 1)
+    root = tmp_path_factory.mktemp("factor-runs")
+    return {method: save_run(train(synthetic_dataset, factor_config(method, 4, 1, epochs=3), split=split),
+                             root / method) for method in ("svd", "autorec", "implicit")}
+
+
+def _texts(at) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+def test_the_questions_are_answered_from_the_workspace_runs(data_env, tiny_run_dir, factor_run_dirs):
+    runs = {"tiny": tiny_run_dir, **{f"{m} #1": folder for m, folder in factor_run_dirs.items()}}
+    at = open_app(ws=seed_workspace(runs, active="tiny"), page="pages/beyond.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert "Linear CKA" in metrics and "Neighbour overlap@10" in metrics
+    text = _texts(at)
+    assert "**implicit \\#1** and **tiny**" in text and "**autorec \\#1** and **tiny**" in text
+    assert "times what chance would give" in text and "split of the active model, **tiny**" in text
+    # One map pair per question and one for the pair picked at the bottom.
+    assert len(at.get("plotly_chart")) == 3
+    one_hot = at.dataframe[0].value
+    linear, biases = one_hot["val RMSE"].iloc[0], one_hot["val RMSE"].iloc[1]
+    assert abs(linear - biases) < 1e-3
+    assert "tiny" in list(one_hot["model"]) and "implicit #1" not in list(one_hot["model"])
+    assert not at.exception
+
+
+def test_questions_say_what_to_make_first(data_env, tiny_run_dir):
+    at = open_app(ws=seed_workspace({"tiny": tiny_run_dir}), page="pages/beyond.py")
+    infos = [i.value for i in at.info]
+    assert any("Implicit (rated or not)" in i for i in infos) and any("AutoRec" in i for i in infos)
+
+
+def test_compute_saves_a_factor_run_in_the_workspace(data_env, tiny_run_dir):
+    ws = seed_workspace({"tiny": tiny_run_dir})
+    at = open_app(ws=ws, page="pages/beyond.py")
+    at.radio(key="bey_method").set_value("svd")
+    at.number_input(key="bey_dim").set_value(3)
+    at.button(key="bey_compute").click().run()
+    assert not at.exception, at.exception
+    deadline = time.monotonic() + 120
+    while "svd #1" not in workspace_run_names(ws) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert "svd #1" in workspace_run_names(ws)
+    at.run()
+    assert any("svd \\#1" in s.value for s in at.success)
+    # The learner's trained model stays the active one.
+    assert at.sidebar.selectbox(key="sidebar_active_run").value == "tiny"
+
+
+def test_an_svd_too_big_for_the_data_is_a_message(data_env, tiny_run_dir):
+    at = open_app(ws=seed_workspace({"tiny": tiny_run_dir}), page="pages/beyond.py")
+    at.radio(key="bey_method").set_value("svd")
+    at.number_input(key="bey_dim").set_value(200)
+    at.button(key="bey_compute").click().run()
+    assert any("choose a size below" in e.value for e in at.error)
+
+
+def test_the_onehot_cost_is_measured_on_request(data_env, tiny_run_dir):
+    at = open_app(ws=seed_workspace({"tiny": tiny_run_dir}), page="pages/beyond.py")
+    at.button(key="bey_cost_go").click().run()
+    deadline = time.monotonic() + 120
+    while len(at.dataframe) < 2 and time.monotonic() < deadline:
+        time.sleep(1)
+        at.run()
+    assert not at.exception, at.exception
+    costs = at.dataframe[1].value
+    assert list(costs["input"]) == ["Embedding lookup", "Dense layer on one-hot vectors"]
+    assert any("the very same predictions" in m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("page", ["pages/embeddings.py", "pages/recommend.py", "pages/compare.py",
+                                  "pages/train.py", "pages/under_the_hood.py"])
+@pytest.mark.parametrize("method", ["svd", "autorec", "implicit"])
+def test_every_page_takes_a_factor_run_as_the_active_model(data_env, tiny_run_dir, factor_run_dirs, page, method):
+    at = open_app(ws=seed_workspace({f"{method} #1": factor_run_dirs[method], "tiny": tiny_run_dir},
+                                    active=f"{method} #1"), page=page)
+    assert at.sidebar.selectbox(key="sidebar_active_run").value == f"{method} #1"
+    if page == "pages/recommend.py" and method == "implicit":
+        assert any("predicts only that" in i.value or "rated at all" in i.value for i in at.info)
