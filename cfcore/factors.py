@@ -263,8 +263,8 @@ def _implicit(dataset, config, split, listeners, stop_event):
             z = logits(x)
             loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=z))
             # The penalty per rating, like the loss (summed over the batch it would outweigh the loss 1,024 times).
-            total = loss + config.l2 * tf.reduce_mean(tf.reduce_sum(tf.square(tf.gather(tables["user"], x[:, 0])), 1)
-                                                      + tf.reduce_sum(tf.square(tf.gather(tables["movie"], x[:, 1])), 1))
+            rows = tf.concat([tf.gather(tables["user"], x[:, 0]), tf.gather(tables["movie"], x[:, 1])], axis=1)
+            total = loss + config.l2 * tf.reduce_mean(tf.reduce_sum(tf.square(rows), axis=1))
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables, strict=True))
         return loss
 
