@@ -420,6 +420,9 @@ def fold_in(run: Run, ratings: Mapping[int, float], reg: float = 0.1) -> FoldIn:
     Dot-only models: ridge regression ``min ||V u - r||^2 + reg ||u||^2`` over the
     rated movies' embeddings ``V``.
 
+    SVD++: the new person's rated set is the movies they rated here, so ``|S|^-1/2 sum y_j`` is known and added
+    to the fitted part of their vector (the model's own structure, nothing fitted for it).
+
     Bias model (rating = min + (max - min) * sigmoid(u.v + b_u + b_m + g)): ratings are
     scaled to (0, 1), clipped 0.01 from the ends and mapped through the logit; a ridge
     regression of ``[v_m, 1]`` on ``logit - b_m - g`` gives a start ``(u, b_u)``. A few
@@ -462,6 +465,10 @@ def fold_in(run: Run, ratings: Mapping[int, float], reg: float = 0.1) -> FoldIn:
     low, high = float(emb.min_rating), float(emb.max_rating)
     scale = high - low
     offset = emb.movie_bias[index].astype(np.float64) + emb.global_offset
+    # SVD++: the rated set is exactly what the new person gave, so that part of their vector is known.
+    known = (emb.rated[index].astype(np.float64).sum(axis=0) / math.sqrt(len(index)) if emb.rated is not None
+             else np.zeros(v.shape[1]))
+    offset = offset + v @ known
     features = np.hstack([v, np.ones((len(v), 1))])
     p = np.clip((target - low) / scale, _LOGIT_CLIP, 1.0 - _LOGIT_CLIP)
     theta = _ridge(features, np.log(p / (1.0 - p)) - offset, reg)
@@ -491,7 +498,7 @@ def fold_in(run: Run, ratings: Mapping[int, float], reg: float = 0.1) -> FoldIn:
         theta, current, residual, s = trial, value, trial_residual, trial_s
         if improvement < 1e-12 * max(1.0, current):
             break
-    return FoldIn(theta[:-1], float(theta[-1]), movie_ids)
+    return FoldIn(theta[:-1] + known, float(theta[-1]), movie_ids)
 
 
 def _scores_for_vector(emb: Embeddings, vector: np.ndarray, bias: float) -> np.ndarray:
@@ -543,11 +550,12 @@ def project_vector(run: Run, fold: FoldIn, centered: bool = False) -> tuple[floa
 
 @dataclass
 class Explanation:
-    """One prediction of the bias model, taken apart.
+    """One prediction of a model with biases, taken apart.
 
-    ``logit = global_offset + user_bias + movie_bias + contributions.sum()``;
-    ``prediction = min_rating + (max_rating - min_rating) * sigmoid`` with
-    ``sigmoid = 1 / (1 + exp(-logit))``. ``actual`` is the user's rating of the movie, if any.
+    ``logit = global_offset + user_bias + movie_bias + implicit + contributions.sum()``; with ``link`` "sigmoid"
+    ``prediction = min_rating + (max_rating - min_rating) * sigmoid`` with ``sigmoid = 1 / (1 + exp(-logit))``,
+    with ``link`` "identity" (the SVD) ``prediction = logit`` (``sigmoid`` is NaN). ``implicit`` is SVD++'s
+    term for what the user rated (0 for other models). ``actual`` is the user's rating of the movie, if any.
     """
 
     global_offset: float
@@ -563,22 +571,33 @@ class Explanation:
     movie_id: int = 0
     title: str = ""
     actual: float | None = None
+    link: str = "sigmoid"
+    implicit: float = 0.0
 
     def parts(self) -> pd.DataFrame:
         """The additive pieces of the logit: columns part, value; the values sum to ``logit``.
 
-        Rows: "global offset", "user bias", "movie bias", then "dim 1" .. "dim d".
+        Rows: "global offset", "user bias", "movie bias", "what they rated" (SVD++ only), then "dim 1" .. "dim d".
         """
-        names = ["global offset", "user bias", "movie bias"] + [f"dim {i + 1}" for i in range(len(self.contributions))]
-        values = [self.global_offset, self.user_bias, self.movie_bias, *map(float, self.contributions)]
-        return pd.DataFrame({"part": names, "value": values})
+        names = ["global offset", "user bias", "movie bias"]
+        values = [self.global_offset, self.user_bias, self.movie_bias]
+        if self.implicit:
+            names.append(IMPLICIT_PART)
+            values.append(self.implicit)
+        names += [f"dim {i + 1}" for i in range(len(self.contributions))]
+        return pd.DataFrame({"part": names, "value": values + [*map(float, self.contributions)]})
+
+
+# SVD++'s term for the movies a user rated, as the waterfall names it.
+IMPLICIT_PART = "what they rated"
 
 
 def explain_prediction(run: Run, user_id: int, movie_id: int) -> Explanation:
-    """Break the bias model's predicted rating of one movie by one user into its parts.
+    """Break a model's predicted rating of one movie by one user into its parts (any model with biases: the
+    bias model, SVD++, the SVD, AutoRec).
 
     Raises:
-        AnalysisError: for an unknown user or movie, or a model without biases.
+        AnalysisError: for an unknown user or movie, a model without biases, or one that predicts no ratings.
     """
     emb = run.embeddings
     if not emb.has_bias:
@@ -586,15 +605,20 @@ def explain_prediction(run: Run, user_id: int, movie_id: int) -> Explanation:
             f"explaining a prediction needs the dot_with_bias model; this run's model is {run.config.model!r}, "
             "whose prediction is just the dot product of the two embeddings"
         )
-    if emb.link != "sigmoid":
-        require_ratings(run, "explaining a prediction")
-        raise AnalysisError(f"explaining a prediction takes apart a sigmoid of dot + biases; the {run.config.model} "
-                            "run's prediction is dot + biases + offset as it is, with no sigmoid")
+    require_ratings(run, "explaining a prediction")
     u_index, m_index = _user_index(run, user_id), _movie_index(run, movie_id)
-    contributions = emb.user[u_index].astype(np.float64) * emb.movie[m_index].astype(np.float64)
+    movie = emb.movie[m_index].astype(np.float64)
+    user = emb.user[u_index].astype(np.float64)
+    implicit = 0.0
+    if emb.user_implicit is not None:  # SVD++: the user's vector is their own part plus what they rated
+        part = emb.user_implicit[u_index].astype(np.float64)
+        implicit, user = float(part @ movie), user - part
+    contributions = user * movie
     user_bias, movie_bias = float(emb.user_bias[u_index]), float(emb.movie_bias[m_index])
-    logit = emb.global_offset + user_bias + movie_bias + float(contributions.sum())
-    sigmoid = float(_sigmoid(np.float64(logit)))
+    logit = emb.global_offset + user_bias + movie_bias + implicit + float(contributions.sum())
+    sigmoid = float(_sigmoid(np.float64(logit))) if emb.link == "sigmoid" else math.nan
+    prediction = logit if emb.link == "identity" else float(emb.min_rating + (emb.max_rating - emb.min_rating)
+                                                            * sigmoid)
     ratings = run.dataset.ratings
     match = ratings.loc[(ratings["user"] == u_index) & (ratings["movie"] == m_index), "rating"]
     return Explanation(
@@ -606,11 +630,13 @@ def explain_prediction(run: Run, user_id: int, movie_id: int) -> Explanation:
         sigmoid=sigmoid,
         min_rating=float(emb.min_rating),
         max_rating=float(emb.max_rating),
-        prediction=float(emb.min_rating + (emb.max_rating - emb.min_rating) * sigmoid),
+        prediction=float(prediction),
         user_id=int(user_id),
         movie_id=int(movie_id),
         title=str(run.dataset.movies["title"].iloc[m_index]),
         actual=float(match.iloc[0]) if len(match) else None,
+        link=emb.link,
+        implicit=implicit,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from cfcore.analysis import pca
@@ -22,8 +23,9 @@ MAP_COLUMNS = ["movieId", "title", "genres", "num_ratings", "rating", "x", "y"]
 
 
 def aligned_maps(run_a: Run, run_b: Run, min_ratings: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Both runs' shared movies on their own first two principal components (centred, as CKA is), ``run_b``'s
-    map turned and flipped (orthogonal Procrustes) to lie as close as it can on ``run_a``'s.
+    """Both runs' shared movies on their own first two principal components (centred, as CKA is, and scaled to
+    a root-mean-square distance of 1 from the centre, as CKA ignores scale), ``run_b``'s map turned and flipped
+    (orthogonal Procrustes) to lie as close as it can on ``run_a``'s.
 
     Returns:
         Two frames with :data:`MAP_COLUMNS`, the same movies in the same order.
@@ -34,12 +36,17 @@ def aligned_maps(run_a: Run, run_b: Run, min_ratings: int = 20) -> tuple[pd.Data
     ids, x, y = shared_movies(run_a, run_b, min_ratings)
     if len(ids) < 3 or x.shape[1] < 2 or y.shape[1] < 2:
         raise SimilarityError(f"a map needs 3 shared movies with 2 factors or more; there are {len(ids)}")
-    a = pca(x, centered=True).scores[:, :2]
-    b = procrustes_align(a, pca(y, centered=True).scores[:, :2])
+    a, b = (_unit_spread(pca(m, centered=True).scores[:, :2]) for m in (x, y))
+    b = procrustes_align(a, b)
     movies = run_a.dataset.movies.set_index("movieId").loc[ids].reset_index()
     table = pd.DataFrame({"movieId": ids, "title": movies["title"], "genres": movies["genres"],
                           "num_ratings": movies["num_ratings"], "rating": movies["mean_rating"]})
     return table.assign(x=a[:, 0], y=a[:, 1]), table.assign(x=b[:, 0], y=b[:, 1])
+
+
+def _unit_spread(points: np.ndarray) -> np.ndarray:
+    spread = float(np.sqrt(np.mean(np.sum(points**2, axis=1))))
+    return points / spread if spread > 0 else points
 
 
 def extremes(frame: pd.DataFrame, column: str, n: int = 5) -> pd.DataFrame:

@@ -55,7 +55,7 @@ def command(name: str):
 
 def build_parser() -> argparse.ArgumentParser:
     from cfcore import constants as C
-    from cfcore.config import FACTOR_METHODS
+    from cfcore.config import FACTOR_METHODS, MODEL_NAMES
 
     parser = _Parser(prog="python -m cfcore", description="Collaborative filtering with embeddings.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="MovieLens folder or .zip (default: $CFCORE_DATA, cache, download)")
     p.add_argument("--preset", choices=["article", "fast", "best"], default="article",
                    help="starting settings; explicit flags override them (default: article)")
-    p.add_argument("--model", choices=["simple_dot", "dot_with_bias", "simple_embedding"])
+    p.add_argument("--model", choices=list(MODEL_NAMES))
     p.add_argument("--dim", type=_positive_int, dest="embedding_dim")
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int, dest="batch_size")
@@ -159,7 +159,7 @@ def _prepare_out_dir(out: str) -> None:
 def _train_and_save(args: argparse.Namespace, config):
     """Load ``--data``, train (or compute) ``config`` with one line per epoch, save the run in ``--out``."""
     from cfcore import constants as C
-    from cfcore.config import check_work
+    from cfcore.config import check_work, predicts_ratings
     from cfcore.data import load_dataset
     from cfcore.download import DownloadError
 
@@ -176,10 +176,11 @@ def _train_and_save(args: argparse.Namespace, config):
         f"({dataset.source})", file=log,
     )
 
+    rated = predicts_ratings(config.model)
+
     def report(progress) -> None:
         if progress.stage == "epoch" and progress.history:
             row = progress.history[-1]
-            rated = row["val_rmse"] == row["val_rmse"]  # NaN for a run that predicts no ratings
             measures = [f"{key} {row[key]:.4f}" for key in
                         (("loss", "train_rmse", "val_rmse") if rated else ("loss", "val_loss"))]
             print(f"epoch {row['epoch']:>3}/{progress.epochs}  {'  '.join(measures)}  ({row['seconds']:.1f}s)",

@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cfcore.config import DROPOUT_MODELS
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import is_article_dataset
 from cfcore.text import plain
@@ -42,6 +43,8 @@ class ExplanationLike(Protocol):
     min_rating: float
     max_rating: float
     prediction: float
+    link: str
+    implicit: float
 
 
 def readable_genres(genres: str) -> str:
@@ -320,9 +323,10 @@ def _top_terms(contributions: np.ndarray, top: int) -> tuple[list[str], list[flo
 
 
 def explanation_waterfall(explanation: ExplanationLike, top: int = 6) -> go.Figure:
-    """How a bias model's prediction is built: a waterfall to the logit, then the sigmoid to a rating.
+    """How a bias model's prediction is built: a waterfall to the logit, then the sigmoid to a rating (a model
+    with no sigmoid, the SVD: the waterfall alone, to the rating).
 
-    Left: offset (if any) + user bias + movie bias + the ``top`` largest
+    Left: offset (if any) + user bias + movie bias + SVD++'s "what they rated" (if any) + the ``top`` largest
     ``u_k * v_k`` terms + the remaining dims lumped together, ending at the logit
     (a total bar). Right: the scaled sigmoid curve with the prediction marked.
     """
@@ -333,25 +337,36 @@ def explanation_waterfall(explanation: ExplanationLike, top: int = 6) -> go.Figu
         values.append(float(explanation.global_offset))
     labels += ["user bias", "movie bias"]
     values += [float(explanation.user_bias), float(explanation.movie_bias)]
+    if explanation.implicit:
+        labels.append("what they rated")
+        values.append(float(explanation.implicit))
     dim_labels, dim_values = _top_terms(explanation.contributions, top)
     labels += dim_labels
     values += dim_values
     logit = float(explanation.logit)
     low, high = float(explanation.min_rating), float(explanation.max_rating)
+    squashed = explanation.link == "sigmoid"
+    total = "logit" if squashed else "rating"
     fig = make_subplots(
-        rows=1, cols=2, column_widths=[0.64, 0.36], horizontal_spacing=0.1,
-        subplot_titles=("inside the sigmoid: the logit", "sigmoid → rating"),
+        rows=1, cols=2 if squashed else 1, column_widths=[0.64, 0.36] if squashed else None,
+        horizontal_spacing=0.1,
+        subplot_titles=("inside the sigmoid: the logit", "sigmoid → rating") if squashed else (
+            "the prediction, term by term (no sigmoid)",),
     )
     fig.add_trace(
         go.Waterfall(
-            x=[*labels, "logit"], y=[*values, logit], measure=["relative"] * len(values) + ["total"],
-            name="logit", text=[f"{v:+.3f}" for v in values] + [f"{logit:.3f}"], textposition="outside",
+            x=[*labels, total], y=[*values, logit], measure=["relative"] * len(values) + ["total"],
+            name=total, text=[f"{v:+.3f}" for v in values] + [f"{logit:.3f}"], textposition="outside",
             increasing={"marker": {"color": PRIMARY}}, decreasing={"marker": {"color": HIGHLIGHT}},
             totals={"marker": {"color": ACCENT}}, connector={"line": {"color": MUTED}},
             hovertemplate="%{x}: %{y:.3f}<extra></extra>",
         ),
         row=1, col=1,
     )
+    if not squashed:
+        fig.update_yaxes(title_text="rating contribution", row=1, col=1)
+        fig.update_layout(template=TEMPLATE, height=440, showlegend=False, margin={"t": 50})
+        return fig
     span = max(6.0, abs(logit) + 1.0)
     grid = np.linspace(-span, span, 121)
     fig.add_trace(
@@ -480,9 +495,9 @@ def aligned_maps_figure(left: pd.DataFrame, right: pd.DataFrame, left_name: str,
                                  marker={**colour, "showscale": col == 2,
                                          "colorbar": {"title": {"text": "mean rating"}}}),
                       row=1, col=col)
-    fig.update_xaxes(title_text="PC1 (centred)", row=1, col=1)
+    fig.update_xaxes(title_text="PC1 (centred, unit spread)", row=1, col=1)
     fig.update_xaxes(title_text="its PC1, turned", row=1, col=2)
-    fig.update_yaxes(title_text="PC2 (centred)", row=1, col=1)
+    fig.update_yaxes(title_text="PC2 (centred, unit spread)", row=1, col=1)
     fig.update_layout(template=TEMPLATE, height=460, showlegend=False, margin={"t": 50})
     return fig
 
@@ -492,7 +507,7 @@ def runs_table(runs: Mapping[str, object]) -> pd.DataFrame:
     rows = []
     for name, run in runs.items():
         config, result = run.config, run.result
-        has_dropout = config.model == "dot_with_bias"
+        has_dropout = config.model in DROPOUT_MODELS
         rows.append(
             {
                 "run": name,

@@ -11,7 +11,8 @@ model is a :class:`~cfcore.models.FactorModel`:
   layer of ``dim`` sigmoid units, ratings out, the loss on observed ratings only. The hidden code is the movie's
   factors; the output layer's weights are the user factors, its bias the user bias.
 - ``implicit``: embeddings trained on whether a user rated a movie at all (each training rating a positive, a few
-  movies the user did not rate, drawn at random each epoch, negatives), never the rating itself.
+  movies the user did not rate, drawn at random each epoch, negatives), never the rating itself; the epoch with
+  the lowest validation loss is kept (on held-out ratings against sampled movies nobody rated).
 
 Trainer side: TensorFlow and SciPy. Progress, Stop and early stopping go through the training engine's monitor.
 """
@@ -148,9 +149,9 @@ def _autorec(dataset, config, split, listeners, stop_event):
     if not high > low:
         raise ConfigError("AutoRec scales its output to the rating range, and every rating here is the same")
     users, movies = split.x_train[:, 0], split.x_train[:, 1]
-    # Rows are movies; the input is each rating's distance from the middle of the scale (0: missing).
-    middle = (low + high) / 2.0
-    values = sp.csr_matrix((split.y_train - middle, (movies, users)), shape=(n_movies, n_users), dtype=np.float32)
+    # Rows are movies; a rating goes in as 1 (the lowest) to 2 (the highest), so 0 only ever means missing.
+    encoded = 1.0 + (split.y_train - low) / (high - low)
+    values = sp.csr_matrix((encoded, (movies, users)), shape=(n_movies, n_users), dtype=np.float32)
     targets = sp.csr_matrix((split.y_train, (movies, users)), shape=(n_movies, n_users), dtype=np.float32)
     observed = sp.csr_matrix((np.ones(len(users), np.float32), (movies, users)), shape=(n_movies, n_users))
     rated = np.flatnonzero(np.diff(observed.indptr) > 0)
@@ -230,12 +231,12 @@ def sample_negatives(users: np.ndarray, positive_keys: np.ndarray, n_movies: int
 def _implicit(dataset, config, split, listeners, stop_event):
     n_users, n_movies, dim = dataset.n_users, dataset.n_movies, config.embedding_dim
     users, movies = split.x_train[:, 0].astype(np.int64), split.x_train[:, 1].astype(np.int64)
-    # Validation positives are never given as negatives either: a held-out rating is still a rating.
-    every = np.concatenate([users * n_movies + movies, split.x_val[:, 0].astype(np.int64) * n_movies
-                            + split.x_val[:, 1]])
-    keys = np.unique(every)
+    # Training negatives avoid the training ratings only (what the held-out ones are must not shape training);
+    # validation negatives avoid every rating, so none of them is in fact a positive.
+    keys = np.unique(users * n_movies + movies)
+    every = np.unique(np.concatenate([keys, split.x_val[:, 0].astype(np.int64) * n_movies + split.x_val[:, 1]]))
     rng = np.random.default_rng(config.seed)
-    val_users, val_movies = sample_negatives(split.x_val[:, 0], keys, n_movies, IMPLICIT_NEGATIVES, rng)
+    val_users, val_movies = sample_negatives(split.x_val[:, 0], every, n_movies, IMPLICIT_NEGATIVES, rng)
     val_x = np.concatenate([split.x_val, np.column_stack([val_users, val_movies])]).astype(np.int32)
     val_y = np.concatenate([np.ones(len(split.x_val)), np.zeros(len(val_users))]).astype(np.float32)
 
@@ -272,6 +273,7 @@ def _implicit(dataset, config, split, listeners, stop_event):
     def bce(x, y):
         return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits(x)))
 
+    best: tuple[float, list | None] = (math.inf, None)
     for epoch in range(config.epochs):
         monitor.on_epoch_begin(epoch)
         neg_users, neg_movies = sample_negatives(users, keys, n_movies, IMPLICIT_NEGATIVES, rng)
@@ -287,10 +289,12 @@ def _implicit(dataset, config, split, listeners, stop_event):
             if holder.stop_training:
                 break
         val_loss = float(bce(val_x, val_y)) if len(val_y) else math.nan
+        if val_loss < best[0]:  # no RMSE to judge epochs by: the best validation loss is kept
+            best = (val_loss, holder.get_weights())
         monitor.on_epoch_end(epoch, {"loss": total / max(batches, 1), "val_loss": val_loss})
         if holder.stop_training:
             break
-    user, movie, movie_bias = (np.asarray(v.numpy(), np.float32) for v in variables)
+    user, movie, movie_bias = (np.asarray(w, np.float32) for w in (best[1] or holder.get_weights()))
     return monitor, Embeddings(user, movie, np.zeros(n_users, np.float32), movie_bias, 0.0, dataset.min_rating,
                                dataset.max_rating, link="logistic")
 

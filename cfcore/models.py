@@ -272,6 +272,101 @@ class DotWithBias(_RatingModel):
         return config
 
 
+def implicit_sets(pairs: np.ndarray, n_users: int, n_movies: int) -> tuple[np.ndarray, ...]:
+    """The rated sets of SVD++ from training pairs ``(user, movie)`` as two compressed rows:
+    ``(user_splits, user_movies, movie_splits, movie_users)``: user u rated ``user_movies[user_splits[u]:
+    user_splits[u + 1]]``, movie i was rated by ``movie_users[movie_splits[i]:movie_splits[i + 1]]``."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    out = []
+    for key, other, n in ((0, 1, n_users), (1, 0, n_movies)):
+        order = np.lexsort((pairs[:, other], pairs[:, key]))
+        splits = np.concatenate([[0], np.cumsum(np.bincount(pairs[:, key], minlength=n))])
+        out += [splits.astype(np.int32), pairs[order, other].astype(np.int32)]
+    return tuple(out)
+
+
+def _rated_sums(splits, members, table):
+    """``|S|^-1/2 * sum of table rows over S`` for every row's set S (0 for an empty set), all rows at once:
+    cheaper per step than gathering a batch's own sets (a heavy user's runs to thousands of movies, and a batch
+    holds many heavy users)."""
+    import tensorflow as tf
+
+    lengths = splits[1:] - splits[:-1]
+    if members.shape[0] == 0:
+        # TensorFlow 2.21's gradient of segment_sqrt_n over no members is uninitialised memory (1e+37, NaN
+        # seen in tests/test_svdpp.py), not zeros: with nothing rated, there is nothing to add up.
+        return tf.zeros((tf.shape(lengths)[0], tf.shape(table)[1]), table.dtype)
+    rows = tf.repeat(tf.range(tf.shape(lengths)[0]), lengths)
+    return tf.sparse.segment_sqrt_n(table, members, rows, num_segments=tf.shape(lengths)[0])
+
+
+@keras.saving.register_keras_serializable(package="cfcore")
+class SVDpp(DotWithBias):
+    """Model 4, SVD++-style: the bias model whose user vector adds what the user rated and whose movie vector
+    adds who rated it: ``p_u + |N(u)|^-1/2 sum_{j in N(u)} y_j`` and ``q_i + |R(i)|^-1/2 sum_{v in R(i)} z_v``.
+
+    N(u) (the movies u rated) and R(i) (the users who rated i) come from the training ratings only
+    (:func:`implicit_sets`), kept in the model as integer weights so a saved model predicts on its own. With
+    empty sets it is exactly :class:`DotWithBias`.
+
+    Args:
+        n_user_links, n_movie_links: Sizes of the sets' member arrays (the number of training ratings).
+    """
+
+    def __init__(self, n_users, n_movies, embedding_dim=64, seed=None, n_user_links: int = 0,
+                 n_movie_links: int = 0, **kwargs):
+        super().__init__(n_users, n_movies, embedding_dim, seed, **kwargs)
+        self.n_user_links, self.n_movie_links = int(n_user_links), int(n_movie_links)
+        reg = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
+
+        def seeded(offset):
+            return keras.initializers.RandomUniform(-0.05, 0.05, seed=None if seed is None else seed + offset)
+
+        # y_j: what having rated movie j adds to a user; z_v: what having been rated by user v adds to a movie.
+        self.rated_embedding = layers.Embedding(self.n_movies, self.embedding_dim, embeddings_initializer=seeded(4),
+                                                embeddings_regularizer=reg, name="rated_embedding")
+        self.rater_embedding = layers.Embedding(self.n_users, self.embedding_dim, embeddings_initializer=seeded(5),
+                                                embeddings_regularizer=reg, name="rater_embedding")
+
+    def build(self, input_shape=None):
+        if not hasattr(self, "user_splits"):
+            sizes = {"user_splits": self.n_users + 1, "user_movies": self.n_user_links,
+                     "movie_splits": self.n_movies + 1, "movie_users": self.n_movie_links}
+            for name, size in sizes.items():
+                setattr(self, name, self.add_weight(shape=(size,), initializer="zeros", dtype="int32",
+                                                    trainable=False, name=name))
+        for layer in (self.rated_embedding, self.rater_embedding):
+            if not layer.built:
+                layer.build((None,))
+        super().build(input_shape)
+
+    def set_implicit(self, sets: tuple[np.ndarray, ...]) -> None:
+        """Put :func:`implicit_sets`' arrays in (their sizes must be the model's)."""
+        for variable, values in zip((self.user_splits, self.user_movies, self.movie_splits, self.movie_users),
+                                    sets, strict=True):
+            variable.assign(np.asarray(values, dtype=np.int32))
+
+    def implicit_parts(self, users, movies):
+        """The two implicit terms for a batch: ``(user part, movie part)``, each ``(batch, d)``."""
+        every_user = _rated_sums(self.user_splits, self.user_movies, self.rated_embedding.embeddings)
+        every_movie = _rated_sums(self.movie_splits, self.movie_users, self.rater_embedding.embeddings)
+        return ops.take(every_user, users, axis=0), ops.take(every_movie, movies, axis=0)
+
+    def logit(self, inputs, training=False):
+        inputs = ops.cast(inputs, "int32")
+        users, movies = inputs[:, 0], inputs[:, 1]
+        user_part, movie_part = self.implicit_parts(users, movies)
+        user_vec = self.user_dropout(self.user_embedding(users) + user_part, training=training)
+        movie_vec = self.movie_dropout(self.movie_embedding(movies) + movie_part, training=training)
+        total = _rowwise_dot(user_vec, movie_vec) + self.user_bias(users) + self.movie_bias(movies)
+        if self.use_global_bias:
+            total = total + self.global_offset
+        return total
+
+    def get_config(self):
+        return {**super().get_config(), "n_user_links": self.n_user_links, "n_movie_links": self.n_movie_links}
+
+
 @keras.saving.register_keras_serializable(package="cfcore")
 class FactorModel(_RatingModel):
     """Factors from another method (:mod:`cfcore.factors`: an SVD, AutoRec, the implicit task) as a model with the
@@ -285,7 +380,8 @@ class FactorModel(_RatingModel):
     LINKS = ("identity", "sigmoid", "logistic")
 
     def __init__(self, n_users, n_movies, embedding_dim=64, seed=None, method: str = "svd", link: str = "identity",
-                 min_rating: float = 0.5, max_rating: float = 5.0, **kwargs):
+                 min_rating: float = 0.5, max_rating: float = 5.0, global_bias: bool = True, **kwargs):
+        # ``global_bias`` is always True (the offset is always there); it is in the config for the run reader.
         super().__init__(n_users, n_movies, embedding_dim, seed, **kwargs)
         if link not in self.LINKS:
             raise ValueError(f"link must be one of {', '.join(self.LINKS)}. Received: link={link!r}")
@@ -339,6 +435,7 @@ MODEL_CLASSES: dict[str, type[_RatingModel]] = {
     "simple_dot": SimpleDot,
     "dot_with_bias": DotWithBias,
     "simple_embedding": SimpleEmbedding,
+    "svdpp": SVDpp,
 }
 
 
@@ -356,20 +453,29 @@ def build_model(
     l2: float = 0.0,
     global_bias: bool = False,
     own_init: bool = False,
+    train_pairs: np.ndarray | None = None,
 ) -> keras.Model:
     """Build one of :data:`MODEL_NAMES`, with all weights created.
+
+    ``train_pairs`` (``svdpp`` only): the training ``(user, movie)`` pairs its rated sets come from (none: empty
+    sets, the bias model).
 
     Raises:
         ValueError: for an unknown name or a bad size.
     """
     if name not in MODEL_CLASSES:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
-    if name == "dot_with_bias":
-        model = DotWithBias(
-            n_users, n_movies, embedding_dim, seed, min_rating=min_rating, max_rating=max_rating,
-            user_dropout=user_dropout, movie_dropout=movie_dropout, l2=l2, global_bias=global_bias,
-            name=name,
-        )
+    if name in ("dot_with_bias", "svdpp"):
+        settings = dict(min_rating=min_rating, max_rating=max_rating, user_dropout=user_dropout,
+                        movie_dropout=movie_dropout, l2=l2, global_bias=global_bias, name=name)
+        if name == "svdpp":
+            sets = implicit_sets(np.zeros((0, 2)) if train_pairs is None else train_pairs, n_users, n_movies)
+            model = SVDpp(n_users, n_movies, embedding_dim, seed, n_user_links=len(sets[1]),
+                          n_movie_links=len(sets[3]), **settings)
+            model.build((None, 2))
+            model.set_implicit(sets)
+            return model
+        model = DotWithBias(n_users, n_movies, embedding_dim, seed, **settings)
     elif name == "simple_embedding":
         model = SimpleEmbedding(n_users, n_movies, embedding_dim, seed, own_init=own_init, name=name)
     else:
@@ -398,6 +504,14 @@ def embeddings_of(model: keras.Model):
     if not hasattr(model, "user_bias"):
         return Embeddings(user, movie)
     offset = float(weights(model.global_offset).reshape(-1)[0]) if model.use_global_bias else 0.0
-    return Embeddings(user, movie, weights(model.user_bias.embeddings)[:, 0],
-                      weights(model.movie_bias.embeddings)[:, 0], offset, model.min_rating, model.max_rating,
-                      link=getattr(model, "link", "sigmoid"))
+    biases = dict(user_bias=weights(model.user_bias.embeddings)[:, 0],
+                  movie_bias=weights(model.movie_bias.embeddings)[:, 0], global_offset=offset,
+                  min_rating=model.min_rating, max_rating=model.max_rating)
+    if isinstance(model, SVDpp):
+        from cfcore.runs import svdpp_embeddings
+
+        sets = tuple(np.asarray(keras.ops.convert_to_numpy(v)) for v in
+                     (model.user_splits, model.user_movies, model.movie_splits, model.movie_users))
+        return svdpp_embeddings(user, movie, weights(model.rated_embedding.embeddings),
+                                weights(model.rater_embedding.embeddings), sets, **biases)
+    return Embeddings(user, movie, **biases, link=getattr(model, "link", "sigmoid"))

@@ -32,7 +32,7 @@ RUN_LIMITS = Limits(C.UPLOAD_MAX_FILE_BYTES, C.UPLOAD_MAX_RATING_ROWS, C.UPLOAD_
 NPZ_ARRAYS = ("user", "movie", "rating", "val_rows")
 KERAS_MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
 MODEL_CLASSES = {"simple_dot": "SimpleDot", "dot_with_bias": "DotWithBias", "simple_embedding": "SimpleEmbedding",
-                 **dict.fromkeys(FACTOR_METHODS, "FactorModel")}
+                 "svdpp": "SVDpp", **dict.fromkeys(FACTOR_METHODS, "FactorModel")}
 # The link each factors method's model uses (cfcore.factors); a run's model must declare its method's.
 FACTOR_LINKS = {"svd": "identity", "autorec": "sigmoid", "implicit": "logistic"}
 USERS_COLUMNS = ["index", "userId"]
@@ -104,7 +104,8 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFil
     n_users, n_movies = len(index_to_user), len(movies)
     if len(user) and (int(user.max()) >= n_users or int(movie.max()) >= n_movies):
         raise RunError("ratings.npz: refers to users or movies that are not in users.csv and movies.csv")
-    declared = check_model_file(folder / "model.keras", config, n_users, n_movies)
+    n_train = len(user) - len(val_rows)
+    declared = check_model_file(folder / "model.keras", config, n_users, n_movies, n_train)
     weights = read_weights(folder / "model.keras", config, declared, n_users, n_movies)
     # The counts shown next to titles come from the ratings themselves, not from what the file claims.
     counts = np.bincount(movie, minlength=n_movies)
@@ -351,7 +352,7 @@ def _check_npy_header(fh: BinaryIO, info: zipfile.ZipInfo, where: str, max_rows:
 # -- the model ----------------------------------------------------------------------
 
 
-def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: int) -> dict:
+def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: int, n_train: int = 0) -> dict:
     """Check ``model.keras`` before Keras opens it: its members, its class, and sizes that fit the run.
 
     The model's declared users, movies and embedding size must be the run's own (users.csv, movies.csv,
@@ -386,6 +387,8 @@ def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: in
         raise RunError(f"{where}: declares {str(registered)[:60]!r}, not the cfcore {config.model} model that "
                        "config.json names; it was refused unopened")
     wanted = {"n_users": n_users, "n_movies": n_movies, "embedding_dim": config.embedding_dim}
+    if config.model == "svdpp":  # its rated sets hold each training rating once from each side
+        wanted.update(n_user_links=n_train, n_movie_links=n_train)
     for key, value in wanted.items():
         if sizes.get(key) != value or isinstance(sizes.get(key), bool):
             raise RunError(f"{where}: declares {key}={str(sizes.get(key))[:20]}, but the run has {value:,}")
@@ -393,11 +396,13 @@ def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: in
                                            or sizes.get("link") != FACTOR_LINKS[config.model]):
         raise RunError(f"{where}: declares the method {str(sizes.get('method'))[:20]!r} with the link "
                        f"{str(sizes.get('link'))[:20]!r}; a {config.model} run's is {FACTOR_LINKS[config.model]!r}")
-    parameters = model_parameters(n_users, n_movies, config.embedding_dim)
+    parameters = model_parameters(n_users, n_movies, config.embedding_dim, config.model)
     if parameters > C.MAX_MODEL_PARAMETERS:
         raise RunError(f"{where}: {parameters:,} weights, over the limit of {C.MAX_MODEL_PARAMETERS:,}")
+    # SVD++'s rated sets: int32 arrays of the training pairs and the row starts, once from each side.
+    sets = 4 * (2 * n_train + n_users + n_movies + 2) if config.model == "svdpp" else 0
     # Float32 weights, and room for an optimizer's two slots per weight should a file carry them.
-    if weights > 3 * parameters * 4 + _H5_OVERHEAD_BYTES:
+    if weights > 3 * parameters * 4 + sets + _H5_OVERHEAD_BYTES:
         raise RunError(f"{where}: its weights file is {weights:,} bytes, more than {parameters:,} weights need")
     return sizes
 
@@ -412,6 +417,10 @@ _WEIGHT_PATHS = {
                       "user_bias": "layers/embedding_2/vars/0", "movie_bias": "layers/embedding_3/vars/0"},
 }
 _WEIGHT_PATHS.update(dict.fromkeys(FACTOR_METHODS, _WEIGHT_PATHS["dot_with_bias"]))
+_WEIGHT_PATHS["svdpp"] = {**_WEIGHT_PATHS["dot_with_bias"], "rated": "layers/embedding_4/vars/0",
+                          "rater": "layers/embedding_5/vars/0"}
+# SVD++'s rated sets, in the order the model adds them, after the global offset (when it has one).
+_SET_NAMES = ("user_splits", "user_movies", "movie_splits", "movie_users")
 
 
 def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, n_movies: int) -> dict:
@@ -424,8 +433,10 @@ def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, 
     import h5py  # Keras's own HDF5 reader; light next to TensorFlow
 
     where = "model.keras"
-    rows = {"user": n_users, "movie": n_movies, "user_bias": n_users, "movie_bias": n_movies}
-    width = {"user": config.embedding_dim, "movie": config.embedding_dim, "user_bias": 1, "movie_bias": 1}
+    rows = {"user": n_users, "movie": n_movies, "user_bias": n_users, "movie_bias": n_movies, "rated": n_movies,
+            "rater": n_users}
+    width = {"user": config.embedding_dim, "movie": config.embedding_dim, "user_bias": 1, "movie_bias": 1,
+             "rated": config.embedding_dim, "rater": config.embedding_dim}
     out: dict = {}
     try:
         with zipfile.ZipFile(path) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as h5:
@@ -446,8 +457,38 @@ def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, 
                 out["max_rating"] = _number(declared.get("max_rating"), f"{where}: max_rating")
                 if config.model in FACTOR_METHODS:
                     out["link"] = FACTOR_LINKS[config.model]
+            if config.model == "svdpp":
+                first = 1 if declared.get("global_bias") else 0
+                sets = _read_sets(h5, first, n_users, n_movies, int(declared["n_user_links"]))
+                from cfcore.runs import svdpp_embeddings
+
+                whole = svdpp_embeddings(out.pop("user"), out.pop("movie"), out.pop("rated"), out.pop("rater"), sets,
+                                         **out)
+                out = {name: getattr(whole, name) for name in ("user", "movie", "user_bias", "movie_bias",
+                                                                "global_offset", "min_rating", "max_rating",
+                                                                "user_implicit", "rated")}
     except RunError:
         raise
     except (*ZIP_READ_ERRORS, OSError, KeyError, ValueError, TypeError) as err:
         raise RunError(f"{where}: could not read the weights ({type(err).__name__})") from None
     return out
+
+
+def _read_sets(h5, first: int, n_users: int, n_movies: int, links: int) -> tuple[np.ndarray, ...]:
+    """SVD++'s four rated-set arrays from ``vars/<first>`` on, each checked: row starts from 0 to ``links``
+    that never fall, members that are real movies (users)."""
+    import h5py
+
+    where = "model.keras"
+    sizes = (n_users + 1, links, n_movies + 1, links)
+    arrays = []
+    for k, (name, size) in enumerate(zip(_SET_NAMES, sizes, strict=True)):
+        table = h5.get(f"vars/{first + k}")
+        if not isinstance(table, h5py.Dataset) or table.shape != (size,) or table.dtype.kind not in "iu":
+            raise RunError(f"{where}: SVD++'s {name} is {getattr(table, 'shape', None)}, not ({size},) integers")
+        arrays.append(np.asarray(table[()], dtype=np.int64))
+    for splits, members, other in ((arrays[0], arrays[1], n_movies), (arrays[2], arrays[3], n_users)):
+        if splits[0] != 0 or splits[-1] != links or (np.diff(splits) < 0).any() or (
+                len(members) and (members.min() < 0 or members.max() >= other)):
+            raise RunError(f"{where}: SVD++'s rated sets do not fit the run's users and movies")
+    return tuple(arrays)

@@ -87,6 +87,10 @@ class Embeddings:
     ``link`` says what a model with biases does with ``dot + biases + offset`` (the logit): "sigmoid" scales its
     sigmoid to the rating range (the bias model, AutoRec), "identity" predicts it as it is (the SVD), and
     "logistic" gives a probability, not a rating (the implicit task: was the movie rated at all).
+
+    SVD++ (``svdpp``): ``user`` and ``movie`` are the whole vectors the model multiplies (its own part plus the
+    rated sets' part); ``user_implicit`` is each user's rated-set part, ``|N(u)|^-1/2 sum y_j``, and ``rated``
+    the ``y_j`` of each movie, which fold-in adds up over a new person's rated movies. None for other models.
     """
 
     user: np.ndarray
@@ -97,6 +101,8 @@ class Embeddings:
     min_rating: float | None = None
     max_rating: float | None = None
     link: str = "sigmoid"
+    user_implicit: np.ndarray | None = None
+    rated: np.ndarray | None = None
 
     @property
     def has_bias(self) -> bool:
@@ -122,6 +128,29 @@ class Embeddings:
         if self.link == "logistic":
             return probability
         return probability * np.float32(self.max_rating - self.min_rating) + np.float32(self.min_rating)
+
+
+def rated_sums(splits: np.ndarray, members: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``|S|^-1/2 * sum of table rows over S`` for each row's set S (row k's set is
+    ``members[splits[k]:splits[k + 1]]``; 0 for an empty set): SVD++'s implicit terms, in NumPy."""
+    import scipy.sparse as sp
+
+    lengths = np.diff(splits).astype(np.int64)
+    scale = 1.0 / np.sqrt(np.maximum(lengths, 1))
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    sets = sp.csr_matrix((scale[rows], members, splits), shape=(len(lengths), table.shape[0]))
+    return np.asarray(sets @ table.astype(np.float64), dtype=np.float32)
+
+
+def svdpp_embeddings(user: np.ndarray, movie: np.ndarray, rated: np.ndarray, rater: np.ndarray,
+                     sets: tuple[np.ndarray, ...], **biases) -> Embeddings:
+    """SVD++'s tables as :class:`Embeddings`: whole vectors (own part + rated sets' part), with the parts fold-in
+    and the explanation need. ``sets`` is :func:`cfcore.models.implicit_sets`' four arrays; ``biases`` the
+    remaining :class:`Embeddings` fields (user_bias, movie_bias, global_offset, min_rating, max_rating)."""
+    user_splits, user_movies, movie_splits, movie_users = sets
+    user_part = rated_sums(user_splits, user_movies, rated)
+    movie_part = rated_sums(movie_splits, movie_users, rater)
+    return Embeddings(user + user_part, movie + movie_part, user_implicit=user_part, rated=rated, **biases)
 
 
 @dataclass

@@ -271,6 +271,8 @@ class _RowSparseEngine:
         """Whether this engine can train ``model`` and is likely the faster one."""
         if model.losses:
             return False  # a penalty on whole tables makes every row move every step
+        if hasattr(model, "rated_embedding"):
+            return False  # SVD++: a batch reads every row its users rated, not one row per rating
         if total_steps > _MAX_TABLE_STEPS:
             return False  # the step-size table would be too large
         try:
@@ -490,12 +492,14 @@ class _CompiledLoop:
                 break
 
 
-def _build(config: TrainConfig, n_users: int, n_movies: int, dataset: Dataset) -> keras.Model:
+def _build(config: TrainConfig, n_users: int, n_movies: int, dataset: Dataset, split: Split | None = None
+           ) -> keras.Model:
     return build_model(
         config.model, n_users, n_movies, config.embedding_dim, seed=config.seed,
         min_rating=dataset.min_rating, max_rating=dataset.max_rating,
         user_dropout=config.user_dropout, movie_dropout=config.movie_dropout,
         l2=config.l2, global_bias=config.global_bias, own_init=config.own_init,
+        train_pairs=None if split is None else split.x_train,
     )
 
 
@@ -545,7 +549,7 @@ def train(
         from cfcore.factors import compute_factors
 
         return compute_factors(dataset, config, split=split, listeners=listeners, stop_event=stop_event)
-    if config.model == "dot_with_bias" and not dataset.max_rating > dataset.min_rating:
+    if config.model in ("dot_with_bias", "svdpp") and not dataset.max_rating > dataset.min_rating:
         raise DataError(
             f"every rating in this dataset is {dataset.min_rating:g}, so the bias model's output range "
             f"({dataset.min_rating:g} to {dataset.max_rating:g}) is empty: there is nothing to learn. "
@@ -557,7 +561,7 @@ def train(
     started = time.perf_counter()
     scope = strategy.scope() if strategy is not None else _null_scope()
     with scope:
-        model = _build(config, dataset.n_users, dataset.n_movies, dataset)
+        model = _build(config, dataset.n_users, dataset.n_movies, dataset, split)
         if use_fit:
             learning_rate = config.learning_rate
             if config.lr_schedule == "cosine":

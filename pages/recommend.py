@@ -63,9 +63,11 @@ def _flag_off_scale(predicted) -> None:
     outside, lowest, highest = analysis.off_scale(predicted, low, high)
     if not outside:
         return
+    emb = run.embeddings
     why = ("this run diverged: lower the learning rate and train again" if diverged(run) else
            "a plain dot product has nothing that keeps it on the scale; the bias model's sigmoid does"
-           if run.config.model != "dot_with_bias" else "the predictions are not clipped to the scale")
+           if not emb.has_bias else "the SVD adds biases and a dot product with no sigmoid to keep them on the "
+           "scale" if emb.link == "identity" else "the predictions are not clipped to the scale")
     st.warning(f"{count(outside, 'prediction')} on this page fall outside the {low:g} to {high:g} star scale "
                f"(from {lowest:.2f} to {highest:.2f}): {why}.")
 
@@ -135,16 +137,15 @@ if explain_tab.open:
         movie_id = st.selectbox("Movie", movies_by_popularity, format_func=titles.get, key="rec_movie",
                                 filter_mode="contains", persist_state="session")
         st.query_params[share.MOVIE_KEY] = str(movie_id)
-        if run.config.model == "dot_with_bias":
+        if run.embeddings.has_bias:
             why = analysis.explain_prediction(run, user_id, movie_id)
             seen = f"they rated it {why.actual:g}" if why.actual is not None else "they have not rated it"
-            st.markdown(
-                f"User {user_id} and **{md(titles[movie_id])}** ({seen}): {'offset + ' if why.global_offset else ''}"
-                f"user bias + movie bias + the "
-                f"{len(why.contributions)} terms u_k·v_k = logit **{why.logit:.3f}**; sigmoid = {why.sigmoid:.3f}; "
-                f"rating = {why.min_rating:g} + {why.max_rating - why.min_rating:g} × {why.sigmoid:.3f} = "
-                f"**{why.prediction:.2f}**."
-            )
+            terms = (f"{'offset + ' if why.global_offset else ''}user bias + movie bias + "
+                     f"{'what they rated + ' if why.implicit else ''}the {len(why.contributions)} terms u_k·v_k")
+            ending = (f"= logit **{why.logit:.3f}**; sigmoid = {why.sigmoid:.3f}; rating = {why.min_rating:g} + "
+                      f"{why.max_rating - why.min_rating:g} × {why.sigmoid:.3f} = **{why.prediction:.2f}**."
+                      if why.link == "sigmoid" else f"= **{why.prediction:.2f}** (no sigmoid).")
+            st.markdown(f"User {user_id} and **{md(titles[movie_id])}** ({seen}): {terms} {ending}")
             chart(st, charts.explanation_waterfall(why))
         else:
             st.info(f"The {run.config.model} model has no biases and no sigmoid: its prediction is the plain dot "

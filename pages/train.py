@@ -10,6 +10,7 @@ from cfcore import explore_charts as tables
 from cfcore.config import (
     BATCH_SIZE_STOPS,
     CONTROL_RANGES,
+    DROPOUT_MODELS,
     DROPOUT_STEP,
     LEARNING_RATE_STOPS,
     MODEL_DESCRIPTIONS,
@@ -118,17 +119,21 @@ with controls:
     model = st.selectbox("Model", MODEL_NAMES, key="train_model", format_func=MODEL_LABELS.get, **keep)
     st.caption(MODEL_DESCRIPTIONS[model])
     st.selectbox("Preset", list(PRESETS), key="train_preset", format_func=PRESET_LABELS.get,
-                 on_change=_apply_preset, help="Fills the settings below. *article*: the article's settings "
-                 "(batch 32); *fast*: big batches, a run in a second or two; *best*: our best, with L2 and a global "
-                 "offset.", **keep)
-    if extras := preset_extras(PRESETS[st.session_state["train_preset"]]):
+                 on_change=_apply_preset, help="Fills the settings below (the model stays yours). *article*: the "
+                 "article's settings (batch 32); *fast*: big batches, a run in a second or two; *best*: our best, "
+                 "made for SVD++, with L2 and a global offset.", **keep)
+    recipe = PRESETS[st.session_state["train_preset"]]
+    if extras := preset_extras(recipe):
         st.caption(f"This preset also uses {', '.join(extras)}.")
+    if recipe.model != model and recipe.model != PRESETS["article"].model:
+        st.caption(f"The {PRESET_LABELS[st.session_state['train_preset']]} preset was tuned for "
+                   f"**{MODEL_LABELS[recipe.model]}**: choose it above for its results.")
     st.number_input("Embedding dimension", *CONTROL_RANGES["embedding_dim"], step=1, key="train_embedding_dim",
                     **keep)
     st.slider("Epochs", *CONTROL_RANGES["epochs"], key="train_epochs", **keep)
     st.select_slider("Batch size", BATCH_SIZE_STOPS, key="train_batch_size", **keep)
     st.select_slider("Learning rate (Adam)", LEARNING_RATE_STOPS, key="train_learning_rate", **keep)
-    if model == "dot_with_bias":
+    if model in DROPOUT_MODELS:
         st.slider("User dropout", *CONTROL_RANGES["user_dropout"], step=DROPOUT_STEP, key="train_user_dropout", **keep)
         st.slider("Movie dropout", *CONTROL_RANGES["movie_dropout"], step=DROPOUT_STEP, key="train_movie_dropout",
                   **keep)

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.runtime.pages_manager import PagesManager
 
 PAGES = ["pages/data.py", "pages/train.py", "pages/embeddings.py", "pages/recommend.py",
-         "pages/under_the_hood.py", "pages/compare.py"]
+         "pages/under_the_hood.py", "pages/compare.py", "pages/beyond.py"]
 HEAVY = ("tensorflow", "keras")
 
 def heavy():

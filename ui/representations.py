@@ -58,9 +58,9 @@ def compare(run_a: Run, run_b: Run, key: str, min_ratings: int = 20) -> Comparis
     row.metric("Shared movies", f"{len(comparison.movie_ids):,}", width="content")
     st.markdown(beyond.similarity_verdict(comparison, md(run_a.name), md(run_b.name)))
     chart(st, charts.aligned_maps_figure(left, right, run_a.name, run_b.name), key=f"{key}_maps")
-    st.caption("Each run's movies on its own first two principal components (centred, as CKA is), the right map "
-               "turned and flipped (orthogonal Procrustes) to lie as close as it can on the left one. Hover a point "
-               "for its movie.")
+    st.caption("Each run's movies on its own first two principal components (centred and scaled to the same "
+               "spread: CKA ignores both), the right map turned and flipped (orthogonal Procrustes) to lie as close "
+               "as it can on the left one. Hover a point for its movie.")
     for column, axis in (("x", "PC1"), ("y", "PC2")):
         st.markdown(f"**The ends of {axis}**")
         sides = st.columns(2)

@@ -9,7 +9,7 @@ from cfcore.baselines import diverged, global_mean_baseline
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import Dataset, Split, is_article_dataset
 from cfcore.runs import Run
-from cfcore.text import md
+from cfcore.text import count, md
 from ui.page import chart, metric_row
 from ui.services import bias_baseline_rmse
 from ui.state import set_active_run
@@ -35,6 +35,11 @@ def show(run: Run, name: str) -> None:
     if diverged(run):
         st.warning("This run's validation error blew up instead of falling: the steps were too big. Lower the "
                    "learning rate (or pick a preset) and train again; its numbers below mean nothing.")
+    if not run.embeddings.predicts_ratings:
+        st.caption("It was trained on whether a movie was rated at all: no validation RMSE, only its loss "
+                   f"({result.history[-1]['val_loss']:.4f} after {count(result.epochs_run, 'epoch')}). The "
+                   "Beyond the article page compares it with rating models.")
+        return
     article = ARTICLE_VAL_RMSE.get(config.model) if is_article_dataset(run.dataset) else None
     row = metric_row()
     row.metric("Final val RMSE", f"{result.history[-1]['val_rmse']:.3f}", width="content")

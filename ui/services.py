@@ -145,11 +145,20 @@ def onehot_linear(dataset: Dataset, split):
     """The linear model on one-hot vectors beside the bias baseline, on this split (once per dataset and split)."""
     from cfcore.onehot import onehot_linear as fit
 
-    return _onehot_linear_cached(dataset.fingerprint, float(split.val_fraction), int(split.seed), dataset, split, fit)
+    return _onehot_linear_cached(dataset.fingerprint, split_key(split), dataset, split, fit)
+
+
+def split_key(split) -> str:
+    """What identifies a split's held-out rows (a run loaded from elsewhere may hold other rows for one seed)."""
+    import hashlib
+
+    import numpy as np
+
+    return hashlib.sha256(np.ascontiguousarray(split.val_rows, dtype=np.int64).tobytes()).hexdigest()[:24]
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _onehot_linear_cached(fingerprint: str, val_fraction: float, seed: int, _dataset, _split, _fit):
+def _onehot_linear_cached(fingerprint: str, rows: str, _dataset, _split, _fit):
     return _fit(_split, _dataset.n_users, _dataset.n_movies)
 
 
@@ -186,10 +195,10 @@ def bias_baseline_rmse(dataset: Dataset, split) -> float:
     """Validation RMSE of the biases-only baseline on this split (computed once per dataset and split)."""
     from cfcore.baselines import bias_baseline
 
-    return _bias_baseline_cached(dataset.fingerprint, float(split.val_fraction), int(split.seed), dataset, split,
+    return _bias_baseline_cached(dataset.fingerprint, split_key(split), dataset, split,
                                  bias_baseline)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _bias_baseline_cached(fingerprint: str, val_fraction: float, seed: int, _dataset, _split, _fn) -> float:
+def _bias_baseline_cached(fingerprint: str, rows: str, _dataset, _split, _fn) -> float:
     return float(_fn(_split, _dataset.n_users, _dataset.n_movies).val_rmse)
