@@ -12,6 +12,8 @@ by ``|R(i)|^-1/2``. Only training ratings build those sets: no validation rating
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 
 import numpy as np
@@ -70,7 +72,8 @@ def myfm(split, n_users: int, n_movies: int, implicit: bool, seed: int, rank: in
     train_blocks, val_blocks = _blocks(split, n_users, n_movies, implicit)
     model = fm_package.MyFMRegressor(rank=rank, random_seed=seed)
     started = time.perf_counter()
-    model.fit(None, split.y_train, X_rel=train_blocks, n_iter=n_iter, n_kept_samples=n_iter - 5)
+    with contextlib.redirect_stderr(io.StringIO()):  # its progress bar, 300 lines of it
+        model.fit(None, split.y_train, X_rel=train_blocks, n_iter=n_iter, n_kept_samples=n_iter - 5)
     seconds = time.perf_counter() - started
     return _rmse(model.predict(None, X_rel=val_blocks), split.y_val), seconds
 
