@@ -134,10 +134,13 @@ class _Explanation:
     contributions: np.ndarray
     min_rating: float = 0.5
     max_rating: float = 5.0
+    link: str = "sigmoid"
+    implicit: float = 0.0
 
     @property
     def logit(self) -> float:
-        return self.global_offset + self.user_bias + self.movie_bias + float(self.contributions.sum())
+        return (self.global_offset + self.user_bias + self.movie_bias + self.implicit
+                + float(self.contributions.sum()))
 
     @property
     def prediction(self) -> float:
@@ -226,3 +229,16 @@ def test_runs_table_one_row_per_run(tiny_run):
     assert table.loc[0, "final val RMSE"] == tiny_run.result.history[-1]["val_rmse"]
     # The article's figure only stands next to runs on its data; tiny_run's is synthetic (issue 15.7).
     assert math.isnan(table.loc[0, "article val RMSE"]) and tiny_run.config.model in ARTICLE_VAL_RMSE
+
+
+def test_waterfall_without_a_sigmoid_ends_at_the_rating():
+    explanation = _Explanation(3.5, 0.25, -0.1, np.array([0.2, -0.05]), link="identity")
+    fig = ec.explanation_waterfall(explanation)
+    assert len(fig.data) == 1 and list(fig.data[0].x)[-1] == "rating"
+    assert fig.data[0].y[-1] == pytest.approx(3.5 + 0.25 - 0.1 + 0.15)
+
+
+def test_waterfall_has_a_bar_for_what_they_rated():
+    explanation = _Explanation(0.0, 0.25, -0.1, np.array([0.2, -0.05]), implicit=0.3)
+    labels = list(ec.explanation_waterfall(explanation).data[0].x)
+    assert "what they rated" in labels

@@ -96,3 +96,19 @@ def test_every_page_takes_a_factor_run_as_the_active_model(data_env, tiny_run_di
     assert at.sidebar.selectbox(key="sidebar_active_run").value == f"{method} #1"
     if page == "pages/recommend.py" and method == "implicit":
         assert any("predicts only that" in i.value or "rated at all" in i.value for i in at.info)
+
+
+def test_recommend_explains_an_svd_prediction_without_a_sigmoid(data_env, tiny_run_dir, factor_run_dirs):
+    import json
+
+    from cfcore import analysis
+    from cfcore.runs import load_run
+
+    run = load_run(factor_run_dirs["svd"])
+    user_id, movie_id = int(run.dataset.index_to_user[0]), int(run.dataset.movies["movieId"].iloc[1])
+    at = open_app(ws=seed_workspace({"svd #1": factor_run_dirs["svd"]}), page="pages/recommend.py",
+                  user=str(user_id), movie=str(movie_id))
+    waterfall = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
+    assert waterfall["type"] == "waterfall" and waterfall["x"][-1] == "rating"
+    predicted = analysis.predict(run, run.dataset.user_to_index[user_id], run.dataset.movie_to_index[movie_id])[0]
+    assert any(f"**{predicted:.2f}** (no sigmoid)" in m.value for m in at.markdown)

@@ -122,9 +122,10 @@ def test_progress_groups_stay_small_and_frequent():
     assert _steps_per_execution(replace(article, steps_per_execution=7), steps) == 7
 
 
-def test_presets_are_the_tuned_bias_model():
+def test_presets_are_the_tuned_bias_model_or_its_svdpp():
     for name, config in PRESETS.items():
-        assert config.model == "dot_with_bias", name  # the app shows its embeddings, biases and PCA
+        # The app shows their embeddings, biases and PCA; best adds the rated sets (SVD++).
+        assert config.model == ("svdpp" if name == "best" else "dot_with_bias"), name
         assert preset(name) == config
     article = PRESETS["article"]
     assert (article.user_dropout, article.movie_dropout, article.l2, article.batch_size, article.learning_rate,
@@ -132,7 +133,7 @@ def test_presets_are_the_tuned_bias_model():
     assert preset("best", epochs=2).epochs == 2 and PRESETS["best"].epochs > 2
 
 
-@pytest.mark.parametrize(("name", "limit"), [("fast", 0.86), ("best", 0.845)])
+@pytest.mark.parametrize(("name", "limit"), [("fast", 0.86), ("best", 0.830)])
 def test_presets_reach_their_accuracy_on_movielens(movielens_path, name, limit):
     dataset = load_dataset(movielens_path, download=False)
     run = train(dataset, replace(PRESETS[name], seed=0))

@@ -201,5 +201,5 @@ def test_preset_extras_name_the_settings_without_a_control():
     from cfcore.config import PRESETS, TrainConfig, preset_extras
 
     assert preset_extras(PRESETS["article"]) == []
-    assert preset_extras(PRESETS["best"]) == ["L2 penalty 5e-05", "a global offset", "cosine learning-rate decay"]
+    assert preset_extras(PRESETS["best"]) == ["L2 penalty 0.0003", "a global offset", "cosine learning-rate decay"]
     assert preset_extras(TrainConfig(l2=0.01)) == ["L2 penalty 0.01"]
