@@ -237,3 +237,15 @@ def shown(markdown: str) -> str:
     """What a reader sees of a Markdown string the app escaped with ``cfcore.text.md``: backslash escapes read
     back as their characters, and the invisible word joiners that stop link detection are dropped."""
     return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
+
+
+def rewrite_model_member(folder: Path, name: str, change) -> None:
+    """Replace member ``name`` of a run folder's ``model.keras`` with ``change(its bytes)`` (a tampered run)."""
+    import zipfile
+
+    with zipfile.ZipFile(folder / "model.keras") as archive:
+        members = {member: archive.read(member) for member in archive.namelist()}
+    members[name] = change(members[name])
+    with zipfile.ZipFile(folder / "model.keras", "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)

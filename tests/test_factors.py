@@ -18,6 +18,7 @@ from cfcore.factors import masked_mse, sample_negatives, svd_factors
 from cfcore.runfiles import RunError, read_run_files
 from cfcore.runs import load_run
 from cfcore.training import save_run, train
+from tests.conftest import rewrite_model_member
 
 
 def _dataset(users, movies, ratings, n_movies):
@@ -133,18 +134,15 @@ def test_factor_runs_save_and_load_as_run_folders(method, synthetic_dataset, tmp
 
 
 def test_a_factor_run_whose_model_claims_another_link_is_refused(synthetic_dataset, tmp_path):
-    import zipfile
-
     run = train(synthetic_dataset, factor_config("svd", 4, 2))
     folder = save_run(run, tmp_path / "svd")
-    with zipfile.ZipFile(folder / "model.keras") as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    declared = json.loads(members["config.json"])
-    declared["config"]["link"] = "sigmoid"
-    members["config.json"] = json.dumps(declared).encode()
-    with zipfile.ZipFile(folder / "model.keras", "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+
+    def claim_sigmoid(data: bytes) -> bytes:
+        declared = json.loads(data)
+        declared["config"]["link"] = "sigmoid"
+        return json.dumps(declared).encode()
+
+    rewrite_model_member(folder, "config.json", claim_sigmoid)
     with pytest.raises(RunError, match="link 'sigmoid'; a svd run's is 'identity'"):
         read_run_files(folder)
 

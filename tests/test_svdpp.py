@@ -14,6 +14,7 @@ from cfcore.config import PRESETS, TrainConfig
 from cfcore.models import build_model, implicit_sets
 from cfcore.runs import load_run
 from cfcore.training import _CompiledLoop, save_run, train
+from tests.conftest import rewrite_model_member
 from tests.test_pages_part2 import _app, _array, _figures, _ok
 
 CONFIG = TrainConfig(model="svdpp", embedding_dim=4, epochs=4, batch_size=64, learning_rate=0.01, patience=0,
@@ -107,22 +108,20 @@ def test_saved_runs_read_back_as_arrays_that_predict_like_keras(svdpp_run, tmp_p
 
 def test_a_run_whose_rated_sets_point_nowhere_is_refused(svdpp_run, tmp_path):
     import io
-    import zipfile
 
     import h5py
 
     from cfcore.runfiles import RunError, read_run_files
 
     folder = save_run(svdpp_run, tmp_path / "svdpp")
-    with zipfile.ZipFile(folder / "model.keras") as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    buffer = io.BytesIO(members["model.weights.h5"])
-    with h5py.File(buffer, "r+") as h5:
-        h5["vars/2"][0] = 10**6  # a rated movie that does not exist
-    members["model.weights.h5"] = buffer.getvalue()
-    with zipfile.ZipFile(folder / "model.keras", "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
+
+    def point_nowhere(data: bytes) -> bytes:
+        buffer = io.BytesIO(data)
+        with h5py.File(buffer, "r+") as h5:
+            h5["vars/2"][0] = 10**6  # a rated movie that does not exist
+        return buffer.getvalue()
+
+    rewrite_model_member(folder, "model.weights.h5", point_nowhere)
     with pytest.raises(RunError, match="rated sets do not fit"):
         read_run_files(folder)
 
