@@ -82,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--naive-epochs", type=int, default=None,
                         help="epochs of the naive fit (default 10 with patience 2, as the article)")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive model.fit reference")
-    parser.add_argument("--anchors", nargs="*", default=[], choices=ANCHORS,
+    parser.add_argument("--anchors", nargs="+", default=[], choices=ANCHORS,
                         help="outside systems to run on the same splits (pip install -r requirements-bench.txt)")
     parser.add_argument("--quick", action="store_true",
                         help="ml-latest-small, seed 0, naive fit timed over 3 epochs (its RMSE is then not final)")

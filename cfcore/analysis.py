@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cfcore.config import IMPLICIT_PART
 from cfcore.runs import Embeddings, Run  # noqa: F401 - Embeddings re-exported for callers
 from cfcore.text import spreadsheet_cell, spreadsheet_safe
 
@@ -588,9 +589,6 @@ class Explanation:
         return pd.DataFrame({"part": names, "value": values + [*map(float, self.contributions)]})
 
 
-# SVD++'s term for the movies a user rated, as the waterfall names it.
-IMPLICIT_PART = "what they rated"
-
 
 def explain_prediction(run: Run, user_id: int, movie_id: int) -> Explanation:
     """Break a model's predicted rating of one movie by one user into its parts (any model with biases: the
@@ -602,7 +600,7 @@ def explain_prediction(run: Run, user_id: int, movie_id: int) -> Explanation:
     emb = run.embeddings
     if not emb.has_bias:
         raise AnalysisError(
-            f"explaining a prediction needs the dot_with_bias model; this run's model is {run.config.model!r}, "
+            f"explaining a prediction needs a model with biases; this run's model is {run.config.model!r}, "
             "whose prediction is just the dot product of the two embeddings"
         )
     require_ratings(run, "explaining a prediction")

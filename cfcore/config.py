@@ -18,6 +18,9 @@ MODEL_DESCRIPTIONS = {
 }
 
 
+# SVD++'s term for the movies a user rated, as an explanation names it.
+IMPLICIT_PART = "what they rated"
+
 # The models with dropout on their user and movie vectors.
 DROPOUT_MODELS = ("dot_with_bias", "svdpp")
 

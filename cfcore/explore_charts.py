@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cfcore.config import DROPOUT_MODELS
+from cfcore.config import DROPOUT_MODELS, IMPLICIT_PART
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import is_article_dataset
 from cfcore.text import plain
@@ -338,7 +338,7 @@ def explanation_waterfall(explanation: ExplanationLike, top: int = 6) -> go.Figu
     labels += ["user bias", "movie bias"]
     values += [float(explanation.user_bias), float(explanation.movie_bias)]
     if explanation.implicit:
-        labels.append("what they rated")
+        labels.append(IMPLICIT_PART)
         values.append(float(explanation.implicit))
     dim_labels, dim_values = _top_terms(explanation.contributions, top)
     labels += dim_labels

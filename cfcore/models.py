@@ -11,6 +11,7 @@ import numpy as np
 from keras import layers, ops
 
 from cfcore.config import MODEL_DESCRIPTIONS, MODEL_NAMES  # noqa: F401 - re-exported
+from cfcore.runs import implicit_sets
 
 
 def _positive_int(label: str, value) -> int:
@@ -270,19 +271,6 @@ class DotWithBias(_RatingModel):
             }
         )
         return config
-
-
-def implicit_sets(pairs: np.ndarray, n_users: int, n_movies: int) -> tuple[np.ndarray, ...]:
-    """The rated sets of SVD++ from training pairs ``(user, movie)`` as two compressed rows:
-    ``(user_splits, user_movies, movie_splits, movie_users)``: user u rated ``user_movies[user_splits[u]:
-    user_splits[u + 1]]``, movie i was rated by ``movie_users[movie_splits[i]:movie_splits[i + 1]]``."""
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    out = []
-    for key, other, n in ((0, 1, n_users), (1, 0, n_movies)):
-        order = np.lexsort((pairs[:, other], pairs[:, key]))
-        splits = np.concatenate([[0], np.cumsum(np.bincount(pairs[:, key], minlength=n))])
-        out += [splits.astype(np.int32), pairs[order, other].astype(np.int32)]
-    return tuple(out)
 
 
 def _rated_sums(splits, members, table):

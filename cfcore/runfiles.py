@@ -106,7 +106,10 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFil
         raise RunError("ratings.npz: refers to users or movies that are not in users.csv and movies.csv")
     n_train = len(user) - len(val_rows)
     declared = check_model_file(folder / "model.keras", config, n_users, n_movies, n_train)
-    weights = read_weights(folder / "model.keras", config, declared, n_users, n_movies)
+    training = np.ones(len(user), dtype=bool)
+    training[val_rows] = False
+    weights = read_weights(folder / "model.keras", config, declared, n_users, n_movies,
+                           np.column_stack([user[training], movie[training]]))
     # The counts shown next to titles come from the ratings themselves, not from what the file claims.
     counts = np.bincount(movie, minlength=n_movies)
     sums = np.bincount(movie, weights=rating.astype(np.float64), minlength=n_movies)
@@ -423,9 +426,11 @@ _WEIGHT_PATHS["svdpp"] = {**_WEIGHT_PATHS["dot_with_bias"], "rated": "layers/emb
 _SET_NAMES = ("user_splits", "user_movies", "movie_splits", "movie_users")
 
 
-def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, n_movies: int) -> dict:
+def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, n_movies: int,
+                 train_pairs: np.ndarray | None = None) -> dict:
     """The learned tables of a checked ``model.keras``, read with h5py (no Keras): keyword arguments for
-    :class:`cfcore.runs.Embeddings`.
+    :class:`cfcore.runs.Embeddings`. ``train_pairs`` (SVD++): the run's training ``(user, movie)`` pairs, which
+    its rated sets must be exactly.
 
     Raises:
         RunError: when a table is missing or not the shape the run needs.
@@ -459,7 +464,7 @@ def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, 
                     out["link"] = FACTOR_LINKS[config.model]
             if config.model == "svdpp":
                 first = 1 if declared.get("global_bias") else 0
-                sets = _read_sets(h5, first, n_users, n_movies, int(declared["n_user_links"]))
+                sets = _read_sets(h5, first, n_users, n_movies, int(declared["n_user_links"]), train_pairs)
                 from cfcore.runs import svdpp_embeddings
 
                 whole = svdpp_embeddings(out.pop("user"), out.pop("movie"), out.pop("rated"), out.pop("rater"), sets,
@@ -474,10 +479,14 @@ def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, 
     return out
 
 
-def _read_sets(h5, first: int, n_users: int, n_movies: int, links: int) -> tuple[np.ndarray, ...]:
+def _read_sets(h5, first: int, n_users: int, n_movies: int, links: int,
+               train_pairs: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """SVD++'s four rated-set arrays from ``vars/<first>`` on, each checked: row starts from 0 to ``links``
-    that never fall, members that are real movies (users)."""
+    that never fall, members that are real movies (users), and (given ``train_pairs``) exactly the sets of the
+    run's training ratings: a file that smuggled held-out ratings into them would pass off a leak as a model."""
     import h5py
+
+    from cfcore.runs import implicit_sets
 
     where = "model.keras"
     sizes = (n_users + 1, links, n_movies + 1, links)
@@ -491,4 +500,8 @@ def _read_sets(h5, first: int, n_users: int, n_movies: int, links: int) -> tuple
         if splits[0] != 0 or splits[-1] != links or (np.diff(splits) < 0).any() or (
                 len(members) and (members.min() < 0 or members.max() >= other)):
             raise RunError(f"{where}: SVD++'s rated sets do not fit the run's users and movies")
+    if train_pairs is not None:
+        expected = implicit_sets(train_pairs, n_users, n_movies)
+        if not all(np.array_equal(mine, theirs) for mine, theirs in zip(arrays, expected, strict=True)):
+            raise RunError(f"{where}: SVD++'s rated sets are not the run's training ratings")
     return tuple(arrays)

@@ -130,6 +130,19 @@ class Embeddings:
         return probability * np.float32(self.max_rating - self.min_rating) + np.float32(self.min_rating)
 
 
+def implicit_sets(pairs: np.ndarray, n_users: int, n_movies: int) -> tuple[np.ndarray, ...]:
+    """SVD++'s rated sets from training pairs ``(user, movie)`` as two compressed rows:
+    ``(user_splits, user_movies, movie_splits, movie_users)``: user u rated ``user_movies[user_splits[u]:
+    user_splits[u + 1]]``, movie i was rated by ``movie_users[movie_splits[i]:movie_splits[i + 1]]``."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    out = []
+    for key, other, n in ((0, 1, n_users), (1, 0, n_movies)):
+        order = np.lexsort((pairs[:, other], pairs[:, key]))
+        splits = np.concatenate([[0], np.cumsum(np.bincount(pairs[:, key], minlength=n))])
+        out += [splits.astype(np.int32), pairs[order, other].astype(np.int32)]
+    return tuple(out)
+
+
 def rated_sums(splits: np.ndarray, members: np.ndarray, table: np.ndarray) -> np.ndarray:
     """``|S|^-1/2 * sum of table rows over S`` for each row's set S (row k's set is
     ``members[splits[k]:splits[k + 1]]``; 0 for an empty set): SVD++'s implicit terms, in NumPy."""

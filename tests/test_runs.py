@@ -14,7 +14,8 @@ from cfcore.runs import content_hash, load_run
 
 
 @pytest.mark.parametrize(("model", "global_bias"), [("simple_dot", False), ("dot_with_bias", False),
-                                                   ("dot_with_bias", True), ("simple_embedding", False)])
+                                                   ("dot_with_bias", True), ("simple_embedding", False),
+                                                   ("svdpp", False), ("svdpp", True)])
 def test_arrays_read_from_the_folder_are_the_models(model, global_bias, synthetic_dataset, tmp_path):
     from cfcore.models import embeddings_of
     from cfcore.training import save_run, train
@@ -23,7 +24,7 @@ def test_arrays_read_from_the_folder_are_the_models(model, global_bias, syntheti
     trained = train(synthetic_dataset, config)
     loaded = load_run(save_run(trained, tmp_path / "run"))
     live = embeddings_of(trained.model)
-    for key in ("user", "movie", "user_bias", "movie_bias"):
+    for key in ("user", "movie", "user_bias", "movie_bias", "user_implicit", "rated"):
         np.testing.assert_array_equal(getattr(loaded.embeddings, key), getattr(live, key))
     assert loaded.embeddings.global_offset == pytest.approx(live.global_offset)
     x = trained.split.x_val[:500]

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from cfcore import analysis
-from cfcore.analysis import IMPLICIT_PART
-from cfcore.config import PRESETS, TrainConfig
+from cfcore.config import IMPLICIT_PART, PRESETS, TrainConfig
 from cfcore.models import build_model, implicit_sets
 from cfcore.runs import load_run
 from cfcore.training import _CompiledLoop, save_run, train
@@ -126,6 +125,28 @@ def test_a_run_whose_rated_sets_point_nowhere_is_refused(svdpp_run, tmp_path):
         read_run_files(folder)
 
 
+def test_a_run_whose_rated_sets_are_not_its_training_ratings_is_refused(svdpp_run, tmp_path):
+    import io
+
+    import h5py
+
+    from cfcore.runfiles import RunError, read_run_files
+
+    folder = save_run(svdpp_run, tmp_path / "svdpp")
+    held_out = svdpp_run.split.x_val[0]
+
+    def smuggle(data: bytes) -> bytes:  # a user's first rated movie swapped for one they rated in validation
+        buffer = io.BytesIO(data)
+        with h5py.File(buffer, "r+") as h5:
+            start = int(h5["vars/1"][int(held_out[0])])
+            h5["vars/2"][start] = int(held_out[1])
+        return buffer.getvalue()
+
+    rewrite_model_member(folder, "model.weights.h5", smuggle)
+    with pytest.raises(RunError, match="not the run's training ratings"):
+        read_run_files(folder)
+
+
 def test_fold_in_uses_the_new_persons_rated_set(svdpp_run):
     dataset = svdpp_run.dataset
     ratings = dataset.ratings.iloc[svdpp_run.split.train_rows]
@@ -163,8 +184,11 @@ def test_the_train_page_offers_it(data_env):
     at.selectbox(key="train_model").set_value("svdpp").run()
     assert any("SVD++" in c.value for c in at.caption)
     assert at.slider(key="train_user_dropout") is not None
+    assert any("at batch 32 an epoch" in c.value for c in at.caption)  # the article's batch: slow for SVD++
+    at.selectbox(key="train_model").set_value("simple_dot").run()
     at.selectbox(key="train_preset").set_value("best").run()
-    assert not any("was tuned for" in c.value for c in at.caption)  # best is SVD++'s own recipe
+    assert at.selectbox(key="train_model").value == "svdpp"  # the recipe brings the model it was made for
+    assert not any("was tuned for" in c.value or "an epoch" in c.value for c in at.caption)
     at.selectbox(key="train_model").set_value("simple_dot").run()
     assert any("was tuned for **SVD++" in c.value for c in at.caption)
 
