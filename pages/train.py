@@ -7,67 +7,17 @@ import streamlit as st
 
 from cfcore import charts, share
 from cfcore import explore_charts as tables
-from cfcore.config import (
-    BATCH_SIZE_STOPS,
-    CONTROL_RANGES,
-    DROPOUT_MODELS,
-    DROPOUT_STEP,
-    LEARNING_RATE_STOPS,
-    MODEL_DESCRIPTIONS,
-    MODEL_LABELS,
-    MODEL_NAMES,
-    PRESET_LABELS,
-    PRESETS,
-    ConfigError,
-    TrainConfig,
-    preset_extras,
-)
+from cfcore.config import ConfigError
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import DataError, split_dataset
 from cfcore.text import md
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
-from ui import job_panel, run_summary
+from ui import job_panel, run_summary, train_settings
 from ui.page import chart, dataset_label, intro, load_default_dataset_button, scroll_into_view
 from ui.state import current_dataset, init_session, runs, split_settings, workspace_link
 
 PURPOSE = "train"
-# Below this batch size an SVD++ epoch is slow (each step costs about the same): said so under the slider.
-SVDPP_QUICK_BATCH = 1024
-# Widget key -> TrainConfig field. A preset fills all of these except the model.
-FIELDS = {"train_embedding_dim": "embedding_dim", "train_epochs": "epochs", "train_batch_size": "batch_size",
-          "train_learning_rate": "learning_rate", "train_user_dropout": "user_dropout",
-          "train_movie_dropout": "movie_dropout", "train_patience": "patience", "train_seed": "seed"}
-
-
-def _apply_shared_settings() -> None:
-    """Once per session, a shared link's settings (query string) fill the controls."""
-    if st.session_state.get("train_shared_applied"):
-        return
-    st.session_state["train_shared_applied"] = True
-    shared = st.session_state.get("share_config") or {}
-    if shared.get("model") in MODEL_NAMES:
-        st.session_state["train_model"] = shared["model"]
-    fitted = share.fit_to_controls(shared)
-    for key, name in FIELDS.items():
-        if name in fitted:
-            st.session_state[key] = fitted[name]
-    if notes := st.session_state.get("share_config_notes"):
-        st.session_state["train_link_notes"] = notes
-
-
-def _apply_preset() -> None:
-    chosen = PRESETS[st.session_state["train_preset"]]
-    for key, name in FIELDS.items():
-        st.session_state[key] = getattr(chosen, name)
-    if chosen.model != PRESETS["article"].model:  # a recipe made for one model (best: SVD++) brings it along
-        st.session_state["train_model"] = chosen.model
-
-
-def _chosen_config(model: str) -> TrainConfig:
-    """The preset with the controls' values on top (settings without a control keep the preset's)."""
-    return replace(PRESETS[st.session_state["train_preset"]], model=model,
-                   **{name: st.session_state[key] for key, name in FIELDS.items()})
 
 
 def _live_figure(job):
@@ -108,47 +58,14 @@ if dataset is None:
     load_default_dataset_button("train_load_default")
     st.stop()
 
-st.session_state.setdefault("train_preset", "article")
-st.session_state.setdefault("train_model", PRESETS["article"].model)
-for widget_key, field_name in FIELDS.items():
-    st.session_state.setdefault(widget_key, getattr(PRESETS[st.session_state["train_preset"]], field_name))
-_apply_shared_settings()
+train_settings.init()
 job = job_panel.current_job(PURPOSE)
 busy = job is not None
 for note in st.session_state.pop("train_link_notes", []):
     st.warning(f"The link's settings were adjusted: {md(note)}.")
 controls, panel = st.columns([5, 6], gap="medium")  # the controls' select boxes need room on a projector
 with controls:
-    keep = {"disabled": busy, "persist_state": "session"}
-    model = st.selectbox("Model", MODEL_NAMES, key="train_model", format_func=MODEL_LABELS.get, **keep)
-    st.caption(MODEL_DESCRIPTIONS[model])
-    st.selectbox("Preset", list(PRESETS), key="train_preset", format_func=PRESET_LABELS.get,
-                 on_change=_apply_preset, help="Fills the settings below (the model stays yours, but *best* picks "
-                 "SVD++, which it was made for). *article*: the article's settings (batch 32); *fast*: big batches, "
-                 "a run in a second or two; *best*: our best, SVD++ with L2 and a global offset.", **keep)
-    recipe = PRESETS[st.session_state["train_preset"]]
-    if extras := preset_extras(recipe):
-        st.caption(f"This preset also uses {', '.join(extras)}.")
-    if recipe.model != model and recipe.model != PRESETS["article"].model:
-        st.caption(f"The {PRESET_LABELS[st.session_state['train_preset']]} preset was tuned for "
-                   f"**{MODEL_LABELS[recipe.model]}**: choose it above for its results.")
-    st.number_input("Embedding dimension", *CONTROL_RANGES["embedding_dim"], step=1, key="train_embedding_dim",
-                    **keep)
-    st.slider("Epochs", *CONTROL_RANGES["epochs"], key="train_epochs", **keep)
-    st.select_slider("Batch size", BATCH_SIZE_STOPS, key="train_batch_size", **keep)
-    if model == "svdpp" and st.session_state["train_batch_size"] < SVDPP_QUICK_BATCH:
-        st.caption(f"SVD++ adds up every rated set at each step, whatever the batch: at batch "
-                   f"{st.session_state['train_batch_size']} an epoch of ml-latest-small takes about a minute here, "
-                   f"at {SVDPP_QUICK_BATCH:,} half a second (the *best* preset).")
-    st.select_slider("Learning rate (Adam)", LEARNING_RATE_STOPS, key="train_learning_rate", **keep)
-    if model in DROPOUT_MODELS:
-        st.slider("User dropout", *CONTROL_RANGES["user_dropout"], step=DROPOUT_STEP, key="train_user_dropout", **keep)
-        st.slider("Movie dropout", *CONTROL_RANGES["movie_dropout"], step=DROPOUT_STEP, key="train_movie_dropout",
-                  **keep)
-    st.slider("Early-stopping patience", *CONTROL_RANGES["patience"], key="train_patience",
-              help="Epochs without a better validation RMSE before stopping; 0 turns early stopping off.", **keep)
-    st.number_input("Seed", *CONTROL_RANGES["seed"], step=1, key="train_seed",
-                    help="Initial weights and shuffling.", **keep)
+    model = train_settings.controls(busy)
     settings = split_settings()
     st.caption(f"Data: {md(dataset_label(dataset))}, {settings['val_fraction']:.0%} held out for validation "
                f"(split seed {settings['seed']}; change it on the Data page).")
@@ -156,12 +73,12 @@ with controls:
 
 # The URL mirrors the settings, so the settings survive a reload; the share box below gives a link without the
 # workspace.
-chosen_params = share.config_to_params(_chosen_config(model))
+chosen_params = share.config_to_params(train_settings.chosen_config(model))
 st.query_params.update(chosen_params)
 
 start = start or st.session_state.pop("train_retrain", False)
 if start:
-    config = replace(_chosen_config(model), val_fraction=settings["val_fraction"])
+    config = replace(train_settings.chosen_config(model), val_fraction=settings["val_fraction"])
     try:
         split = split_dataset(dataset, config.val_fraction, settings["seed"])
         job_panel.submit(dataset, config, split, PURPOSE)
