@@ -490,7 +490,7 @@ def test_explain_prediction_with_global_offset_and_known_parts():
 
 def test_explain_prediction_needs_the_bias_model():
     run = make_run("simple_dot", np.ones((3, 2)))
-    with pytest.raises(AnalysisError, match="dot_with_bias"):
+    with pytest.raises(AnalysisError, match="needs a model with biases"):
         analysis.explain_prediction(run, int(run.dataset.index_to_user[0]), int(run.dataset.index_to_movie[0]))
 
 
