@@ -20,24 +20,21 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import lsqr
 
 from cfcore.baselines import DEFAULT_BIAS_REG, fit_biases
+from cfcore.child import run_module
 from cfcore.data import Split
 
 FLOAT_BYTES = 4
 BIAS_SWEEPS = 50
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -243,34 +240,18 @@ class CostJobs:
         return job
 
     def _run(self, job: CostJob) -> None:
-        n_users, n_movies, n_train, dim, batch_size = job.key
-        command = [sys.executable, "-m", "cfcore.onehot", "--users", str(n_users), "--movies", str(n_movies),
-                   "--train", str(n_train), "--dim", str(dim), "--batch-size", str(batch_size)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-        last, errors = "", deque(maxlen=3)
+        def follow(line: str) -> None:
+            if line.startswith("progress "):
+                _, fraction, stage = line.strip().split(" ", 2)
+                job.fraction, job.stage = float(fraction), stage
+
         try:
-            # From the repository root, whatever the server's working folder: ``-m cfcore.onehot`` must resolve.
-            with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                  cwd=REPO_ROOT) as child:
-                timer = threading.Timer(self.timeout_s, child.kill)
-                timer.start()
-                drain = threading.Thread(target=lambda: errors.extend(line.strip() for line in child.stderr),
-                                         daemon=True)
-                drain.start()
-                try:
-                    for line in child.stdout:
-                        last = line.strip()
-                        if last.startswith("progress "):
-                            _, fraction, stage = last.split(" ", 2)
-                            job.fraction, job.stage = float(fraction), stage
-                finally:
-                    timer.cancel()
-                drain.join(timeout=5)
-            if child.returncode != 0:
-                said = last.removeprefix("error: ") if last.startswith("error: ") else (errors[-1] if errors else "")
-                why = "it ran out of time" if child.returncode == -9 else f"it ended with code {child.returncode}"
-                raise RuntimeError(f"{why}{': ' + said if said else ''}")
-            job.result = json.loads(last)
+            ended = run_module("cfcore.onehot", ["--users", str(job.key[0]), "--movies", str(job.key[1]), "--train",
+                                                 str(job.key[2]), "--dim", str(job.key[3]), "--batch-size",
+                                                 str(job.key[4])], self.timeout_s, follow)
+            if ended.returncode != 0:
+                raise RuntimeError(ended.reason("the measurement"))
+            job.result = json.loads(ended.lines[-1])
             job.state, job.fraction, job.stage = "done", 1.0, "done"
         except Exception as err:  # the page shows it, with a retry
             job.error = str(err) or type(err).__name__

@@ -21,7 +21,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from cfcore.child import run_module
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -223,30 +224,21 @@ class ProjectionJobs:
                     shutil.rmtree(folder, ignore_errors=True)
 
     def _child(self, job: MapJob, folder: Path) -> np.ndarray:
-        command = [sys.executable, "-m", "cfcore.projection", str(folder / "in.npy"), str(folder / "out.npy"),
-                   "--seed", str(job.seed), "--perplexity", repr(job.perplexity)]
+        def follow(line: str) -> None:
+            found = _ITERATION_LINE.search(line)
+            if found:
+                done = int(found.group(1))
+                job.fraction = _SETUP_SHARE + (1 - _SETUP_SHARE) * min(done / TSNE_ITERATIONS, 1.0)
+                job.stage = f"iteration {done:,} of {TSNE_ITERATIONS:,}"
+            elif "conditional probabilities" in line:
+                job.fraction, job.stage = _SETUP_SHARE, "placing the movies"
+
         # One core: the trainer needs the other (scikit-learn's t-SNE would take every OpenMP thread).
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-        lines: collections.deque[str] = collections.deque(maxlen=5)
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env) as child:
-            timer = threading.Timer(self.timeout_s, child.kill)
-            timer.start()
-            try:
-                for line in child.stdout:
-                    lines.append(line.strip())
-                    found = _ITERATION_LINE.search(line)
-                    if found:
-                        done = int(found.group(1))
-                        job.fraction = _SETUP_SHARE + (1 - _SETUP_SHARE) * min(done / TSNE_ITERATIONS, 1.0)
-                        job.stage = f"iteration {done:,} of {TSNE_ITERATIONS:,}"
-                    elif "conditional probabilities" in line:
-                        job.fraction, job.stage = _SETUP_SHARE, "placing the movies"
-            finally:
-                timer.cancel()
-        if child.returncode != 0:
-            last = next((line for line in reversed(lines) if line.startswith("error:")), "")
-            raise ProjectionError(last.removeprefix("error: ") or f"the t-SNE process ended with code "
-                                                                  f"{child.returncode}")
+        ended = run_module("cfcore.projection", [str(folder / "in.npy"), str(folder / "out.npy"), "--seed",
+                                                 str(job.seed), "--perplexity", repr(job.perplexity)],
+                           self.timeout_s, follow)
+        if ended.returncode != 0:
+            raise ProjectionError(ended.reason("the t-SNE process"))
         return np.load(folder / "out.npy")
 
 

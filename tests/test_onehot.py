@@ -37,7 +37,8 @@ def test_dense_on_onehot_gives_the_lookups_predictions_at_a_cost():
     assert result["lookup"]["seconds_per_epoch"] == pytest.approx(result["lookup"]["seconds_per_step"] * 125)
 
 
-def test_cost_jobs_measure_in_a_child_process_and_remember():
+def test_cost_jobs_measure_in_a_child_process_and_remember(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # a server started from another folder still finds ``-m cfcore.onehot``
     jobs = CostJobs(timeout_s=120)
     job = jobs.request(20, 30, 400, dim=4, batch_size=8)
     assert jobs.request(21, 30, 400, dim=4, batch_size=8).state == "waiting"  # one at a time
@@ -47,3 +48,13 @@ def test_cost_jobs_measure_in_a_child_process_and_remember():
     assert job.state == "done", job.error
     assert job.result["max_difference"] < 1e-6 and job.result["one-hot"]["seconds_per_step"] > 0
     assert jobs.request(20, 30, 400, dim=4, batch_size=8) is job
+
+
+def test_a_child_that_fails_says_why_in_one_line():
+    from cfcore.child import run_module
+
+    ended = run_module("cfcore.onehot", ["--users", "0", "--movies", "3", "--train", "5"], timeout_s=60)
+    assert ended.returncode == 2 and ended.reason("the measurement") == "every size must be 1 or more"
+    slow = run_module("cfcore.onehot", ["--users", "2000", "--movies", "2000", "--train", "10", "--steps", "100000"],
+                      timeout_s=3)
+    assert slow.timed_out and slow.reason("the measurement").startswith("the measurement ran out of time")

@@ -20,8 +20,8 @@ import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Listener
-from pathlib import Path
 
+from cfcore.child import PACKAGE_ROOT
 from cfcore.runs import Progress
 from cfcore.trainer.spec import DIED_MESSAGE, FAILED, JobSpec, Outcome, progress_from_message
 
@@ -48,7 +48,7 @@ class _Process:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cfcore.trainer.worker", self._listener.address], stdin=subprocess.PIPE, env=env,
-            cwd=str(Path(__file__).resolve().parents[2]),
+            cwd=str(PACKAGE_ROOT),
         )
         self.process.stdin.write(authkey.hex().encode() + b"\n")
         self.process.stdin.close()
