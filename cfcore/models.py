@@ -11,7 +11,7 @@ import numpy as np
 from keras import layers, ops
 
 from cfcore.config import MODEL_DESCRIPTIONS, MODEL_NAMES  # noqa: F401 - re-exported
-from cfcore.runs import implicit_sets
+from cfcore.runs import Embeddings, implicit_sets, svdpp_embeddings
 
 
 def _positive_int(label: str, value) -> int:
@@ -213,27 +213,18 @@ class DotWithBias(_RatingModel):
         self.movie_dropout_rate = float(movie_dropout)
         self.l2 = float(l2)
         self.use_global_bias = bool(global_bias)
-        reg = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
-
-        def seeded(offset):
-            return keras.initializers.RandomUniform(-0.05, 0.05, seed=None if seed is None else seed + offset)
-
-        self.user_embedding = layers.Embedding(
-            self.n_users, self.embedding_dim, embeddings_initializer=seeded(0),
-            embeddings_regularizer=reg, name="user_embedding",
-        )
-        self.movie_embedding = layers.Embedding(
-            self.n_movies, self.embedding_dim, embeddings_initializer=seeded(1),
-            embeddings_regularizer=reg, name="movie_embedding",
-        )
-        self.user_bias = layers.Embedding(
-            self.n_users, 1, embeddings_initializer=seeded(2), embeddings_regularizer=reg, name="user_bias"
-        )
-        self.movie_bias = layers.Embedding(
-            self.n_movies, 1, embeddings_initializer=seeded(3), embeddings_regularizer=reg, name="movie_bias"
-        )
+        self.user_embedding = self._table(self.n_users, self.embedding_dim, 0, "user_embedding")
+        self.movie_embedding = self._table(self.n_movies, self.embedding_dim, 1, "movie_embedding")
+        self.user_bias = self._table(self.n_users, 1, 2, "user_bias")
+        self.movie_bias = self._table(self.n_movies, 1, 3, "movie_bias")
         self.user_dropout = layers.Dropout(self.user_dropout_rate, seed=seed)
         self.movie_dropout = layers.Dropout(self.movie_dropout_rate, seed=None if seed is None else seed + 7)
+
+    def _table(self, rows: int, width: int, offset: int, name: str) -> layers.Embedding:
+        """A table of this model: uniform in -0.05..0.05 from the seed plus ``offset``, with the model's L2."""
+        start = keras.initializers.RandomUniform(-0.05, 0.05, seed=None if self.seed is None else self.seed + offset)
+        return layers.Embedding(rows, width, embeddings_initializer=start, name=name,
+                                embeddings_regularizer=keras.regularizers.L2(self.l2) if self.l2 > 0 else None)
 
     def build(self, input_shape=None):
         if self.use_global_bias and not hasattr(self, "global_offset"):
@@ -305,16 +296,9 @@ class SVDpp(DotWithBias):
                  n_movie_links: int = 0, **kwargs):
         super().__init__(n_users, n_movies, embedding_dim, seed, **kwargs)
         self.n_user_links, self.n_movie_links = int(n_user_links), int(n_movie_links)
-        reg = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
-
-        def seeded(offset):
-            return keras.initializers.RandomUniform(-0.05, 0.05, seed=None if seed is None else seed + offset)
-
         # y_j: what having rated movie j adds to a user; z_v: what having been rated by user v adds to a movie.
-        self.rated_embedding = layers.Embedding(self.n_movies, self.embedding_dim, embeddings_initializer=seeded(4),
-                                                embeddings_regularizer=reg, name="rated_embedding")
-        self.rater_embedding = layers.Embedding(self.n_users, self.embedding_dim, embeddings_initializer=seeded(5),
-                                                embeddings_regularizer=reg, name="rater_embedding")
+        self.rated_embedding = self._table(self.n_movies, self.embedding_dim, 4, "rated_embedding")
+        self.rater_embedding = self._table(self.n_users, self.embedding_dim, 5, "rater_embedding")
 
     def build(self, input_shape=None):
         if not hasattr(self, "user_splits"):
@@ -483,8 +467,6 @@ def embeddings_of(model: keras.Model):
     Returns:
         :class:`cfcore.runs.Embeddings` with ``user`` ``(n_users, d)`` and ``movie`` ``(n_movies, d)``.
     """
-    from cfcore.runs import Embeddings
-
     def weights(variable):
         return np.asarray(keras.ops.convert_to_numpy(variable), dtype=np.float32)
 
@@ -496,8 +478,6 @@ def embeddings_of(model: keras.Model):
                   movie_bias=weights(model.movie_bias.embeddings)[:, 0], global_offset=offset,
                   min_rating=model.min_rating, max_rating=model.max_rating)
     if isinstance(model, SVDpp):
-        from cfcore.runs import svdpp_embeddings
-
         sets = tuple(np.asarray(keras.ops.convert_to_numpy(v)) for v in
                      (model.user_splits, model.user_movies, model.movie_splits, model.movie_users))
         return svdpp_embeddings(user, movie, weights(model.rated_embedding.embeddings),
