@@ -106,10 +106,12 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFil
         raise RunError("ratings.npz: refers to users or movies that are not in users.csv and movies.csv")
     n_train = len(user) - len(val_rows)
     declared = check_model_file(folder / "model.keras", config, n_users, n_movies, n_train)
-    training = np.ones(len(user), dtype=bool)
-    training[val_rows] = False
-    weights = read_weights(folder / "model.keras", config, declared, n_users, n_movies,
-                           np.column_stack([user[training], movie[training]]))
+    train_pairs = None
+    if config.model == "svdpp":  # its rated sets must be exactly these
+        training = np.ones(len(user), dtype=bool)
+        training[val_rows] = False
+        train_pairs = np.column_stack([user[training], movie[training]])
+    weights = read_weights(folder / "model.keras", config, declared, n_users, n_movies, train_pairs)
     # The counts shown next to titles come from the ratings themselves, not from what the file claims.
     counts = np.bincount(movie, minlength=n_movies)
     sums = np.bincount(movie, weights=rating.astype(np.float64), minlength=n_movies)
@@ -469,9 +471,7 @@ def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, 
 
                 whole = svdpp_embeddings(out.pop("user"), out.pop("movie"), out.pop("rated"), out.pop("rater"), sets,
                                          **out)
-                out = {name: getattr(whole, name) for name in ("user", "movie", "user_bias", "movie_bias",
-                                                                "global_offset", "min_rating", "max_rating",
-                                                                "user_implicit", "rated")}
+                out = vars(whole)
     except RunError:
         raise
     except (*ZIP_READ_ERRORS, OSError, KeyError, ValueError, TypeError) as err:

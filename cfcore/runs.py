@@ -158,7 +158,7 @@ def rated_sums(splits: np.ndarray, members: np.ndarray, table: np.ndarray) -> np
 def svdpp_embeddings(user: np.ndarray, movie: np.ndarray, rated: np.ndarray, rater: np.ndarray,
                      sets: tuple[np.ndarray, ...], **biases) -> Embeddings:
     """SVD++'s tables as :class:`Embeddings`: whole vectors (own part + rated sets' part), with the parts fold-in
-    and the explanation need. ``sets`` is :func:`cfcore.models.implicit_sets`' four arrays; ``biases`` the
+    and the explanation need. ``sets`` is :func:`implicit_sets`' four arrays; ``biases`` the
     remaining :class:`Embeddings` fields (user_bias, movie_bias, global_offset, min_rating, max_rating)."""
     user_splits, user_movies, movie_splits, movie_users = sets
     user_part = rated_sums(user_splits, user_movies, rated)
