@@ -255,23 +255,24 @@ def _implicit(dataset, config, split, listeners, stop_event):
     monitor = _monitor(config, steps, listeners, stop_event, holder)
 
     def logits(x):
+        """The batch's logits, and its user and movie rows (the penalty needs them too)."""
         u, m = tf.gather(tables["user"], x[:, 0]), tf.gather(tables["movie"], x[:, 1])
-        return tf.reduce_sum(u * m, axis=1) + tf.gather(tables["movie_bias"], x[:, 1])
+        return tf.reduce_sum(u * m, axis=1) + tf.gather(tables["movie_bias"], x[:, 1]), u, m
 
     @tf.function(reduce_retracing=True)
     def step(x, y):
         with tf.GradientTape() as tape:
-            z = logits(x)
+            z, u, m = logits(x)
             loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=z))
             # The penalty per rating, like the loss (summed over the batch it would outweigh the loss 1,024 times).
-            rows = tf.concat([tf.gather(tables["user"], x[:, 0]), tf.gather(tables["movie"], x[:, 1])], axis=1)
-            total = loss + config.l2 * tf.reduce_mean(tf.reduce_sum(tf.square(rows), axis=1))
+            penalty = tf.reduce_sum(tf.square(u), axis=1) + tf.reduce_sum(tf.square(m), axis=1)
+            total = loss + config.l2 * tf.reduce_mean(penalty)
         optimizer.apply_gradients(zip(tape.gradient(total, variables), variables, strict=True))
         return loss
 
     @tf.function(reduce_retracing=True)
     def bce(x, y):
-        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits(x)))
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits(x)[0]))
 
     best: tuple[float, list | None] = (math.inf, None)
     for epoch in range(config.epochs):
