@@ -92,6 +92,9 @@ class _Monitor(keras.callbacks.Callback):
         self._notify("epoch")
 
 
+SVDPP_STEPS_PER_CALL = 16
+
+
 def _steps_per_execution(config: TrainConfig, steps_per_epoch: int) -> int:
     """Batches per compiled call: progress reports and stop requests are handled between calls."""
     if config.steps_per_execution:
@@ -104,9 +107,6 @@ def _steps_per_execution(config: TrainConfig, steps_per_epoch: int) -> int:
         # call at batch 32 kept Stop waiting about 6 s (measured); 16 keep it under half a second.
         cap = min(cap, SVDPP_STEPS_PER_CALL)
     return max(1, min(math.ceil(steps_per_epoch / 10), cap))
-
-
-SVDPP_STEPS_PER_CALL = 16
 
 
 def _make_dataset(x, y, batch_size, seed=None, shuffle=False):
