@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from cfcore.data import Split
+    from cfcore.data import Dataset, Split
     from cfcore.runs import Run
 
 # Shrinkage of the biases towards 0, in "pseudo-ratings": a movie with few ratings keeps its bias
@@ -150,13 +150,18 @@ def baseline_ladder(run: Run) -> pd.DataFrame:
     return pd.DataFrame({"name": names, "val_rmse": values})
 
 
+def on_split(run: Run, dataset: Dataset, split: Split) -> bool:
+    """Whether ``run`` was trained on ``dataset``'s content with exactly ``split``'s held-out ratings: only then
+    do its numbers stand beside baselines fitted on that split."""
+    return run.dataset.fingerprint == dataset.fingerprint and np.array_equal(run.split.val_rows, split.val_rows)
+
+
 def shared_ladder(run: Run, others: Iterable[Run]) -> tuple[pd.DataFrame, int]:
     """:func:`baseline_ladder` of ``run`` with a rung for each of ``others`` on the very same data and split
     (baselines are fitted on ``run``'s split, so only those can stand beside them), and how many others were
     left out for being on other data or another split."""
     others = [other for other in others if other is not run and other.embeddings.predicts_ratings]
-    same = [other for other in others if other.dataset.fingerprint == run.dataset.fingerprint
-            and np.array_equal(other.split.val_rows, run.split.val_rows)]
+    same = [other for other in others if on_split(other, run.dataset, run.split)]
     ladder = pd.concat([baseline_ladder(run)] + [baseline_ladder(other).iloc[[-1]] for other in same],
                        ignore_index=True)
     return ladder, len(others) - len(same)

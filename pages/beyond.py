@@ -1,9 +1,8 @@
 """Beyond the article: the questions it leaves to the reader, answered with the learner's own data and runs."""
 
-import numpy as np
 import streamlit as st
 
-from cfcore import beyond
+from cfcore import baselines, beyond
 from cfcore.config import FACTOR_DESCRIPTIONS, FACTOR_LABELS, FACTOR_METHODS, ConfigError, check_work, factor_config
 from cfcore.data import split_dataset
 from cfcore.text import count, md
@@ -28,8 +27,7 @@ if active is not None and active.dataset.fingerprint == dataset.fingerprint:
 else:
     choice = state.split_settings()
     split, split_name = split_dataset(dataset, choice["val_fraction"], choice["seed"]), "the Data page's split"
-on_split = {name: run for name, run in runs.items() if run.dataset.fingerprint == dataset.fingerprint
-            and np.array_equal(run.split.val_rows, split.val_rows)}
+on_split = {name: run for name, run in runs.items() if baselines.on_split(run, dataset, split)}
 
 st.header("1. How much do embeddings improve on one-hot vectors?")
 st.markdown("Give a linear model one-hot vectors (a 1 in the user's column, a 1 in the movie's) and it learns one "
