@@ -19,8 +19,6 @@ from cfcore.runs import Run
 from cfcore.similarity import NEIGHBOURS, Comparison, SimilarityError, procrustes_align, shared_movies
 from cfcore.text import count
 
-MAP_COLUMNS = ["movieId", "title", "genres", "num_ratings", "rating", "x", "y"]
-
 
 def aligned_maps(run_a: Run, run_b: Run, min_ratings: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Both runs' shared movies on their own first two principal components (centred, as CKA is, and scaled to
@@ -28,7 +26,7 @@ def aligned_maps(run_a: Run, run_b: Run, min_ratings: int = 20) -> tuple[pd.Data
     (orthogonal Procrustes) to lie as close as it can on ``run_a``'s.
 
     Returns:
-        Two frames with :data:`MAP_COLUMNS`, the same movies in the same order.
+        Two frames with movieId, title, genres, num_ratings, rating, x and y: the same movies in the same order.
 
     Raises:
         SimilarityError: when the runs share fewer than 3 movies above ``min_ratings``.

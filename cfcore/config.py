@@ -41,9 +41,8 @@ FACTOR_DESCRIPTIONS = {
     "implicit": "Embeddings trained on another task: did this user rate this movie at all (yes, or one of a few "
                 "sampled movies they did not)? The rating itself is never seen, so it predicts no ratings.",
 }
-# Every kind of run a run folder can hold, and what to call each.
+# Every kind of run a run folder can hold.
 RUN_KINDS = MODEL_NAMES + FACTOR_METHODS
-KIND_LABELS = {**MODEL_LABELS, **FACTOR_LABELS}
 
 
 def predicts_ratings(kind: str) -> bool:
