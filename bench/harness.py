@@ -196,6 +196,45 @@ def trainer_pids(pid: int) -> list[int]:
     return found
 
 
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], _children(pid)
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(_children(current))
+    return found
+
+
+def _cpu_seconds(pids: Sequence[int]) -> float:
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def browser_pids() -> list[int]:
+    """This process's Chromium processes (the benchmark's browsers)."""
+    found = []
+    for pid in _descendants(os.getpid()):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
+            if b"chrom" in fh.read():
+                found.append(pid)
+    return found
+
+
+def cpu_by_role(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the app server itself, its trainer processes, and this process's Chromium
+    processes (the benchmark's browsers): subtract two readings to see where a stretch of time went."""
+    return {"server": _cpu_seconds([server_pid]), "trainer": _cpu_seconds(trainer_pids(server_pid)),
+            "browsers": _cpu_seconds(browser_pids())}
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {role: round(after[role] - before[role], 1) for role in after}
+
+
 class RssSampler(threading.Thread):
     """Samples a process tree's RSS every 200 ms and keeps the peak."""
 

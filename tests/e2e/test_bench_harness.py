@@ -50,3 +50,19 @@ def test_page_switches_are_timed_from_the_click_in_the_page(page, app_url):
     for title in ("Compare", "Data"):
         in_page, with_driver = go_to_timed(page, title, 60_000)
         assert 0 < in_page <= with_driver < 60
+
+
+def test_cpu_by_role_counts_the_server_process_and_not_the_browsers():
+    from bench.harness import cpu_by_role, cpu_used
+
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 1.0\n"
+                             "while time.process_time() < end: pass\ntime.sleep(30)"])
+    try:
+        before = cpu_by_role(busy.pid)
+        time.sleep(2.0)  # the child burns 1 s of CPU, then sleeps
+        used = cpu_used(before, cpu_by_role(busy.pid))
+        assert set(used) == {"server", "trainer", "browsers"}
+        assert 0.5 <= used["server"] <= 1.5, used
+        assert used["trainer"] == 0.0 and used["browsers"] == 0.0, used  # no trainer child, no Chromium here
+    finally:
+        busy.kill()
