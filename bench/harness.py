@@ -172,17 +172,23 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def tree_rss(pid: int, descendants: bool = True) -> int:
-    """Resident memory of a process and (unless ``descendants`` is False) its descendants, in bytes."""
-    total, todo = 0, [pid]
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], _children(pid)
     while todo:
         current = todo.pop()
+        found.append(current)
+        todo.extend(_children(current))
+    return found
+
+
+def tree_rss(pid: int, descendants: bool = True) -> int:
+    """Resident memory of a process and (unless ``descendants`` is False) its descendants, in bytes."""
+    total = 0
+    for current in [pid, *(_descendants(pid) if descendants else [])]:
         with contextlib.suppress(OSError), open(f"/proc/{current}/status") as fh:
             for line in fh:
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1]) * 1024
-        if descendants:
-            todo.extend(_children(current))
     return total
 
 
@@ -193,15 +199,6 @@ def trainer_pids(pid: int) -> list[int]:
         with contextlib.suppress(OSError), open(f"/proc/{child}/cmdline", "rb") as fh:
             if b"cfcore.trainer.worker" in fh.read():
                 found.append(child)
-    return found
-
-
-def _descendants(pid: int) -> list[int]:
-    found, todo = [], _children(pid)
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(_children(current))
     return found
 
 
