@@ -14,26 +14,27 @@ from cfcore.text import md
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
 from ui import job_panel, run_summary, train_settings
-from ui.page import chart, dataset_label, intro, load_default_dataset_button, scroll_into_view
+from ui.page import chart, dataset_label, intro, live_curve, load_default_dataset_button, scroll_into_view
 from ui.state import current_dataset, init_session, runs, split_settings, workspace_link
 
 PURPOSE = "train"
 
 
-def _live_figure(job):
-    """The running job's curves, rebuilt only when an epoch has been added (most polls see the same epochs)."""
+def _live_curve(job) -> str:
+    """The running job's curves as SVG, rebuilt only when an epoch has been added (most polls see the same epochs)."""
     history = list(job.history)
-    built = st.session_state.get("train_live_figure")
+    built = st.session_state.get("train_live_curve")
     if built is None or built[0] != (job.id, len(history)):
-        figure = charts.training_curves(history, job.config.epochs, run_summary.reference_lines(job.dataset, job.split))
-        built = st.session_state["train_live_figure"] = ((job.id, len(history)), figure)
+        references = run_summary.reference_lines(job.dataset, job.split)
+        built = st.session_state["train_live_curve"] = ((job.id, len(history)),
+                                                        live_curve(history, job.config.epochs, references))
     return built[1]
 
 
 def _draw_live(jobs) -> None:
     for job in jobs:
         job_panel.progress_bar(job, md(job.name))
-        chart(st, _live_figure(job), key="train_live_chart")
+        st.markdown(_live_curve(job), unsafe_allow_html=True)
         job_panel.stop_button(job, "train_stop")
 
 
@@ -95,7 +96,7 @@ with panel.container(key="train_panel"):
     if job is not None:
         job_panel.watch([job.id], _draw_live)
     else:
-        st.session_state.pop("train_live_figure", None)
+        st.session_state.pop("train_live_curve", None)
         if failure := job_panel.describe_failure(PURPOSE):
             st.error(failure)
             failed = st.session_state.get(f"{PURPOSE}_last_failed")

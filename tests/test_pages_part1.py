@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from streamlit.testing.v1 import AppTest
 
 from cfcore.config import PRESETS
 from tests.conftest import open_app, seed_workspace, shown
+
+SVG_NS = {"s": "http://www.w3.org/2000/svg"}
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,6 +39,15 @@ def figure_traces(at: AppTest) -> dict[str, list]:
             if "name" in trace and isinstance(trace.get("y"), list):
                 traces[trace["name"]] = trace["y"]
     return traces
+
+
+def live_points(at: AppTest) -> dict[str, int]:
+    """Series (``train_rmse``, ``val_rmse``) -> points in the running job's SVG curve; {} when none is shown."""
+    for element in at.markdown:
+        if element.value.startswith("<svg"):
+            svg = ET.fromstring(element.value)
+            return {g.get("data-series"): len(g.findall("s:circle", SVG_NS)) for g in svg.findall("s:g", SVG_NS)}
+    return {}
 
 
 def poll(at: AppTest, predicate, timeout: float = 90.0) -> bool:
@@ -282,14 +294,14 @@ def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env,
     [job] = training_manager().jobs(at.session_state["ws_id"])
     assert at.button(key="train_start").disabled
 
-    assert poll(at, lambda: len(figure_traces(at).get("validation RMSE", [])) >= 1), "no epoch appeared"
+    assert poll(at, lambda: live_points(at).get("val_rmse", 0) >= 1), "no epoch appeared"
     assert any("epoch" in p.proto.text for p in at.get("progress")), [p.proto for p in at.get("progress")]
-    assert figure_traces(at)["train RMSE"], "the train curve is empty"
+    assert live_points(at)["train_rmse"], "the train curve is empty"
     # On the Train page the panel shows the progress; the sidebar points to it instead of lagging behind it.
     assert any(shown(c.value) == "Training dot_with_bias #1: its progress is on this page." for c in at.sidebar.caption)
 
     reloaded = open_app(page="pages/train.py", ws=at.session_state["ws_id"])  # F5: the live panel is back
-    assert poll(reloaded, lambda: figure_traces(reloaded).get("validation RMSE")), "the reload lost the training"
+    assert poll(reloaded, lambda: live_points(reloaded).get("val_rmse")), "the reload lost the training"
     assert reloaded.button(key="train_start").disabled and [b for b in reloaded.button if b.key == "train_stop"]
     other = open_app(page="pages/train.py")  # another browser with no link sees nothing of this run
     assert not training_manager().jobs(other.session_state["ws_id"]) and not other.button(key="train_start").disabled
@@ -312,11 +324,11 @@ def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env,
 
 
 def test_the_live_curve_is_rebuilt_only_when_an_epoch_is_added(data_env, monkeypatch):
-    # Every poll redraws the live panel; the figure is built again only when the history grew.
+    # Every poll redraws the live panel; the curve is built again only when the history grew.
     import threading
     from types import SimpleNamespace
 
-    from cfcore import charts
+    from ui import page
 
     next_epoch, finish = threading.Event(), threading.Event()
 
@@ -331,20 +343,20 @@ def test_the_live_curve_is_rebuilt_only_when_an_epoch_is_added(data_env, monkeyp
         raise RuntimeError("ended by the test")
 
     builds: list[int] = []
-    original = charts.training_curves
-    monkeypatch.setattr(charts, "training_curves", lambda history, *a, **k: builds.append(len(history)) or
+    original = page.training_curves_svg
+    monkeypatch.setattr(page, "training_curves_svg", lambda history, *a, **k: builds.append(len(history)) or
                         original(history, *a, **k))
     at = open_app(page="pages/train.py")
     monkeypatch.setattr(training_manager(), "_train_fn", two_epochs)
     try:
         at.button(key="train_start").click().run()
-        assert poll(at, lambda: len(figure_traces(at).get("validation RMSE", [])) == 1, timeout=30)
+        assert poll(at, lambda: live_points(at).get("val_rmse") == 1, timeout=30)
         builds.clear()
         for _ in range(3):
             at.run()
-        assert builds == [] and len(figure_traces(at)["validation RMSE"]) == 1
+        assert builds == [] and live_points(at)["val_rmse"] == 1
         next_epoch.set()
-        assert poll(at, lambda: len(figure_traces(at).get("validation RMSE", [])) == 2, timeout=30)
+        assert poll(at, lambda: live_points(at).get("val_rmse") == 2, timeout=30)
         at.run()
         assert builds == [2], builds
     finally:

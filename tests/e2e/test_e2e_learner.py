@@ -43,13 +43,18 @@ CURVE_TITLE = "RMSE per epoch"
 # One snapshot of the Train page while it trains: the live chart's points, the progress text, and
 # whether the finished run's metrics are already shown.
 _TRAIN_STATE_JS = """(title) => {
+    // While the run goes the panel draws the curve as SVG (cfcore/live_curve.py); the finished run gets Plotly's.
+    const live = Array.from(document.querySelectorAll('svg[role="img"]'))
+        .find(el => el.getAttribute('aria-label') === title);
     const chart = Array.from(document.querySelectorAll('.js-plotly-plot'))
         .find(el => ((el.layout && el.layout.title && el.layout.title.text) || '').replace(/<[^>]*>/g, '') === title);
     const progress = document.querySelector('[data-testid="stProgress"]');
     const labels = Array.from(document.querySelectorAll('[data-testid="stMetricLabel"]'));
     return {
         // the two curves; reference lines (named "label: value") are not the run's
-        points: chart ? chart.data.filter(trace => !String(trace.name).includes(':'))
+        points: live
+            ? ['train_rmse', 'val_rmse'].map(key => live.querySelectorAll(`[data-series="${key}"] circle`).length)
+            : chart ? chart.data.filter(trace => !String(trace.name).includes(':'))
             .map(trace => (trace.x || []).length) : null,
         progress: progress ? progress.innerText.trim() : '',
         finished: labels.some(label => label.innerText.trim() === 'Final val RMSE'),

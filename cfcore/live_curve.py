@@ -1,0 +1,134 @@
+"""A running training's curves as a small SVG: what the live panel redraws on every new epoch.
+
+The finished run gets Plotly's chart (:func:`cfcore.charts.training_curves`). While a run is going, every learner's
+browser redraws the curve on each epoch, and Plotly's full redraw cost 0.1-0.15 s of that browser's CPU each time
+(Chromium's Performance metrics, 2026-12-02), where this SVG, handed to the page as markup, costs about a
+millisecond. With 30 learners watching one training on a machine that also runs their browsers, the Plotly
+redraws took three quarters of the CPU (bench/load.py --class-burst). Pure function; no Streamlit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from html import escape
+
+from cfcore.charts import BLUE, ORANGE, REFERENCE_COLORS
+
+# About the live panel's width on a laptop, so that text shows near its own size.
+WIDTH, HEIGHT = 520, 360
+SERIES = (("train_rmse", "train RMSE", BLUE), ("val_rmse", "validation RMSE", ORANGE))
+_LEFT, _RIGHT = 64, 16
+
+
+def _nice_step(span: float, ticks: int = 5) -> float:
+    """A round step (1, 2 or 5 times a power of ten) giving about ``ticks`` intervals over ``span``."""
+    raw = span / ticks
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+def _finite(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def training_curves_svg(
+    history: Sequence[Mapping[str, float]],
+    epochs: int | None = None,
+    references: Mapping[str, float | None] | None = None,
+    title: str = "RMSE per epoch",
+    font_px: int = 13,
+) -> str:
+    """Train and validation RMSE per epoch with dashed reference lines, as SVG markup.
+
+    Args:
+        history: Epoch rows with ``epoch``, ``train_rmse`` and ``val_rmse`` (a running job's history); may be empty.
+        epochs: Planned number of epochs; fixes the x range so the curve does not jump.
+        references: Label -> RMSE for dashed horizontal lines; None and NaN values are skipped.
+        title: The chart's title, also its accessible name.
+        font_px: Text size in the chart's own units (it is 520 wide) (the SVG scales with its container).
+
+    Returns:
+        One ``<svg>`` element. Each series is a ``<g data-series="train_rmse">`` (or ``val_rmse``) holding a
+        polyline and one ``<circle>`` per epoch with a value, each with a hover ``<title>``.
+    """
+    shown = sorted(((label, v) for label, raw in (references or {}).items() if (v := _finite(raw)) is not None),
+                   key=lambda item: -item[1])
+    points = {key: [(int(row["epoch"]), v) for row in history if (v := _finite(row.get(key))) is not None]
+              for key, _, _ in SERIES}
+    values = [v for series in points.values() for _, v in series] + [v for _, v in shown]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = max((high - low) * 0.08, 0.01)
+    step = _nice_step(high - low + 2 * pad)
+    y_min, y_max = math.floor((low - pad) / step) * step, math.ceil((high + pad) / step) * step
+    last = max([epochs or 0, *(e for series in points.values() for e, _ in series), 1])
+
+    legend = [(label, color, False) for _, label, color in SERIES]
+    legend += [(f"{label}: {value:.3f}", REFERENCE_COLORS[i % len(REFERENCE_COLORS)], True)
+               for i, (label, value) in enumerate(shown)]
+    per_row = max(1, (WIDTH - 8) // (19 * font_px))  # a reference's label is up to about 32 characters
+    legend_rows = math.ceil(len(legend) / per_row)
+    bottom = 48 + legend_rows * (font_px + 8)
+    height = HEIGHT + legend_rows * (font_px + 8)
+    top = 2 * font_px + 16  # below the title
+    plot_w, plot_h = WIDTH - _LEFT - _RIGHT, height - top - bottom
+
+    def x_at(epoch: float) -> float:
+        return _LEFT + (epoch - 0.5) / last * plot_w
+
+    def y_at(value: float) -> float:
+        return top + (y_max - value) / (y_max - y_min) * plot_h
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" '
+           f'aria-label="{escape(title)}" font-family="sans-serif" font-size="{font_px}" fill="#1f2933">',
+           f"<title>{escape(title)}</title>",
+           f'<text x="4" y="{font_px + 8}" font-size="{font_px + 4}">{escape(title)}</text>']
+    for i in range(round((y_max - y_min) / step) + 1):
+        value = y_min + i * step
+        y = y_at(value)
+        out.append(f'<line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e4e7eb"/>')
+        out.append(f'<text x="{_LEFT - 6}" y="{y + font_px / 3:.1f}" text-anchor="end">'
+                   f"{value:.{_decimals(step)}f}</text>")
+    tick_every = 1 if last <= 20 else max(1, round(_nice_step(last, 8)))
+    for epoch in range(1, last + 1):
+        if epoch % tick_every == 0 or epoch == 1:
+            out.append(f'<text x="{x_at(epoch):.1f}" y="{top + plot_h + font_px + 6}" '
+                       f'text-anchor="middle">{epoch}</text>')
+    out.append(f'<text x="{_LEFT + plot_w / 2:.1f}" y="{top + plot_h + 2 * font_px + 14}" '
+               f'text-anchor="middle">epoch</text>')
+    out.append(f'<text transform="translate({font_px + 2},{top + plot_h / 2:.1f}) rotate(-90)" '
+               f'text-anchor="middle">RMSE (stars)</text>')
+    for (label, value), (_, color, _) in zip(shown, legend[len(SERIES):], strict=True):
+        y = y_at(value)
+        out.append(f'<line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{color}" '
+                   f'stroke-width="1.5" stroke-dasharray="6 4"><title>{escape(label)}: {value:.4f}</title></line>')
+    for key, label, color in SERIES:
+        series = points[key]
+        out.append(f'<g data-series="{key}" stroke="{color}" fill="{color}">')
+        if len(series) > 1:
+            xy = " ".join(f"{x_at(e):.1f},{y_at(v):.1f}" for e, v in series)
+            out.append(f'<polyline points="{xy}" fill="none" stroke-width="2"/>')
+        out.extend(f'<circle cx="{x_at(e):.1f}" cy="{y_at(v):.1f}" r="4"><title>epoch {e}: {label} {v:.4f}'
+                   f"</title></circle>" for e, v in series)
+        out.append("</g>")
+    if not any(points.values()):
+        out.append(f'<text x="{_LEFT + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
+                   f'fill="#7b8794">the first point comes when epoch 1 ends</text>')
+    legend_top = top + plot_h + 2 * font_px + 28
+    column = (WIDTH - 8) / per_row
+    for i, (label, color, dashed) in enumerate(legend):
+        x, y = 8 + (i % per_row) * column, legend_top + (i // per_row) * (font_px + 8)
+        dash = ' stroke-dasharray="6 4"' if dashed else ""
+        out.append(f'<line x1="{x:.1f}" x2="{x + 22:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{color}" '
+                   f'stroke-width="2"{dash}/>')
+        out.append(f'<text x="{x + 28:.1f}" y="{y + font_px / 3:.1f}">{escape(label)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _decimals(step: float) -> int:
+    return max(0, -math.floor(math.log10(step) + 1e-9))
