@@ -221,6 +221,17 @@ def browser_pids() -> list[int]:
     return found
 
 
+def set_browsers_share(nice: int) -> int:
+    """Set the CPU share of this process's Chromium: its kernel autogroup's nice (Chromium runs in a session of
+    its own, so the server's autogroup does not change). At 19 the browsers use what the server and its trainer
+    leave, as if they ran on other machines; 0 is the default. Returns how many processes were found."""
+    pids = browser_pids()
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup", "w") as fh:
+            fh.write(str(nice))
+    return len(pids)
+
+
 def cpu_by_role(server_pid: int) -> dict[str, float]:
     """CPU seconds used so far by the app server itself, its trainer processes, and this process's Chromium
     processes (the benchmark's browsers): subtract two readings to see where a stretch of time went."""

@@ -45,6 +45,7 @@ from harness import (
     go_to_timed,
     launch_chromium,
     percentile,
+    set_browsers_share,
     settled_rss,
     start_server,
     stop_server,
@@ -152,10 +153,13 @@ class Bench:
         self.switches_with_driver: dict[str, list[float]] = {title: [] for title in PAGES}
         self.render_timeouts: list[str] = []
 
-    def open_session(self):
+    def open_session(self, before_load=None):
+        """A new browser context on the app's first page; ``before_load(page)`` runs before it connects."""
         context = self.browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(self.timeout_ms)
         page = context.new_page()
+        if before_load is not None:
+            before_load(page)
         started = time.perf_counter()
         page.goto(self.url, wait_until="domcontentloaded")
         wait_rendered(page, "Data", self.timeout_ms)
@@ -235,10 +239,45 @@ class Bench:
         return report
 
 
+# What the server sends a page, as bytes inside its websocket frames (protobuf keeps strings as UTF-8): the live
+# panel of a training under way (or the line saying one was reused), then the finished run's metrics.
+UNDER_WAY_MARKS = (" · batch ".encode(), b"waiting for a free training slot", b"starting: building the model",
+                   b"just finished for someone else")
+RESULT_MARK = b"Final val RMSE"
+
+
+class ResultArrival:
+    """When a page's websocket brought it the training's result: the server's side of click -> result, before
+    this machine's Chromium draws it (in a class, each learner's own computer does that)."""
+
+    def __init__(self, page):
+        self.clicked = self.at = None
+        self.under_way = False
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+
+    def arm(self) -> None:
+        """Count from now: the next result after the page shows a training under way."""
+        self.clicked, self.at, self.under_way = time.monotonic(), None, False
+
+    def _frame(self, payload) -> None:
+        if self.clicked is None or self.at is not None or isinstance(payload, str):
+            return
+        self.under_way = self.under_way or any(mark in payload for mark in UNDER_WAY_MARKS)
+        if self.under_way and RESULT_MARK in payload:
+            self.at = time.monotonic()
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.at is None else round(self.at - self.clicked, 2)
+
+
 def class_burst(args: argparse.Namespace) -> dict:
     """``--class-burst N``: N sessions on the Train page press Train (the page's default settings) within two
     seconds; each session's click -> result time, next to one training alone (another seed, so it is not reused).
-    With ``--class-seeds different`` every session first sets its own seed: N trainings, the queue as ever."""
+    Each result is timed twice: when its page's websocket brought it (the server's side) and when the page showed
+    it (this machine's Chromium drawing 30 pages). With ``--class-seeds different`` every session first sets its
+    own seed: N trainings, the queue as ever. ``--browsers-share low`` gives Chromium the smallest CPU share while
+    the app works."""
     from playwright.sync_api import sync_playwright
 
     out_dir = REPO / "test-artifacts"
@@ -252,7 +291,13 @@ def class_burst(args: argparse.Namespace) -> dict:
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             bench = Bench(args, browser, url, process.pid)
-            sessions = [bench.open_session()[1] for _ in range(args.class_burst)]
+            arrivals: list[ResultArrival] = []
+            sessions = [bench.open_session(lambda page: arrivals.append(ResultArrival(page)))[1]
+                        for _ in range(args.class_burst)]
+            # With --browsers-share low the browsers get the smallest share while the app works, and the
+            # default one while the driver clicks (a learner's hand, on their own machine).
+            low = 19 if args.browsers_share == "low" else 0
+            report["browsers_share"] = args.browsers_share
             log(f"{len(sessions)} sessions open")
             for page in sessions:
                 bench.switch(page, "Train")
@@ -263,9 +308,13 @@ def class_burst(args: argparse.Namespace) -> dict:
             seed_box(solo).press("Enter")
             wait_for_app(solo, bench.timeout_ms)
             started, cpu_before = time.monotonic(), cpu_by_role(process.pid)
+            arrivals[0].arm()
             solo.locator(".st-key-train_start button").click()
+            set_browsers_share(low)
             solo.get_by_text("Best val RMSE").first.wait_for(timeout=bench.timeout_ms)
             report["one_training_alone_s"] = round(time.monotonic() - started, 2)
+            set_browsers_share(0)
+            report["one_training_alone_arrived_s"] = arrivals[0].seconds
             report["cpu_s_alone"] = cpu_used(cpu_before, cpu_by_role(process.pid))
             log(f"one training alone: {report['one_training_alone_s']} s")
             seed_box(solo).fill("42")
@@ -277,29 +326,35 @@ def class_burst(args: argparse.Namespace) -> dict:
                     seed_box(page).press("Enter")
                     wait_for_app(page, bench.timeout_ms)
             clicks, clicked_at, cpu_start = [], [], cpu_by_role(process.pid)
-            for page in sessions:  # as fast as the driver can: well within two seconds for 30 sessions
+            for page, arrival in zip(sessions, arrivals, strict=True):  # well within two seconds for 30 sessions
+                arrival.arm()
                 page.locator(".st-key-train_start button").dispatch_event("click")
                 clicks.append(time.monotonic())
                 clicked_at.append(time.time())
             report["clicks_spread_s"] = round(clicks[-1] - clicks[0], 2)
+            set_browsers_share(low)
             done: list[float | None] = [None] * len(sessions)
             deadline = time.monotonic() + args.deadline
             cpu_first_result = None
-            # The first session still shows its solo run until its click lands: a result counts once the page
-            # has shown the class's training (joined, queued or running) or said it reused one.
-            under_way = [False] * len(sessions)
+            # A result counts once its page's websocket brought the class's training (the first session still
+            # shows its solo run until its click lands), or the page says it failed.
             while None in done and time.monotonic() < deadline:
                 for i, page in enumerate(sessions):
                     if done[i] is not None:
                         continue
                     state = training_state(page)[0]
-                    under_way[i] = under_way[i] or state not in ("done", "failed", "idle") or \
-                        page.get_by_text("just finished for someone else").count() > 0
-                    if under_way[i] and state in ("done", "failed"):
+                    if state == "failed" or (state == "done" and arrivals[i].at is not None):
                         done[i] = round(time.monotonic() - clicks[i], 2)
                         cpu_first_result = cpu_first_result or cpu_by_role(process.pid)
                 time.sleep(0.2)
             report["click_to_result_s"] = done
+            for i, page in enumerate(sessions):
+                if done[i] is None:
+                    log(f"session {i}: no result; it shows {training_state(page)[0]!r} (under way seen: "
+                        f"{arrivals[i].under_way})")
+                    with contextlib.suppress(Exception):
+                        page.screenshot(path=str(out_dir / f"bench-burst-no-result-{i}.png"))
+            report["click_to_result_arrived_s"] = [arrival.seconds for arrival in arrivals]
             # Where the time went: up to the first learner's result (the training, while every page polls),
             # then until the last one's (the other pages drawing the finished run).
             cpu_end = cpu_by_role(process.pid)
@@ -317,6 +372,10 @@ def class_burst(args: argparse.Namespace) -> dict:
             finished = [d for d in done if d is not None]
             report["slowest_s"] = max(finished, default=float("nan"))
             report["slowest_vs_alone"] = round(report["slowest_s"] / report["one_training_alone_s"], 2)
+            arrived = [a for a in report["click_to_result_arrived_s"] if a is not None]
+            report["slowest_arrived_s"] = max(arrived, default=float("nan"))
+            report["slowest_arrived_vs_alone"] = round(
+                report["slowest_arrived_s"] / (report["one_training_alone_arrived_s"] or float("nan")), 2)
             with contextlib.suppress(Exception):
                 sessions[-1].screenshot(path=str(out_dir / "bench-burst-last-session.png"))
             browser.close()
@@ -450,6 +509,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead of the rounds: N sessions press Train with the same settings at once")
     parser.add_argument("--class-seeds", choices=("same", "different"), default="same",
                         help="with --class-burst: the page's default seed for all, or one seed per session")
+    parser.add_argument("--browsers-share", choices=("equal", "low"), default="equal",
+                        help="with --class-burst: Chromium's CPU share. equal (default): competing with the server; "
+                             "low: the smallest while the app works, as if each learner's browser ran on their "
+                             "own machine")
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
     if args.class_burst:
@@ -466,6 +529,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{report['one_training_alone_s']} s; clicks spread over {report['clicks_spread_s']} s; slowest "
               f"learner's click -> result {report['slowest_s']} s = {report['slowest_vs_alone']}x alone (target "
               f"<= 1.5x with the same settings); all: {report['click_to_result_s']}", file=sys.stderr)
+        print(f"result arrived in each page's websocket (before this machine draws it): one training alone "
+              f"{report['one_training_alone_arrived_s']} s; slowest learner {report['slowest_arrived_s']} s = "
+              f"{report['slowest_arrived_vs_alone']}x; browsers' CPU share: {report['browsers_share']}",
+              file=sys.stderr)
         print(f"CPU seconds (server, trainer, browsers): one training alone {report['cpu_s_alone']}; the class, up "
               f"to the first result {report['cpu_s_to_first_result']}, then to the last "
               f"{report['cpu_s_first_to_last_result']}", file=sys.stderr)

@@ -82,8 +82,8 @@ def chart(container, figure, **kwargs):
 
 
 def live_curve(history, epochs: int, references) -> str:
-    """A running training's curves as SVG markup for ``st.html`` (:mod:`cfcore.live_curve`: a browser redraws it
-    in a millisecond, Plotly's chart in 0.1 s), with the projector's larger labels in presenter mode."""
+    """A running training's curves as SVG markup for ``st.markdown(..., unsafe_allow_html=True)`` (``st.html``
+    drops SVG; :mod:`cfcore.live_curve` says why not Plotly), with larger labels in presenter mode."""
     font_px = presenter.CHART_FONT_PX + 2 if presenter.on() else 13
     return training_curves_svg(history, epochs, references, font_px=font_px)
 

@@ -68,3 +68,24 @@ def test_cpu_by_role_counts_the_server_process_and_not_the_browsers():
         assert busy.pid not in browser_pids()
     finally:
         busy.kill()
+
+
+def test_the_browsers_share_goes_to_their_own_autogroup_and_back():
+    from bench.harness import browser_pids, set_browsers_share
+
+    # A stand-in for Chromium: a child in a session of its own (as Playwright starts the browser) whose command
+    # line names it.
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "chromium-stand-in"],
+                            start_new_session=True)
+    own = Path("/proc/self/autogroup").read_text()
+    try:
+        deadline = time.monotonic() + 10
+        while fake.pid not in browser_pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert set_browsers_share(19) >= 1
+        assert Path(f"/proc/{fake.pid}/autogroup").read_text().split()[-1] == "19"
+        assert Path("/proc/self/autogroup").read_text() == own  # the benchmark's (and the server's) share unchanged
+        set_browsers_share(0)
+        assert Path(f"/proc/{fake.pid}/autogroup").read_text().split()[-1] == "0"
+    finally:
+        fake.kill()
