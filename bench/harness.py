@@ -224,19 +224,37 @@ def browser_pids() -> list[int]:
 def set_browsers_share(nice: int) -> int:
     """Set the CPU share of this process's Chromium: its kernel autogroup's nice (Chromium runs in a session of
     its own, so the server's autogroup does not change). At 19 the browsers use what the server and its trainer
-    leave, as if they ran on other machines; 0 is the default. Returns how many processes were found."""
-    pids = browser_pids()
-    for pid in pids:
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup", "w") as fh:
-            fh.write(str(nice))
-    return len(pids)
+    leave, as if they ran on other machines; 0 is the default. Returns how many autogroups now have that nice
+    (0 when none could be set)."""
+    groups: dict[str, int] = {}  # autogroup name -> one of its processes
+    for pid in browser_pids():
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup") as fh:
+            groups.setdefault(fh.read().split()[0], pid)
+    changed = 0
+    for pid in groups.values():
+        for _ in range(20):  # without CAP_SYS_ADMIN the kernel refuses a second change within 0.1 s (EAGAIN)
+            try:
+                with open(f"/proc/{pid}/autogroup", "w") as fh:
+                    fh.write(str(nice))
+                break
+            except BlockingIOError:
+                time.sleep(0.11)
+            except OSError:
+                break
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup") as fh:
+            changed += fh.read().split()[-1] == str(nice)
+    return changed
 
 
 def cpu_by_role(server_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the app server itself, its trainer processes, and this process's Chromium
-    processes (the benchmark's browsers): subtract two readings to see where a stretch of time went."""
+    """CPU seconds used so far by the app server itself, its trainer processes, this process's Chromium
+    processes (the benchmark's browsers) and the rest of this process's tree (the driver: this Python and
+    Playwright's own process): subtract two readings to see where a stretch of time went."""
+    browsers = browser_pids()
+    server_tree = {server_pid, *_descendants(server_pid)}
+    others = [pid for pid in _descendants(os.getpid()) if pid not in server_tree and pid not in browsers]
     return {"server": _cpu_seconds([server_pid]), "trainer": _cpu_seconds(trainer_pids(server_pid)),
-            "browsers": _cpu_seconds(browser_pids())}
+            "browsers": _cpu_seconds(browsers), "driver": _cpu_seconds([os.getpid(), *others])}
 
 
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

@@ -1,40 +1,37 @@
 """A running training's curves as a small SVG: what the live panel redraws on every new epoch.
 
 The finished run gets Plotly's chart (:func:`cfcore.charts.training_curves`). While a run goes, each new epoch
-changes the figure, Streamlit sends it as a new chart and the browser draws Plotly's chart from scratch. Measured
-in Chromium on 2026-12-02 (Performance metrics, one Train page during the article's training): 0.16 s of the
-browser's main thread per second of polling with Plotly's chart, 0.07 s with this SVG (0.05 s with no curve at
-all). In ``bench/load.py --class-burst 30``, where the 30 browsers share the server's two cores, their CPU up to
-the first result fell from 59.7 to 37.1 CPU-seconds. Pure function; no Streamlit.
+changes the figure, Streamlit sends it as a new chart and every watching browser draws Plotly's chart from
+scratch; this SVG costs a browser less than half as much per poll (the README's "A class pressing Train at once"
+has the measurements). Pure function; no Streamlit.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from html import escape
 
-from cfcore.charts import BLUE, ORANGE, REFERENCE_COLORS
+from cfcore.charts import BLUE, GREEN, ORANGE, REFERENCE_COLORS
 
 # About the live panel's width on a laptop, so that text shows near its own size.
 WIDTH, HEIGHT = 520, 360
-SERIES = (("train_rmse", "train RMSE", BLUE), ("val_rmse", "validation RMSE", ORANGE))
-_LEFT, _RIGHT = 64, 16
+_RIGHT = 16
+_GRID = "#e4e7eb"
+# Runs compared side by side: a colour and a dash each, so identical curves (same seed, same maths) stay two.
+_RUN_STYLES = ((BLUE, ""), (ORANGE, "8 4"), (GREEN, "2 3"), ("#9b5de5", "8 3 2 3"))
 
 
-def _nice_step(span: float, ticks: int = 5) -> float:
-    """A round step (1, 2 or 5 times a power of ten) giving about ``ticks`` intervals over ``span``."""
-    raw = span / ticks
-    power = 10 ** math.floor(math.log10(raw))
-    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+@dataclass(frozen=True)
+class Curve:
+    """One line of the chart: ``key`` names its ``<g data-series=...>``; ``points`` are (epoch, value)."""
 
-
-def _finite(value) -> float | None:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
+    key: str
+    label: str
+    color: str
+    points: list[tuple[int, float]]
+    dash: str = ""
 
 
 def training_curves_svg(
@@ -51,35 +48,65 @@ def training_curves_svg(
         epochs: Planned number of epochs; fixes the x range so the curve does not jump.
         references: Label -> RMSE for dashed horizontal lines; None and NaN values are skipped.
         title: The chart's title, also its accessible name.
-        font_px: Text size in the chart's own units (it is 520 wide) (the SVG scales with its container).
+        font_px: Text size in the chart's own units (it is 520 wide; the SVG scales with its container).
 
     Returns:
         One ``<svg>`` element. Each series is a ``<g data-series="train_rmse">`` (or ``val_rmse``) holding a
         polyline and one ``<circle>`` per epoch with a value, each with a hover ``<title>``.
     """
+    curves = [Curve("train_rmse", "train RMSE", BLUE, _points(history, "train_rmse")),
+              Curve("val_rmse", "validation RMSE", ORANGE, _points(history, "val_rmse"))]
+    return curves_svg(curves, epochs, references, title, "RMSE (stars)", font_px, started=bool(history))
+
+
+def compare_curves_svg(
+    histories: Mapping[str, Sequence[Mapping[str, float]]],
+    epochs: int | None = None,
+    metric: str = "val_rmse",
+    title: str = "Validation RMSE per epoch",
+    font_px: int = 13,
+) -> str:
+    """One line per run of ``metric`` by epoch (run name -> history rows), each in its own colour and dash; each
+    run's ``<g data-series=...>`` is its name."""
+    curves = []
+    for i, (name, rows) in enumerate(histories.items()):
+        color, dash = _RUN_STYLES[i % len(_RUN_STYLES)]
+        curves.append(Curve(name, name, color, _points(rows, metric), dash))
+    return curves_svg(curves, epochs, None, title, "RMSE (stars)", font_px, started=any(histories.values()))
+
+
+def curves_svg(
+    curves: Sequence[Curve],
+    epochs: int | None,
+    references: Mapping[str, float | None] | None,
+    title: str,
+    y_title: str,
+    font_px: int = 13,
+    started: bool = True,
+) -> str:
+    """The chart both functions above draw: ``curves`` over epochs 1..``epochs`` (or the last point's), dashed
+    reference lines (highest first, named in the legend), and until ``started`` a note that points are coming."""
     shown = sorted(((label, v) for label, raw in (references or {}).items() if (v := _finite(raw)) is not None),
                    key=lambda item: -item[1])
-    points = {key: [(int(row["epoch"]), v) for row in history if (v := _finite(row.get(key))) is not None]
-              for key, _, _ in SERIES}
-    values = [v for series in points.values() for _, v in series] + [v for _, v in shown]
+    values = [v for curve in curves for _, v in curve.points] + [v for _, v in shown]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     pad = max((high - low) * 0.08, 0.01)
     step = _nice_step(high - low + 2 * pad)
     y_min, y_max = math.floor((low - pad) / step) * step, math.ceil((high + pad) / step) * step
-    last = max([epochs or 0, *(e for series in points.values() for e, _ in series), 1])
+    last = max([epochs or 0, *(e for curve in curves for e, _ in curve.points), 1])
 
-    legend = [(label, color, False) for _, label, color in SERIES]
-    legend += [(f"{label}: {value:.3f}", REFERENCE_COLORS[i % len(REFERENCE_COLORS)], True)
+    legend = [(curve.label, curve.color, curve.dash) for curve in curves]
+    legend += [(f"{label}: {value:.3f}", REFERENCE_COLORS[i % len(REFERENCE_COLORS)], "6 4")
                for i, (label, value) in enumerate(shown)]
     per_row = max(1, (WIDTH - 8) // (19 * font_px))  # a reference's label is up to about 32 characters
     legend_rows = math.ceil(len(legend) / per_row)
     bottom = 48 + legend_rows * (font_px + 8)
     height = HEIGHT + legend_rows * (font_px + 8)
-    top = 2 * font_px + 16  # below the title
-    plot_w, plot_h = WIDTH - _LEFT - _RIGHT, height - top - bottom
+    top, left = 2 * font_px + 16, 4 * font_px + 12  # below the title; right of the tick labels and axis title
+    plot_w, plot_h = WIDTH - left - _RIGHT, height - top - bottom
 
     def x_at(epoch: float) -> float:
-        return _LEFT + (epoch - 0.5) / last * plot_w
+        return left + (epoch - 0.5) / last * plot_w
 
     def y_at(value: float) -> float:
         return top + (y_max - value) / (y_max - y_min) * plot_h
@@ -91,44 +118,65 @@ def training_curves_svg(
     for i in range(round((y_max - y_min) / step) + 1):
         value = y_min + i * step
         y = y_at(value)
-        out.append(f'<line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e4e7eb"/>')
-        out.append(f'<text x="{_LEFT - 6}" y="{y + font_px / 3:.1f}" text-anchor="end">'
+        out.append(f'<line x1="{left}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{_GRID}"/>')
+        out.append(f'<text x="{left - 6}" y="{y + font_px / 3:.1f}" text-anchor="end">'
                    f"{value:.{_decimals(step)}f}</text>")
     tick_every = 1 if last <= 20 else max(1, round(_nice_step(last, 8)))
     for epoch in range(1, last + 1):
         if epoch % tick_every == 0 or epoch == 1:
             out.append(f'<text x="{x_at(epoch):.1f}" y="{top + plot_h + font_px + 6}" '
                        f'text-anchor="middle">{epoch}</text>')
-    out.append(f'<text x="{_LEFT + plot_w / 2:.1f}" y="{top + plot_h + 2 * font_px + 14}" '
+    out.append(f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h + 2 * font_px + 14}" '
                f'text-anchor="middle">epoch</text>')
     out.append(f'<text transform="translate({font_px + 2},{top + plot_h / 2:.1f}) rotate(-90)" '
-               f'text-anchor="middle">RMSE (stars)</text>')
-    for (label, value), (_, color, _) in zip(shown, legend[len(SERIES):], strict=True):
+               f'text-anchor="middle">{escape(y_title)}</text>')
+    for (label, value), (_, color, _) in zip(shown, legend[len(curves):], strict=True):
         y = y_at(value)
-        out.append(f'<line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{color}" '
+        out.append(f'<line x1="{left}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{color}" '
                    f'stroke-width="1.5" stroke-dasharray="6 4"><title>{escape(label)}: {value:.4f}</title></line>')
-    for key, label, color in SERIES:
-        series = points[key]
-        out.append(f'<g data-series="{key}" stroke="{color}" fill="{color}">')
-        if len(series) > 1:
-            xy = " ".join(f"{x_at(e):.1f},{y_at(v):.1f}" for e, v in series)
-            out.append(f'<polyline points="{xy}" fill="none" stroke-width="2"/>')
-        out.extend(f'<circle cx="{x_at(e):.1f}" cy="{y_at(v):.1f}" r="4"><title>epoch {e}: {label} {v:.4f}'
-                   f"</title></circle>" for e, v in series)
+    for curve in curves:
+        out.append(f'<g data-series="{escape(curve.key)}" stroke="{curve.color}" fill="{curve.color}">')
+        if len(curve.points) > 1:
+            xy = " ".join(f"{x_at(e):.1f},{y_at(v):.1f}" for e, v in curve.points)
+            dash = f' stroke-dasharray="{curve.dash}"' if curve.dash else ""
+            out.append(f'<polyline points="{xy}" fill="none" stroke-width="2"{dash}/>')
+        out.extend(f'<circle cx="{x_at(e):.1f}" cy="{y_at(v):.1f}" r="4"><title>epoch {e}: {escape(curve.label)} '
+                   f"{v:.4f}</title></circle>" for e, v in curve.points)
         out.append("</g>")
-    if not any(points.values()):
-        out.append(f'<text x="{_LEFT + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
+    if not started:
+        out.append(f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
                    f'fill="#7b8794">the first point comes when epoch 1 ends</text>')
     legend_top = top + plot_h + 2 * font_px + 28
     column = (WIDTH - 8) / per_row
-    for i, (label, color, dashed) in enumerate(legend):
+    for i, (label, color, dash) in enumerate(legend):
         x, y = 8 + (i % per_row) * column, legend_top + (i // per_row) * (font_px + 8)
-        dash = ' stroke-dasharray="6 4"' if dashed else ""
+        dashed = f' stroke-dasharray="{dash}"' if dash else ""
         out.append(f'<line x1="{x:.1f}" x2="{x + 22:.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{color}" '
-                   f'stroke-width="2"{dash}/>')
+                   f'stroke-width="2"{dashed}/>')
         out.append(f'<text x="{x + 28:.1f}" y="{y + font_px / 3:.1f}">{escape(label)}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def _points(history: Sequence[Mapping[str, float]], metric: str) -> list[tuple[int, float]]:
+    """(epoch, value) for each history row with a finite ``metric``; rows without ``epoch`` count from 1."""
+    return [(int(row.get("epoch", i + 1)), v) for i, row in enumerate(history)
+            if (v := _finite(row.get(metric))) is not None]
+
+
+def _nice_step(span: float, ticks: int = 5) -> float:
+    """A round step (1, 2 or 5 times a power of ten) giving about ``ticks`` intervals over ``span``."""
+    raw = span / ticks
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+def _finite(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def _decimals(step: float) -> int:

@@ -10,11 +10,12 @@ from cfcore import explore_charts as tables
 from cfcore.config import ConfigError
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import DataError, split_dataset
+from cfcore.live_curve import training_curves_svg
 from cfcore.text import md
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
-from ui import job_panel, run_summary, train_settings
-from ui.page import chart, dataset_label, intro, live_curve, load_default_dataset_button, scroll_into_view
+from ui import job_panel, presenter, run_summary, train_settings
+from ui.page import chart, dataset_label, intro, live_svg, load_default_dataset_button, scroll_into_view, svg_font_px
 from ui.state import current_dataset, init_session, runs, split_settings, workspace_link
 
 PURPOSE = "train"
@@ -23,18 +24,19 @@ PURPOSE = "train"
 def _live_curve(job) -> str:
     """The running job's curves as SVG, rebuilt only when an epoch has been added (most polls see the same epochs)."""
     history = list(job.history)
+    key = (job.id, len(history), presenter.on())  # presenter mode's larger labels are drawn into the SVG
     built = st.session_state.get("train_live_curve")
-    if built is None or built[0] != (job.id, len(history)):
+    if built is None or built[0] != key:
         references = run_summary.reference_lines(job.dataset, job.split)
-        built = st.session_state["train_live_curve"] = ((job.id, len(history)),
-                                                        live_curve(history, job.config.epochs, references))
+        svg = training_curves_svg(history, job.config.epochs, references, font_px=svg_font_px())
+        built = st.session_state["train_live_curve"] = (key, svg)
     return built[1]
 
 
 def _draw_live(jobs) -> None:
     for job in jobs:
         job_panel.progress_bar(job, md(job.name))
-        st.markdown(_live_curve(job), unsafe_allow_html=True)
+        live_svg(_live_curve(job))
         job_panel.stop_button(job, "train_stop")
 
 

@@ -14,11 +14,12 @@ from cfcore import explore_charts as charts
 from cfcore.baselines import global_mean_baseline
 from cfcore.config import PRESETS, ConfigError, preset
 from cfcore.data import split_dataset
+from cfcore.live_curve import compare_curves_svg
 from cfcore.text import md
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
 from ui import job_panel
-from ui.page import chart, intro, load_default_dataset_button
+from ui.page import chart, intro, live_svg, load_default_dataset_button, svg_font_px
 from ui.state import current_dataset, runs, split_settings
 
 PURPOSE = "compare-layers"
@@ -127,7 +128,7 @@ def _draw(jobs) -> None:
         job_panel.progress_bar(job, job.config.model)
     curves = {j.config.model: j.history for j in jobs if j.history}
     if curves:
-        chart(st, charts.compare_curves(curves))
+        live_svg(compare_curves_svg(curves, max(j.config.epochs for j in jobs), font_px=svg_font_px()))
 
 
 running = [job for job in job_panel.jobs(PURPOSE) if job.active]

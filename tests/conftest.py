@@ -233,6 +233,18 @@ def wait_for(predicate, timeout: float = 10.0) -> bool:
     return False
 
 
+def live_points(at) -> dict[str, int]:
+    """Series -> points in a running job's SVG chart (``cfcore.live_curve``) on an AppTest page; {} when none."""
+    import xml.etree.ElementTree as ET
+
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    for element in at.markdown:
+        if element.value.startswith("<svg"):
+            svg = ET.fromstring(element.value)
+            return {g.get("data-series"): len(g.findall("s:circle", ns)) for g in svg.findall("s:g", ns)}
+    return {}
+
+
 def shown(markdown: str) -> str:
     """What a reader sees of a Markdown string the app escaped with ``cfcore.text.md``: backslash escapes read
     back as their characters, and the invisible word joiners that stop link detection are dropped."""

@@ -34,14 +34,21 @@ def test_one_point_per_epoch_in_order_and_lower_rmse_drawn_lower():
     assert svg.get("aria-label") == "RMSE per epoch"
 
 
-def test_points_stay_inside_the_plot_and_the_y_ticks_cover_them():
+def _gridlines(svg: ET.Element) -> list[float]:
+    return [float(line.get("y1")) for line in svg.findall("s:line", NS) if line.get("stroke") == "#e4e7eb"]
+
+
+def test_points_and_references_lie_between_the_outer_gridlines_and_the_ticks_cover_them():
     history = _history(6)
-    svg = ET.fromstring(training_curves_svg(history, epochs=6, references={"global mean": 1.04}))
-    width, height = (float(v) for v in svg.get("viewBox").split()[2:])
-    for x, y in _circles(svg, "train_rmse") + _circles(svg, "val_rmse"):
-        assert 0 < x < width and 0 < y < height
+    # A reference far below the curves: the y range must reach it too.
+    svg = ET.fromstring(training_curves_svg(history, epochs=6, references={"global mean": 0.5}))
+    top, bottom = min(_gridlines(svg)), max(_gridlines(svg))
+    for _, y in _circles(svg, "train_rmse") + _circles(svg, "val_rmse"):
+        assert top < y < bottom
+    [reference] = [line for line in svg.findall("s:line", NS) if line.find("s:title", NS) is not None]
+    assert top < float(reference.get("y1")) < bottom
     ticks = [float(t) for t in _texts(svg) if t and t.replace(".", "", 1).isdigit() and "." in t]
-    values = [row[k] for row in history for k in ("train_rmse", "val_rmse")] + [1.04]
+    values = [row[k] for row in history for k in ("train_rmse", "val_rmse")] + [0.5]
     assert min(ticks) <= min(values) and max(ticks) >= max(values)
 
 
@@ -75,3 +82,17 @@ def test_a_missing_value_is_skipped_and_long_runs_thin_their_ticks():
     assert len(_circles(svg, "val_rmse")) == 59 and len(_circles(svg, "train_rmse")) == 60
     epoch_ticks = [t for t in _texts(svg) if t and t.isdigit()]
     assert "1" in epoch_ticks and 3 <= len(epoch_ticks) <= 15
+
+
+def test_compared_runs_get_one_series_each_with_its_own_dash_and_the_planned_epochs():
+    from cfcore.live_curve import compare_curves_svg
+
+    same = _history(3)
+    svg = ET.fromstring(compare_curves_svg({"simple_dot": same, "simple_embedding": same[:2]}, epochs=10))
+    assert len(_circles(svg, "simple_dot")) == 3 and len(_circles(svg, "simple_embedding")) == 2
+    # Identical maths give identical points: the lines differ by their dash, or one would hide the other.
+    assert _circles(svg, "simple_embedding") == _circles(svg, "simple_dot")[:2]
+    lines = [svg.find(f"s:g[@data-series='{name}']/s:polyline", NS) for name in ("simple_dot", "simple_embedding")]
+    assert lines[0].get("stroke-dasharray") != lines[1].get("stroke-dasharray")
+    assert _circles(svg, "simple_dot")[-1][0] < float(svg.get("viewBox").split()[2]) / 2  # 3 of 10 epochs
+    assert "simple_embedding" in _texts(svg)  # named in the legend

@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cfcore.config import PRESETS
-from tests.conftest import open_app, seed_workspace, shown
-
-SVG_NS = {"s": "http://www.w3.org/2000/svg"}
+from tests.conftest import live_points, open_app, seed_workspace, shown
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,15 +36,6 @@ def figure_traces(at: AppTest) -> dict[str, list]:
             if "name" in trace and isinstance(trace.get("y"), list):
                 traces[trace["name"]] = trace["y"]
     return traces
-
-
-def live_points(at: AppTest) -> dict[str, int]:
-    """Series (``train_rmse``, ``val_rmse``) -> points in the running job's SVG curve; {} when none is shown."""
-    for element in at.markdown:
-        if element.value.startswith("<svg"):
-            svg = ET.fromstring(element.value)
-            return {g.get("data-series"): len(g.findall("s:circle", SVG_NS)) for g in svg.findall("s:g", SVG_NS)}
-    return {}
 
 
 def poll(at: AppTest, predicate, timeout: float = 90.0) -> bool:
@@ -328,7 +316,7 @@ def test_the_live_curve_is_rebuilt_only_when_an_epoch_is_added(data_env, monkeyp
     import threading
     from types import SimpleNamespace
 
-    from ui import page
+    from cfcore import live_curve
 
     next_epoch, finish = threading.Event(), threading.Event()
 
@@ -343,8 +331,8 @@ def test_the_live_curve_is_rebuilt_only_when_an_epoch_is_added(data_env, monkeyp
         raise RuntimeError("ended by the test")
 
     builds: list[int] = []
-    original = page.training_curves_svg
-    monkeypatch.setattr(page, "training_curves_svg", lambda history, *a, **k: builds.append(len(history)) or
+    original = live_curve.training_curves_svg
+    monkeypatch.setattr(live_curve, "training_curves_svg", lambda history, *a, **k: builds.append(len(history)) or
                         original(history, *a, **k))
     at = open_app(page="pages/train.py")
     monkeypatch.setattr(training_manager(), "_train_fn", two_epochs)

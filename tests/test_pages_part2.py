@@ -367,6 +367,39 @@ def test_under_the_hood_trains_simple_embedding_next_to_a_finished_simple_dot(do
     assert [t["name"] for t in curves["data"]] == ["tiny", names[1]]
 
 
+def test_under_the_hood_draws_the_running_comparison_live(dot_run, monkeypatch):
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from tests.conftest import live_points
+    from ui.services import training_manager
+
+    finish = threading.Event()
+
+    def one_epoch_then_wait(dataset, config, *, split, listeners, stop_event, **_):
+        history = [{"epoch": 1, "train_rmse": 1.0, "val_rmse": 1.1}]
+        for listener in listeners:
+            listener(SimpleNamespace(stage="epoch", epoch=1, epochs=config.epochs, step=1, steps_per_epoch=1,
+                                     history=list(history)))
+        finish.wait(60)
+        raise RuntimeError("ended by the test")
+
+    at = _app("under_the_hood", dot_run).run()
+    monkeypatch.setattr(training_manager(), "_train_fn", one_epoch_then_wait)
+    # An earlier test may have finished this very training: no reuse, so that this one runs live.
+    monkeypatch.setattr(training_manager(), "_finished", type(training_manager()._finished)())
+    try:
+        at.button(key="uth_train").click().run()
+        deadline = time.monotonic() + 30
+        while live_points(at).get("simple_embedding") != 1 and time.monotonic() < deadline:
+            at.run()
+        assert live_points(at) == {"simple_embedding": 1}, [m.value[:80] for m in at.markdown]
+        assert not at.exception
+    finally:
+        finish.set()
+
+
 def test_under_the_hood_reports_a_failed_training(synthetic_dataset, monkeypatch):
     from cfcore.trainer.jobs import TrainingFailed
     from ui.services import training_manager

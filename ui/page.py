@@ -9,7 +9,6 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from cfcore.data import DataError, Dataset
-from cfcore.live_curve import training_curves_svg
 from cfcore.runs import Run
 from cfcore.text import md, server_text
 from ui import presenter, services, state
@@ -81,11 +80,15 @@ def chart(container, figure, **kwargs):
     return container.plotly_chart(presenter.figure(figure), config=config, **kwargs)
 
 
-def live_curve(history, epochs: int, references) -> str:
-    """A running training's curves as SVG markup for ``st.markdown(..., unsafe_allow_html=True)`` (``st.html``
-    drops SVG; :mod:`cfcore.live_curve` says why not Plotly), with larger labels in presenter mode."""
-    font_px = presenter.CHART_FONT_PX + 2 if presenter.on() else 13
-    return training_curves_svg(history, epochs, references, font_px=font_px)
+def live_svg(svg: str) -> None:
+    """A running training's chart from :mod:`cfcore.live_curve` (it says why not Plotly's), which escapes every
+    text in it; ``st.html`` drops SVG."""
+    st.markdown(svg, unsafe_allow_html=True)
+
+
+def svg_font_px() -> int:
+    """Text size for :mod:`cfcore.live_curve`'s charts: the projector's larger labels in presenter mode."""
+    return presenter.CHART_FONT_PX + 2 if presenter.on() else 13
 
 
 def scroll_into_view(key: str) -> None:

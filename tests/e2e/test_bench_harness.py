@@ -61,8 +61,9 @@ def test_cpu_by_role_counts_the_server_process_and_not_the_browsers():
         before = cpu_by_role(busy.pid)
         time.sleep(2.0)  # the child burns 1 s of CPU, then sleeps
         used = cpu_used(before, cpu_by_role(busy.pid))
-        assert set(used) == {"server", "trainer", "browsers"}
+        assert set(used) == {"server", "trainer", "browsers", "driver"}
         assert 0.5 <= used["server"] <= 1.5, used
+        assert used["driver"] < 0.5, used  # the busy child is the "server" here, not counted twice
         assert used["trainer"] == 0.0, used  # it has no trainer child
         # Not a browser: this test's Chromium (other tests' pages may be open) is counted apart from it.
         assert busy.pid not in browser_pids()
