@@ -1,9 +1,6 @@
 """Under the hood page: the hand-made embedding layer, proved equal to one-hot × matrix, and trained."""
 
-import ast
 from dataclasses import replace
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,6 +12,7 @@ from cfcore.baselines import global_mean_baseline
 from cfcore.config import PRESETS, ConfigError, preset
 from cfcore.data import split_dataset
 from cfcore.live_curve import compare_curves_svg
+from cfcore.lookup_example import MAX_DAYS, WEATHER, LookupExample, layer_source, lookup_example, parse_days
 from cfcore.text import md
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
@@ -23,9 +21,6 @@ from ui.page import chart, intro, live_svg, load_default_dataset_button, svg_fon
 from ui.state import current_dataset, runs, split_settings
 
 PURPOSE = "compare-layers"
-MODELS_SOURCE = Path(__file__).resolve().parent.parent / "cfcore" / "models.py"
-WEATHER = ["sunny", "cloudy", "rainy", "snowy", "windy", "foggy", "stormy"]
-MAX_DAYS = 14
 
 st.title("Under the hood")
 intro(
@@ -39,62 +34,39 @@ left, right = st.columns([3, 1])
 text = left.text_input(f"Some days' weather (comma-separated: {', '.join(WEATHER)})",
                        "sunny, rainy, rainy, stormy, foggy", key="uth_days")
 dim = right.slider("Vector length", 2, 6, 3, key="uth_dim")
-tags = [t.strip().lower() for t in text.split(",") if t.strip()]
-unknown = sorted({t for t in tags if t not in WEATHER})
-if unknown:
-    st.warning(f"Skipping unknown tags: {md(', '.join(unknown))}. Use: {', '.join(WEATHER)}.")
-known = [t for t in tags if t in WEATHER]
-if len(known) > MAX_DAYS:
-    st.info(f"Showing the first {MAX_DAYS} of your {len(known)} days, so the matrices stay readable.")
-if not known:
+days = parse_days(text)
+if days.unknown:
+    st.warning(f"Skipping unknown tags: {md(', '.join(days.unknown))}. Use: {', '.join(WEATHER)}.")
+if days.known_count > MAX_DAYS:
+    st.info(f"Showing the first {MAX_DAYS} of your {days.known_count} days, so the matrices stay readable.")
+if not days.known_count:
     st.info("No known weather tag to look up yet: showing one sunny day. Type tags from the list above, "
             "separated by commas.")
-tags = known[:MAX_DAYS] or ["sunny"]
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def _example(indices: tuple[int, ...], dim: int) -> tuple[np.ndarray, np.ndarray, list[str], go.Figure]:
-    """The layer's lookup on ``indices`` (the rows it returns), ``one_hot(indices) @ W``, the days' labels and
-    the three heatmaps.
-
-    The lookup is the layer's own ``call`` (``ops.take(W, indices, axis=0)``) done by NumPy's ``take``: the web
-    server never loads TensorFlow, and the trained ``simple_embedding`` model below runs the real layer in the
-    trainer. Built once per input for the whole server and only read afterwards (the arrays are read-only).
-    """
-    weights = np.random.default_rng(7).uniform(-1.0, 1.0, (len(WEATHER), dim)).astype(np.float32)
-    looked_up = np.take(weights, np.array(indices, dtype=np.int32), axis=0)
-    onehot = np.eye(len(WEATHER), dtype=weights.dtype)[list(indices)]
-    product = onehot @ weights
-    looked_up.flags.writeable = product.flags.writeable = False
-    rows = [f"day {i + 1}: {WEATHER[k]}" for i, k in enumerate(indices)]
-    return looked_up, product, rows, charts.onehot_product_figure(onehot, weights, product, rows, WEATHER)
+def _example(tags: tuple[str, ...], dim: int) -> tuple[LookupExample, go.Figure]:
+    """The lookup and its three heatmaps, built once per input for the whole server and only read afterwards."""
+    example = lookup_example(list(tags), dim)
+    return example, charts.onehot_product_figure(example.onehot, example.weights, example.product, example.rows,
+                                                 list(WEATHER))
 
 
-@cache
-def _layer_source() -> str:
-    """The source of ``cfcore.models.GatherEmbedding``, read from the file (importing it would load Keras)."""
-    text = MODELS_SOURCE.read_text()
-    node = next(n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == "GatherEmbedding")
-    start = min([node.lineno] + [d.lineno for d in node.decorator_list])
-    return "\n".join(text.splitlines()[start - 1 : node.end_lineno])
-
-
-looked_up, product, rows, figure = _example(tuple(WEATHER.index(t) for t in tags), dim)
-columns = [f"d{k + 1}" for k in range(dim)]
+example, figure = _example(tuple(days.tags), dim)
 chart(st, figure)
 left, right = st.columns(2)
 left.markdown("`take(W, indices)`: rows looked up, as the layer's `call` does")
-left.dataframe(pd.DataFrame(looked_up, index=rows, columns=columns).round(4))
+left.dataframe(pd.DataFrame(example.looked_up, index=example.rows, columns=example.dimensions).round(4))
 right.markdown("`one_hot(indices) @ W`: matrix product")
-right.dataframe(pd.DataFrame(product, index=rows, columns=columns).round(4))
-difference = float(np.abs(looked_up - product).max())
-if np.array_equal(looked_up, product):
+right.dataframe(pd.DataFrame(example.product, index=example.rows, columns=example.dimensions).round(4))
+difference = float(np.abs(example.looked_up - example.product).max())
+if np.array_equal(example.looked_up, example.product):
     st.success(f"Identical: the largest difference between the two tables is {difference:g}.")
 else:
     st.error(f"The two tables differ by up to {difference:g}.")
 
 with st.expander("The layer's source (cfcore/models.py)"):
-    st.code(_layer_source(), language="python")
+    st.code(layer_source(), language="python")
 
 st.subheader("Does the hand-made layer learn like Keras's?")
 st.markdown("The article trains the simple dot model twice: on `keras.layers.Embedding` (`simple_dot`) and on "
@@ -126,9 +98,8 @@ def _newest(model: str, config=None):
 def _draw(jobs) -> None:
     for job in jobs:
         job_panel.progress_bar(job, job.config.model)
-    curves = {j.config.model: j.history for j in jobs if j.history}
-    if curves:
-        live_svg(compare_curves_svg(curves, max(j.config.epochs for j in jobs), font_px=svg_font_px()))
+    curves = {j.config.model: j.history for j in jobs}  # before the first epoch: the axes and a note
+    live_svg(compare_curves_svg(curves, max(j.config.epochs for j in jobs), font_px=svg_font_px()))
 
 
 running = [job for job in job_panel.jobs(PURPOSE) if job.active]
