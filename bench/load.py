@@ -328,7 +328,8 @@ def class_burst(args: argparse.Namespace) -> dict:
             arrivals[0].arm()
             solo.locator(".st-key-train_start button").click()
             if low and not set_browsers_share(low):
-                raise SystemExit("error: could not lower Chromium's CPU share (/proc/<pid>/autogroup)")
+                print("error: could not lower Chromium's CPU share (/proc/<pid>/autogroup)", file=sys.stderr)
+                raise SystemExit(2)
             solo.get_by_text("Best val RMSE").first.wait_for(timeout=bench.timeout_ms)
             report["one_training_alone_s"] = round(time.monotonic() - started, 2)
             set_browsers_share(0)
