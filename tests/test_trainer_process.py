@@ -87,6 +87,27 @@ def test_an_idle_trainer_exits_and_comes_back_on_demand(synthetic_dataset, tmp_p
         backend.shutdown()
 
 
+def test_a_trainer_that_idled_out_ending_late_does_not_fail_the_next_training(synthetic_dataset, tmp_path,
+                                                                              monkeypatch):
+    # The stopped process's reader reports its exit some time after the next training has started in a new
+    # process (CI saw it 0.4 s in): that report belongs to the old process's jobs only, and it had none.
+    late = LocalTrainer._exited
+    monkeypatch.setattr(LocalTrainer, "_exited", lambda self, process: (time.sleep(1.5), late(self, process)))
+    backend = LocalTrainer(idle_seconds=0.5)
+    manager = TrainingManager(train_fn=backend_train_fn(backend, tmp_path))
+    config = TrainConfig(embedding_dim=4, epochs=1, batch_size=64)
+    try:
+        job = manager.submit(synthetic_dataset, config, owner="a")
+        assert manager.wait(job, timeout=180) and job.state == "done"
+        assert wait_for(lambda: backend.pid is None, timeout=20), "the idle trainer did not stop"
+        again = manager.submit(synthetic_dataset, config, owner="a")  # before the old process's exit is reported
+        assert manager.wait(again, timeout=180)
+        assert again.state == "done", again.error
+        assert backend.processes_started == 2
+    finally:
+        backend.shutdown()
+
+
 def test_a_failing_training_reports_its_reason(manager, tmp_path, synthetic_dataset):
     from dataclasses import replace
 

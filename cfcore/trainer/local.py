@@ -130,7 +130,7 @@ class LocalTrainer:
         self.idle_seconds = float(idle_seconds)
         self._lock = threading.Lock()
         self._process: _Process | None = None
-        self._waiting: dict[str, queue.SimpleQueue] = {}
+        self._waiting: dict[str, tuple[queue.SimpleQueue, _Process]] = {}  # job id -> its inbox, its process
         self._idle_timer: threading.Timer | None = None
         self.processes_started = 0
 
@@ -171,14 +171,15 @@ class LocalTrainer:
     def _dispatch(self, message: tuple) -> None:
         waiting = self._waiting.get(message[1])
         if waiting is not None:
-            waiting.put(message)
+            waiting[0].put(message)
 
     def _exited(self, process: _Process) -> None:
         with self._lock:
             if self._process is process:
                 self._process = None
-            waiting = list(self._waiting.values())
-        for box in waiting:
+            # Only the jobs sent to this process: one that idled out can end after the next one has started.
+            boxes = [box for box, owner in self._waiting.values() if owner is process]
+        for box in boxes:
             box.put(("died", process.exit_reason))
 
     def _arm_idle_locked(self) -> None:
@@ -213,7 +214,7 @@ class LocalTrainer:
         with self._lock:
             self._cancel_idle_locked()
             process = self._ensure_process_locked()
-            self._waiting[spec.job_id] = box
+            self._waiting[spec.job_id] = (box, process)
         try:
             if not process.send(("train", spec)):
                 return Outcome(FAILED, error=DIED_MESSAGE.format(why=process.exit_reason))
