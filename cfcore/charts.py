@@ -128,13 +128,20 @@ def training_curves(
     return fig
 
 
-def add_references(fig: go.Figure, references: Mapping[str, float] | None, x_range: tuple[float, float]) -> None:
-    """Dashed horizontal lines for ``references`` (label -> RMSE; NaN and None skipped), named in the legend,
-    highest first: labels written on the plot sat under the curves and on each other when lines were close
-    (the article's 1.08 and 1.13, the global mean's 1.05)."""
+def shown_references(references: Mapping[str, float | None] | None) -> list[tuple[str, float, str]]:
+    """(label, RMSE, colour) for each reference line to draw: NaN and None skipped, highest first, each with its
+    colour by rank (the live SVG curve draws the same lines as the finished run's chart)."""
     shown = [(label, float(value)) for label, value in (references or {}).items()
              if value is not None and math.isfinite(float(value))]
-    for i, (label, value) in enumerate(sorted(shown, key=lambda item: -item[1])):
+    return [(label, value, REFERENCE_COLORS[i % len(REFERENCE_COLORS)])
+            for i, (label, value) in enumerate(sorted(shown, key=lambda item: -item[1]))]
+
+
+def add_references(fig: go.Figure, references: Mapping[str, float] | None, x_range: tuple[float, float]) -> None:
+    """Dashed horizontal lines for ``references`` (:func:`shown_references`), named in the legend: labels written
+    on the plot sat under the curves and on each other when lines were close (the article's 1.08 and 1.13, the
+    global mean's 1.05)."""
+    for label, value, color in shown_references(references):
         fig.add_trace(go.Scatter(
             x=list(x_range), y=[value, value], mode="lines", name=f"{label}: {value:.3f}", hoverinfo="skip",
-            line={"dash": "dash", "width": 1.5, "color": REFERENCE_COLORS[i % len(REFERENCE_COLORS)]}))
+            line={"dash": "dash", "width": 1.5, "color": color}))

@@ -13,12 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from cfcore.charts import BLUE, GREEN, ORANGE, REFERENCE_COLORS
+from cfcore.charts import BLUE, GREEN, ORANGE, shown_references
 
 # About the live panel's width on a laptop, so that text shows near its own size.
 WIDTH, HEIGHT = 520, 360
 _RIGHT = 16
 _GRID = "#e4e7eb"
+_REFERENCE_DASH = "6 4"
 # Runs compared side by side: a colour and a dash each, so identical curves (same seed, same maths) stay two.
 _RUN_STYLES = ((BLUE, ""), (ORANGE, "8 4"), (GREEN, "2 3"), ("#9b5de5", "8 3 2 3"))
 
@@ -56,39 +57,37 @@ def training_curves_svg(
     """
     curves = [Curve("train_rmse", "train RMSE", BLUE, _points(history, "train_rmse")),
               Curve("val_rmse", "validation RMSE", ORANGE, _points(history, "val_rmse"))]
-    return curves_svg(curves, epochs, references, title, "RMSE (stars)", font_px, started=bool(history))
+    return _curves_svg(curves, epochs, references, title, font_px, started=bool(history))
 
 
 def compare_curves_svg(
     histories: Mapping[str, Sequence[Mapping[str, float]]],
     epochs: int | None = None,
-    metric: str = "val_rmse",
     title: str = "Validation RMSE per epoch",
     font_px: int = 13,
 ) -> str:
-    """One line per run of ``metric`` by epoch (run name -> history rows), each in its own colour and dash; each
-    run's ``<g data-series=...>`` is its name."""
+    """One line per run of validation RMSE by epoch (run name -> history rows), each in its own colour and dash;
+    each run's ``<g data-series=...>`` is its name."""
     curves = []
     for i, (name, rows) in enumerate(histories.items()):
         color, dash = _RUN_STYLES[i % len(_RUN_STYLES)]
-        curves.append(Curve(name, name, color, _points(rows, metric), dash))
-    return curves_svg(curves, epochs, None, title, "RMSE (stars)", font_px, started=any(histories.values()))
+        curves.append(Curve(name, name, color, _points(rows, "val_rmse"), dash))
+    return _curves_svg(curves, epochs, None, title, font_px, started=any(histories.values()))
 
 
-def curves_svg(
+def _curves_svg(
     curves: Sequence[Curve],
     epochs: int | None,
     references: Mapping[str, float | None] | None,
     title: str,
-    y_title: str,
-    font_px: int = 13,
-    started: bool = True,
+    font_px: int,
+    started: bool,
 ) -> str:
-    """The chart both functions above draw: ``curves`` over epochs 1..``epochs`` (or the last point's), dashed
-    reference lines (highest first, named in the legend), and until ``started`` a note that points are coming."""
-    shown = sorted(((label, v) for label, raw in (references or {}).items() if (v := _finite(raw)) is not None),
-                   key=lambda item: -item[1])
-    values = [v for curve in curves for _, v in curve.points] + [v for _, v in shown]
+    """The chart both functions above draw: RMSE ``curves`` over epochs 1..``epochs`` (or the last point's),
+    the reference lines :func:`cfcore.charts.shown_references` picks (named in the legend), and until
+    ``started`` a note that points are coming."""
+    shown = shown_references(references)
+    values = [v for curve in curves for _, v in curve.points] + [v for _, v, _ in shown]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     pad = max((high - low) * 0.08, 0.01)
     step = _nice_step(high - low + 2 * pad)
@@ -96,8 +95,7 @@ def curves_svg(
     last = max([epochs or 0, *(e for curve in curves for e, _ in curve.points), 1])
 
     legend = [(curve.label, curve.color, curve.dash) for curve in curves]
-    legend += [(f"{label}: {value:.3f}", REFERENCE_COLORS[i % len(REFERENCE_COLORS)], "6 4")
-               for i, (label, value) in enumerate(shown)]
+    legend += [(f"{label}: {value:.3f}", color, _REFERENCE_DASH) for label, value, color in shown]
     per_row = max(1, (WIDTH - 8) // (19 * font_px))  # a reference's label is up to about 32 characters
     legend_rows = math.ceil(len(legend) / per_row)
     bottom = 48 + legend_rows * (font_px + 8)
@@ -129,11 +127,12 @@ def curves_svg(
     out.append(f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h + 2 * font_px + 14}" '
                f'text-anchor="middle">epoch</text>')
     out.append(f'<text transform="translate({font_px + 2},{top + plot_h / 2:.1f}) rotate(-90)" '
-               f'text-anchor="middle">{escape(y_title)}</text>')
-    for (label, value), (_, color, _) in zip(shown, legend[len(curves):], strict=True):
+               f'text-anchor="middle">RMSE (stars)</text>')
+    for label, value, color in shown:
         y = y_at(value)
         out.append(f'<line x1="{left}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{color}" '
-                   f'stroke-width="1.5" stroke-dasharray="6 4"><title>{escape(label)}: {value:.4f}</title></line>')
+                   f'stroke-width="1.5" stroke-dasharray="{_REFERENCE_DASH}"><title>{escape(label)}: {value:.4f}'
+                   "</title></line>")
     for curve in curves:
         out.append(f'<g data-series="{escape(curve.key)}" stroke="{curve.color}" fill="{curve.color}">')
         if len(curve.points) > 1:

@@ -14,7 +14,7 @@ from cfcore.live_curve import training_curves_svg
 from cfcore.text import md
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
-from ui import job_panel, presenter, run_summary, train_settings
+from ui import job_panel, run_summary, train_settings
 from ui.page import chart, dataset_label, intro, live_svg, load_default_dataset_button, scroll_into_view, svg_font_px
 from ui.state import current_dataset, init_session, runs, split_settings, workspace_link
 
@@ -24,11 +24,11 @@ PURPOSE = "train"
 def _live_curve(job) -> str:
     """The running job's curves as SVG, rebuilt only when an epoch has been added (most polls see the same epochs)."""
     history = list(job.history)
-    key = (job.id, len(history), presenter.on())  # presenter mode's larger labels are drawn into the SVG
+    key = (job.id, len(history), svg_font_px())  # presenter mode's larger labels are drawn into the SVG
     built = st.session_state.get("train_live_curve")
     if built is None or built[0] != key:
         references = run_summary.reference_lines(job.dataset, job.split)
-        svg = training_curves_svg(history, job.config.epochs, references, font_px=svg_font_px())
+        svg = training_curves_svg(history, job.config.epochs, references, font_px=key[2])
         built = st.session_state["train_live_curve"] = (key, svg)
     return built[1]
 
