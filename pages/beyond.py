@@ -59,12 +59,8 @@ seed = right.number_input("Seed", 0, 2**31 - 1, 42, key="bey_seed")
 job_panel.collect_finished(PURPOSE)
 running = job_panel.current_job(PURPOSE)
 if running is not None:
-    def _draw(jobs) -> None:
-        for job in jobs:
-            job_panel.progress_bar(job, job.name)
-            job_panel.stop_button(job, f"bey_stop_{job.id}")
-
-    job_panel.watch([running.id], _draw)
+    job_panel.watch([running.id], lambda jobs: job_panel.progress_bar(jobs[0], jobs[0].name))
+    job_panel.stop_button(running, f"bey_stop_{running.id}")
 elif st.button(f"Compute {FACTOR_LABELS[method]}", key="bey_compute", type="primary"):
     job_panel.clear_notices(PURPOSE)
     try:

@@ -37,7 +37,6 @@ def _draw_live(jobs) -> None:
     for job in jobs:
         job_panel.progress_bar(job, md(job.name))
         live_svg(_live_curve(job))
-        job_panel.stop_button(job, "train_stop")
 
 
 def _retrain_next_seed() -> None:
@@ -97,6 +96,7 @@ with panel.container(key="train_panel"):
         scroll_into_view("train_panel")  # on a narrow screen the panel sits below the settings
     if job is not None:
         job_panel.watch([job.id], _draw_live)
+        job_panel.stop_button(job, "train_stop")
     else:
         st.session_state.pop("train_live_curve", None)
         if failure := job_panel.describe_failure(PURPOSE):

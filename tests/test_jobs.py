@@ -66,6 +66,19 @@ def test_cap_queues_the_third_job_at_position_one():
         assert job.run is not None and job.history == [{"epoch": 1, "train_rmse": 1.0, "val_rmse": 1.1}]
 
 
+def test_a_waiting_page_wakes_when_the_job_changes_not_before():
+    trainer = FakeTrainer()
+    manager = TrainingManager(max_concurrent=1, train_fn=trainer)
+    job = manager.submit(TINY, CONFIG, owner="a")
+    assert wait_for(lambda: len(job.history) == 1)
+    assert manager.wait_for_change([job], 0.2) is False, "woke with nothing new"
+    threading.Timer(0.3, trainer.release.set).start()
+    started = time.monotonic()
+    assert manager.wait_for_change([job], 10) is True
+    assert job.finished, "woke before the job was marked finished"
+    assert time.monotonic() - started < 5, "the finish did not wake the wait: it ran into its timeout"
+
+
 def test_queue_length_is_capped_with_a_clear_message():
     trainer = FakeTrainer()
     manager = TrainingManager(max_concurrent=1, max_queue=1, train_fn=trainer)

@@ -20,8 +20,8 @@ from cfcore.workspace import JobRecord
 from ui import services, state
 from ui.page import chart
 
-# Each poll is a script run that every watching browser redraws: about 0.07 s of its CPU on the Train page
-# (cfcore/live_curve.py), which is why the curve there is not Plotly's.
+# The live panel is redrawn this often (and at once when an epoch ends); every watching browser redraws it,
+# about 0.07 s of its CPU on the Train page (cfcore/live_curve.py), which is why the curve there is not Plotly's.
 POLL_SECONDS = 1.0
 STOPPING = "Stopping after the current group of batches..."
 
@@ -124,16 +124,32 @@ def stop_button(current: Job, key: str) -> None:
 
 
 def watch(job_ids: list[str], draw: Callable[[list[Job]], None]) -> None:
-    """Redraw ``draw(jobs)`` every second while any of the jobs runs; rerun the whole page when all have ended."""
+    """Show ``draw(jobs)`` while any of the jobs runs, and rerun the whole page when all have ended.
 
-    @st.fragment(run_every=POLL_SECONDS)
-    def _poll() -> None:
-        current = [j for j in (job(job_id) for job_id in job_ids) if j is not None]
-        if all(j.finished for j in current):
-            st.rerun()  # a full run collects the finished runs and shows the results
-        draw(current)
+    The server pushes the changes: after the page's run has drawn the panel, the panel's own rerun stays on the
+    server and redraws it the moment an epoch ends or the jobs finish (and every :data:`POLL_SECONDS` for the
+    batch counter), instead of waiting for the browser to ask again. So a busy or slow browser (thirty in one
+    room, on a shared server) still gets its result as soon as it is saved. ``draw`` must not make widgets (they
+    would be made twice); the page's Stop buttons go after this call, where a click reruns the page, which ends
+    the wait at its next redraw.
+    """
+    in_page_run = True
 
-    _poll()
+    @st.fragment(run_every=POLL_SECONDS)  # the browser's timer only starts the panel's rerun (or restarts it)
+    def _live() -> None:
+        panel = st.empty()
+        while True:
+            current = [j for j in (job(job_id) for job_id in job_ids) if j is not None]
+            if all(j.finished for j in current):
+                st.rerun()  # a full run collects the finished runs and shows the results
+            with panel.container():
+                draw(current)
+            if in_page_run:
+                return  # the rest of the page still has to be drawn
+            services.training_manager().wait_for_change(current, POLL_SECONDS)
+
+    _live()
+    in_page_run = False
 
 
 def interrupted() -> list[JobRecord]:

@@ -238,6 +238,7 @@ class TrainingManager:
         self._queue: list[Job] = []  # trainings waiting
         self._running: set[Job] = set()  # trainings running
         self._finished: OrderedDict[str, Run] = OrderedDict()  # identity -> a finished training's run
+        self._changed = threading.Condition()  # notified whenever a job starts, ends an epoch or finishes
 
     @property
     def max_concurrent(self) -> int:
@@ -363,12 +364,18 @@ class TrainingManager:
 
     def wait(self, job: Job, timeout: float | None = None) -> bool:
         """Block until ``job`` has finished; False on timeout. For tests and scripts."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not job.finished:
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
-        return True
+        with self._changed:
+            return self._changed.wait_for(lambda: job.finished, timeout)
+
+    def wait_for_change(self, jobs: list[Job], timeout: float) -> bool:
+        """Block until one of ``jobs`` changes state (starts, finishes) or ends an epoch; False after ``timeout``
+        seconds without. A live page waits here, so it shows each new epoch and the result the moment they exist."""
+        def seen() -> list[tuple[str, int]]:
+            return [(job.state, len(job.history)) for job in jobs]
+
+        before = seen()
+        with self._changed:
+            return self._changed.wait_for(lambda: seen() != before, timeout)
 
     # -- internals ------------------------------------------------------------------
 
@@ -494,14 +501,20 @@ class TrainingManager:
             else:
                 job.state = DONE
             job.finished_at = time.time()
+        self._wake()
 
     def _notify(self, job: Job, event: str) -> None:
-        if self._on_change is None:
-            return
-        try:
-            self._on_change(job, event)
-        except Exception:  # bookkeeping must never break a training
-            _LOG.exception("on_change(%s) failed for job %s", event, job.id)
+        if self._on_change is not None:
+            try:
+                self._on_change(job, event)
+            except Exception:  # bookkeeping must never break a training
+                _LOG.exception("on_change(%s) failed for job %s", event, job.id)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Wake :meth:`wait` and :meth:`wait_for_change`: a job changed."""
+        with self._changed:
+            self._changed.notify_all()
 
     @staticmethod
     def _time_up(job: Job) -> None:
