@@ -248,8 +248,8 @@ RESULT_MARK = b"Final val RMSE"
 
 class ResultArrival:
     """When a page's websocket brought it the training's result: click -> result before this machine's Chromium
-    draws it (in a class each learner's own computer does that). The page still asks for each update itself (its
-    fragment's timer runs in the browser), so a starved browser asks, and gets its result, late."""
+    draws it (in a class each learner's own computer does that). The server pushes it (ui/job_panel.py), but the
+    frame is seen through the browser's own process, so a starved browser still reports it late."""
 
     def __init__(self, page):
         self.clicked = self.at = None
@@ -272,10 +272,41 @@ class ResultArrival:
         return None if self.at is None else round(self.at - self.clicked, 2)
 
 
-def shown_run(page) -> str | None:
-    """The name of the finished run the Train page shows ("dot_with_bias #2 (finished)"), or None."""
-    found = re.search(r"^(.+ #\d+) \((?:finished|stopped|diverged)", page.get_by_test_id("stMain").inner_text(), re.M)
-    return found.group(1) if found else None
+# Runs in every page before Streamlit's own code: notes, in the page's own clock, the first frame that shows a
+# finished training's numbers after the page showed one under way (``window.__cfcoreResult``, reset by arming).
+_ON_SCREEN_INIT_JS = """new MutationObserver(() => {
+    const s = window.__cfcoreResult;
+    if (!s || s.at !== null) return;
+    const alerts = Array.from(document.querySelectorAll('[data-testid="stAlert"]'), a => a.textContent).join(' ');
+    if (document.querySelector('[data-testid="stProgress"]') || alerts.includes('just finished for someone else'))
+        s.underWay = true;
+    else if (alerts.includes('Training failed') || alerts.includes('Cannot start training'))
+        s.failed = true;
+    else if (!s.underWay) return;
+    const labels = Array.from(document.querySelectorAll('[data-testid="stMetricLabel"]'), l => l.textContent);
+    if (s.failed || (labels.includes('Final val RMSE') && !document.querySelector('[data-testid="stProgress"]')))
+        requestAnimationFrame(() => { if (s.at === null) s.at = Date.now(); });
+}).observe(document, {subtree: true, childList: true, characterData: true});"""
+
+
+class ResultOnScreen:
+    """When a page showed the training's result, in its own clock: the frame that first drew it (after a training
+    under way), however late the benchmark's driver gets round to reading the page."""
+
+    def __init__(self, page):
+        self.page = page
+        page.add_init_script(_ON_SCREEN_INIT_JS)
+
+    def arm(self) -> float:
+        """Count from now (wall clock, which the page's ``Date.now()`` shares); returns now."""
+        self.page.evaluate("() => { window.__cfcoreResult = {underWay: false, failed: false, at: null}; }")
+        self.clicked = time.time()
+        return self.clicked
+
+    def seconds(self) -> float | None:
+        """Click -> result on screen (a failure counts as a result), or None while it has not come."""
+        at = self.page.evaluate("() => window.__cfcoreResult && window.__cfcoreResult.at")
+        return None if at is None else round(at / 1000 - self.clicked, 2)
 
 
 def _saved_after(state_dir: Path, page, clicked: float) -> float | None:
@@ -291,10 +322,10 @@ def class_burst(args: argparse.Namespace) -> dict:
     """``--class-burst N``: N sessions on the Train page press Train (the page's default settings) within two
     seconds; each session's click -> result time, next to one training alone (another seed, so it is not reused).
     Each result is timed three ways: when its copy landed in the learner's workspace (the server's side), when its
-    page's websocket brought it, and when the page showed it (this machine's Chromium drawing 30 pages); each is
-    compared with the same measure of the training alone. With ``--class-seeds different`` every session first sets its
-    own seed: N trainings, the queue as ever. ``--browsers-share low`` gives Chromium the smallest CPU share while
-    the app works."""
+    page's websocket brought it, and the frame that drew it by the page's own clock (this machine's Chromium draws
+    all 30); each is compared with the same measure of the training alone. With ``--class-seeds different`` every
+    session first sets its own seed: N trainings, the queue as ever. ``--browsers-share low`` gives Chromium the
+    smallest CPU share while the app works."""
     from playwright.sync_api import sync_playwright
 
     out_dir = REPO / "test-artifacts"
@@ -309,8 +340,13 @@ def class_burst(args: argparse.Namespace) -> dict:
             browser = launch_chromium(playwright)
             bench = Bench(args, browser, url, process.pid)
             arrivals: list[ResultArrival] = []
-            sessions = [bench.open_session(lambda page: arrivals.append(ResultArrival(page)))[1]
-                        for _ in range(args.class_burst)]
+            screens: list[ResultOnScreen] = []
+
+            def watch(page) -> None:
+                arrivals.append(ResultArrival(page))
+                screens.append(ResultOnScreen(page))
+
+            sessions = [bench.open_session(watch)[1] for _ in range(args.class_burst)]
             # With --browsers-share low the browsers get the smallest share while the app works, and the
             # default one while the driver clicks (a learner's hand, on their own machine).
             low = 19 if args.browsers_share == "low" else 0
@@ -324,18 +360,19 @@ def class_burst(args: argparse.Namespace) -> dict:
             seed_box(solo).fill("4242")
             seed_box(solo).press("Enter")
             wait_for_app(solo, bench.timeout_ms)
-            started, solo_clicked, cpu_before = time.monotonic(), time.time(), cpu_by_role(process.pid)
+            cpu_before = cpu_by_role(process.pid)
             arrivals[0].arm()
+            solo_clicked = screens[0].arm()
             solo.locator(".st-key-train_start button").click()
             if low and not set_browsers_share(low):
                 print("error: could not lower Chromium's CPU share (/proc/<pid>/autogroup)", file=sys.stderr)
                 raise SystemExit(2)
             solo.get_by_text("Best val RMSE").first.wait_for(timeout=bench.timeout_ms)
-            report["one_training_alone_s"] = round(time.monotonic() - started, 2)
+            wait_for_app(solo, bench.timeout_ms)
+            report["one_training_alone_s"] = screens[0].seconds()
             set_browsers_share(0)
             report["one_training_alone_arrived_s"] = arrivals[0].seconds
             report["one_training_alone_saved_s"] = _saved_after(state_dir, solo, solo_clicked)
-            solo_run = shown_run(solo)  # until its click lands the first session shows this run
             report["cpu_s_alone"] = cpu_used(cpu_before, cpu_by_role(process.pid))
             log(f"one training alone: {report['one_training_alone_s']} s")
             seed_box(solo).fill("42")
@@ -347,33 +384,25 @@ def class_burst(args: argparse.Namespace) -> dict:
                     seed_box(page).press("Enter")
                     wait_for_app(page, bench.timeout_ms)
             clicks, clicked_at, cpu_start = [], [], cpu_by_role(process.pid)
-            for page, arrival in zip(sessions, arrivals, strict=True):  # well within two seconds for 30 sessions
+            for page, arrival, screen in zip(sessions, arrivals, screens, strict=True):  # well within two seconds
                 arrival.arm()
+                clicked_at.append(screen.arm())
                 page.locator(".st-key-train_start button").dispatch_event("click")
                 clicks.append(time.monotonic())
-                clicked_at.append(time.time())
-                arrival.clicked = clicks[-1]  # armed before the click, timed from it like the screen
+                arrival.clicked = clicks[-1]  # armed before the click, timed from it
             report["clicks_spread_s"] = round(clicks[-1] - clicks[0], 2)
             set_browsers_share(low)
             done: list[float | None] = [None] * len(sessions)
             deadline = time.monotonic() + args.deadline
             cpu_first_result = None
-            # A result counts once its page's websocket brought the class's training and the page shows it (the
-            # first session shows its solo run until then), or the page says it failed.
-            # Until its result arrives a page is read only every 2 s (a failure brings no result), so that
-            # reading 30 pages does not load the machine the app runs on.
-            looked = [0.0] * len(sessions)
+            # Each page notes when it drew its result (the first session shows its solo run until the class's
+            # training is under way), or a failure; reading that note once a second per page is light.
             while None in done and time.monotonic() < deadline:
-                for i, page in enumerate(sessions):
-                    if done[i] is not None or (arrivals[i].at is None and time.monotonic() - looked[i] < 2):
-                        continue
-                    looked[i] = time.monotonic()
-                    state = training_state(page)[0]
-                    shown = state == "done" and arrivals[i].at is not None and (i > 0 or shown_run(page) != solo_run)
-                    if state == "failed" or shown:
-                        done[i] = round(time.monotonic() - clicks[i], 2)
+                for i, screen in enumerate(screens):
+                    if done[i] is None and (seconds := screen.seconds()) is not None:
+                        done[i] = seconds
                         cpu_first_result = cpu_first_result or cpu_by_role(process.pid)
-                sessions[0].wait_for_timeout(200)  # Playwright delivers the websocket events while it waits
+                sessions[0].wait_for_timeout(1000)  # Playwright delivers the websocket events while it waits
             report["click_to_result_s"] = done
             for i, page in enumerate(sessions):
                 if done[i] is None:
