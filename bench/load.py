@@ -273,25 +273,30 @@ class ResultArrival:
 
 
 # Runs in every page before Streamlit's own code: notes, in the page's own clock, the first frame that shows a
-# finished training's numbers after the page showed one under way (``window.__cfcoreResult``, reset by arming).
-_ON_SCREEN_INIT_JS = """new MutationObserver(() => {
-    const s = window.__cfcoreResult;
-    if (!s || s.at !== null) return;
-    const alerts = Array.from(document.querySelectorAll('[data-testid="stAlert"]'), a => a.textContent).join(' ');
-    if (document.querySelector('[data-testid="stProgress"]') || alerts.includes('just finished for someone else'))
-        s.underWay = true;
-    else if (alerts.includes('Training failed') || alerts.includes('Cannot start training'))
-        s.failed = true;
-    else if (!s.underWay) return;
-    const labels = Array.from(document.querySelectorAll('[data-testid="stMetricLabel"]'), l => l.textContent);
-    if (s.failed || (labels.includes('Final val RMSE') && !document.querySelector('[data-testid="stProgress"]')))
-        requestAnimationFrame(() => { if (s.at === null) s.at = Date.now(); });
-}).observe(document, {subtree: true, childList: true, characterData: true});"""
+# finished run other than the one shown when armed (its numbers, no training under way), or a failure
+# (``window.__cfcoreResult``, set by arming). A starved page may never draw the panel of the training under way.
+_ON_SCREEN_INIT_JS = """(() => {
+    const shownRun = () => {
+        const main = document.querySelector('[data-testid="stMain"]');
+        const found = main && /([\\w.-]+ #\\d+) \\((?:finished|stopped|diverged)/.exec(main.textContent);
+        return found && !document.querySelector('[data-testid="stProgress"]') ? found[1] : null;
+    };
+    const failed = () => Array.from(document.querySelectorAll('[data-testid="stAlert"]'),
+        a => a.textContent).some(t => t.includes('Training failed') || t.includes('Cannot start training'));
+    window.__cfcoreArm = () => { window.__cfcoreResult = {before: shownRun(), at: null}; };
+    new MutationObserver(() => {
+        const s = window.__cfcoreResult;
+        if (!s || s.at !== null) return;
+        const run = shownRun();
+        if ((run !== null && run !== s.before) || failed())
+            requestAnimationFrame(() => { if (s.at === null) s.at = Date.now(); });
+    }).observe(document, {subtree: true, childList: true, characterData: true});
+})();"""
 
 
 class ResultOnScreen:
-    """When a page showed the training's result, in its own clock: the frame that first drew it (after a training
-    under way), however late the benchmark's driver gets round to reading the page."""
+    """When a page showed the training's result, in its own clock: the frame that first drew it, however late the
+    benchmark's driver gets round to reading the page."""
 
     def __init__(self, page):
         self.page = page
@@ -299,7 +304,7 @@ class ResultOnScreen:
 
     def arm(self) -> float:
         """Count from now (wall clock, which the page's ``Date.now()`` shares); returns now."""
-        self.page.evaluate("() => { window.__cfcoreResult = {underWay: false, failed: false, at: null}; }")
+        self.page.evaluate("() => window.__cfcoreArm()")
         self.clicked = time.time()
         return self.clicked
 
