@@ -53,6 +53,7 @@ from harness import (
     wait_for_app,
     wait_rendered,
 )
+from protocol_session import ProtocolSession
 
 # Sessions whose websocket closed are dropped after this long (Streamlit's default is 120 s).
 DISCONNECTED_TTL_S = 5
@@ -244,6 +245,7 @@ class Bench:
 UNDER_WAY_MARKS = (" · batch ".encode(), b"waiting for a free training slot", b"starting: building the model",
                    b"just finished for someone else")
 RESULT_MARK = b"Final val RMSE"
+FAILED_MARK = b"Training failed"
 
 
 class ResultArrival:
@@ -314,23 +316,96 @@ class ResultOnScreen:
         return None if at is None else round(at / 1000 - self.clicked, 2)
 
 
-def _saved_after(state_dir: Path, page, clicked: float) -> float | None:
-    """Seconds from ``clicked`` (wall clock) until the page's workspace got its newest run folder, by the folder's
-    change time (the rename that lands it; a copy keeps the files' own times, those of the training's save)."""
-    ws = re.search(r"[?&]ws=([A-Za-z0-9_-]{32})", page.url)
+def _saved_after(state_dir: Path, link: str, clicked: float) -> float | None:
+    """Seconds from ``clicked`` (wall clock) until the workspace in ``link`` (its ``ws=`` value) got its newest run
+    folder, by the folder's change time (the rename that lands it; a copy keeps the files' own times, those of
+    the training's save)."""
+    ws = re.search(r"[?&]ws=([A-Za-z0-9_-]{32})", link)
     folders = (state_dir / "workspaces" / ws.group(1) / "runs").glob("*/result.json") if ws else []
     newest = max((f.parent.stat().st_ctime for f in folders), default=None)
     return round(newest - clicked, 2) if newest is not None and newest > clicked else None
+
+
+class BrowserLearner:
+    """A learner in this machine's Chromium, on the Train page: their result timed on arrival and on screen."""
+
+    def __init__(self, bench: Bench):
+        self.arrival = self.screen = None
+        self.page = bench.open_session(self._watch)[1]
+        bench.switch(self.page, "Train")
+
+    def _watch(self, page) -> None:
+        self.arrival, self.screen = ResultArrival(page), ResultOnScreen(page)
+
+    @property
+    def link(self) -> str:
+        return self.page.url
+
+    def arm(self) -> float:
+        """Count from now; returns the wall clock."""
+        self.arrival.arm()
+        return self.screen.arm()
+
+    def click_train(self) -> None:
+        self.page.locator(".st-key-train_start button").dispatch_event("click")
+        self.arrival.clicked = time.monotonic()  # armed before the click, timed from it
+
+    def arrived_s(self) -> float | None:
+        return self.arrival.seconds
+
+    def shown_s(self) -> float | None:
+        return self.screen.seconds()
+
+
+class ProtocolLearner:
+    """A learner whose browser runs elsewhere (bench/protocol_session.py), on the Train page: their result timed
+    as it arrives, with nothing drawn on this machine."""
+
+    def __init__(self, url: str, timeout_s: float):
+        self.session = ProtocolSession(url, "", marks=(RESULT_MARK, FAILED_MARK))
+        self.session.wait_for_run(0, timeout_s)  # the Data page loads the configured dataset
+        runs = self.session.runs_finished
+        self.session.open("train")
+        self.session.wait_for_run(runs, timeout_s)
+        self.clicked = None
+
+    @property
+    def link(self) -> str:
+        return "?" + self.session.query_string
+
+    def arm(self) -> float:
+        self.session.arm()
+        return time.time()
+
+    def click_train(self) -> None:
+        self.session.click("Train")
+        self.clicked = time.monotonic()
+
+    def arrived_s(self) -> float | None:
+        seen = [at for mark in (RESULT_MARK, FAILED_MARK) if (at := self.session.seen_at(mark)) is not None]
+        return round(min(seen) - self.clicked, 2) if seen and self.clicked is not None else None
+
+    def shown_s(self) -> None:
+        return None
+
+
+def _slowest(report: dict, key: str, times: list[float | None], alone: float | None) -> None:
+    """``slowest_<key>s`` and ``slowest_<key>vs_alone`` in ``report``: the slowest time and its ratio to ``alone``."""
+    slowest = max((t for t in times if t is not None), default=float("nan"))
+    report[f"slowest_{key}s"] = slowest
+    report[f"slowest_{key}vs_alone"] = round(slowest / (alone or float("nan")), 2)
 
 
 def class_burst(args: argparse.Namespace) -> dict:
     """``--class-burst N``: N sessions on the Train page press Train (the page's default settings) within two
     seconds; each session's click -> result time, next to one training alone (another seed, so it is not reused).
     Each result is timed three ways: when its copy landed in the learner's workspace (the server's side), when its
-    page's websocket brought it, and the frame that drew it by the page's own clock (this machine's Chromium draws
-    all 30); each is compared with the same measure of the training alone. With ``--class-seeds different`` every
-    session first sets its own seed: N trainings, the queue as ever. ``--browsers-share low`` gives Chromium the
-    smallest CPU share while the app works."""
+    page's websocket brought it, and the frame that drew it by the page's own clock; each is compared with the
+    same measure of the training alone. ``--class-browsers K`` makes only K of the N learners this machine's
+    Chromium pages (the first times the training alone) and the others sessions that speak Streamlit's protocol
+    without drawing, as learners whose browsers run on their own machines. With ``--class-seeds different``
+    every session first sets its own seed: N trainings, the queue as ever. ``--browsers-share low`` gives
+    Chromium the smallest CPU share while the app works."""
     from playwright.sync_api import sync_playwright
 
     out_dir = REPO / "test-artifacts"
@@ -339,103 +414,91 @@ def class_burst(args: argparse.Namespace) -> dict:
 
     state_dir = Path(tempfile.mkdtemp(prefix="cfcore-burst-state-"))
     process, url = start_server({**_server_env(args), "CFCORE_STATE_DIR": str(state_dir)}, out_dir / "bench-burst.log")
-    report: dict = {"class_burst": args.class_burst, "seeds": args.class_seeds}
+    browsers_n = args.class_browsers or args.class_burst
+    report: dict = {"class_burst": args.class_burst, "class_browsers": browsers_n, "seeds": args.class_seeds,
+                    "browsers_share": args.browsers_share}
     try:
         with sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             bench = Bench(args, browser, url, process.pid)
-            arrivals: list[ResultArrival] = []
-            screens: list[ResultOnScreen] = []
-
-            def watch(page) -> None:
-                arrivals.append(ResultArrival(page))
-                screens.append(ResultOnScreen(page))
-
-            sessions = [bench.open_session(watch)[1] for _ in range(args.class_burst)]
+            browsers = [BrowserLearner(bench) for _ in range(browsers_n)]
+            learners = browsers + [ProtocolLearner(url, bench.timeout_ms / 1000)
+                                   for _ in range(args.class_burst - browsers_n)]
+            log(f"{len(learners)} sessions open on the Train page, {browsers_n} of them in Chromium")
             # With --browsers-share low the browsers get the smallest share while the app works, and the
             # default one while the driver clicks (a learner's hand, on their own machine).
             low = 19 if args.browsers_share == "low" else 0
-            report["browsers_share"] = args.browsers_share
-            log(f"{len(sessions)} sessions open")
-            for page in sessions:
-                bench.switch(page, "Train")
             seed_box = lambda page: page.get_by_test_id("stNumberInput").filter(has_text="Seed").locator("input")  # noqa: E731
             # One training alone, with another seed than the class will use.
-            solo = sessions[0]
-            seed_box(solo).fill("4242")
-            seed_box(solo).press("Enter")
-            wait_for_app(solo, bench.timeout_ms)
+            solo = browsers[0]
+            seed_box(solo.page).fill("4242")
+            seed_box(solo.page).press("Enter")
+            wait_for_app(solo.page, bench.timeout_ms)
             cpu_before = cpu_by_role(process.pid)
-            arrivals[0].arm()
-            solo_clicked = screens[0].arm()
-            solo.locator(".st-key-train_start button").click()
+            solo_clicked = solo.arm()
+            solo.click_train()
             if low and not set_browsers_share(low):
                 print("error: could not lower Chromium's CPU share (/proc/<pid>/autogroup)", file=sys.stderr)
                 raise SystemExit(2)
-            solo.get_by_text("Best val RMSE").first.wait_for(timeout=bench.timeout_ms)
-            wait_for_app(solo, bench.timeout_ms)
-            report["one_training_alone_s"] = screens[0].seconds()
+            solo.page.get_by_text("Best val RMSE").first.wait_for(timeout=bench.timeout_ms)
+            wait_for_app(solo.page, bench.timeout_ms)
+            report["one_training_alone_s"] = solo.shown_s()
             set_browsers_share(0)
-            report["one_training_alone_arrived_s"] = arrivals[0].seconds
-            report["one_training_alone_saved_s"] = _saved_after(state_dir, solo, solo_clicked)
+            report["one_training_alone_arrived_s"] = solo.arrived_s()
+            report["one_training_alone_saved_s"] = _saved_after(state_dir, solo.link, solo_clicked)
             report["cpu_s_alone"] = cpu_used(cpu_before, cpu_by_role(process.pid))
             log(f"one training alone: {report['one_training_alone_s']} s")
-            seed_box(solo).fill("42")
-            seed_box(solo).press("Enter")
-            wait_for_app(solo, bench.timeout_ms)
+            seed_box(solo.page).fill("42")
+            seed_box(solo.page).press("Enter")
+            wait_for_app(solo.page, bench.timeout_ms)
             if args.class_seeds == "different":
-                for number, page in enumerate(sessions):
-                    seed_box(page).fill(str(1000 + number))
-                    seed_box(page).press("Enter")
-                    wait_for_app(page, bench.timeout_ms)
+                for number, learner in enumerate(browsers):
+                    seed_box(learner.page).fill(str(1000 + number))
+                    seed_box(learner.page).press("Enter")
+                    wait_for_app(learner.page, bench.timeout_ms)
             clicks, clicked_at, cpu_start = [], [], cpu_by_role(process.pid)
-            for page, arrival, screen in zip(sessions, arrivals, screens, strict=True):  # well within two seconds
-                arrival.arm()
-                clicked_at.append(screen.arm())
-                page.locator(".st-key-train_start button").dispatch_event("click")
+            for learner in learners:  # well within two seconds for 30 sessions
+                clicked_at.append(learner.arm())
+                learner.click_train()
                 clicks.append(time.monotonic())
-                arrival.clicked = clicks[-1]  # armed before the click, timed from it
             report["clicks_spread_s"] = round(clicks[-1] - clicks[0], 2)
             set_browsers_share(low)
-            done: list[float | None] = [None] * len(sessions)
             deadline = time.monotonic() + args.deadline
             cpu_first_result = None
-            # Each page notes when it drew its result (the first session shows its solo run until the class's
-            # training is under way), or a failure; reading that note once a second per page is light.
+            # A browser's page notes when it drew its result; a protocol session when its result arrived. Reading
+            # those notes once a second is light.
+            done: list[float | None] = [None] * len(learners)
             while None in done and time.monotonic() < deadline:
-                for i, screen in enumerate(screens):
-                    if done[i] is None and (seconds := screen.seconds()) is not None:
+                for i, learner in enumerate(learners):
+                    if done[i] is None and (seconds := learner.shown_s() if i < browsers_n else
+                                            learner.arrived_s()) is not None:
                         done[i] = seconds
                         cpu_first_result = cpu_first_result or cpu_by_role(process.pid)
-                sessions[0].wait_for_timeout(1000)  # Playwright delivers the websocket events while it waits
-            report["click_to_result_s"] = done
-            for i, page in enumerate(sessions):
-                if done[i] is None:
-                    log(f"session {i}: no result; it shows {training_state(page)[0]!r} (under way seen: "
-                        f"{arrivals[i].under_way})")
+                solo.page.wait_for_timeout(1000)  # Playwright delivers the websocket events while it waits
+            for i, learner in enumerate(learners):
+                if done[i] is None and i >= browsers_n:
+                    log(f"session {i} (protocol): no result")
+                elif done[i] is None:
+                    log(f"session {i}: no result; it shows {training_state(learner.page)[0]!r}")
                     with contextlib.suppress(Exception):
-                        page.screenshot(path=str(out_dir / f"bench-burst-no-result-{i}.png"))
-            report["click_to_result_arrived_s"] = [arrival.seconds for arrival in arrivals]
+                        learner.page.screenshot(path=str(out_dir / f"bench-burst-no-result-{i}.png"))
+            report["click_to_result_s"] = done[:browsers_n]
+            report["click_to_result_arrived_s"] = [learner.arrived_s() for learner in learners]
+            # The server's side: when each workspace's new run folder was complete on disk.
+            report["click_to_run_saved_s"] = [_saved_after(state_dir, learner.link, at)
+                                              for learner, at in zip(learners, clicked_at, strict=True)]
             # Where the time went: up to the first learner's result (the training, while every page polls),
             # then until the last one's (the other pages drawing the finished run).
             cpu_end = cpu_by_role(process.pid)
             report["cpu_s_to_first_result"] = cpu_used(cpu_start, cpu_first_result or cpu_end)
             report["cpu_s_first_to_last_result"] = cpu_used(cpu_first_result or cpu_end, cpu_end)
-            # The server's side: when each workspace's new run folder was complete on disk.
-            saved = [_saved_after(state_dir, page, at) for page, at in zip(sessions, clicked_at, strict=True)]
-            report["click_to_run_saved_s"] = saved
-            report["slowest_saved_s"] = max((t for t in saved if t is not None), default=float("nan"))
-            report["slowest_saved_vs_alone"] = round(
-                report["slowest_saved_s"] / (report["one_training_alone_saved_s"] or float("nan")), 2)
-            finished = [d for d in done if d is not None]
-            report["slowest_s"] = max(finished, default=float("nan"))
-            report["slowest_vs_alone"] = round(report["slowest_s"] / report["one_training_alone_s"], 2)
-            arrived = [a for a in report["click_to_result_arrived_s"] if a is not None]
-            report["slowest_arrived_s"] = max(arrived, default=float("nan"))
-            report["slowest_arrived_vs_alone"] = round(
-                report["slowest_arrived_s"] / (report["one_training_alone_arrived_s"] or float("nan")), 2)
+            _slowest(report, "saved_", report["click_to_run_saved_s"], report["one_training_alone_saved_s"])
+            _slowest(report, "", report["click_to_result_s"], report["one_training_alone_s"])
+            _slowest(report, "arrived_", report["click_to_result_arrived_s"], report["one_training_alone_arrived_s"])
             with contextlib.suppress(Exception):
-                sessions[-1].screenshot(path=str(out_dir / "bench-burst-last-session.png"))
+                browsers[-1].page.screenshot(path=str(out_dir / "bench-burst-last-session.png"))
+            for learner in learners[browsers_n:]:
+                learner.session.close()
             browser.close()
     finally:
         stop_server(process)
@@ -567,6 +630,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="instead of the rounds: N sessions press Train with the same settings at once")
     parser.add_argument("--class-seeds", choices=("same", "different"), default="same",
                         help="with --class-burst: the page's default seed for all, or one seed per session")
+    parser.add_argument("--class-browsers", type=int, default=0, metavar="K",
+                        help="with --class-burst: only K of the N learners in Chromium (default all N); the others "
+                             "speak Streamlit's protocol without drawing, as browsers on the learners' own machines")
     parser.add_argument("--browsers-share", choices=("equal", "low"), default="equal",
                         help="with --class-burst: Chromium's CPU share. equal (default): competing with the server; "
                              "low: the smallest while the app works, as if each learner's browser ran on their "
@@ -577,19 +643,24 @@ def main(argv: list[str] | None = None) -> int:
         if not 2 <= args.class_burst <= 60:
             print("error: need 2 <= class-burst <= 60", file=sys.stderr)
             return 2
+        if args.class_browsers and not (1 <= args.class_browsers <= args.class_burst):
+            print("error: need 1 <= class-browsers <= class-burst", file=sys.stderr)
+            return 2
+        if args.class_seeds == "different" and args.class_browsers not in (0, args.class_burst):
+            print("error: --class-seeds different needs every learner in Chromium (no --class-browsers)",
+                  file=sys.stderr)
+            return 2
         report = class_burst(args)
         print(json.dumps(report, indent=2))
-        print(f"\nrun saved in each learner's workspace (the server's side): one training alone "
-              f"{report['one_training_alone_saved_s']} s; slowest learner {report['slowest_saved_s']} s = "
-              f"{report['slowest_saved_vs_alone']}x", file=sys.stderr)
-        print(f"\nclass burst of {args.class_burst} ({args.class_seeds} seeds): one training alone "
-              f"{report['one_training_alone_s']} s; clicks spread over {report['clicks_spread_s']} s; slowest "
-              f"learner's click -> result {report['slowest_s']} s = {report['slowest_vs_alone']}x alone (target "
-              f"<= 1.5x with the same settings); all: {report['click_to_result_s']}", file=sys.stderr)
-        print(f"result arrived in each page's websocket (before this machine draws it): one training alone "
-              f"{report['one_training_alone_arrived_s']} s; slowest learner {report['slowest_arrived_s']} s = "
-              f"{report['slowest_arrived_vs_alone']}x; browsers' CPU share: {report['browsers_share']}",
+        print(f"\nclass burst of {args.class_burst} ({args.class_seeds} seeds, {report['class_browsers']} in Chromium, "
+              f"browsers' CPU share {report['browsers_share']}); clicks spread over {report['clicks_spread_s']} s. "
+              "Slowest learner's click -> result, and one training alone (target <= 1.5x with the same settings):",
               file=sys.stderr)
+        for what, key, alone in (("run saved in their workspace", "saved_", "_saved"),
+                                 ("result arrived (their websocket)", "arrived_", "_arrived"),
+                                 ("result on screen (Chromium pages only)", "", "")):
+            print(f"  {what}: {report[f'slowest_{key}s']} s vs {report[f'one_training_alone{alone}_s']} s alone = "
+                  f"{report[f'slowest_{key}vs_alone']}x", file=sys.stderr)
         print(f"CPU seconds (server, trainer, browsers, driver): one training alone {report['cpu_s_alone']}; the "
               f"class, up to the first result {report['cpu_s_to_first_result']}, then to the last "
               f"{report['cpu_s_first_to_last_result']}", file=sys.stderr)
