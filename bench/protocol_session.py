@@ -22,18 +22,19 @@ class ProtocolError(RuntimeError):
 
 
 class ProtocolSession:
-    """One session on ``base_url`` (``http://host:port``), opened on ``page`` (a URL path such as ``"train"``).
+    """One session on ``base_url`` (``http://host:port``), opened on ``page`` (a URL path such as ``"train"``) with
+    the URL's ``query`` string (``"seed=7"``).
 
     ``marks`` are byte strings to watch for: :meth:`seen_at` gives when a message holding each first came after
     :meth:`arm` (the monotonic clock of this process, read as the message arrives).
     """
 
-    def __init__(self, base_url: str, page: str = "", marks: Iterable[bytes] = ()):
+    def __init__(self, base_url: str, page: str = "", marks: Iterable[bytes] = (), query: str = ""):
         self._socket = connect(base_url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
                                max_size=None, open_timeout=30)
         self._send_lock = threading.Lock()
         self._changed = threading.Condition()
-        self.query_string = ""
+        self.query_string = query
         self.page_script_hash = ""
         self.buttons: dict[str, str] = {}  # label -> widget id, from the latest messages
         self.pages: dict[str, str] = {}  # URL path -> page script hash, from the app's navigation

@@ -90,3 +90,29 @@ def test_the_browsers_share_goes_to_their_own_autogroup_and_back():
         assert Path(f"/proc/{fake.pid}/autogroup").read_text().split()[-1] == "0"
     finally:
         fake.kill()
+
+
+def test_a_protocol_session_opens_the_train_page_presses_train_and_gets_the_pushed_result(app_url):
+    """bench/load.py --class-browsers: a learner without a browser (Streamlit's protocol spoken from Python) gets
+    a workspace, the Train button, the live progress and the result, as a browser's session does."""
+    from bench.protocol_session import ProtocolSession
+
+    progress, result = " · batch ".encode(), b"Final val RMSE"
+    # A seed of its own: another test's identical training, finished, would be reused with no progress to see.
+    session = ProtocolSession(app_url, "", marks=(progress, result), query="seed=9001")
+    try:
+        session.wait_for_run(0, 60)
+        runs = session.runs_finished
+        session.open("train")
+        session.wait_for_run(runs, 60)
+        assert "ws=" in session.query_string, session.query_string
+        session.arm()
+        session.click("Train")  # the article's settings
+        deadline = time.monotonic() + 180
+        while session.seen_at(result) is None and time.monotonic() < deadline and not session.closed:
+            time.sleep(0.1)
+        assert session.seen_at(progress) is not None, "no live progress came"
+        assert session.seen_at(result) is not None, "no result came"
+        assert session.seen_at(progress) < session.seen_at(result)
+    finally:
+        session.close()
