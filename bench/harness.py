@@ -298,7 +298,8 @@ _SCRIPT_IDLE_JS = (
 
 
 def wait_for_app(page, timeout_ms: int, settle_ms: int = 200) -> None:
-    """Wait until the page is connected and its script has finished (reruns included)."""
+    """Wait until the page is connected and its script has finished (reruns included). While a training runs,
+    its live panel's script runs on the server until the training ends (ui/job_panel.py, ``watch``)."""
     page.locator(f'{APP_SELECTOR}[data-test-connection-state="CONNECTED"]').wait_for(timeout=timeout_ms)
     for _ in range(2):  # a script may st.rerun(): require idle twice, a moment apart
         page.wait_for_function(_SCRIPT_IDLE_JS, timeout=timeout_ms)

@@ -24,7 +24,8 @@ def screenshot(page, name: str) -> Path:
 
 
 def wait_for_app(page, timeout: int = APP_TIMEOUT_MS) -> None:
-    """Wait until the page is connected and its script has finished (reruns included)."""
+    """Wait until the page is connected and its script has finished (reruns included). While a training runs,
+    its live panel's script runs on the server until the training ends (ui/job_panel.py, ``watch``)."""
     app = page.locator('[data-testid="stApp"]')
     app.and_(page.locator('[data-test-connection-state="CONNECTED"]')).wait_for(timeout=timeout)
     # A script may call st.rerun(): require the idle state twice, a moment apart.

@@ -39,7 +39,8 @@ def test_a_reload_brings_the_live_training_back_and_keeps_the_run(page, browser,
 
     # F5 in the middle of the training: the same workspace, and its live panel is back.
     page.reload(wait_until="domcontentloaded")
-    wait_for_app(page)
+    # Not wait_for_app: the live panel's script keeps running on the server until the training ends.
+    page.locator('[data-test-connection-state="CONNECTED"]').wait_for()
     expect(page.get_by_test_id("stButton").filter(has_text="Stop")).to_be_visible(timeout=30_000)
     expect(page.get_by_test_id("stProgress").filter(has_text=re.compile("epoch|starting|waiting"))).to_be_visible()
     screenshot(page, "workspace-01-reloaded-during-training")
