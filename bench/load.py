@@ -246,6 +246,7 @@ UNDER_WAY_MARKS = (" · batch ".encode(), b"waiting for a free training slot", b
                    b"just finished for someone else")
 RESULT_MARK = b"Final val RMSE"
 FAILED_MARK = b"Training failed"
+REFUSED_MARK = b"Cannot start training"  # the queue was full, for one
 
 
 class ResultArrival:
@@ -356,6 +357,9 @@ class BrowserLearner:
     def shown_s(self) -> float | None:
         return self.screen.seconds()
 
+    def refused(self) -> bool:
+        return REFUSED_MARK.decode() in self.page.get_by_test_id("stMain").inner_text()
+
 
 class ProtocolLearner:
     """A learner whose browser runs elsewhere (bench/protocol_session.py), on the Train page: their result timed
@@ -363,7 +367,7 @@ class ProtocolLearner:
 
     def __init__(self, url: str, timeout_s: float, seed: int | None = None):
         # A seed comes in the URL, as a shared link's settings do.
-        self.session = ProtocolSession(url, "", marks=(RESULT_MARK, FAILED_MARK),
+        self.session = ProtocolSession(url, "", marks=(RESULT_MARK, FAILED_MARK, REFUSED_MARK),
                                        query="" if seed is None else f"seed={seed}")
         self.session.wait_for_run(0, timeout_s)  # the Data page loads the configured dataset
         runs = self.session.runs_finished
@@ -384,11 +388,15 @@ class ProtocolLearner:
         self.clicked = time.monotonic()
 
     def arrived_s(self) -> float | None:
-        seen = [at for mark in (RESULT_MARK, FAILED_MARK) if (at := self.session.seen_at(mark)) is not None]
+        marks = (RESULT_MARK, FAILED_MARK, REFUSED_MARK)
+        seen = [at for mark in marks if (at := self.session.seen_at(mark)) is not None]
         return round(min(seen) - self.clicked, 2) if seen and self.clicked is not None else None
 
     def shown_s(self) -> None:
         return None
+
+    def refused(self) -> bool:
+        return self.session.seen_at(REFUSED_MARK) is not None
 
 
 def _slowest(report: dict, key: str, times: list[float | None], alone: float | None) -> None:
@@ -486,6 +494,7 @@ def class_burst(args: argparse.Namespace) -> dict:
                     with contextlib.suppress(Exception):
                         learner.page.screenshot(path=str(out_dir / f"bench-burst-no-result-{i}.png"))
             report["click_to_result_s"] = done[:browsers_n]
+            report["refused"] = sum(learner.refused() for learner in learners)  # "Cannot start training": a result
             report["click_to_result_arrived_s"] = [learner.arrived_s() for learner in learners]
             # The server's side: when each workspace's new run folder was complete on disk.
             report["click_to_run_saved_s"] = [_saved_after(state_dir, learner.link, at)
@@ -660,6 +669,9 @@ def main(argv: list[str] | None = None) -> int:
                                  ("result on screen (Chromium pages only)", "", "")):
             print(f"  {what}: {report[f'slowest_{key}s']} s vs {report[f'one_training_alone{alone}_s']} s alone = "
                   f"{report[f'slowest_{key}vs_alone']}x", file=sys.stderr)
+        if report["refused"]:
+            print(f"  refused (\"Cannot start training\", e.g. the queue was full): {report['refused']} learners",
+                  file=sys.stderr)
         print(f"CPU seconds (server, trainer, browsers, driver): one training alone {report['cpu_s_alone']}; the "
               f"class, up to the first result {report['cpu_s_to_first_result']}, then to the last "
               f"{report['cpu_s_first_to_last_result']}", file=sys.stderr)
