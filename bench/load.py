@@ -357,8 +357,15 @@ class BrowserLearner:
     def shown_s(self) -> float | None:
         return self.screen.seconds()
 
+    result_s = shown_s  # what the class waits for: the frame that drew it
+
     def refused(self) -> bool:
         return REFUSED_MARK.decode() in self.page.get_by_test_id("stMain").inner_text()
+
+    def log_missing(self, number: int, out_dir: Path) -> None:
+        log(f"session {number}: no result; it shows {training_state(self.page)[0]!r}")
+        with contextlib.suppress(Exception):
+            self.page.screenshot(path=str(out_dir / f"bench-burst-no-result-{number}.png"))
 
 
 class ProtocolLearner:
@@ -392,11 +399,13 @@ class ProtocolLearner:
         seen = [at for mark in marks if (at := self.session.seen_at(mark)) is not None]
         return round(min(seen) - self.clicked, 2) if seen and self.clicked is not None else None
 
-    def shown_s(self) -> None:
-        return None
+    result_s = arrived_s  # what the class waits for: nothing is drawn here
 
     def refused(self) -> bool:
         return self.session.seen_at(REFUSED_MARK) is not None
+
+    def log_missing(self, number: int, out_dir: Path) -> None:
+        log(f"session {number} (protocol): no result")
 
 
 def _slowest(report: dict, key: str, times: list[float | None], alone: float | None) -> None:
@@ -481,18 +490,13 @@ def class_burst(args: argparse.Namespace) -> dict:
             done: list[float | None] = [None] * len(learners)
             while None in done and time.monotonic() < deadline:
                 for i, learner in enumerate(learners):
-                    if done[i] is None and (seconds := learner.shown_s() if i < browsers_n else
-                                            learner.arrived_s()) is not None:
+                    if done[i] is None and (seconds := learner.result_s()) is not None:
                         done[i] = seconds
                         cpu_first_result = cpu_first_result or cpu_by_role(process.pid)
                 solo.page.wait_for_timeout(1000)  # Playwright delivers the websocket events while it waits
             for i, learner in enumerate(learners):
-                if done[i] is None and i >= browsers_n:
-                    log(f"session {i} (protocol): no result")
-                elif done[i] is None:
-                    log(f"session {i}: no result; it shows {training_state(learner.page)[0]!r}")
-                    with contextlib.suppress(Exception):
-                        learner.page.screenshot(path=str(out_dir / f"bench-burst-no-result-{i}.png"))
+                if done[i] is None:
+                    learner.log_missing(i, out_dir)
             report["click_to_result_s"] = done[:browsers_n]
             report["refused"] = sum(learner.refused() for learner in learners)  # "Cannot start training": a result
             report["click_to_result_arrived_s"] = [learner.arrived_s() for learner in learners]

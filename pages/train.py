@@ -22,7 +22,8 @@ PURPOSE = "train"
 
 
 def _live_curve(job) -> str:
-    """The running job's curves as SVG, rebuilt only when an epoch has been added (most polls see the same epochs)."""
+    """The running job's curves as SVG, rebuilt only when an epoch has been added (most redraws see the same
+    epochs)."""
     history = list(job.history)
     key = (job.id, len(history), svg_font_px())  # presenter mode's larger labels are drawn into the SVG
     built = st.session_state.get("train_live_curve")
