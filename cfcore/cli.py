@@ -1,4 +1,4 @@
-"""Command line: ``python -m cfcore {train,factors,explore,recommend,similarity,export} ...``.
+"""Command line: ``python -m cfcore {train,factors,explore,recommend,similarity,upgrade-run,export} ...``.
 
 Every user error ends as one line ``error: ...`` on stderr and exit code 2.
 Heavy modules (TensorFlow) are imported inside the commands, so ``--help``
@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-ratings", type=_positive_int, default=20,
                    help="only movies with more than this many ratings in both runs' data (0: every shared movie)")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("upgrade-run", help="convert a run zip saved by an older version (no embeddings.npz) into "
+                                           "one the app loads")
+    p.add_argument("run_zip")
+    p.add_argument("--out", required=True, help="the new run zip to write")
 
     p = sub.add_parser("export", help="movie embeddings as CSV and Embedding Projector TSVs")
     p.add_argument("run_dir")
@@ -373,6 +378,36 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("upgrade-run")
+def _upgrade_run(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from cfcore.runzip import export_run_zip, extract_older_run_zip
+
+    source, out = Path(args.run_zip), Path(args.out)
+    if not source.is_file():
+        raise CliError(f"run zip not found: {_shown(args.run_zip)}")
+    if out.is_dir():
+        raise CliError(f"--out {_shown(args.out)} is a folder; give the new zip's file name")
+    training = _import_training()
+    with tempfile.TemporaryDirectory(prefix="cfcore-upgrade-") as scratch, open(source, "rb") as fh:
+        folder = extract_older_run_zip(fh, scratch)
+        training.upgrade_run(folder)
+        data = export_run_zip(folder, source.stem)
+    try:
+        out.write_bytes(data)
+    except OSError as err:
+        raise CliError(f"cannot write {_shown(args.out)}: {err.strerror or err}") from None
+    print(f"wrote {out} ({len(data):,} bytes): the run with its embeddings.npz; load it in the app")
+    return 0
+
+
+def _shown(value: str, limit: int = 80) -> str:
+    """A value the user typed, cut for an error line."""
+    return value if len(value) <= limit else f"{value[:limit]}..."
+
+
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean 'the user asked for something wrong'."""
     from cfcore.config import ConfigError
@@ -381,6 +416,10 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from cfcore.settings import SettingsError
 
     errors: list[type[BaseException]] = [CliError, DataError, ConfigError, RunError, SettingsError]
+    if "cfcore.runzip" in sys.modules:
+        from cfcore.runzip import RunZipError
+
+        errors.append(RunZipError)
     if "cfcore.similarity" in sys.modules:
         from cfcore.similarity import SimilarityError
 

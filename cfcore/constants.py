@@ -47,11 +47,13 @@ MAX_EXTRACTED_BYTES = 2 * 1024 * 1024 * 1024
 # the upload limits above (cfcore.runfiles), so these only need room for 2,000,000 ratings and their model.
 RUN_ZIP_MAX_INPUT_BYTES = 256 * 1024 * 1024
 RUN_ZIP_MAX_EXTRACTED_BYTES = 512 * 1024 * 1024
-# Seven run files plus an optional folder entry; a little slack for nothing else.
+# Eight run files plus an optional folder entry; a little slack for nothing else.
 RUN_ZIP_MAX_MEMBERS = 16
 # Per-file limits; the keys are exactly the files a run directory holds.
 RUN_ZIP_MAX_FILE_BYTES = {
     "model.keras": 256 * 1024 * 1024,
+    # MAX_MODEL_PARAMETERS float32 weights, twice for SVD++ (its rated tables), and its rated sets.
+    "embeddings.npz": 192 * 1024 * 1024,
     "config.json": 64 * 1024,
     "result.json": 4 * 1024 * 1024,
     "history.csv": 1024 * 1024,

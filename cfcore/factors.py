@@ -33,8 +33,9 @@ from scipy.sparse.linalg import svds
 from cfcore.baselines import fit_biases
 from cfcore.config import FACTOR_METHODS, ConfigError, TrainConfig
 from cfcore.data import Dataset, Split, split_dataset
+from cfcore.embeddings import Embeddings
 from cfcore.models import factor_model
-from cfcore.runs import Embeddings, Progress, Run
+from cfcore.runs import Progress, Run
 from cfcore.training import _Monitor, result_of
 
 # Negatives drawn per training rating, each epoch, for the implicit task.

@@ -6,12 +6,15 @@ Every model takes one integer input of shape ``(batch, 2)`` holding
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import keras
 import numpy as np
 from keras import layers, ops
 
 from cfcore.config import MODEL_DESCRIPTIONS, MODEL_NAMES  # noqa: F401 - re-exported
-from cfcore.runs import Embeddings, implicit_sets, svdpp_embeddings
+from cfcore.embeddings import SET_NAMES, Embeddings, embeddings_from_arrays, implicit_sets
 
 
 def _positive_int(label: str, value) -> int:
@@ -457,29 +460,125 @@ def build_model(
 
 
 def load_model(path) -> keras.Model:
-    """Load a saved ``.keras`` model with Keras safe mode on (no arbitrary code)."""
+    """Load a saved ``.keras`` model with Keras safe mode on (no arbitrary code), after
+    :func:`check_weights_file` has found its weights wholly inside the file.
+
+    Raises:
+        UnsafeWeightsError: for weights that reach outside the file or are not a model's plain tables.
+    """
+    with zipfile.ZipFile(path) as archive:
+        check_weights_file(archive.read("model.weights.h5"))
     return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
-def embeddings_of(model: keras.Model):
-    """Copy the user and movie matrices (and biases, where present) out of any of the three models.
+class UnsafeWeightsError(ValueError):
+    """A weights file (HDF5) reaches outside itself or holds more than plain tables; the message says what."""
 
-    Returns:
-        :class:`cfcore.runs.Embeddings` with ``user`` ``(n_users, d)`` and ``movie`` ``(n_movies, d)``.
+
+# Filters HDF5 itself carries; any other would load a plugin named by the file.
+_BUILTIN_FILTERS = {1, 2, 3}  # deflate, shuffle, fletcher32
+_MAX_H5_OBJECTS = 10_000
+
+
+def check_weights_file(data: bytes) -> None:
+    """Refuse an HDF5 weights file that could make a reader open anything but its own bytes.
+
+    HDF5 lets a dataset keep its data in an *external file* named inside it, a link point into another file, and
+    a *virtual dataset* map other files' datasets; h5py (and so Keras) follows each. A weights file from outside
+    must hold every dataset's bytes within itself: no external storage, external or soft links, virtual
+    datasets, plugin filters or non-numeric types, and every contiguous block and chunk inside the file's size.
+
+    Raises:
+        UnsafeWeightsError: naming the object and what is wrong with it.
+    """
+    import h5py
+
+    size = len(data)
+    problems: list[str] = []
+    links = 0
+
+    def visit_link(name: str, link) -> None:
+        nonlocal links
+        links += 1
+        if links > _MAX_H5_OBJECTS:
+            raise UnsafeWeightsError(f"the weights file holds over {_MAX_H5_OBJECTS:,} objects")
+        if isinstance(link, h5py.ExternalLink):
+            problems.append(f"{name[:80]!r} is a link to another file")
+        elif isinstance(link, h5py.SoftLink):
+            problems.append(f"{name[:80]!r} is a soft link")
+
+    def visit(name: str, item) -> None:
+        if not isinstance(item, h5py.Dataset):
+            return
+        where = repr(name[:80])
+        plist = item.id.get_create_plist()
+        layout = plist.get_layout()
+        if item.is_virtual or layout == h5py.h5d.VIRTUAL:
+            problems.append(f"{where} is a virtual dataset")
+            return
+        if item.external:
+            problems.append(f"{where} keeps its data in another file")
+            return
+        if item.dtype.kind not in "biuf":
+            problems.append(f"{where} holds {item.dtype}, not numbers")
+        filters = {plist.get_filter(k)[0] for k in range(plist.get_nfilters())}
+        if filters - _BUILTIN_FILTERS:
+            problems.append(f"{where} needs a filter plugin")
+        if layout == h5py.h5d.CONTIGUOUS:
+            offset = item.id.get_offset()
+            if offset is not None and offset + item.id.get_storage_size() > size:
+                problems.append(f"{where} keeps its data past the end of the file")
+        elif layout == h5py.h5d.CHUNKED:
+            for k in range(min(item.id.get_num_chunks(), _MAX_H5_OBJECTS)):
+                chunk = item.id.get_chunk_info(k)
+                if chunk.byte_offset is None or chunk.byte_offset + chunk.size > size:
+                    problems.append(f"{where} keeps a chunk past the end of the file")
+                    break
+
+    try:
+        with h5py.File(io.BytesIO(data), "r") as h5:
+            h5.visititems_links(visit_link)
+            if not problems:  # visititems would follow the links
+                h5.visititems(visit)
+    except UnsafeWeightsError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a hostile file can make HDF5 raise nearly anything
+        raise UnsafeWeightsError(f"the weights file is not readable HDF5 ({type(err).__name__})") from None
+    if problems:
+        raise UnsafeWeightsError(f"the weights file reaches outside itself or is not plain tables: {problems[0]}; "
+                                 "it was refused unread")
+
+
+def embedding_arrays(model: keras.Model) -> dict[str, np.ndarray]:
+    """Every array of a model that the web server needs, by the names of a run's ``embeddings.npz``.
+
+    The user and movie tables for every model; biases, global offset, rating range and link for models with
+    biases; SVD++'s own tables (its movie part, ``rated``, ``rater``) and its rated sets. :func:`cfcore.embeddings.
+    embeddings_from_arrays` turns them into :class:`~cfcore.embeddings.Embeddings`.
     """
     def weights(variable):
         return np.asarray(keras.ops.convert_to_numpy(variable), dtype=np.float32)
 
-    user, movie = weights(model.user_embedding.embeddings), weights(model.movie_embedding.embeddings)
+    arrays = {"user": weights(model.user_embedding.embeddings), "movie": weights(model.movie_embedding.embeddings)}
     if not hasattr(model, "user_bias"):
-        return Embeddings(user, movie)
-    offset = float(weights(model.global_offset).reshape(-1)[0]) if model.use_global_bias else 0.0
-    biases = dict(user_bias=weights(model.user_bias.embeddings)[:, 0],
-                  movie_bias=weights(model.movie_bias.embeddings)[:, 0], global_offset=offset,
-                  min_rating=model.min_rating, max_rating=model.max_rating)
+        return arrays
+    offset = weights(model.global_offset).reshape(-1)[0] if model.use_global_bias else np.float32(0.0)
+    arrays.update(user_bias=weights(model.user_bias.embeddings)[:, 0],
+                  movie_bias=weights(model.movie_bias.embeddings)[:, 0], global_offset=np.float32(offset),
+                  min_rating=np.float64(model.min_rating), max_rating=np.float64(model.max_rating),
+                  link=np.str_(getattr(model, "link", "sigmoid")))
     if isinstance(model, SVDpp):
-        sets = tuple(np.asarray(keras.ops.convert_to_numpy(v)) for v in
-                     (model.user_splits, model.user_movies, model.movie_splits, model.movie_users))
-        return svdpp_embeddings(user, movie, weights(model.rated_embedding.embeddings),
-                                weights(model.rater_embedding.embeddings), sets, **biases)
-    return Embeddings(user, movie, **biases, link=getattr(model, "link", "sigmoid"))
+        arrays.update(rated=weights(model.rated_embedding.embeddings), rater=weights(model.rater_embedding.embeddings))
+        for name, variable in zip(SET_NAMES, (model.user_splits, model.user_movies, model.movie_splits,
+                                              model.movie_users), strict=True):
+            arrays[name] = np.asarray(keras.ops.convert_to_numpy(variable), dtype=np.int32)
+    return arrays
+
+
+def embeddings_of(model: keras.Model) -> Embeddings:
+    """Copy the user and movie matrices (and biases, where present) out of any of the models.
+
+    Returns:
+        :class:`cfcore.embeddings.Embeddings` with ``user`` ``(n_users, d)`` and ``movie`` ``(n_movies, d)``.
+    """
+    return embeddings_from_arrays(embedding_arrays(model))

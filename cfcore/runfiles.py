@@ -1,12 +1,14 @@
 """The files of a run folder, read and checked against their schema without Keras.
 
 A run folder (written by :func:`cfcore.training.save_run`, or extracted from a
-stranger's run zip) holds seven files. Before anything uses them, and before
-Keras opens the model, every file is checked here: JSON against its schema,
-CSVs for their exact columns and sizes, the ratings arrays from their ``.npy``
-headers before NumPy allocates them, and the model's declared sizes against the
-run's own users and movies. A run's dataset obeys the same limits as an upload.
-No TensorFlow import here.
+stranger's run zip) holds eight files. Before anything uses them, every file is
+checked here: JSON against its schema, CSVs for their exact columns and sizes,
+the arrays of ``ratings.npz`` and ``embeddings.npz`` from their ``.npy`` headers
+before NumPy allocates them, and the model's declared sizes against the run's
+own users and movies. The learned arrays come from ``embeddings.npz`` alone:
+``model.keras`` is a download for people who use Keras, and its HDF5 weights are
+never opened here. A run's dataset obeys the same limits as an upload.
+No TensorFlow, Keras or h5py import here.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import math
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -25,9 +26,12 @@ import pandas as pd
 from cfcore import constants as C
 from cfcore.config import FACTOR_METHODS, RUN_KINDS, ConfigError, TrainConfig, model_parameters
 from cfcore.data import DataError, Limits, check_csv_shape, has_duplicate_pairs
+from cfcore.embeddings import EMBEDDINGS_FILE, SET_NAMES, Embeddings, embeddings_from_arrays, implicit_sets
+from cfcore.npz import NpzError, read_npz
 from cfcore.safezip import ZIP_READ_ERRORS, UnsafeZipError, check_nested_zip
 
-RUN_FILES = ("model.keras", "config.json", "result.json", "history.csv", "users.csv", "movies.csv", "ratings.npz")
+RUN_FILES = ("model.keras", "config.json", "result.json", "history.csv", "users.csv", "movies.csv", "ratings.npz",
+             EMBEDDINGS_FILE)
 RUN_LIMITS = Limits(C.UPLOAD_MAX_FILE_BYTES, C.UPLOAD_MAX_RATING_ROWS, C.UPLOAD_MAX_MOVIE_ROWS)
 NPZ_ARRAYS = ("user", "movie", "rating", "val_rows")
 KERAS_MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
@@ -38,11 +42,17 @@ FACTOR_LINKS = {"svd": "identity", "autorec": "sigmoid", "implicit": "logistic"}
 USERS_COLUMNS = ["index", "userId"]
 MOVIES_COLUMNS = ["index", "movieId", "title", "genres", "num_ratings", "mean_rating"]
 HISTORY_NUMBERS = ("loss", "val_loss", "train_rmse", "val_rmse", "seconds")
+# What a run from before embeddings.npz hears: the server never opens the HDF5 weights it would need.
+OLDER_RUN = ("this run was saved by an older version of the app, without the embeddings.npz this server reads (it "
+             "never opens a model's HDF5 weights); convert it on your own machine with 'python -m cfcore "
+             "upgrade-run OLD.zip --out NEW.zip' and load NEW.zip")
 # Longest text kept from a run's own JSON (a name, a dataset's source).
 MAX_TEXT_CHARS = 200
 # Room for the HDF5 file's own structure next to the weights themselves.
 _H5_OVERHEAD_BYTES = 1024 * 1024
 _NESTED_MAX_MEMBERS = 8
+# A model's config.json and metadata.json are well under 1 KB; padding them is how a small zip filled a disk.
+_KERAS_JSON_MAX_BYTES = 64 * 1024
 
 
 class RunError(ValueError):
@@ -68,15 +78,17 @@ class RunFiles:
     movie: np.ndarray
     rating: np.ndarray
     val_rows: np.ndarray
-    weights: dict = field(repr=False, default_factory=dict)
+    embeddings: Embeddings | None = field(repr=False)
 
 
-def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFiles:
+def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS, *, with_embeddings: bool = True) -> RunFiles:
     """Check every file of a run folder and return what they hold.
 
     Args:
         directory: The run folder.
         limits: Size limits for the run's dataset (those of an upload by default).
+        with_embeddings: False checks everything but ``embeddings.npz`` and leaves ``RunFiles.embeddings`` None (a run
+            of an older version, before the trainer gives it one: :func:`cfcore.training.upgrade_run`).
 
     Returns:
         The checked :class:`RunFiles`; the model file is checked but not loaded.
@@ -87,10 +99,15 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFil
     folder = Path(directory)
     if not folder.is_dir():
         raise RunError(f"run directory not found: {folder}")
-    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+    wanted = RUN_FILES if with_embeddings else tuple(name for name in RUN_FILES if name != EMBEDDINGS_FILE)
+    missing = [name for name in wanted if not (folder / name).is_file()]
+    if missing == [EMBEDDINGS_FILE]:
+        raise RunError(OLDER_RUN)
     if missing:
         raise RunError(f"{folder} is not a cfcore run directory (missing {', '.join(missing)})")
     for name, limit in C.RUN_ZIP_MAX_FILE_BYTES.items():
+        if not (folder / name).is_file():
+            continue
         size = (folder / name).stat().st_size
         if size > limit:
             raise RunError(f"{name}: {size:,} bytes, over the limit of {limit:,}")
@@ -111,7 +128,9 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFil
         training = np.ones(len(user), dtype=bool)
         training[val_rows] = False
         train_pairs = np.column_stack([user[training], movie[training]])
-    weights = read_weights(folder / "model.keras", config, declared, n_users, n_movies, train_pairs)
+    embeddings = None
+    if with_embeddings:
+        embeddings = _read_embeddings(folder / EMBEDDINGS_FILE, config, declared, n_users, n_movies, train_pairs)
     # The counts shown next to titles come from the ratings themselves, not from what the file claims.
     counts = np.bincount(movie, minlength=n_movies)
     sums = np.bincount(movie, weights=rating.astype(np.float64), minlength=n_movies)
@@ -138,7 +157,7 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS) -> RunFil
         movie=movie,
         rating=rating,
         val_rows=val_rows,
-        weights=weights,
+        embeddings=embeddings,
     )
 
 
@@ -295,25 +314,18 @@ def _check_history_csv(path: Path, history: list[dict]) -> None:
 def _read_ratings(path: Path, limits: Limits) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The four arrays of ratings.npz, each checked from its header before NumPy allocates it."""
     where = "ratings.npz"
-    allowed = {f"{key}.npy" for key in NPZ_ARRAYS}
+
+    def check(name: str, shape: tuple, dtype: np.dtype) -> None:
+        if len(shape) != 1 or dtype.itemsize > 8 or dtype.kind not in "iuf":
+            raise NpzError(f"{where}: {name}.npy must be a 1-D numeric array")
+        if shape[0] > limits.max_rating_rows:
+            raise NpzError(f"{where}: {name}.npy declares {shape[0]:,} ratings, over the limit of "
+                           f"{limits.max_rating_rows:,}")
+
     try:
-        check_nested_zip(path, where, allowed, _NESTED_MAX_MEMBERS, C.RUN_ZIP_MAX_FILE_BYTES["ratings.npz"])
-        arrays: dict[str, np.ndarray] = {}
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                with archive.open(info) as fh:
-                    _check_npy_header(fh, info, where, limits.max_rating_rows)
-                with archive.open(info) as fh:
-                    arrays[info.filename[:-4]] = np.lib.format.read_array(fh, allow_pickle=False)
-    except RunError:
-        raise
-    except UnsafeZipError as err:
+        arrays = read_npz(path, where, NPZ_ARRAYS, check, C.RUN_ZIP_MAX_FILE_BYTES[where])
+    except NpzError as err:
         raise RunError(str(err)) from None
-    except ZIP_READ_ERRORS as err:
-        raise RunError(f"{where}: unreadable ({type(err).__name__}: {str(err)[:120]})") from None
-    missing = [key for key in NPZ_ARRAYS if key not in arrays]
-    if missing:
-        raise RunError(f"{where}: missing array(s) {', '.join(missing)}")
     user, movie, rating, val_rows = (arrays[key] for key in NPZ_ARRAYS)
     if not (len(user) == len(movie) == len(rating)) or len(val_rows) >= len(user) or not len(val_rows):
         raise RunError(f"{where}: the arrays have inconsistent lengths (or no validation ratings)")
@@ -331,27 +343,6 @@ def _read_ratings(path: Path, limits: Limits) -> tuple[np.ndarray, np.ndarray, n
     if has_duplicate_pairs(user, movie):
         raise RunError(f"{where}: a user rates the same movie more than once")
     return (user.astype(np.int32), movie.astype(np.int32), rating.astype(np.float32), val_rows.astype(np.int64))
-
-
-def _check_npy_header(fh: BinaryIO, info: zipfile.ZipInfo, where: str, max_rows: int) -> None:
-    try:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-        elif version == (2, 0):
-            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-        else:
-            raise RunError(f"{where}: {info.filename} has unsupported .npy version {version}")
-    except RunError:
-        raise
-    except ZIP_READ_ERRORS as err:
-        raise RunError(f"{where}: {info.filename} is not a .npy array ({str(err)[:120]})") from None
-    if dtype.hasobject or len(shape) != 1 or dtype.itemsize > 8:
-        raise RunError(f"{where}: {info.filename} must be a 1-D numeric array")
-    if shape[0] > max_rows:
-        raise RunError(f"{where}: {info.filename} declares {shape[0]:,} ratings, over the limit of {max_rows:,}")
-    if shape[0] * dtype.itemsize > info.file_size:
-        raise RunError(f"{where}: {info.filename} claims more data than it holds")
 
 
 # -- the model ----------------------------------------------------------------------
@@ -372,9 +363,11 @@ def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: in
     try:
         check_nested_zip(path, where, KERAS_MEMBERS, _NESTED_MAX_MEMBERS, limit)
         with zipfile.ZipFile(path) as archive:
+            for small in ("config.json", "metadata.json"):
+                size = archive.getinfo(small).file_size if small in archive.namelist() else 0
+                if size > _KERAS_JSON_MAX_BYTES:
+                    raise RunError(f"{where}: its {small} is {size:,} bytes; a model's is under 1 KB")
             info = archive.getinfo("config.json")
-            if info.file_size > 64 * 1024:
-                raise RunError(f"{where}: its config.json is {info.file_size:,} bytes; a model's is under 1 KB")
             declared = json.loads(archive.read(info).decode("utf-8"))
             weights = archive.getinfo("model.weights.h5").file_size
     except RunError:
@@ -412,90 +405,73 @@ def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: in
     return sizes
 
 
-# Where Keras 3 keeps each table in ``model.weights.h5``: layers are named by class in the order the model
-# creates them (cfcore.models), so the user table is always the first embedding. Checked by
-# tests/test_runs.py against the live model for every model class.
-_WEIGHT_PATHS = {
-    "simple_dot": {"user": "layers/embedding/vars/0", "movie": "layers/embedding_1/vars/0"},
-    "simple_embedding": {"user": "layers/gather_embedding/vars/0", "movie": "layers/gather_embedding_1/vars/0"},
-    "dot_with_bias": {"user": "layers/embedding/vars/0", "movie": "layers/embedding_1/vars/0",
-                      "user_bias": "layers/embedding_2/vars/0", "movie_bias": "layers/embedding_3/vars/0"},
-}
-_WEIGHT_PATHS.update(dict.fromkeys(FACTOR_METHODS, _WEIGHT_PATHS["dot_with_bias"]))
-_WEIGHT_PATHS["svdpp"] = {**_WEIGHT_PATHS["dot_with_bias"], "rated": "layers/embedding_4/vars/0",
-                          "rater": "layers/embedding_5/vars/0"}
-# SVD++'s rated sets, in the order the model adds them, after the global offset (when it has one).
-_SET_NAMES = ("user_splits", "user_movies", "movie_splits", "movie_users")
+# Which arrays an embeddings.npz holds, by the kind of model (cfcore.models.embedding_arrays writes them).
+_TABLES = ("user", "movie")
+_BIASES = ("user_bias", "movie_bias", "global_offset", "min_rating", "max_rating", "link")
+_SVDPP = ("rated", "rater", *SET_NAMES)
 
 
-def read_weights(path: Path, config: TrainConfig, declared: dict, n_users: int, n_movies: int,
-                 train_pairs: np.ndarray | None = None) -> dict:
-    """The learned tables of a checked ``model.keras``, read with h5py (no Keras): keyword arguments for
-    :class:`cfcore.runs.Embeddings`. ``train_pairs`` (SVD++): the run's training ``(user, movie)`` pairs, which
-    its rated sets must be exactly.
+def embedding_names(model: str) -> tuple[str, ...]:
+    """The arrays a run of ``model`` keeps in its embeddings.npz."""
+    if model == "svdpp":
+        return (*_TABLES, *_BIASES, *_SVDPP)
+    return (*_TABLES, *_BIASES) if model == "dot_with_bias" or model in FACTOR_METHODS else _TABLES
+
+
+def _read_embeddings(path: Path, config: TrainConfig, declared: dict, n_users: int, n_movies: int,
+                     train_pairs: np.ndarray | None = None) -> Embeddings:
+    """The learned arrays of ``embeddings.npz``, each checked from its header against the run's sizes, then as
+    numbers: finite tables, the model's own link and rating range, and (SVD++, given ``train_pairs``, the run's
+    training ``(user, movie)`` pairs) rated sets that are exactly the run's training ratings.
 
     Raises:
-        RunError: when a table is missing or not the shape the run needs.
+        RunError: when an array is missing or not the shape or kind the run needs.
     """
-    import h5py  # Keras's own HDF5 reader; light next to TensorFlow
+    where = EMBEDDINGS_FILE
+    dim, links = config.embedding_dim, 0 if train_pairs is None else len(train_pairs)
+    shapes = {"user": (n_users, dim), "movie": (n_movies, dim), "user_bias": (n_users,), "movie_bias": (n_movies,),
+              "rated": (n_movies, dim), "rater": (n_users, dim), "global_offset": (), "min_rating": (),
+              "max_rating": (), "link": (), "user_splits": (n_users + 1,), "movie_splits": (n_movies + 1,),
+              "user_movies": (links,), "movie_users": (links,)}
+    kinds = {**dict.fromkeys(SET_NAMES, "iu"), "link": "U"}
 
-    where = "model.keras"
-    rows = {"user": n_users, "movie": n_movies, "user_bias": n_users, "movie_bias": n_movies, "rated": n_movies,
-            "rater": n_users}
-    width = {"user": config.embedding_dim, "movie": config.embedding_dim, "user_bias": 1, "movie_bias": 1,
-             "rated": config.embedding_dim, "rater": config.embedding_dim}
-    out: dict = {}
+    def check(name: str, shape: tuple, dtype: np.dtype) -> None:
+        if dtype.kind not in kinds.get(name, "f"):
+            raise NpzError(f"{where}: {name} must hold {'integers' if name in SET_NAMES else 'numbers'}, "
+                           f"not {dtype}")
+        if shape != shapes[name]:
+            if name in SET_NAMES:
+                raise NpzError(f"{where}: SVD++'s {name} is {shape}, not {shapes[name]} integers")
+            raise NpzError(f"{where}: the {name.replace('_', ' ')} table is {shape}, not {shapes[name]}")
+
+    names = embedding_names(config.model)
     try:
-        with zipfile.ZipFile(path) as archive, h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r") as h5:
-            for key, inner in _WEIGHT_PATHS[config.model].items():
-                table = h5.get(inner)
-                if not isinstance(table, h5py.Dataset) or table.shape != (rows[key], width[key]):
-                    shape = getattr(table, "shape", None)
-                    raise RunError(f"{where}: the {key.replace('_', ' ')} table is {shape}, "
-                                   f"not ({rows[key]}, {width[key]})")
-                out[key] = np.asarray(table[()], dtype=np.float32)
-            if "user_bias" in out:
-                for key in ("user_bias", "movie_bias"):
-                    out[key] = out[key][:, 0]
-                offset = h5.get("vars/0")
-                if declared.get("global_bias") and isinstance(offset, h5py.Dataset) and offset.shape == (1,):
-                    out["global_offset"] = float(offset[0])
-                out["min_rating"] = _number(declared.get("min_rating"), f"{where}: min_rating")
-                out["max_rating"] = _number(declared.get("max_rating"), f"{where}: max_rating")
-                if config.model in FACTOR_METHODS:
-                    out["link"] = FACTOR_LINKS[config.model]
-            if config.model == "svdpp":
-                first = 1 if declared.get("global_bias") else 0
-                sets = _read_sets(h5, first, n_users, n_movies, int(declared["n_user_links"]), train_pairs)
-                from cfcore.runs import svdpp_embeddings
-
-                whole = svdpp_embeddings(out.pop("user"), out.pop("movie"), out.pop("rated"), out.pop("rater"), sets,
-                                         **out)
-                out = vars(whole)
-    except RunError:
-        raise
-    except (*ZIP_READ_ERRORS, OSError, KeyError, ValueError, TypeError) as err:
-        raise RunError(f"{where}: could not read the weights ({type(err).__name__})") from None
-    return out
+        arrays = read_npz(path, where, names, check, C.RUN_ZIP_MAX_FILE_BYTES[where])
+    except NpzError as err:
+        raise RunError(str(err)) from None
+    for name in (*_TABLES, "user_bias", "movie_bias", "rated", "rater", "global_offset"):
+        if name in arrays and not np.isfinite(arrays[name]).all():
+            raise RunError(f"{where}: the {name.replace('_', ' ')} table holds values that are not finite numbers")
+    if "link" in arrays:
+        link = FACTOR_LINKS.get(config.model, "sigmoid")
+        if str(arrays["link"]) != link:
+            raise RunError(f"{where}: the link is {str(arrays['link'])[:20]!r}; a {config.model} run's is {link!r}")
+        low, high = float(arrays["min_rating"]), float(arrays["max_rating"])
+        if not (math.isfinite(low) and math.isfinite(high) and low < high) or (
+                (low, high) != (declared.get("min_rating"), declared.get("max_rating"))):
+            raise RunError(f"{where}: the rating range {low:g} to {high:g} is not the model's "
+                           f"({str(declared.get('min_rating'))[:20]} to {str(declared.get('max_rating'))[:20]})")
+    if config.model == "svdpp":
+        _check_sets([arrays[name] for name in SET_NAMES], n_users, n_movies, train_pairs)
+    return embeddings_from_arrays(arrays)
 
 
-def _read_sets(h5, first: int, n_users: int, n_movies: int, links: int,
-               train_pairs: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
-    """SVD++'s four rated-set arrays from ``vars/<first>`` on, each checked: row starts from 0 to ``links``
-    that never fall, members that are real movies (users), and (given ``train_pairs``) exactly the sets of the
-    run's training ratings: a file that smuggled held-out ratings into them would pass off a leak as a model."""
-    import h5py
-
-    from cfcore.runs import implicit_sets
-
-    where = "model.keras"
-    sizes = (n_users + 1, links, n_movies + 1, links)
-    arrays = []
-    for k, (name, size) in enumerate(zip(_SET_NAMES, sizes, strict=True)):
-        table = h5.get(f"vars/{first + k}")
-        if not isinstance(table, h5py.Dataset) or table.shape != (size,) or table.dtype.kind not in "iu":
-            raise RunError(f"{where}: SVD++'s {name} is {getattr(table, 'shape', None)}, not ({size},) integers")
-        arrays.append(np.asarray(table[()], dtype=np.int64))
+def _check_sets(arrays: list[np.ndarray], n_users: int, n_movies: int, train_pairs: np.ndarray | None) -> None:
+    """SVD++'s four rated-set arrays: row starts from 0 to the number of links that never fall, members that are
+    real movies (users), and (given ``train_pairs``) exactly the sets of the run's training ratings: a file that
+    smuggled held-out ratings into them would pass off a leak as a model."""
+    where = EMBEDDINGS_FILE
+    links = len(arrays[1])
     for splits, members, other in ((arrays[0], arrays[1], n_movies), (arrays[2], arrays[3], n_users)):
         if splits[0] != 0 or splits[-1] != links or (np.diff(splits) < 0).any() or (
                 len(members) and (members.min() < 0 or members.max() >= other)):
@@ -504,4 +480,3 @@ def _read_sets(h5, first: int, n_users: int, n_movies: int, links: int,
         expected = implicit_sets(train_pairs, n_users, n_movies)
         if not all(np.array_equal(mine, theirs) for mine, theirs in zip(arrays, expected, strict=True)):
             raise RunError(f"{where}: SVD++'s rated sets are not the run's training ratings")
-    return tuple(arrays)

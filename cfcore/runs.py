@@ -1,8 +1,8 @@
 """A trained run as plain data: its learned arrays, history, config and the data it was trained on.
 
-The web server works from these alone: it never imports TensorFlow or Keras. A run folder (written by the
-trainer with :func:`cfcore.training.save_run`) is read here with :func:`load_run`, the model's weights
-straight from ``model.keras`` (:func:`cfcore.runfiles.read_run_files`). Only the trainer and the CLI's
+The web server works from these alone: it never imports TensorFlow, Keras or h5py. A run folder (written by the
+trainer with :func:`cfcore.training.save_run`) is read here with :func:`load_run`, the learned arrays from its
+``embeddings.npz`` (:func:`cfcore.runfiles.read_run_files`). Only the trainer and the CLI's
 ``train`` hold a live Keras model, in :attr:`Run.model`.
 """
 
@@ -18,6 +18,7 @@ import pandas as pd
 
 from cfcore.config import TrainConfig
 from cfcore.data import Dataset, Split
+from cfcore.embeddings import Embeddings
 from cfcore.runfiles import RUN_FILES, RunError, RunFiles, read_run_files
 
 
@@ -75,95 +76,6 @@ class TrainResult:
             "stopped_early": self.stopped_early,
             "config": self.config.to_dict(),
         }
-
-
-@dataclass
-class Embeddings:
-    """A model's learned tables, rows in index order (``dataset.index_to_user`` / ``index_to_movie``).
-
-    ``user_bias``, ``movie_bias``, ``min_rating`` and ``max_rating`` are None for
-    the dot-only models; ``global_offset`` is 0.0 when the model has none.
-
-    ``link`` says what a model with biases does with ``dot + biases + offset`` (the logit): "sigmoid" scales its
-    sigmoid to the rating range (the bias model, AutoRec), "identity" predicts it as it is (the SVD), and
-    "logistic" gives a probability, not a rating (the implicit task: was the movie rated at all).
-
-    SVD++ (``svdpp``): ``user`` and ``movie`` are the whole vectors the model multiplies (its own part plus the
-    rated sets' part); ``user_implicit`` is each user's rated-set part, ``|N(u)|^-1/2 sum y_j``, and ``rated``
-    the ``y_j`` of each movie, which fold-in adds up over a new person's rated movies. None for other models.
-    """
-
-    user: np.ndarray
-    movie: np.ndarray
-    user_bias: np.ndarray | None = None
-    movie_bias: np.ndarray | None = None
-    global_offset: float = 0.0
-    min_rating: float | None = None
-    max_rating: float | None = None
-    link: str = "sigmoid"
-    user_implicit: np.ndarray | None = None
-    rated: np.ndarray | None = None
-
-    @property
-    def has_bias(self) -> bool:
-        return self.user_bias is not None
-
-    @property
-    def predicts_ratings(self) -> bool:
-        return self.link != "logistic"
-
-    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-        """The model's outputs for index pairs, dropout off: what the Keras model computes, in float32 NumPy."""
-        dots = np.einsum("ij,ij->i", self.user[users], self.movie[movies])
-        if not self.has_bias:
-            return dots
-        logit = dots + self.user_bias[users] + self.movie_bias[movies] + np.float32(self.global_offset)
-        return self.squash(logit)
-
-    def squash(self, logit: np.ndarray) -> np.ndarray:
-        """What the model's output does to a logit (see ``link``)."""
-        if self.link == "identity":
-            return logit
-        probability = 1.0 / (1.0 + np.exp(-logit, dtype=np.float32))
-        if self.link == "logistic":
-            return probability
-        return probability * np.float32(self.max_rating - self.min_rating) + np.float32(self.min_rating)
-
-
-def implicit_sets(pairs: np.ndarray, n_users: int, n_movies: int) -> tuple[np.ndarray, ...]:
-    """SVD++'s rated sets from training pairs ``(user, movie)`` as two compressed rows:
-    ``(user_splits, user_movies, movie_splits, movie_users)``: user u rated ``user_movies[user_splits[u]:
-    user_splits[u + 1]]``, movie i was rated by ``movie_users[movie_splits[i]:movie_splits[i + 1]]``."""
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    out = []
-    for key, other, n in ((0, 1, n_users), (1, 0, n_movies)):
-        order = np.lexsort((pairs[:, other], pairs[:, key]))
-        splits = np.concatenate([[0], np.cumsum(np.bincount(pairs[:, key], minlength=n))])
-        out += [splits.astype(np.int32), pairs[order, other].astype(np.int32)]
-    return tuple(out)
-
-
-def rated_sums(splits: np.ndarray, members: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """``|S|^-1/2 * sum of table rows over S`` for each row's set S (row k's set is
-    ``members[splits[k]:splits[k + 1]]``; 0 for an empty set): SVD++'s implicit terms, in NumPy."""
-    import scipy.sparse as sp
-
-    lengths = np.diff(splits).astype(np.int64)
-    scale = 1.0 / np.sqrt(np.maximum(lengths, 1))
-    rows = np.repeat(np.arange(len(lengths)), lengths)
-    sets = sp.csr_matrix((scale[rows], members, splits), shape=(len(lengths), table.shape[0]))
-    return np.asarray(sets @ table.astype(np.float64), dtype=np.float32)
-
-
-def svdpp_embeddings(user: np.ndarray, movie: np.ndarray, rated: np.ndarray, rater: np.ndarray,
-                     sets: tuple[np.ndarray, ...], **biases) -> Embeddings:
-    """SVD++'s tables as :class:`Embeddings`: whole vectors (own part + rated sets' part), with the parts fold-in
-    and the explanation need. ``sets`` is :func:`implicit_sets`' four arrays; ``biases`` the
-    remaining :class:`Embeddings` fields (user_bias, movie_bias, global_offset, min_rating, max_rating)."""
-    user_splits, user_movies, movie_splits, movie_users = sets
-    user_part = rated_sums(user_splits, user_movies, rated)
-    movie_part = rated_sums(movie_splits, movie_users, rater)
-    return Embeddings(user + user_part, movie + movie_part, user_implicit=user_part, rated=rated, **biases)
 
 
 @dataclass
@@ -236,7 +148,7 @@ def load_run(directory: str | Path, files: RunFiles | None = None) -> Run:
         n_train=split.n_train,
         n_val=split.n_val,
     )
-    return Run(Embeddings(**files.weights), dataset, split, result, path=folder, name=files.name)
+    return Run(files.embeddings, dataset, split, result, path=folder, name=files.name)
 
 
 def split_from_rows(ratings: pd.DataFrame, val_rows: np.ndarray, val_fraction: float, seed: int) -> Split:

@@ -4,9 +4,10 @@ A run zip holds the files :func:`cfcore.training.save_run` writes, optionally
 inside one top folder. Loading treats it as hostile: see :mod:`cfcore.safezip`
 for the archive rules; on top of those only the known run files are accepted,
 each under its own size limit, and every file is checked against the run
-schema (:mod:`cfcore.runfiles`) before Keras or NumPy open anything. The model
-itself is loaded with Keras safe mode on, so a model carrying Python code (a
-``Lambda`` layer) is refused rather than run. The extracted files live only for
+schema (:mod:`cfcore.runfiles`) before NumPy opens anything. The learned arrays
+come from ``embeddings.npz``; the model's HDF5 weights are never opened here (a
+run zip from an older version, without that file, is refused with the command
+that converts it). The extracted files live only for
 the load, in this process's scratch folder; :func:`sweep_scratch` removes what
 a crashed process left.
 
@@ -27,7 +28,8 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from cfcore import constants as C
 from cfcore.data import upload_limits
-from cfcore.runfiles import RunError, RunFiles, read_run_files
+from cfcore.embeddings import EMBEDDINGS_FILE
+from cfcore.runfiles import OLDER_RUN, RunError, RunFiles, read_run_files
 from cfcore.runs import load_run
 from cfcore.safezip import UnsafeZipError, check_member, copy_member, open_archive, read_limited
 
@@ -53,7 +55,7 @@ def export_run_zip(run_dir: str | Path, top: str = "") -> bytes:
         top: The zip's top folder (letters, digits, ``._-``); default the run folder's name.
 
     Returns:
-        The zip file's bytes: the seven run files inside one folder.
+        The zip file's bytes: the eight run files inside one folder.
 
     Raises:
         RunZipError: if the folder is missing any run file.
@@ -96,14 +98,21 @@ def load_run_zip(
     return _extract_checked(data, dest_root, max_bytes, max_input_bytes)[0]
 
 
+def extract_older_run_zip(data: bytes | BinaryIO, dest_root: str | Path) -> Path:
+    """:func:`load_run_zip` for a run zip of an older version, which may lack ``embeddings.npz``: every other file
+    is checked; the trainer's side then gives it one (:func:`cfcore.training.upgrade_run`)."""
+    return _extract_checked(data, dest_root, older=True)[0]
+
+
 def _extract_checked(data: bytes | BinaryIO, dest_root: str | Path, max_bytes: int = C.RUN_ZIP_MAX_EXTRACTED_BYTES,
-                     max_input_bytes: int = C.RUN_ZIP_MAX_INPUT_BYTES) -> tuple[Path, RunFiles]:
+                     max_input_bytes: int = C.RUN_ZIP_MAX_INPUT_BYTES, *, older: bool = False
+                     ) -> tuple[Path, RunFiles]:
     """:func:`load_run_zip`, also returning the checked files, so loading need not read them again."""
     label = _label(data)
     try:
         raw = read_limited(data, max_input_bytes, label)
         with open_archive(io.BytesIO(raw), label, C.RUN_ZIP_MAX_MEMBERS) as archive:
-            top, plan = _plan(archive, label, max_bytes)
+            top, plan = _plan(archive, label, max_bytes, optional={EMBEDDINGS_FILE} if older else set())
             root = Path(dest_root)
             root.mkdir(parents=True, exist_ok=True)
             workdir = Path(tempfile.mkdtemp(prefix="runzip-", dir=root))
@@ -114,7 +123,7 @@ def _extract_checked(data: bytes | BinaryIO, dest_root: str | Path, max_bytes: i
                 for info, name in plan:
                     limit = min(C.RUN_ZIP_MAX_FILE_BYTES[name], budget)
                     budget -= copy_member(archive, info, run_dir / name, limit, label)
-                files = read_run_files(run_dir, upload_limits())
+                files = read_run_files(run_dir, upload_limits(), with_embeddings=not older)
             except RunError as err:
                 shutil.rmtree(workdir, ignore_errors=True)
                 raise RunZipError(f"{label}: {err}") from None
@@ -150,7 +159,7 @@ def load_run_from_zip(data: bytes | BinaryIO, keep_at: str | Path | None = None)
             run.path = None if keep_at is None else target
         except OSError as err:
             raise RunZipError(f"{label}: could not keep the run ({err.strerror or err})") from None
-        except Exception as err:  # a hostile file can make h5py raise nearly anything
+        except Exception as err:  # a hostile file can make a reader raise nearly anything
             raise RunZipError(f"{label}: {_load_failure(err, folder)}") from None
         finally:
             shutil.rmtree(folder.parent, ignore_errors=True)  # nothing of a stranger's zip stays in scratch
@@ -199,8 +208,9 @@ def _label(data: object) -> str:
     return Path(name).name if isinstance(name, str) and name else "run zip"
 
 
-def _plan(archive: zipfile.ZipFile, label: str, max_bytes: int) -> tuple[str | None, list]:
-    """Check every member and pair each file with its run-file name; return (top folder, plan)."""
+def _plan(archive: zipfile.ZipFile, label: str, max_bytes: int, optional: set[str]) -> tuple[str | None, list]:
+    """Check every member and pair each file with its run-file name; return (top folder, plan). Files in
+    ``optional`` may be missing."""
     members = archive.infolist()
     tops: set[str | None] = set()
     plan: list[tuple[zipfile.ZipInfo, str]] = []
@@ -235,7 +245,9 @@ def _plan(archive: zipfile.ZipFile, label: str, max_bytes: int) -> tuple[str | N
         raise RunZipError(f"{label}: files are spread over several folders ({shown}); {_expected()}")
     if declared > max_bytes:
         raise RunZipError(f"{label}: would extract to {declared:,} bytes, over the limit of {max_bytes:,}")
-    missing = [name for name in RUN_ZIP_FILES if name not in seen]
+    missing = [name for name in RUN_ZIP_FILES if name not in seen and name not in optional]
+    if missing == [EMBEDDINGS_FILE]:
+        raise RunZipError(f"{label}: {OLDER_RUN}")
     if missing:
         raise RunZipError(f"{label}: not a complete cfcore run (missing {', '.join(missing)})")
     return next(iter(tops)), plan

@@ -15,9 +15,10 @@ import pandas as pd
 import tensorflow as tf
 
 from cfcore.config import BOUNDS, FACTOR_METHODS, PRESETS, ConfigError, TrainConfig, check_work, preset
-from cfcore.data import DataError, Dataset, Split, split_dataset
-from cfcore.models import build_model, embeddings_of
-from cfcore.runfiles import RUN_FILES, RunError
+from cfcore.data import DataError, Dataset, Split, split_dataset, upload_limits
+from cfcore.embeddings import EMBEDDINGS_FILE, write_embeddings_file
+from cfcore.models import UnsafeWeightsError, build_model, embedding_arrays, embeddings_of, load_model
+from cfcore.runfiles import RUN_FILES, RunError, read_run_files
 from cfcore.runs import Progress, Run, TrainResult, load_run
 
 
@@ -639,8 +640,9 @@ class _null_scope:
 # ---------------------------------------------------------------------------
 
 def save_run(run: Run, directory: str | Path) -> Path:
-    """Save model, config, history, id maps, data fingerprint and ratings to a folder (the trainer's side:
-    it needs the run's live Keras model; :func:`cfcore.runs.load_run` reads the folder back without Keras).
+    """Save model, learned arrays, config, history, id maps, data fingerprint and ratings to a folder (the
+    trainer's side: it needs the run's live Keras model; :func:`cfcore.runs.load_run` reads the folder back
+    without Keras, its arrays from ``embeddings.npz``).
 
     The ratings and split are saved too, so a run opens with no network and no
     dataset (a class demo); ``result.json`` holds the dataset fingerprint.
@@ -648,6 +650,7 @@ def save_run(run: Run, directory: str | Path) -> Path:
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     run.model.save(out / "model.keras")
+    write_embeddings_file(embedding_arrays(run.model), out)
     (out / "config.json").write_text(json.dumps(run.config.to_dict(), indent=2))
     summary = run.result.summary()
     summary.update(
@@ -676,7 +679,33 @@ def save_run(run: Run, directory: str | Path) -> Path:
     return out
 
 
+def upgrade_run(directory: str | Path) -> Path:
+    """Give a run folder of an older version, whose learned arrays lie only in ``model.keras``, the
+    ``embeddings.npz`` the web server reads. Every other file is checked first (the model's declared sizes
+    included), the weights file is refused if it reaches outside itself (:func:`cfcore.models.check_weights_file`),
+    Keras opens the model in safe mode, and the folder is checked whole afterwards.
+
+    Raises:
+        RunError: for a run that is broken, unsafe or not a cfcore run; the folder then has no embeddings.npz.
+    """
+    folder = Path(directory)
+    read_run_files(folder, upload_limits(), with_embeddings=False)
+    try:
+        model = load_model(folder / "model.keras")
+        write_embeddings_file(embedding_arrays(model), folder)
+        read_run_files(folder, upload_limits())
+    except UnsafeWeightsError as err:
+        raise RunError(f"model.keras: {err}") from None
+    except RunError:
+        (folder / EMBEDDINGS_FILE).unlink(missing_ok=True)
+        raise
+    except Exception as err:  # noqa: BLE001 - Keras can raise nearly anything on a hostile file
+        (folder / EMBEDDINGS_FILE).unlink(missing_ok=True)
+        raise RunError(f"model.keras: Keras could not open it ({type(err).__name__}: {str(err)[:120]})") from None
+    return folder
+
+
 __all__ = [
     "BOUNDS", "ConfigError", "PRESETS", "Progress", "RUN_FILES", "Run", "RunError", "TrainConfig", "TrainResult",
-    "load_run", "preset", "save_run", "train",
+    "load_run", "preset", "save_run", "train", "upgrade_run",
 ]

@@ -318,7 +318,7 @@ def test_counting_limit_when_sizes_lie(run_files, tmp_path, monkeypatch):
 
 def test_too_many_members(run_files, tmp_path):
     members = run_members(run_files) + [(f"myrun/extra{i}.txt", b"x") for i in range(C.RUN_ZIP_MAX_MEMBERS)]
-    assert_rejected(make_zip(members), tmp_path, r"23 members, over the limit of 16")
+    assert_rejected(make_zip(members), tmp_path, rf"{len(members)} members, over the limit of 16")
 
 
 def test_forged_member_count_is_refused_before_parsing(tmp_path):

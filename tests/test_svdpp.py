@@ -10,10 +10,10 @@ import pytest
 
 from cfcore import analysis
 from cfcore.config import IMPLICIT_PART, PRESETS, TrainConfig
+from cfcore.embeddings import EMBEDDINGS_FILE, write_embeddings_file
 from cfcore.models import build_model, implicit_sets
 from cfcore.runs import load_run
 from cfcore.training import _CompiledLoop, save_run, train
-from tests.conftest import rewrite_model_member
 from tests.test_pages_part2 import _app, _array, _figures, _ok
 
 CONFIG = TrainConfig(model="svdpp", embedding_dim=4, epochs=4, batch_size=64, learning_rate=0.01, patience=0,
@@ -105,44 +105,38 @@ def test_saved_runs_read_back_as_arrays_that_predict_like_keras(svdpp_run, tmp_p
     assert np.allclose(reloaded.predict(x, verbose=0), svdpp_run.model.predict(x, verbose=0), atol=1e-6)
 
 
+def _rewrite_embeddings(folder, change) -> None:
+    """Rewrite the run's embeddings.npz with ``change(arrays)`` applied: what a hand-edited run zip would carry."""
+    with np.load(folder / EMBEDDINGS_FILE, allow_pickle=False) as archive:
+        arrays = {name: archive[name].copy() for name in archive.files}
+    change(arrays)
+    write_embeddings_file(arrays, folder)
+
+
 def test_a_run_whose_rated_sets_point_nowhere_is_refused(svdpp_run, tmp_path):
-    import io
-
-    import h5py
-
     from cfcore.runfiles import RunError, read_run_files
 
     folder = save_run(svdpp_run, tmp_path / "svdpp")
 
-    def point_nowhere(data: bytes) -> bytes:
-        buffer = io.BytesIO(data)
-        with h5py.File(buffer, "r+") as h5:
-            h5["vars/2"][0] = 10**6  # a rated movie that does not exist
-        return buffer.getvalue()
+    def point_nowhere(arrays) -> None:
+        arrays["user_movies"][0] = 10**6  # a rated movie that does not exist
 
-    rewrite_model_member(folder, "model.weights.h5", point_nowhere)
+    _rewrite_embeddings(folder, point_nowhere)
     with pytest.raises(RunError, match="rated sets do not fit"):
         read_run_files(folder)
 
 
 def test_a_run_whose_rated_sets_are_not_its_training_ratings_is_refused(svdpp_run, tmp_path):
-    import io
-
-    import h5py
-
     from cfcore.runfiles import RunError, read_run_files
 
     folder = save_run(svdpp_run, tmp_path / "svdpp")
     held_out = svdpp_run.split.x_val[0]
 
-    def smuggle(data: bytes) -> bytes:  # a user's first rated movie swapped for one they rated in validation
-        buffer = io.BytesIO(data)
-        with h5py.File(buffer, "r+") as h5:
-            start = int(h5["vars/1"][int(held_out[0])])
-            h5["vars/2"][start] = int(held_out[1])
-        return buffer.getvalue()
+    def smuggle(arrays) -> None:  # a user's first rated movie swapped for one they rated in validation
+        start = int(arrays["user_splits"][int(held_out[0])])
+        arrays["user_movies"][start] = int(held_out[1])
 
-    rewrite_model_member(folder, "model.weights.h5", smuggle)
+    _rewrite_embeddings(folder, smuggle)
     with pytest.raises(RunError, match="not the run's training ratings"):
         read_run_files(folder)
 
