@@ -135,7 +135,9 @@ def _extract_checked(data: bytes | BinaryIO, dest_root: str | Path, max_bytes: i
     return run_dir, files
 
 
-def load_run_from_zip(data: bytes | BinaryIO, keep_at: str | Path | None = None) -> Run:
+def load_run_from_zip(data: bytes | BinaryIO, keep_at: str | Path | None = None,
+                      max_bytes: int = C.RUN_ZIP_MAX_EXTRACTED_BYTES,
+                      max_input_bytes: int = C.RUN_ZIP_MAX_INPUT_BYTES) -> Run:
     """Extract a run zip (see :func:`load_run_zip`) into this process's :func:`scratch_root`, load it as a
     :class:`~cfcore.runs.Run`, then move the checked folder to ``keep_at`` (a workspace's run folder, which
     must not exist yet) or remove it.
@@ -143,22 +145,28 @@ def load_run_from_zip(data: bytes | BinaryIO, keep_at: str | Path | None = None)
     Args:
         data: The zip's bytes or a binary file object (an upload).
         keep_at: Where the run folder should live from now on; None keeps nothing on disk (``run.path`` None).
+            It appears there whole or not at all (moved in under a temporary name, then renamed).
+        max_bytes: Most bytes the zip may declare it extracts to (a workspace's room left): refused before
+            anything is written.
+        max_input_bytes: Largest accepted zip file (a visitor's upload: ``CFCORE_UPLOAD_MAX_MB``, checked here
+            whatever the browser's uploader let through).
 
     Raises:
         RunZipError: for an unsafe archive or a broken run.
     """
     label = _label(data)
     try:
-        folder, files = _extract_checked(data, scratch_root())
+        folder, files = _extract_checked(data, scratch_root(), min(max_bytes, C.RUN_ZIP_MAX_EXTRACTED_BYTES),
+                                         max_input_bytes)
         try:
             run = load_run(folder, files)
             if keep_at is not None:
                 target = Path(keep_at)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(folder, target)  # a copy when scratch and the store are on two file systems
+                _move_whole(folder, target)
             run.path = None if keep_at is None else target
         except OSError as err:
-            raise RunZipError(f"{label}: could not keep the run ({err.strerror or err})") from None
+            raise RunZipError(f"{label}: could not keep the run ({err.strerror or type(err).__name__}); the "
+                              "server's disk may be full") from None
         except Exception as err:  # a hostile file can make a reader raise nearly anything
             raise RunZipError(f"{label}: {_load_failure(err, folder)}") from None
         finally:
@@ -167,6 +175,19 @@ def load_run_from_zip(data: bytes | BinaryIO, keep_at: str | Path | None = None)
         with contextlib.suppress(OSError):
             scratch_root().rmdir()  # unless another load is under way
     return run
+
+
+def _move_whole(folder: Path, target: Path) -> None:
+    """Move ``folder`` to ``target`` under a temporary name first (a copy when scratch and the store are on two
+    file systems), so a full disk or a crash never leaves part of a run under its final name."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f"{target.name}.tmp-move")
+    try:
+        shutil.move(folder, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
 
 
 def scratch_root() -> Path:

@@ -47,6 +47,18 @@ HOST = socket.gethostname()
 # (every epoch, and at least every HEARTBEAT_S); older than this, its server is gone.
 HEARTBEAT_S = 30.0
 STALE_S = 120.0
+# A workspace opened this recently is never deleted to make room for another visitor: the newcomer is refused.
+PROTECTED_S = 24 * 3600.0
+# "Share this run" links one workspace may keep.
+MAX_SHARES = 10
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """Hard-link a file of an unchanging run folder, or copy it where the disk cannot link."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 class WorkspaceError(ValueError):
@@ -70,9 +82,19 @@ def new_run_id() -> str:
 
 
 def _write_json(path: Path, value) -> None:
+    """Write ``value`` under a temporary name, then rename it: a reader sees the old file or the new one whole.
+
+    Raises:
+        WorkspaceError: when the disk is full or the folder cannot be written (the temporary file is removed).
+    """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    temporary.write_text(json.dumps(value, indent=1))
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(json.dumps(value, indent=1))
+        os.replace(temporary, path)
+    except OSError as err:
+        temporary.unlink(missing_ok=True)
+        raise WorkspaceError(f"could not save ({err.strerror or type(err).__name__}); the server's disk may be "
+                             "full. What is already saved stays available") from None
 
 
 def _read_json(path: Path) -> dict | None:
@@ -83,15 +105,21 @@ def _read_json(path: Path) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def folder_bytes(folder: Path) -> int:
-    """Bytes of the files under ``folder`` (0 when it is gone)."""
+def folder_bytes(*folders: Path, seen: set | None = None) -> int:
+    """Bytes of the files under ``folders`` (0 for one that is gone); a file hard-linked in several places (a
+    shared run and its original) counts once, and not at all when its inode is in ``seen`` already."""
+    seen = set() if seen is None else seen
     total = 0
-    for root, _dirs, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
+    for folder in folders:
+        for root, _dirs, files in os.walk(folder):
+            for name in files:
+                try:
+                    info = os.lstat(os.path.join(root, name))
+                except OSError:
+                    continue
+                if (info.st_dev, info.st_ino) not in seen:
+                    seen.add((info.st_dev, info.st_ino))
+                    total += info.st_size
     return total
 
 
@@ -160,9 +188,12 @@ class Workspace:
             return value
 
     def touch(self) -> None:
-        """Mark the workspace as used now (at most once a minute)."""
+        """Mark the workspace as used now (at most once a minute; a full disk only delays it)."""
         if time.time() - float(self.state().get("last_seen", 0)) > _TOUCH_EVERY_S:
-            self.update()
+            try:
+                self.update()
+            except WorkspaceError:
+                _LOG.warning("could not mark workspace %s as seen", self.id[:6])
 
     # -- runs -------------------------------------------------------------------------
 
@@ -183,17 +214,26 @@ class Workspace:
             raise WorkspaceError(f"not a run id: {str(run_id)[:40]!r}")
         return self.runs_dir / run_id
 
-    def check_room(self, more_runs: int = 1) -> None:
-        """Raise :class:`WorkspaceError` when ``more_runs`` more runs would pass the workspace's caps."""
+    def used_bytes(self) -> int:
+        """Disk this workspace uses: its folder and the runs it shared (a shared copy of a run still here is a
+        hard link, so it counts once)."""
+        return folder_bytes(self.folder, *self.store.shares_of(self.id))
+
+    def check_room(self, more_runs: int = 1, more_bytes: int = 0) -> None:
+        """Raise :class:`WorkspaceError` when ``more_runs`` more runs, or ``more_bytes`` more bytes, would pass the
+        workspace's caps or the store's."""
         count = len(self.run_ids()) + len(self.job_records(live_only=True))
         max_runs, max_bytes = self.store.max_runs, self.store.max_workspace_bytes
         if count + more_runs > max_runs:
             raise WorkspaceError(f"this workspace has {count} runs, the most it can keep is {max_runs}; delete some "
                                  "on the Compare page first")
-        used = folder_bytes(self.folder)
-        if used > max_bytes:
-            raise WorkspaceError(f"this workspace uses {used / 2**20:,.0f} MB, over its {max_bytes / 2**20:,.0f} "
-                                 "MB; delete some runs on the Compare page first")
+        used = self.used_bytes()
+        if used + more_bytes > max_bytes:
+            wanted = f"{used / 2**20:,.0f} MB" + (f" and needs {more_bytes / 2**20:,.1f} MB more" if more_bytes
+                                                  else "")
+            raise WorkspaceError(f"this workspace uses {wanted}, over its {max_bytes / 2**20:,.0f} MB; delete some "
+                                 "runs on the Compare page first")
+        self.store.check_room(more_bytes)
 
     def register_run(self, run_id: str, name: str, content_hash: str = "") -> None:
         """Record a run folder's display name (and content hash) in workspace.json."""
@@ -292,16 +332,19 @@ class WorkspaceStore:
         max_bytes: The most disk all workspaces together may use (``CFCORE_STATE_MAX_MB``).
         ttl_seconds: Workspaces unseen this long are deleted (``CFCORE_WORKSPACE_TTL_DAYS``).
         max_runs: The most runs one workspace keeps (``CFCORE_WORKSPACE_MAX_RUNS``).
-        max_workspace_bytes: The most disk one workspace may use (``CFCORE_WORKSPACE_MAX_MB``).
+        max_workspace_bytes: The most disk one workspace may use (``CFCORE_WORKSPACE_MAX_MB``), the runs it
+            shared included.
+        max_shares: The most "share this run" links one workspace keeps.
     """
 
     def __init__(self, root: str | Path, max_bytes: int = 2048 * 2**20, ttl_seconds: float = 14 * 86400,
-                 max_runs: int = 50, max_workspace_bytes: int = 200 * 2**20):
+                 max_runs: int = 50, max_workspace_bytes: int = 200 * 2**20, max_shares: int = MAX_SHARES):
         self.root = Path(root)
         self.max_bytes = int(max_bytes)
         self.ttl_seconds = float(ttl_seconds)
         self.max_runs = int(max_runs)
         self.max_workspace_bytes = int(max_workspace_bytes)
+        self.max_shares = int(max_shares)
         self._locks: dict[str, threading.RLock] = {}
         self._locks_lock = threading.Lock()
         self._last_sweep = 0.0
@@ -336,12 +379,30 @@ class WorkspaceStore:
             return []
 
     def delete(self, ws_id: str) -> None:
+        """Delete a workspace and the runs it shared."""
         if ID_PATTERN.fullmatch(ws_id):
+            for share in self.shares_of(ws_id):
+                shutil.rmtree(share.parent, ignore_errors=True)
             shutil.rmtree(self.root / "workspaces" / ws_id, ignore_errors=True)
 
+    def used_bytes(self) -> int:
+        """Disk used by everything under the state folder: workspaces, shared runs, datasets handed to the
+        trainer, scratch runs."""
+        return folder_bytes(self.root)
+
+    def check_room(self, more_bytes: int = 0) -> None:
+        """Raise :class:`WorkspaceError` when ``more_bytes`` more would pass the store's size. Nobody's workspace
+        is deleted to make room (see :meth:`sweep`): the newcomer waits."""
+        used = self.used_bytes()
+        if used + more_bytes > self.max_bytes:
+            raise WorkspaceError(f"the server's storage is full ({used / 2**20:,.0f} of {self.max_bytes / 2**20:,.0f}"
+                                 " MB); nothing more can be saved right now. Try again later, or delete runs you no "
+                                 "longer need on the Compare page")
+
     def sweep(self, busy: Iterable[str] = (), now: float | None = None) -> list[str]:
-        """Delete workspaces unseen for the TTL, then the least recently seen while the store is over its size;
-        never one in ``busy`` (a training is under way). Returns the ids deleted."""
+        """Delete workspaces unseen for the TTL, then, while the store is over its size, the least recently seen of
+        those unseen for :data:`PROTECTED_S`; never one in ``busy`` (a training is under way) and never one opened
+        in the last :data:`PROTECTED_S` to make room for someone else. Returns the ids deleted."""
         now = time.time() if now is None else now
         self._last_sweep = time.time()
         busy = set(busy)
@@ -352,17 +413,17 @@ class WorkspaceStore:
         deleted = [ws_id for ws_id, last in seen.items() if now - last > self.ttl_seconds and ws_id not in busy]
         for ws_id in deleted:
             self.delete(ws_id)
-        sizes = {ws_id: folder_bytes(self.root / "workspaces" / ws_id) for ws_id in seen if ws_id not in deleted}
-        total = sum(sizes.values()) + folder_bytes(self.root / "shared")
-        for ws_id in sorted(sizes, key=seen.get):
-            if total <= self.max_bytes:
+        self._sweep_shared(now)
+        total = self.used_bytes()
+        for ws_id in sorted((w for w in seen if w not in deleted), key=seen.get):
+            if total <= self.max_bytes or now - seen[ws_id] < PROTECTED_S:
                 break
             if ws_id in busy:
                 continue
+            size = folder_bytes(self.root / "workspaces" / ws_id, *self.shares_of(ws_id))
             self.delete(ws_id)
-            total -= sizes[ws_id]
+            total -= size
             deleted.append(ws_id)
-        self._sweep_shared(now)
         return deleted
 
     def sweep_if_due(self, busy: Iterable[str] = (), every: float = 60.0) -> list[str]:
@@ -388,14 +449,56 @@ class WorkspaceStore:
     # -- "share this run" ---------------------------------------------------------------
 
     def share_run(self, workspace: Workspace, run_id: str, name: str) -> str:
-        """Copy one run for a read-only link; returns the link's token (which reveals nothing of the workspace)."""
+        """Keep one run for a read-only link; returns the link's token (which reveals nothing of the workspace).
+
+        The same run shared again gets the same link. The copy is hard-linked to the run's files where the disk
+        allows (a run folder never changes), and counts against the workspace's disk and its
+        :attr:`max_shares` links.
+
+        Raises:
+            WorkspaceError: when the workspace has shared its most runs, or the copy would pass a disk cap.
+        """
+        shares = self._shares()
+        for token, info in shares.items():
+            if info.get("owner") == workspace.id and info.get("run_id") == run_id:
+                return token
+        mine = [token for token, info in shares.items() if info.get("owner") == workspace.id]
+        if len(mine) >= self.max_shares:
+            raise WorkspaceError(f"this workspace has shared {len(mine)} runs, the most it can; links to runs "
+                                 "deleted here stop working when the workspace expires")
+        source = workspace.run_dir(run_id)
         token = secrets.token_urlsafe(24)
         target = self.root / "shared" / token
         temporary = target.with_name(f".{token}.tmp")
-        shutil.copytree(workspace.run_dir(run_id), temporary / "run")
-        _write_json(temporary / "share.json", {"name": name, "created": time.time()})
-        os.replace(temporary, target)
+        try:
+            shutil.copytree(source, temporary / "run", copy_function=_link_or_copy)
+            _write_json(temporary / "share.json", {"name": name, "created": time.time(), "owner": workspace.id,
+                                                   "run_id": run_id})
+            os.replace(temporary, target)
+        except OSError as err:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise WorkspaceError(f"could not share the run ({err.strerror or type(err).__name__})") from None
+        except WorkspaceError:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
+        try:
+            workspace.check_room(more_runs=0)  # a copy where the disk could not link may pass a cap
+        except WorkspaceError:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
         return token
+
+    def shares_of(self, ws_id: str) -> list[Path]:
+        """The run folders this workspace shared."""
+        return [self.root / "shared" / token / "run" for token, info in self._shares().items()
+                if info.get("owner") == ws_id]
+
+    def _shares(self) -> dict[str, dict]:
+        try:
+            entries = [entry.name for entry in os.scandir(self.root / "shared") if ID_PATTERN.fullmatch(entry.name)]
+        except OSError:
+            return {}
+        return {token: _read_json(self.root / "shared" / token / "share.json") or {} for token in entries}
 
     def shared_run(self, token: object) -> tuple[Path, str] | None:
         """The shared run folder and its name for a link token, or None for anything else."""

@@ -522,3 +522,44 @@ def test_sweep_removes_dead_processes_scratch_and_old_session_folders(tmp_path):
         (folder / "run" / "ratings.npz").write_bytes(bytes(1000))
     assert sorted(sweep_scratch(tmp_path)) == sorted([dead, legacy])
     assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name]
+
+
+def test_a_zip_bigger_than_the_room_left_is_refused_before_anything_is_written(run_files, tmp_path):
+    from cfcore.runzip import load_run_from_zip
+
+    data = make_zip(run_members(run_files))
+    with pytest.raises(RunZipError, match="would extract to .* bytes, over the limit of 1,000"):
+        load_run_from_zip(data, tmp_path / "kept", max_bytes=1000)
+    assert not (tmp_path / "kept").exists()
+    with pytest.raises(RunZipError, match="over the limit of 1,000 bytes"):
+        load_run_from_zip(data, tmp_path / "kept", max_input_bytes=1000)
+
+
+def test_padded_members_are_refused(run_files, tmp_path):
+    """A 343 KB zip once landed as 328 MB: trailing bytes after an array, a padded metadata.json."""
+    with zipfile.ZipFile(io.BytesIO(run_files["ratings.npz"])) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    members["rating.npy"] += bytes(4096)
+    files = {**run_files, "ratings.npz": make_zip(members.items())}
+    assert_rejected(make_zip(run_members(files)), tmp_path, "rating.npy holds 4,096 bytes after its array")
+    with zipfile.ZipFile(io.BytesIO(run_files["model.keras"])) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    members["metadata.json"] = b'{"pad": "' + b" " * 100_000 + b'"}'
+    files = {**run_files, "model.keras": make_zip(members.items())}
+    assert_rejected(make_zip(run_members(files)), tmp_path, "its metadata.json is 100,011 bytes")
+
+
+def test_a_failed_move_leaves_nothing_under_the_final_name(run_files, tmp_path, monkeypatch):
+    import shutil
+
+    from cfcore import runzip
+
+    def disk_full(source, target):
+        Path(target).mkdir()
+        (Path(target) / "model.keras").write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil, "move", disk_full)
+    with pytest.raises(RunZipError, match="could not keep the run .No space left on device.*disk may be full"):
+        runzip.load_run_from_zip(make_zip(run_members(run_files)), tmp_path / "runs" / "r1")
+    assert listing(tmp_path / "runs") == []

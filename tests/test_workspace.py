@@ -90,13 +90,13 @@ def test_ttl_and_least_recently_used_sweeps(tmp_path, tiny_run_dir):
     assert sorted(store.sweep(busy={busy.id}, now=now)) == [old.id]
     assert store.open(old.id) is None and store.open(fresh.id) and store.open(busy.id)
 
-    # Over the size cap: the least recently seen goes first, until the rest fit.
+    # Over the size cap: the least recently seen goes first, until the rest fit (among those not opened for a day).
     store = WorkspaceStore(tmp_path / "state2", max_bytes=1, ttl_seconds=10**6)
     first, second = store.create(), store.create()
     for index, space in enumerate((first, second)):
         shutil.copytree(tiny_run_dir, space.run_dir(W.new_run_id()))
         state = space.state()
-        state["last_seen"] = now - 10 + index
+        state["last_seen"] = now - W.PROTECTED_S - 10 + index
         (space.folder / "workspace.json").write_text(json.dumps(state))
     store.max_bytes = W.folder_bytes(second.folder) + 10
     assert store.sweep(now=now) == [first.id]
@@ -149,3 +149,62 @@ def test_job_records_know_whether_their_server_is_gone(store):
     assert space.job_records() == []
     (space.folder / "jobs" / "junk.json").write_text("[1, 2")
     assert space.job_records() == []
+
+
+def _seen(space, when: float) -> None:
+    state = space.state()
+    state["last_seen"] = when
+    (space.folder / "workspace.json").write_text(json.dumps(state))
+
+
+def test_a_full_store_refuses_the_newcomer_and_never_evicts_a_workspace_opened_today(tmp_path, tiny_run_dir):
+    store = WorkspaceStore(tmp_path / "state", max_bytes=10**9, ttl_seconds=10**6)
+    victim, newcomer = store.create(), store.create()
+    shutil.copytree(tiny_run_dir, victim.run_dir(W.new_run_id()))
+    _seen(victim, time.time() - 3600)  # an hour ago: a learner still in today's class
+    store.max_bytes = store.used_bytes() + 1000
+    assert store.sweep() == [] and store.open(victim.id) is not None
+    with pytest.raises(WorkspaceError, match="the server's storage is full"):
+        newcomer.check_room(more_bytes=10_000)
+    newcomer.check_room(more_bytes=100)  # what still fits is fine
+
+
+def test_every_folder_under_the_state_dir_counts(tmp_path):
+    store = WorkspaceStore(tmp_path / "state", max_bytes=10**9)
+    before = store.used_bytes()
+    for folder in ("datasets", "scratch-runs/job1"):
+        (store.root / folder).mkdir(parents=True)
+        (store.root / folder / "blob").write_bytes(bytes(5000))
+    assert store.used_bytes() == before + 10_000
+
+
+def test_sharing_the_same_run_twice_gives_one_link_counted_against_the_workspace(store, tiny_run_dir):
+    space = store.create()
+    run_id = W.new_run_id()
+    shutil.copytree(tiny_run_dir, space.run_dir(run_id))
+    used = space.used_bytes()
+    token = store.share_run(space, run_id, "my run")
+    assert store.share_run(space, run_id, "my run") == token
+    assert space.used_bytes() == used  # hard-linked while the run is here: no second copy on disk
+    space.delete_run(run_id)
+    assert space.used_bytes() >= W.folder_bytes(tiny_run_dir)  # the share still counts once the run is gone
+    store.max_shares = 1
+    other = W.new_run_id()
+    shutil.copytree(tiny_run_dir, space.run_dir(other))
+    with pytest.raises(WorkspaceError, match="has shared 1 runs, the most it can"):
+        store.share_run(space, other, "another")
+    store.delete(space.id)
+    assert store.shared_run(token) is None  # a deleted workspace takes its links with it
+
+
+def test_a_failed_save_leaves_no_temporary_file_and_says_so(store, monkeypatch):
+    space = store.create()
+
+    def disk_full(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(W.os, "replace", disk_full)
+    with pytest.raises(WorkspaceError, match="could not save .No space left on device.*disk may be full"):
+        space.update(active_run="x")
+    space.touch()  # marking a visit is not worth an error page
+    assert [path.name for path in space.folder.iterdir() if path.name.endswith(".tmp")] == []

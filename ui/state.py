@@ -300,13 +300,22 @@ def keep_zip_run(data) -> tuple[str, bool]:
     Raises:
         RunZipError, WorkspaceError: for a zip that cannot be loaded or a full workspace.
     """
+    from cfcore.data import upload_limits
     from cfcore.runs import content_hash
-    from cfcore.runzip import load_run_from_zip
+    from cfcore.runzip import RunZipError, load_run_from_zip
 
     space = workspace()
     space.check_room()
+    room = min(space.store.max_workspace_bytes - space.used_bytes(), space.store.max_bytes - space.store.used_bytes())
     run_id = new_run_id()
-    run = load_run_from_zip(data, space.run_dir(run_id))
+    try:
+        run = load_run_from_zip(data, space.run_dir(run_id), max_bytes=max(0, room),
+                                max_input_bytes=upload_limits().max_file_bytes)
+    except RunZipError as err:
+        if "would extract to" in str(err):
+            raise RunZipError(f"{err} (the room left in this workspace and on the server); delete some runs on the "
+                              "Compare page first") from None
+        raise
     return _register(space, run_id, run, content_hash(space.run_dir(run_id)))
 
 
