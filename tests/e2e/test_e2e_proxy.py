@@ -103,6 +103,49 @@ def test_the_websocket_upgrade_passes_the_proxy(proxied):
     assert status.startswith("HTTP/1.1 101"), status
 
 
+def _handshake(key: str) -> bytes:
+    return (f"GET /_stcore/stream HTTP/1.1\r\nHost: 127.0.0.1:{PROXY_PORT}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: streamlit\r\n\r\n").encode()
+
+
+def test_one_address_holding_hundreds_of_sockets_leaves_pages_to_everyone_else(proxied):
+    """520 websockets and 200 sockets that never send a request, from 127.0.0.1 (once, with the shipped 1,024
+    worker connections and no per-address limit, 511 websockets shut every other client out); another address,
+    127.0.0.2, still gets the page and its websocket at once. The flood's websockets past the per-address limit
+    are refused with 429."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    flood: list[socket.socket] = []
+    try:
+        statuses = []
+        for _ in range(520):
+            sock = socket.create_connection(("127.0.0.1", PROXY_PORT), timeout=10)
+            flood.append(sock)
+            sock.sendall(_handshake(base64.b64encode(os.urandom(16)).decode()))
+        for sock in flood:
+            statuses.append(sock.recv(4096).decode(errors="replace").split(" ", 2)[1])
+        for _ in range(200):
+            flood.append(socket.create_connection(("127.0.0.1", PROXY_PORT), timeout=10))
+        assert statuses.count("101") <= 64 and statuses.count("429") >= 520 - 64, sorted(set(statuses))
+
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", PROXY_PORT), timeout=5, source_address=("127.0.0.2", 0)) as sock:
+            sock.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{PROXY_PORT}\r\nConnection: close\r\n\r\n".encode())
+            page = sock.recv(4096).decode(errors="replace")
+        with socket.create_connection(("127.0.0.1", PROXY_PORT), timeout=5, source_address=("127.0.0.2", 0)) as sock:
+            sock.sendall(_handshake(base64.b64encode(os.urandom(16)).decode()))
+            upgrade = sock.recv(4096).decode(errors="replace")
+        assert page.startswith("HTTP/1.1 200") and upgrade.startswith("HTTP/1.1 101"), (page[:80], upgrade[:80])
+        assert time.monotonic() - started < 5
+    finally:
+        for sock in flood:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def test_the_service_files_health_probe_passes_against_the_running_app(proxied):
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.read(SERVICE)
