@@ -27,19 +27,43 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(message)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    return value
+# Longest piece of a value the user typed that an error line quotes.
+_SHOWN_CHARS = 40
+# How many movies a listing may ask for, and the largest seed NumPy and the config take.
+MAX_TOP = 1000
+MAX_SEED = 2**31 - 1
+MAX_COUNT = 2**31 - 1
+
+
+def _shown(value: str, limit: int = _SHOWN_CHARS) -> str:
+    """A value the user typed, cut for an error line."""
+    return value if len(value) <= limit else f"{value[:limit]}... ({len(value):,} characters)"
+
+
+def _whole(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number, from ``low`` to ``high`` where given (a config's own bounds check the
+    rest, with their own messages)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {_shown(text)!r}") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low:,} to {high:,}, got {_shown(text)}")
+        return value
+
+    return parse
+
+
+_positive_int = _whole()
 
 
 def _number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, got {_shown(text)!r}") from None
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -89,25 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("explore", help="PCA of a run's movie embeddings and PC rankings")
     p.add_argument("run_dir")
-    p.add_argument("--min-ratings", type=_positive_int, default=20)
-    p.add_argument("--top", type=_positive_int, default=10)
+    p.add_argument("--min-ratings", type=_whole(0, MAX_COUNT), default=20)
+    p.add_argument("--top", type=_whole(1, MAX_TOP), default=10)
     p.add_argument("--centered", action="store_true", help="centre the embeddings before PCA")
     p.add_argument("--projection", choices=["pca", "tsne"],
                    help="also give each movie's place on a 2-D map (movies above --min-ratings)")
-    p.add_argument("--seed", type=_positive_int, default=0, help="t-SNE's seed (default 0)")
+    p.add_argument("--seed", type=_whole(0, MAX_SEED), default=0, help="t-SNE's seed (default 0)")
     p.add_argument("--perplexity", type=_number, default=30, help="t-SNE's perplexity, 5 to 50 (default 30)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("recommend", help="a user's top unseen movies")
     p.add_argument("run_dir")
-    p.add_argument("--user", type=_positive_int, required=True, help="userId")
-    p.add_argument("--top", type=_positive_int, default=10)
+    p.add_argument("--user", type=_whole(0, MAX_COUNT), required=True, help="userId")
+    p.add_argument("--top", type=_whole(1, MAX_TOP), default=10)
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("similarity", help="how alike two runs' movie factors are: linear CKA, neighbour overlap")
     p.add_argument("run_a")
     p.add_argument("run_b")
-    p.add_argument("--min-ratings", type=_positive_int, default=20,
+    p.add_argument("--min-ratings", type=_whole(0, MAX_COUNT), default=20,
                    help="only movies with more than this many ratings in both runs' data (0: every shared movie)")
     p.add_argument("--json", action="store_true")
 
@@ -403,11 +427,6 @@ def _upgrade_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shown(value: str, limit: int = 80) -> str:
-    """A value the user typed, cut for an error line."""
-    return value if len(value) <= limit else f"{value[:limit]}..."
-
-
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean 'the user asked for something wrong'."""
     from cfcore.config import ConfigError
@@ -453,5 +472,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = str(exc)
         else:
             message = f"unexpected {type(exc).__name__}: {exc}"
-        print(f"error: {message.splitlines()[0] if message else type(exc).__name__}", file=sys.stderr)
+        line = message.splitlines()[0] if message.strip() else type(exc).__name__
+        print(f"error: {_shown(line, 300)}", file=sys.stderr)
         return EXIT_USAGE

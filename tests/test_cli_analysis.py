@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -155,3 +156,19 @@ def test_recommend_json_subprocess_keeps_stderr_clean(tiny_run_dir, loaded):
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # TensorFlow's start-up chatter is silenced
     assert len(json.loads(done.stdout)["recommendations"]) == 10
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["explore", "RUN", "--seed", str(2**64)], "--seed: expected a whole number from 0 to 2,147,483,647"),
+    (["explore", "RUN", "--top", "1000000000"], "--top: expected a whole number from 1 to 1,000"),
+    (["explore", "RUN", "--min-ratings", "-5"], "--min-ratings: expected a whole number from 0 to"),
+    (["recommend", "RUN", "--user", "1", "--top", "1000000000000"], "--top: expected a whole number from 1"),
+    (["recommend", "RUN", "--user", "1", "--top", "0"], "--top: expected a whole number from 1"),
+    (["recommend", "RUN", "--user", "1", "--top", "-3"], "--top: expected a whole number from 1"),
+    (["explore", "RUN", "--seed", "9" * 100_000], r"--seed: expected a whole number, got '9{40}\.\.\. "
+                                                  r"\(100,000 characters\)"),
+])
+def test_out_of_range_numbers_are_one_short_error_line(capsys, tiny_run_dir, argv, match):
+    code, out, err = run_cli(capsys, *[str(tiny_run_dir) if a == "RUN" else a for a in argv])
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and err.startswith("error: ")
+    assert re.search(match, err) and len(err) < 300
