@@ -56,9 +56,6 @@ def _whole(low: int | None = None, high: int | None = None) -> Callable[[str], i
     return parse
 
 
-_positive_int = _whole()
-
-
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -89,12 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["article", "fast", "best"], default="article",
                    help="starting settings; explicit flags override them (default: article)")
     p.add_argument("--model", choices=list(MODEL_NAMES))
-    p.add_argument("--dim", type=_positive_int, dest="embedding_dim")
-    p.add_argument("--epochs", type=_positive_int)
-    p.add_argument("--batch-size", type=_positive_int, dest="batch_size")
+    p.add_argument("--dim", type=_whole(), dest="embedding_dim")
+    p.add_argument("--epochs", type=_whole())
+    p.add_argument("--batch-size", type=_whole(), dest="batch_size")
     p.add_argument("--lr", type=_number, dest="learning_rate")
-    p.add_argument("--patience", type=_positive_int, help="early-stopping patience (0: off)")
-    p.add_argument("--seed", type=_positive_int)
+    p.add_argument("--patience", type=_whole(), help="early-stopping patience (0: off)")
+    p.add_argument("--seed", type=_whole())
     p.add_argument("--val-fraction", type=_number, dest="val_fraction")
     p.add_argument("--out", required=True, help="folder to save the run in")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
@@ -105,8 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=list(FACTOR_METHODS), required=True,
                    help="svd: truncated SVD of the bias-free ratings; autorec: an item-based autoencoder; "
                         "implicit: embeddings trained on whether a movie was rated at all")
-    p.add_argument("--dim", type=_positive_int, default=64, dest="embedding_dim", help="number of factors (default 64)")
-    p.add_argument("--seed", type=_positive_int, default=C.DEFAULT_SEED,
+    p.add_argument("--dim", type=_whole(), default=64, dest="embedding_dim", help="number of factors (default 64)")
+    p.add_argument("--seed", type=_whole(), default=C.DEFAULT_SEED,
                    help=f"seed of the split and of the method (default {C.DEFAULT_SEED})")
     p.add_argument("--out", required=True, help="folder to save the run in")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
@@ -131,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("similarity", help="how alike two runs' movie factors are: linear CKA, neighbour overlap")
     p.add_argument("run_a")
     p.add_argument("run_b")
-    p.add_argument("--min-ratings", type=_whole(0, MAX_COUNT), default=20,
+    p.add_argument("--min-ratings", type=_whole(), default=20,
                    help="only movies with more than this many ratings in both runs' data (0: every shared movie)")
     p.add_argument("--json", action="store_true")
 
