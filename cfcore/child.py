@@ -15,6 +15,22 @@ from pathlib import Path
 
 # Where ``-m cfcore...`` resolves, whatever folder the server was started from.
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# Set for a child run_module starts: its standard input is a pipe from the parent that ends when the parent does.
+PARENT_PIPE_ENV = "CFCORE_CHILD_PARENT_PIPE"
+
+
+def exit_with_parent() -> None:
+    """In a child :func:`run_module` started, end this process the moment its parent (the web server) ends, even
+    killed with SIGKILL: the parent's end of the standard input pipe closes, and reading it returns. Does nothing
+    in a process started otherwise (by hand, from a terminal)."""
+    if os.environ.get(PARENT_PIPE_ENV) != "1":
+        return
+
+    def wait_for_parent() -> None:
+        sys.stdin.buffer.read()
+        os._exit(3)  # the work is nobody's any more: no cleanup, the parent's sweep removes its folder
+
+    threading.Thread(target=wait_for_parent, name="cfcore-exit-with-parent", daemon=True).start()
 
 
 @dataclass
@@ -39,12 +55,15 @@ class ChildRun:
 def run_module(module: str, args: list[str], timeout_s: float, on_line: Callable[[str], None] = lambda line: None,
                threads: int = 1, keep: int = 5) -> ChildRun:
     """Run ``python -m module args`` from the package's root with ``threads`` OpenMP threads (the trainer needs the
-    other core), calling ``on_line`` with each line of its output as it comes; kill it after ``timeout_s``."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(threads), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    other core), calling ``on_line`` with each line of its output as it comes; kill it after ``timeout_s``. The
+    child should call :func:`exit_with_parent` first, so it ends with this process."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(threads), "TF_CPP_MIN_LOG_LEVEL": "2",
+           PARENT_PIPE_ENV: "1"}
     lines: collections.deque[str] = collections.deque(maxlen=keep)
     errors: collections.deque[str] = collections.deque(maxlen=keep)
-    with subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, env=env, cwd=PACKAGE_ROOT) as child:
+    # The child's standard input stays open, unwritten, for as long as this process lives (exit_with_parent).
+    with subprocess.Popen([sys.executable, "-m", module, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env, cwd=PACKAGE_ROOT) as child:
         expired = threading.Event()
 
         def kill() -> None:

@@ -30,8 +30,9 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import lsqr
 
 from cfcore.baselines import DEFAULT_BIAS_REG, fit_biases
-from cfcore.child import run_module
+from cfcore.child import exit_with_parent, run_module
 from cfcore.data import Split
+from cfcore.trainer.caps import CapError, JobCaps
 
 FLOAT_BYTES = 4
 BIAS_SWEEPS = 50
@@ -175,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1, help="TensorFlow's threads (default 1)")
     args = parser.parse_args(argv)
+    exit_with_parent()
     if min(args.users, args.movies, args.train, args.dim, args.batch_size, args.steps) < 1:
         print("error: every size must be 1 or more", flush=True)
         return 2
@@ -200,6 +202,7 @@ class CostJob:
     """One measurement under way or done: ``state`` "running", "done" or "failed"."""
 
     key: tuple
+    owner: str = ""
     state: str = "running"
     fraction: float = 0.0
     stage: str = "starting TensorFlow in a child process"
@@ -218,13 +221,18 @@ class CostJobs:
     with one thread (the trainer needs the other core).
     """
 
-    def __init__(self, timeout_s: float = 300.0, keep: int = 16):
+    def __init__(self, timeout_s: float = 300.0, keep: int = 16, caps: JobCaps | None = None):
         self.timeout_s, self.keep = float(timeout_s), int(keep)
         self._jobs: dict[tuple, CostJob] = {}
         self._lock = threading.Lock()
+        self.caps = caps or JobCaps()
+        self.caps.count_with("measurement", self._active_owners)
 
-    def request(self, n_users: int, n_movies: int, n_train: int, dim: int = 64, batch_size: int = 32) -> CostJob:
-        """The measurement for these sizes: the one done or under way, else a new one (never waits)."""
+    def request(self, n_users: int, n_movies: int, n_train: int, dim: int = 64, batch_size: int = 32,
+                owner: str = "") -> CostJob:
+        """The measurement for these sizes: the one done or under way, else a new one for ``owner`` (a
+        workspace) under its cap on jobs of every kind (never waits). A refused one comes back "failed", saying
+        why."""
         key = (int(n_users), int(n_movies), int(n_train), int(dim), int(batch_size))
         with self._lock:
             job = self._jobs.get(key)
@@ -232,12 +240,21 @@ class CostJobs:
                 return job
             if any(not other.finished for other in self._jobs.values()):  # one at a time; ask again later
                 return CostJob(key, state="waiting", stage="waiting for another measurement (about half a minute)")
-            job = CostJob(key)
+        try:
+            self.caps.check(owner, "measurement")
+        except CapError as err:
+            return CostJob(key, owner, state="failed", error=str(err))
+        with self._lock:
+            job = CostJob(key, owner)
             self._jobs[key] = job
             while len(self._jobs) > self.keep:
                 self._jobs.pop(next(iter(self._jobs)))
         threading.Thread(target=self._run, args=(job,), name="cfcore-onehot", daemon=True).start()
         return job
+
+    def _active_owners(self) -> list[str]:
+        with self._lock:
+            return [job.owner for job in self._jobs.values() if not job.finished]
 
     def _run(self, job: CostJob) -> None:
         def follow(line: str) -> None:

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cfcore.child import run_module
+from cfcore.child import exit_with_parent, run_module
+from cfcore.trainer.caps import CapError, JobCaps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,6 +146,7 @@ class MapJob:
     error: str = ""
     started: float = 0.0
     seconds: float = 0.0
+    owner: str = ""
 
     @property
     def finished(self) -> bool:
@@ -157,8 +159,11 @@ class ProjectionJobs:
     Thread-safe; :meth:`request` never waits for a computation.
     """
 
-    def __init__(self, max_running: int = 1, keep: int = 32, timeout_s: float = 600.0, max_waiting: int = 4):
+    def __init__(self, max_running: int = 1, keep: int = 32, timeout_s: float = 600.0, max_waiting: int = 4,
+                 caps: JobCaps | None = None):
         self._slots = threading.Semaphore(max_running)
+        self.caps = caps or JobCaps()
+        self.caps.count_with("map", self._active_owners)
         self._jobs: collections.OrderedDict[str, MapJob] = collections.OrderedDict()
         self._lock = threading.Lock()
         self.keep = int(keep)
@@ -168,11 +173,13 @@ class ProjectionJobs:
         self.max_waiting = int(max_waiting)
         _sweep_stale_folders(2 * self.timeout_s)
 
-    def request(self, vectors: np.ndarray, seed: int, perplexity: float) -> MapJob:
-        """The job for this map: the one computed or under way, else a new one started in the background.
+    def request(self, vectors: np.ndarray, seed: int, perplexity: float, owner: str = "") -> MapJob:
+        """The job for this map: the one computed or under way, else a new one started in the background for
+        ``owner`` (a workspace), under its cap on jobs of every kind.
 
         Raises:
-            ProjectionError: when the settings cannot give a map (checked before anything starts).
+            ProjectionError: when the settings cannot give a map, or the workspace has as many jobs under way as
+                it may (checked before anything starts).
         """
         check_tsne(len(vectors), perplexity)
         key = vectors_key(vectors, seed, perplexity)
@@ -181,11 +188,16 @@ class ProjectionJobs:
             if job is not None:
                 self._jobs.move_to_end(key)
                 return job
+        try:
+            self.caps.check(owner, "map")
+        except CapError as err:
+            raise ProjectionError(str(err)) from None
+        with self._lock:
             waiting = sum(not other.finished for other in self._jobs.values())
             if waiting >= self.max_waiting:
                 raise ProjectionError(f"the server is computing {waiting} other t-SNE maps; try again when they "
                                       "are done (a minute or so), or look at the PCA map meanwhile")
-            job = MapJob(key, len(vectors), int(seed), float(perplexity))
+            job = MapJob(key, len(vectors), int(seed), float(perplexity), owner=owner)
             self._jobs[key] = job
             finished = [name for name, other in self._jobs.items() if other.finished]  # oldest first
             for name in finished[:max(0, len(self._jobs) - self.keep)]:
@@ -193,6 +205,10 @@ class ProjectionJobs:
         data = np.array(vectors, dtype=np.float64)  # a copy: the caller's array may change
         threading.Thread(target=self._run, args=(job, data), name=f"tsne-{key[:8]}", daemon=True).start()
         return job
+
+    def _active_owners(self) -> list[str]:
+        with self._lock:
+            return [job.owner for job in self._jobs.values() if not job.finished]
 
     def get(self, key: str) -> MapJob | None:
         """The job with this key, if it is still remembered."""
@@ -211,6 +227,8 @@ class ProjectionJobs:
             job.state, job.stage, job.started = "running", "finding each movie's neighbours", time.time()
             folder = None
             try:
+                if not self.caps.present(job.owner):
+                    raise ProjectionError("nobody was waiting for it any more; open the map again to compute it")
                 folder = Path(tempfile.mkdtemp(prefix=_FOLDER_PREFIX))
                 np.save(folder / "in.npy", vectors)
                 job.coords = self._child(job, folder)
@@ -262,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--perplexity", type=float, default=DEFAULT_PERPLEXITY)
     args = parser.parse_args(argv)
+    exit_with_parent()
     try:
         coords = tsne_map(np.load(args.vectors, allow_pickle=False), args.seed, args.perplexity, verbose=2)
     except (ProjectionError, OSError, ValueError) as err:

@@ -33,6 +33,8 @@ WORKSPACE_MAX_MB_ENV_VAR = "CFCORE_WORKSPACE_MAX_MB"
 UPLOAD_MAX_MB_ENV_VAR = "CFCORE_UPLOAD_MAX_MB"
 UPLOAD_MAX_ROWS_ENV_VAR = "CFCORE_UPLOAD_MAX_ROWS"
 SHOW_PATHS_ENV_VAR = "CFCORE_SHOW_PATHS"
+CLIENT_MAX_JOBS_ENV_VAR = "CFCORE_CLIENT_MAX_JOBS"
+CLIENT_NEW_WORKSPACES_ENV_VAR = "CFCORE_CLIENT_NEW_WORKSPACES_PER_HOUR"
 
 PROFILES = ("local", "public")
 # What each profile sets, by the variable that overrides it: (local, public). A public server's CPU and memory are
@@ -50,6 +52,10 @@ PROFILE_DEFAULTS: dict[str, tuple] = {
     UPLOAD_MAX_MB_ENV_VAR: (C.UPLOAD_MAX_FILE_BYTES // 2**20, 25),
     UPLOAD_MAX_ROWS_ENV_VAR: (C.UPLOAD_MAX_RATING_ROWS, 1_100_000),
     SHOW_PATHS_ENV_VAR: (True, False),
+    # Per client address (0: no limit): background jobs at once, of every workspace it opened, and workspaces it
+    # may start saving in an hour. A class behind one NAT address on a public server needs them raised.
+    CLIENT_MAX_JOBS_ENV_VAR: (0, 6),
+    CLIENT_NEW_WORKSPACES_ENV_VAR: (0, 30),
 }
 DEFAULT_MAX_TRAININGS = PROFILE_DEFAULTS[MAX_TRAININGS_ENV_VAR][0]
 DEFAULT_MAX_TRAIN_SECONDS = PROFILE_DEFAULTS[MAX_TRAIN_SECONDS_ENV_VAR][0]
@@ -82,6 +88,8 @@ class Settings:
     upload_max_mb: int
     upload_max_rows: int
     show_paths: bool
+    client_max_jobs: int
+    client_new_workspaces_per_hour: int
 
 
 def check_environment(environ: Mapping[str, str] | None = None) -> Settings:
@@ -114,6 +122,8 @@ def check_environment(environ: Mapping[str, str] | None = None) -> Settings:
         upload_max_mb=upload_max_mb(env),
         upload_max_rows=upload_max_rows(env),
         show_paths=show_paths(env),
+        client_max_jobs=client_max_jobs(env),
+        client_new_workspaces_per_hour=client_new_workspaces_per_hour(env),
     )
 
 
@@ -257,6 +267,18 @@ def upload_max_rows(env: Mapping[str, str] | None = None) -> int:
     """``CFCORE_UPLOAD_MAX_ROWS``: the most ratings an uploaded file or run zip may hold (default 2,000,000; public
     1,100,000)."""
     return _bounded(env, UPLOAD_MAX_ROWS_ENV_VAR, int, 1, C.UPLOAD_MAX_RATING_ROWS, "a whole number")
+
+
+def client_max_jobs(env: Mapping[str, str] | None = None) -> int:
+    """``CFCORE_CLIENT_MAX_JOBS``: the most background jobs (trainings, maps, measurements) the workspaces of one
+    client address may have at once (default 0, no limit; public 6)."""
+    return _bounded(env, CLIENT_MAX_JOBS_ENV_VAR, int, 0, 10_000, "a whole number (0: no limit)")
+
+
+def client_new_workspaces_per_hour(env: Mapping[str, str] | None = None) -> int:
+    """``CFCORE_CLIENT_NEW_WORKSPACES_PER_HOUR``: how many new workspaces one client address may start saving in an
+    hour (default 0, no limit; public 30)."""
+    return _bounded(env, CLIENT_NEW_WORKSPACES_ENV_VAR, int, 0, 1_000_000, "a whole number (0: no limit)")
 
 
 def show_paths(env: Mapping[str, str] | None = None) -> bool:

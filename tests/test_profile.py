@@ -26,6 +26,8 @@ def test_each_profile_sets_every_value_of_its_table(tmp_path):
         "CFCORE_WORKSPACE_TTL_DAYS": "workspace_ttl_days", "CFCORE_WORKSPACE_MAX_RUNS": "workspace_max_runs",
         "CFCORE_WORKSPACE_MAX_MB": "workspace_max_mb", "CFCORE_UPLOAD_MAX_MB": "upload_max_mb",
         "CFCORE_UPLOAD_MAX_ROWS": "upload_max_rows", "CFCORE_SHOW_PATHS": "show_paths",
+        "CFCORE_CLIENT_MAX_JOBS": "client_max_jobs",
+        "CFCORE_CLIENT_NEW_WORKSPACES_PER_HOUR": "client_new_workspaces_per_hour",
     }
     assert set(fields) == set(settings.PROFILE_DEFAULTS)
     for name, field in fields.items():
@@ -39,6 +41,7 @@ def test_each_profile_sets_every_value_of_its_table(tmp_path):
     ("CFCORE_WORKSPACE_MAX_RUNS", "5", "workspace_max_runs", 5),
     ("CFCORE_UPLOAD_MAX_MB", "10", "upload_max_mb", 10),
     ("CFCORE_SHOW_PATHS", "1", "show_paths", True),
+    ("CFCORE_CLIENT_MAX_JOBS", "40", "client_max_jobs", 40),
 ])
 def test_a_variable_of_its_own_overrides_the_profile(tmp_path, name, value, field, expected):
     assert getattr(_checked(tmp_path, **PUBLIC, **{name: value}), field) == expected

@@ -134,11 +134,13 @@ def watch(job_ids: list[str], draw: Callable[[list[Job]], None]) -> None:
     the wait at its next redraw.
     """
     in_page_run = True
+    owner = state.workspace_id()
 
     @st.fragment(run_every=POLL_SECONDS)  # the browser's timer only starts the panel's rerun (or restarts it)
     def _live() -> None:
         panel = st.empty()
         while True:
+            services.job_caps().seen(owner)  # a tab watching its jobs wants them; a closed one stops saying so
             current = [j for j in (job(job_id) for job_id in job_ids) if j is not None]
             if all(j.finished for j in current):
                 st.rerun()  # a full run collects the finished runs and shows the results

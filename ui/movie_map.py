@@ -99,7 +99,7 @@ def _tsne(run: Run, movies: pd.DataFrame, seed: int, perplexity: float) -> pd.Da
     """The movies with their t-SNE place, or None (and a progress bar) while the map is being computed."""
     vectors = run.embeddings.movie[movies.index.to_numpy()]
     try:
-        job = services.projections().request(vectors, seed, perplexity)
+        job = services.projections().request(vectors, seed, perplexity, owner=state.workspace_id())
     except ProjectionError as err:
         st.info(f"No t-SNE map: {md(err)}.")
         return None

@@ -7,7 +7,7 @@ import streamlit as st
 
 from cfcore.data import Dataset, Split
 from cfcore.text import md
-from ui import services
+from ui import services, state
 
 POLL_SECONDS = 1.0
 SIDES = ("lookup", "one-hot")
@@ -41,7 +41,7 @@ def panel(dataset: Dataset, split: Split, key: str) -> None:
             st.session_state[key] = sizes
             st.rerun()
         return
-    job = services.onehot_costs().request(*sizes)
+    job = services.onehot_costs().request(*sizes, owner=state.workspace_id())
     if not job.finished:
         _poll(sizes)
         return
@@ -55,7 +55,7 @@ def panel(dataset: Dataset, split: Split, key: str) -> None:
 
 @st.fragment(run_every=POLL_SECONDS)
 def _poll(sizes: tuple) -> None:
-    job = services.onehot_costs().request(*sizes)
+    job = services.onehot_costs().request(*sizes, owner=state.workspace_id())
     if job.finished:
         st.rerun()
     st.progress(job.fraction, text=md(job.stage))

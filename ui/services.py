@@ -19,6 +19,7 @@ from cfcore.data import Dataset, load_dataset
 from cfcore.projection import ProjectionJobs
 from cfcore.runs import RunCache, content_hash
 from cfcore.text import server_text
+from cfcore.trainer.caps import JobCaps
 from cfcore.trainer.jobs import Job, TrainingManager, backend_train_fn
 from cfcore.trainer.local import LocalTrainer
 from cfcore.workspace import WorkspaceStore
@@ -95,10 +96,18 @@ def _store(configured: str) -> WorkspaceStore:
 
 
 @st.cache_resource(show_spinner=False)
+def job_caps() -> JobCaps:
+    """One cap per workspace over every kind of background job (trainings, maps, measurements), one per client
+    address on a public server (``CFCORE_CLIENT_MAX_JOBS``), and which workspaces still have a page open."""
+    return JobCaps(max_per_client=settings.client_max_jobs())
+
+
+@st.cache_resource(show_spinner=False)
 def training_manager() -> TrainingManager:
     """The process-wide manager; a job's owner is its workspace's id."""
     backend = trainer()
     return TrainingManager(
+        caps=job_caps(),
         max_concurrent=settings.max_trainings(), max_seconds=settings.max_train_seconds(),
         train_fn=backend_train_fn(backend, settings.state_folder() / "datasets"), on_change=_record_job,
         capacity=getattr(backend, "capacity", None),  # a cluster's CPUs; the local trainer has CFCORE_MAX_TRAININGS
@@ -129,7 +138,7 @@ def _record_job(job: Job, event: str) -> None:
 def projections() -> ProjectionJobs:
     """t-SNE maps for every session of this server, each computed once in a child process, one at a time (the
     trainer needs the other core); any session asking for the same map gets the same job."""
-    return ProjectionJobs(max_running=1)
+    return ProjectionJobs(max_running=1, caps=job_caps())
 
 
 @st.cache_resource(show_spinner=False)
@@ -138,7 +147,7 @@ def onehot_costs():
     made once per set of sizes in a child process (TensorFlow stays out of the server)."""
     from cfcore.onehot import CostJobs
 
-    return CostJobs()
+    return CostJobs(caps=job_caps())
 
 
 def onehot_linear(dataset: Dataset, split):

@@ -50,6 +50,7 @@ def init_session() -> None:
     """Open this session's workspace and create every key the pages rely on (idempotent; app.py calls it first)."""
     leave_pages_folder_mode()
     workspace = _open_workspace()
+    services.job_caps().seen(workspace.id, client_address())
     if st.query_params.get(WS_PARAM) != workspace.id:
         st.query_params[WS_PARAM] = workspace.id  # kept in the URL across page switches and reruns
     st.session_state.setdefault("dataset", None)
@@ -94,6 +95,18 @@ def workspace() -> Workspace:
 def workspace_id() -> str:
     """This session's workspace id: the owner of its training jobs."""
     return workspace().id
+
+
+def client_address() -> str:
+    """The visitor's address: Streamlit's, or behind a proxy on this machine (deploy/nginx.conf) the address the
+    proxy saw, which it passes in ``X-Real-IP``; "" when unknown (a test, a script)."""
+    try:
+        address = st.context.ip_address or ""
+        if address in ("127.0.0.1", "::1", "localhost"):
+            address = str(st.context.headers.get("X-Real-Ip") or address)
+    except Exception:  # noqa: BLE001 - outside a browser session (AppTest) there is no context
+        return ""
+    return address[:64]
 
 
 def workspace_link() -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cfcore import settings
 from cfcore.config import TrainConfig, check_work
+from cfcore.trainer.caps import CapError, JobCaps
 
 if TYPE_CHECKING:  # the real imports would pull in TensorFlow
     from cfcore.data import Dataset, Split
@@ -29,10 +30,6 @@ _LOG = logging.getLogger(__name__)
 
 DEFAULT_MAX_TRAININGS = settings.DEFAULT_MAX_TRAININGS
 DEFAULT_MAX_QUEUE = 20
-# Per owner (a workspace): one training running and one waiting, whatever page asked. A closed tab's
-# trainings used to hold every slot while other visitors waited.
-MAX_RUNNING_PER_OWNER = 1
-MAX_QUEUED_PER_OWNER = 1
 # A running job reports "epoch" at least this often, even within a long epoch (a heartbeat for its record).
 HEARTBEAT_S = 30.0
 # Finished trainings kept for an identical request to reuse at once.
@@ -208,6 +205,9 @@ class TrainingManager:
             is kept and the job says ``time_limited``.
         join: Whether identical requests share one training (and a just-finished one is reused). Only for a
             ``train_fn`` that is deterministic: the backends' compiled loop is (tests/test_jobs_joining.py).
+        caps: The per-workspace (and per-client) cap over every kind of job, shared with the other job runners,
+            and who is still there: a queued training none of whose owners has a page open is dropped. None: a
+            cap of this manager's own.
     """
 
     def __init__(
@@ -219,6 +219,7 @@ class TrainingManager:
         max_seconds: float = settings.DEFAULT_MAX_TRAIN_SECONDS,
         capacity: Callable[[], int] | None = None,
         join: bool = False,
+        caps: JobCaps | None = None,
     ):
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent must be at least 1. Received: max_concurrent={max_concurrent}")
@@ -233,7 +234,10 @@ class TrainingManager:
         self.join = bool(join)
         self._train_fn = train_fn
         self._on_change = on_change
-        self._lock = threading.Lock()
+        # Reentrant: the caps count this manager's jobs (under this lock) while submit holds it.
+        self._lock = threading.RLock()
+        self.caps = caps or JobCaps()
+        self.caps.count_with("training", self._active_owners)
         self._jobs: dict[str, Job] = {}  # requests, by id
         self._queue: list[Job] = []  # trainings waiting
         self._running: set[Job] = set()  # trainings running
@@ -287,14 +291,13 @@ class TrainingManager:
             identity = training_identity(dataset.fingerprint, config, split.val_rows)
         job = Job(id=uuid.uuid4().hex, owner=str(owner), config=config, dataset=dataset, split=split,
                   name=name or config.model, out_dir=out_dir, purpose=purpose, identity=identity, _manager=self)
+        self._drop_abandoned()
         with self._lock:
             self._prune_locked()
-            mine = [other for other in self._jobs.values() if other.owner == str(owner) and other.active]
-            running = sum(other.state == RUNNING for other in mine)
-            if running >= MAX_RUNNING_PER_OWNER and len(mine) - running >= MAX_QUEUED_PER_OWNER:
-                raise JobError(
-                    "you already have a training running and one waiting; stop one or let it finish first"
-                )
+            try:
+                self.caps.check(str(owner), "training")
+            except CapError as err:
+                raise JobError(str(err)) from None
             finished = self._finished.get(identity) if identity and reuse else None
             training = None if finished else self._training_for_locked(identity)
             if finished is None and training is None:
@@ -318,6 +321,20 @@ class TrainingManager:
         if finished is not None:
             self._hand_over(job, finished, reused=True)
         return job
+
+    def _active_owners(self) -> list[str]:
+        with self._lock:
+            return [job.owner for job in self._jobs.values() if job.active]
+
+    def _drop_abandoned(self) -> None:
+        """Stop the queued trainings none of whose owners has had a page open lately (closed tabs): they would
+        hold the queue for visitors who are there."""
+        with self._lock:
+            gone = [w for t in self._queue for w in t._watchers
+                    if not any(self.caps.present(other.owner) for other in t._watchers)]
+        for job in gone:
+            _LOG.info("dropping queued training %s: its workspace has no page open", job.id[:8])
+            self._stop(job)
 
     def _training_for_locked(self, identity: str) -> Job | None:
         if not identity:
@@ -472,6 +489,7 @@ class TrainingManager:
         # The training's own folder is scratch: every watcher has its copy now.
         for old in dropped + ([] if kept or run is None else [run]):
             _remove_scratch(old)
+        self._drop_abandoned()
         with self._lock:
             self._start_next_locked()
 
