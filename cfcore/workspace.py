@@ -9,7 +9,8 @@ On disk, under the state folder (``CFCORE_STATE_DIR``)::
     shared/<token>/                    a run copied for a read-only "share this run" link
 
 An id is ``secrets.token_urlsafe(24)`` (192 bits) and must match :data:`ID_PATTERN` before it touches a path;
-anything else (malformed, unknown, made up) opens nothing. Every JSON write is atomic (a temporary name, then a
+anything else (malformed, unknown, made up) opens nothing. A new workspace's folder is made by its first save.
+Every JSON write is atomic (a temporary name, then a
 rename). Caps: ``max_runs`` runs and ``max_workspace_bytes`` per workspace; the whole store at most
 ``max_bytes`` (least recently seen workspaces go first) and workspaces unseen for ``ttl_seconds`` are deleted.
 No Streamlit and no TensorFlow here.
@@ -163,10 +164,24 @@ def _process_exists(pid: int) -> bool:
 class Workspace:
     """One workspace's folder. Thread-safe for the sessions of one server process."""
 
-    def __init__(self, store: WorkspaceStore, ws_id: str):
-        self.store, self.id = store, ws_id
+    def __init__(self, store: WorkspaceStore, ws_id: str, client: str = ""):
+        self.store, self.id, self.client = store, ws_id, client
         self.folder = store.root / "workspaces" / ws_id
         self._lock = store._lock_for(ws_id)
+
+    @property
+    def exists(self) -> bool:
+        """Whether it has saved anything yet: a new workspace's folder is made by its first save."""
+        return (self.folder / "workspace.json").is_file()
+
+    def ensure(self) -> None:
+        """Make the workspace's folder now, ahead of files written into it (a run, an uploaded dataset).
+
+        Raises:
+            WorkspaceError: when its client address has started too many workspaces lately, or the disk fails.
+        """
+        if not self.exists:
+            self.update()
 
     # -- workspace.json -------------------------------------------------------------
 
@@ -179,8 +194,13 @@ class Workspace:
         return value
 
     def update(self, **changes) -> dict:
-        """Merge ``changes`` into workspace.json (atomically) and return the new state."""
+        """Merge ``changes`` into workspace.json (atomically) and return the new state; the first save makes the
+        workspace's folder (see :meth:`WorkspaceStore.create`)."""
         with self._lock:
+            if not self.exists:
+                self.store.admit(self)
+                self.runs_dir.mkdir(parents=True, exist_ok=True)
+                changes = {"created": time.time(), **changes}
             value = self.state()
             value.update(changes)
             value["last_seen"] = time.time()
@@ -188,8 +208,9 @@ class Workspace:
             return value
 
     def touch(self) -> None:
-        """Mark the workspace as used now (at most once a minute; a full disk only delays it)."""
-        if time.time() - float(self.state().get("last_seen", 0)) > _TOUCH_EVERY_S:
+        """Mark the workspace as used now (at most once a minute; a full disk only delays it). A workspace that
+        saved nothing yet stays without a folder."""
+        if self.exists and time.time() - float(self.state().get("last_seen", 0)) > _TOUCH_EVERY_S:
             try:
                 self.update()
             except WorkspaceError:
@@ -234,6 +255,7 @@ class Workspace:
             raise WorkspaceError(f"this workspace uses {wanted}, over its {max_bytes / 2**20:,.0f} MB; delete some "
                                  "runs on the Compare page first")
         self.store.check_room(more_bytes)
+        self.ensure()  # whatever passed these checks is about to be written here
 
     def register_run(self, run_id: str, name: str, content_hash: str = "") -> None:
         """Record a run folder's display name (and content hash) in workspace.json."""
@@ -289,6 +311,7 @@ class Workspace:
 
     def record_job(self, job_id: str, name: str, config: dict, history: list) -> None:
         """Write (or update) the job file of a training under way."""
+        self.ensure()
         folder = self.folder / "jobs"
         folder.mkdir(parents=True, exist_ok=True)
         previous = _read_json(folder / f"{job_id}.json") or {}
@@ -335,16 +358,21 @@ class WorkspaceStore:
         max_workspace_bytes: The most disk one workspace may use (``CFCORE_WORKSPACE_MAX_MB``), the runs it
             shared included.
         max_shares: The most "share this run" links one workspace keeps.
+        max_new_per_hour: How many new workspaces one client address may start saving in an hour
+            (``CFCORE_CLIENT_NEW_WORKSPACES_PER_HOUR``; 0: no limit).
     """
 
     def __init__(self, root: str | Path, max_bytes: int = 2048 * 2**20, ttl_seconds: float = 14 * 86400,
-                 max_runs: int = 50, max_workspace_bytes: int = 200 * 2**20, max_shares: int = MAX_SHARES):
+                 max_runs: int = 50, max_workspace_bytes: int = 200 * 2**20, max_shares: int = MAX_SHARES,
+                 max_new_per_hour: int = 0):
         self.root = Path(root)
         self.max_bytes = int(max_bytes)
         self.ttl_seconds = float(ttl_seconds)
         self.max_runs = int(max_runs)
         self.max_workspace_bytes = int(max_workspace_bytes)
         self.max_shares = int(max_shares)
+        self.max_new_per_hour = int(max_new_per_hour)
+        self._created_by_client: dict[str, list[float]] = {}
         self._locks: dict[str, threading.RLock] = {}
         self._locks_lock = threading.Lock()
         self._last_sweep = 0.0
@@ -353,14 +381,41 @@ class WorkspaceStore:
         with self._locks_lock:
             return self._locks.setdefault(ws_id, threading.RLock())
 
-    def create(self) -> Workspace:
-        """A new, empty workspace (and, at most once an hour, a :meth:`sweep` of the old ones first)."""
+    def begin(self, client: str = "") -> Workspace:
+        """A new, empty workspace for a visitor from address ``client`` (and, at most once an hour, a :meth:`sweep`
+        of the old ones first). Nothing is written until it first saves something: a visitor who only looks
+        costs no disk, and its id opens nothing until then."""
         if time.time() - self._last_sweep > _SWEEP_EVERY_S:
             self.sweep()
-        workspace = Workspace(self, new_id())
-        workspace.runs_dir.mkdir(parents=True)
-        workspace.update(created=time.time())
+        return Workspace(self, new_id(), client)
+
+    def create(self, client: str = "") -> Workspace:
+        """A new workspace, saved at once (:meth:`begin`, then its first save)."""
+        workspace = self.begin(client)
+        workspace.ensure()
         return workspace
+
+    def unsaved(self, ws_id: object, client: str = "") -> Workspace | None:
+        """The workspace :meth:`begin` gave this session, before its first save (None for a malformed id). Only
+        for the id the server itself handed out: a visitor's link opens through :meth:`open`."""
+        return Workspace(self, ws_id, client) if isinstance(ws_id, str) and ID_PATTERN.fullmatch(ws_id) else None
+
+    def admit(self, workspace: Workspace) -> None:
+        """Let a new workspace make its folder, unless its client address started :attr:`max_new_per_hour`
+        workspaces in the last hour (a public server's limit; 0: none).
+
+        Raises:
+            WorkspaceError: saying why and what to do instead.
+        """
+        if not self.max_new_per_hour or not workspace.client:
+            return
+        now = time.monotonic()
+        with self._locks_lock:
+            recent = [t for t in self._created_by_client.get(workspace.client, []) if now - t < 3600.0]
+            if len(recent) >= self.max_new_per_hour:
+                raise WorkspaceError(f"your network address started {len(recent)} workspaces in the last hour, the "
+                                     "most it may; keep using one you have (its link is in the address bar)")
+            self._created_by_client[workspace.client] = [*recent, now]
 
     def open(self, value: object) -> Workspace | None:
         """The workspace with id ``value``, or None when ``value`` is not a well-formed id of an existing one."""

@@ -5,6 +5,7 @@ and shares runs."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -167,3 +168,37 @@ def test_an_unusable_state_folder_is_one_readable_message(data_env, tmp_path, mo
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60).run()
     assert not at.exception
     assert "misconfigured" in at.error[0].value and "cannot write there" in at.error[0].value
+
+
+@pytest.mark.parametrize("page", [None, "pages/data.py", "pages/train.py", "pages/embeddings.py",
+                                  "pages/recommend.py", "pages/compare.py"])
+def test_a_visitor_who_only_looks_makes_no_workspace_folder(data_env, page):
+    """300 bare sessions once made 307 workspace folders, each kept until the TTL."""
+    store = W.WorkspaceStore(os.environ["CFCORE_STATE_DIR"])
+    at = open_app(page=page)
+    assert store.ids() == []
+    assert store.open(at.session_state["ws_id"]) is None  # its id opens nothing until it saves something
+
+
+def test_a_workspace_is_made_by_its_first_save_and_keeps_the_data_chosen_before(data_env, tiny_run_dir):
+    from cfcore.runzip import export_run_zip
+
+    store = W.WorkspaceStore(os.environ["CFCORE_STATE_DIR"])
+    at = open_app(page="pages/compare.py")
+    at.file_uploader(key="cmp_upload").set_value(("tiny.zip", export_run_zip(tiny_run_dir), "application/zip")).run()
+    at.button(key="cmp_load_zip").click().run()
+    assert not at.exception and store.ids() == [at.session_state["ws_id"]]
+    assert workspace_run_names(at.session_state["ws_id"])
+
+
+def test_new_workspaces_per_client_address_are_limited():
+    import tempfile
+
+    store = W.WorkspaceStore(tempfile.mkdtemp(prefix="cfcore-test-state-"), max_new_per_hour=2)
+    for _ in range(2):
+        store.begin(client="203.0.113.9").ensure()
+    with pytest.raises(W.WorkspaceError, match="started 2 workspaces in the last hour"):
+        store.begin(client="203.0.113.9").ensure()
+    store.begin(client="198.51.100.4").ensure()  # another address is not held back
+    looking = store.begin(client="203.0.113.9")  # looking around costs nothing and is never refused
+    assert not looking.exists and len(store.ids()) == 3

@@ -89,7 +89,8 @@ def _store(configured: str) -> WorkspaceStore:
     workspaces = WorkspaceStore(root, max_bytes=settings.state_max_mb() * 2**20,
                                 ttl_seconds=settings.workspace_ttl_days() * 86400,
                                 max_runs=settings.workspace_max_runs(),
-                                max_workspace_bytes=settings.workspace_max_mb() * 2**20)
+                                max_workspace_bytes=settings.workspace_max_mb() * 2**20,
+                                max_new_per_hour=settings.client_new_workspaces_per_hour())
     (root / "workspaces").mkdir(parents=True, exist_ok=True)
     workspaces.sweep()
     return workspaces

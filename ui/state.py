@@ -11,6 +11,7 @@ Session keys (all set here):
     ``active_run``      the name of the active run
     ``share_config``, ``share_user``, ``share_movie``, ``share_view``  what a shared link asked for, read once
     ``_restored``       the workspace's saved choices have been put into this session
+    ``_dataset_choice`` the dataset chosen, kept for a workspace that saves it with its first save
     ``data_source``, ``data_loaded_key``  the Data page's choice, set here too when a workspace is restored
 The widget values in :data:`PERSISTED_WIDGETS` (and keys starting with :data:`PERSISTED_PREFIXES`) are saved to
 the workspace after each run (:func:`save_workspace`) and restored in a new session.
@@ -18,6 +19,7 @@ the workspace after each run (:func:`save_workspace`) and restored in a new sess
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -34,6 +36,7 @@ from cfcore.workspace import Workspace, WorkspaceError, new_run_id
 from ui import services
 from ui.streamlit_fixes import leave_pages_folder_mode
 
+_LOG = logging.getLogger(__name__)
 WS_PARAM = "ws"
 SHARED_RUN_PARAM = "shared_run"
 DEFAULT_SPLIT = {"val_fraction": 0.2, "seed": C.DEFAULT_SEED}
@@ -71,13 +74,15 @@ def init_session() -> None:
 
 def _open_workspace() -> Workspace:
     store = services.store()
-    current = store.open(st.session_state.get("ws_id"))
+    mine = st.session_state.get("ws_id")
+    # This session's workspace: saved already, or new and not yet saved (its folder comes with its first save).
+    current = store.open(mine) or store.unsaved(mine, client_address())
     asked = st.query_params.get(WS_PARAM)
     if current is not None and asked in (None, current.id):
         return current
     workspace = store.open(asked)
     if workspace is None:
-        workspace = store.create()
+        workspace = store.begin(client_address())
     if st.session_state.get("ws_id") not in (None, workspace.id):
         # Another workspace's link in this tab: start over from that workspace's saved state.
         for key in ("dataset", "active_run", "_restored"):
@@ -87,7 +92,8 @@ def _open_workspace() -> Workspace:
 
 
 def workspace() -> Workspace:
-    """This session's workspace."""
+    """This session's workspace (see :meth:`cfcore.workspace.WorkspaceStore.create`: a new one has no folder until
+    it saves something)."""
     init_session()
     return services.store().open(st.session_state["ws_id"]) or _open_workspace()
 
@@ -166,9 +172,17 @@ def save_workspace() -> None:
     if st.session_state.get("_saved_snapshot") == snapshot:
         return
     space = services.store().open(st.session_state["ws_id"])
-    if space is not None:
-        space.update(widgets=widgets, split=split)
-        st.session_state["_saved_snapshot"] = snapshot
+    if space is None:  # nothing saved yet: selections alone do not make a workspace
+        return
+    changes = {"widgets": widgets, "split": split}
+    if space.state().get("dataset") is None and st.session_state.get("_dataset_choice"):
+        changes["dataset"] = st.session_state["_dataset_choice"]  # chosen before the workspace had a folder
+    try:
+        space.update(**changes)
+    except WorkspaceError as err:  # a full disk: the page keeps working, the selections are saved next time
+        _LOG.warning("could not save workspace %s: %s", space.id[:6], err)
+        return
+    st.session_state["_saved_snapshot"] = snapshot
 
 
 def _plain(value: Any) -> Any:
@@ -204,9 +218,12 @@ def set_dataset(dataset: Dataset, path: str | None = None) -> None:
     if path is not None:
         choice = {"kind": "path", "path": path}
     else:
+        space.ensure()
         save_dataset_file(dataset, space.dataset_file(dataset.fingerprint))
         choice = {"kind": "file", "fingerprint": dataset.fingerprint}
-    space.update(dataset=choice)
+    st.session_state["_dataset_choice"] = choice
+    if space.exists or path is None:  # a dataset on the server's disk alone does not make a workspace
+        space.update(dataset=choice)
     from ui.sidebar import refresh_dataset
 
     refresh_dataset(dataset)
