@@ -29,6 +29,11 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+
+try:
+    import fcntl
+except ImportError:  # Windows: one server process per state folder there
+    fcntl = None
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +65,36 @@ def _link_or_copy(source: str, target: str) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+
+
+class WorkspaceLock:
+    """One workspace's lock for the threads of this process and, through ``flock`` on its ``.lock`` file, for the
+    other server processes (replicas) using the same state folder. Reentrant within a thread."""
+
+    def __init__(self, folder: Path):
+        self._folder = folder
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._file = None
+
+    def __enter__(self) -> WorkspaceLock:
+        self._threads.acquire()
+        if self._depth == 0 and fcntl is not None and self._folder.is_dir():
+            try:
+                self._file = open(self._folder / ".lock", "a+b")  # noqa: SIM115 - held until __exit__
+                fcntl.flock(self._file, fcntl.LOCK_EX)
+            except OSError:  # a full or read-only disk: the threads' lock still holds
+                self._file = None
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+        self._threads.release()
 
 
 class WorkspaceError(ValueError):
@@ -96,6 +131,17 @@ def _write_json(path: Path, value) -> None:
         temporary.unlink(missing_ok=True)
         raise WorkspaceError(f"could not save ({err.strerror or type(err).__name__}); the server's disk may be "
                              "full. What is already saved stays available") from None
+
+
+def free_name(name: str, taken: set[str]) -> str:
+    """``name``, or where it is taken the same model's first free number: "svd #2" -> "svd #3"."""
+    if name not in taken:
+        return name
+    model = re.sub(r" #\d+$", "", name)
+    number = 1
+    while f"{model} #{number}" in taken:
+        number += 1
+    return f"{model} #{number}"
 
 
 def _read_json(path: Path) -> dict | None:
@@ -257,18 +303,30 @@ class Workspace:
         self.store.check_room(more_bytes)
         self.ensure()  # whatever passed these checks is about to be written here
 
-    def register_run(self, run_id: str, name: str, content_hash: str = "") -> None:
-        """Record a run folder's display name (and content hash) in workspace.json."""
+    def register_run(self, run_id: str, name: str, content_hash: str = "") -> str:
+        """Record a run folder's display name (and content hash) in workspace.json; returns the name given, which
+        is ``name`` or, when another run of this workspace has it, its model's next free number ("svd #3")."""
         with self._lock:
             runs = self.state()["runs"]
-            runs[run_id] = {"name": name, "hidden": False, "hash": content_hash}
+            taken = {str(info.get("name")) for other, info in runs.items() if other != run_id}
+            runs[run_id] = {"name": free_name(name, taken), "hidden": False, "hash": content_hash}
             self.update(runs=runs)
+            return runs[run_id]["name"]
 
     def run_names(self) -> dict[str, str]:
         """Run id -> display name for every complete run folder; a folder workspace.json does not know (a crash
-        between save and record) gets its model's name."""
+        between save and record) is recorded now under its model's next free name."""
         known = self.state()["runs"]
-        return {run_id: str(known.get(run_id, {}).get("name") or f"run {run_id[-8:]}") for run_id in self.run_ids()}
+        for run_id in self.run_ids():
+            if not known.get(run_id, {}).get("name"):
+                model = str((_read_json(self.runs_dir / run_id / "config.json") or {}).get("model") or "run")[:40]
+                try:
+                    self.register_run(run_id, f"{model} #1")
+                except WorkspaceError:  # a full disk: name it for now, record it later
+                    known[run_id] = {"name": free_name(f"{model} #1", {str(i.get("name")) for i in known.values()})}
+                else:
+                    known = self.state()["runs"]
+        return {run_id: str(known[run_id]["name"]) for run_id in self.run_ids()}
 
     def hidden_runs(self) -> set[str]:
         return {run_id for run_id, info in self.state()["runs"].items() if info.get("hidden")}
@@ -373,13 +431,15 @@ class WorkspaceStore:
         self.max_shares = int(max_shares)
         self.max_new_per_hour = int(max_new_per_hour)
         self._created_by_client: dict[str, list[float]] = {}
-        self._locks: dict[str, threading.RLock] = {}
+        self._locks: dict[str, WorkspaceLock] = {}
         self._locks_lock = threading.Lock()
         self._last_sweep = 0.0
 
-    def _lock_for(self, ws_id: str) -> threading.RLock:
+    def _lock_for(self, ws_id: str) -> WorkspaceLock:
         with self._locks_lock:
-            return self._locks.setdefault(ws_id, threading.RLock())
+            if ws_id not in self._locks:
+                self._locks[ws_id] = WorkspaceLock(self.root / "workspaces" / ws_id)
+            return self._locks[ws_id]
 
     def begin(self, client: str = "") -> Workspace:
         """A new, empty workspace for a visitor from address ``client`` (and, at most once an hour, a :meth:`sweep`

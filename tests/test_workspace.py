@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from pathlib import Path
 
 import pytest
 
 from cfcore import workspace as W
 from cfcore.workspace import WorkspaceError, WorkspaceStore
+from tests.conftest import wait_for
 
 
 @pytest.fixture
@@ -47,7 +49,8 @@ def test_runs_are_listed_oldest_first_and_half_saved_folders_are_not_runs(store,
     shutil.copytree(tiny_run_dir, space.runs_dir / f"{ids[0]}.tmp-abc")  # a save under way
     space.register_run(ids[1], "named")
     assert space.run_ids() == ids
-    assert space.run_names()[ids[1]] == "named" and space.run_names()[ids[0]].startswith("run ")
+    # An unrecorded folder (a crash between save and record) gets its model's name.
+    assert space.run_names()[ids[1]] == "named" and space.run_names()[ids[0]] == "dot_with_bias #1"
     with pytest.raises(WorkspaceError):
         space.run_dir("../../etc")
 
@@ -208,3 +211,37 @@ def test_a_failed_save_leaves_no_temporary_file_and_says_so(store, monkeypatch):
         space.update(active_run="x")
     space.touch()  # marking a visit is not worth an error page
     assert [path.name for path in space.folder.iterdir() if path.name.endswith(".tmp")] == []
+
+
+def test_runs_registered_at_once_from_threads_and_processes_get_distinct_names(store, tmp_path):
+    """30 simultaneous loads into one workspace once gave two runs one name (and two tabs an exception); server
+    processes sharing the state folder (replicas) lost each other's records."""
+    import subprocess
+    import sys
+
+    space = store.create()
+    go = tmp_path / "go"
+    script = ("import sys, time\nfrom pathlib import Path\nsys.path.insert(0, sys.argv[1])\n"
+              "from cfcore import workspace as W\n"
+              "space = W.WorkspaceStore(sys.argv[2]).open(sys.argv[3])\n"
+              "Path(sys.argv[4] + sys.argv[5]).touch()\n"
+              "while not Path(sys.argv[4]).exists():\n    time.sleep(0.005)\n"
+              "for _ in range(15):\n    space.register_run(W.new_run_id(), 'dot_with_bias #1')\n")
+    repo = str(Path(__file__).resolve().parent.parent)
+    writers = [subprocess.Popen([sys.executable, "-c", script, repo, str(store.root), space.id, str(go), f"-{n}"])
+               for n in range(3)]
+    assert wait_for(lambda: all((tmp_path / f"go-{n}").exists() for n in range(3)), timeout=60)
+    go.touch()  # all three start writing at once
+    assert all(writer.wait(timeout=60) == 0 for writer in writers)
+    names = [info["name"] for info in space.state()["runs"].values()]
+    assert len(names) == 45 and set(names) == {f"dot_with_bias #{n}" for n in range(1, 46)}
+
+
+def test_a_run_folder_the_workspace_never_named_gets_its_models_name(store, tiny_run_dir):
+    """A kill -9 between a zip's move into the workspace and its record once left "run a8c52358"."""
+    space = store.create()
+    space.register_run(W.new_run_id(), "dot_with_bias #1")
+    orphan = W.new_run_id()
+    shutil.copytree(tiny_run_dir, space.run_dir(orphan))
+    assert space.run_names()[orphan] == "dot_with_bias #2"
+    assert space.state()["runs"][orphan]["name"] == "dot_with_bias #2"  # recorded, so it stays

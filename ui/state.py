@@ -376,8 +376,7 @@ def _register(space: Workspace, run_id: str, run: Run, digest: str) -> tuple[str
     if existing is not None and existing != run_id:
         shutil.rmtree(space.run_dir(run_id), ignore_errors=True)
         return space.run_names()[existing], False
-    name = next_run_name(run.config.model)
-    space.register_run(run_id, name, digest)
+    name = space.register_run(run_id, next_run_name(run.config.model), digest)
     if current_dataset() is None:
         set_dataset(run.dataset)
     set_active_run(name)
