@@ -27,7 +27,10 @@ def exit_with_parent() -> None:
         return
 
     def wait_for_parent() -> None:
-        sys.stdin.buffer.read()
+        # The raw descriptor, not sys.stdin: a daemon thread blocked in a buffered read aborts the interpreter's
+        # shutdown when the work ends normally.
+        while os.read(0, 4096):
+            pass
         os._exit(3)  # the work is nobody's any more: no cleanup, the parent's sweep removes its folder
 
     threading.Thread(target=wait_for_parent, name="cfcore-exit-with-parent", daemon=True).start()
