@@ -5,7 +5,7 @@ import streamlit as st
 from cfcore import baselines, beyond
 from cfcore.config import FACTOR_DESCRIPTIONS, FACTOR_LABELS, FACTOR_METHODS, ConfigError, check_work, factor_config
 from cfcore.data import split_dataset
-from cfcore.text import count, md
+from cfcore.text import count, md, server_text
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
 from ui import job_panel, onehot_panel, representations, services, state
@@ -68,7 +68,7 @@ elif st.button(f"Compute {FACTOR_LABELS[method]}", key="bey_compute", type="prim
                             dataset.n_users, dataset.n_movies)
         job_panel.submit(dataset, config, split, PURPOSE)
     except (JobError, ConfigError, WorkspaceError) as err:
-        st.error(md(err))
+        st.error(md(server_text(err)))
     else:
         st.rerun()
 if failure := job_panel.describe_failure(PURPOSE):

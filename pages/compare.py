@@ -146,7 +146,7 @@ with folder_tab:
             st.success(f"Added {count(len(added), 'run')}; {count(here, 'run')} {'was' if here == 1 else 'were'} "
                        "here already.")
             for problem in problems:
-                st.error(md(problem))
+                st.error(md(server_text(problem)))
 with zip_tab:
     upload = st.file_uploader('A run zip (the "Whole run" download above)', type="zip", key="cmp_upload",
                               max_upload_size=settings.upload_max_mb())
@@ -155,6 +155,6 @@ with zip_tab:
             with st.spinner("Checking and loading..."):
                 result = state.keep_zip_run(upload)  # checked in a scratch folder, then moved into the workspace
         except (RunZipError, WorkspaceError) as err:
-            st.error(f"That zip could not be loaded: {md(err)}")
+            st.error(f"That zip could not be loaded: {md(server_text(err))}")
         else:
             _loaded(*result)

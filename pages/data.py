@@ -53,7 +53,7 @@ def _show_failure(key: tuple) -> bool:
     failed = st.session_state.get("data_failed")
     if not failed or failed[0] != key:
         return False
-    st.error(md(failed[1]))
+    st.error(md(server_text(failed[1])))
     if key[0] == "path":
         st.info("Other ways in: choose **Upload** above and give your own ratings.csv and movies.csv (the "
                 "MovieLens ones work), or, if you run this server, start it with `CFCORE_DATA` set to a MovieLens "
@@ -152,7 +152,7 @@ set_split_settings(val_fraction, seed)
 try:
     split = split_dataset(dataset, float(val_fraction), int(seed))
 except DataError as err:
-    st.error(md(err))
+    st.error(md(server_text(err)))
     st.stop()
 cold = split.cold_start_counts()
 row = metric_row()

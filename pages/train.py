@@ -11,7 +11,7 @@ from cfcore.config import ConfigError
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data import DataError, split_dataset
 from cfcore.live_curve import training_curves_svg
-from cfcore.text import md
+from cfcore.text import md, server_text
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
 from ui import job_panel, run_summary, train_settings
@@ -86,7 +86,7 @@ if start:
         split = split_dataset(dataset, config.val_fraction, settings["seed"])
         job_panel.submit(dataset, config, split, PURPOSE)
     except (ConfigError, DataError, JobError, WorkspaceError) as err:
-        st.error(f"Cannot start training: {md(err)}")
+        st.error(f"Cannot start training: {md(server_text(err))}")
     else:
         job_panel.clear_notices(PURPOSE)
         st.session_state["train_scroll_to_panel"] = True

@@ -13,7 +13,7 @@ from cfcore.config import PRESETS, ConfigError, preset
 from cfcore.data import split_dataset
 from cfcore.live_curve import compare_curves_svg
 from cfcore.lookup_example import MAX_DAYS, WEATHER, LookupExample, layer_source, lookup_example, parse_days
-from cfcore.text import md
+from cfcore.text import md, server_text
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
 from ui import job_panel
@@ -145,6 +145,6 @@ else:
             for cfg in todo.values():
                 job_panel.submit(data, cfg, split, PURPOSE)
         except (JobError, ConfigError, WorkspaceError) as err:
-            st.error(md(err))
+            st.error(md(server_text(err)))
         else:
             st.rerun()

@@ -523,3 +523,19 @@ def test_under_the_hood_builds_its_heatmaps_once_per_input(monkeypatch):
     assert built == [5, 2]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert spec["data"][0]["y"] == ["day 1: snowy", "day 2: sunny"]
+
+
+def test_a_load_error_on_a_public_server_hides_the_servers_folders(tiny_run_dir, tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    root.mkdir()
+    shutil.copytree(tiny_run_dir, root / "broken")
+    (root / "broken" / "embeddings.npz").write_bytes(b"not an archive")
+    monkeypatch.setenv("CFCORE_RUNS_DIR", str(root))
+    monkeypatch.setenv("CFCORE_PROFILE", "public")
+    at = _app("compare").run()
+    at.selectbox(key="cmp_run_dir").set_value("broken").run()
+    at.button(key="cmp_load_dir").click().run()
+    _ok(at, "Compare")
+    shown = at.error[0].value.replace("\\", "") if at.error else ""  # Markdown escapes read back as characters
+    assert "embeddings.npz: not a zip archive" in shown
+    assert str(tmp_path) not in shown and "[folder]" in shown

@@ -15,7 +15,7 @@ from cfcore import explore_charts as charts
 from cfcore.config import FACTOR_LABELS
 from cfcore.runs import Run
 from cfcore.similarity import Comparison, SimilarityError, compare_runs
-from cfcore.text import md
+from cfcore.text import md, server_text
 from ui.page import chart, metric_row, page_link
 
 EXTREMES = 5
@@ -48,7 +48,7 @@ def compare(run_a: Run, run_b: Run, key: str, min_ratings: int = 20) -> Comparis
     try:
         comparison, (left, right) = _compared(_key(run_a), _key(run_b), int(min_ratings), run_a, run_b)
     except SimilarityError as err:
-        st.warning(md(err))
+        st.warning(md(server_text(err)))
         return None
     row = metric_row()
     row.metric("Linear CKA", f"{comparison.linear_cka:.3f}", width="content",
