@@ -174,6 +174,17 @@ def movie_pca_frame(run: Run, centered: bool = False) -> tuple[PCAResult, pd.Dat
     return result, pd.concat([frame, scores], axis=1)
 
 
+def most_rated(movies: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """The ``limit`` rows of ``movies`` with the most ratings (``num_ratings``; ties kept in row order), in their
+    order; ``movies`` itself when it has no more rows than that."""
+    if limit < 0:
+        raise AnalysisError(f"limit must be 0 or more. Received: limit={limit}")
+    if len(movies) <= limit:
+        return movies
+    order = np.argsort(-movies["num_ratings"].to_numpy(), kind="stable")[:limit]
+    return movies.iloc[np.sort(order)]
+
+
 def pc_rankings(run: Run, min_ratings: int = 20, top: int = 10, centered: bool = False) -> dict[str, pd.DataFrame]:
     """The movies at both ends of PC1 and PC2, as in the article.
 

@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from cfcore.data import Dataset
+from cfcore.text import plain
 
 # A calm palette that matches the app theme (.streamlit/config.toml).
 BLUE = "#3b6ea5"
@@ -22,9 +23,9 @@ _MARGIN = {"l": 10, "r": 10, "t": 50, "b": 10}
 
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 320) -> go.Figure:
     fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"},
-        xaxis_title=x_title,
-        yaxis_title=y_title,
+        title={"text": plain(title), "x": 0.0, "xanchor": "left"},
+        xaxis_title=plain(x_title),
+        yaxis_title=plain(y_title),
         height=height,
         margin=_MARGIN,
         bargap=0.05,
@@ -143,5 +144,5 @@ def add_references(fig: go.Figure, references: Mapping[str, float] | None, x_ran
     global mean's 1.05)."""
     for label, value, color in shown_references(references):
         fig.add_trace(go.Scatter(
-            x=list(x_range), y=[value, value], mode="lines", name=f"{label}: {value:.3f}", hoverinfo="skip",
+            x=list(x_range), y=[value, value], mode="lines", name=f"{plain(label)}: {value:.3f}", hoverinfo="skip",
             line={"dash": "dash", "width": 1.5, "color": color}))

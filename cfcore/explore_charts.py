@@ -95,7 +95,7 @@ def embedding_heatmap(frame: pd.DataFrame, title: str = "Movie embeddings") -> g
     rows = np.arange(len(frame))
     heat = go.Heatmap(
         z=values,
-        x=[str(c) for c in frame.columns],
+        x=[plain(c) for c in frame.columns],
         # Numeric rows with tick labels: duplicate titles (MovieLens has some) must not merge.
         y=rows,
         customdata=np.array([[plain(t)] * values.shape[1] for t in frame.index], dtype=object).reshape(values.shape),
@@ -108,7 +108,7 @@ def embedding_heatmap(frame: pd.DataFrame, title: str = "Movie embeddings") -> g
     )
     fig = go.Figure(heat)
     fig.update_layout(
-        title={"text": title},
+        title={"text": plain(title)},
         template=TEMPLATE,
         height=max(320, 22 * len(frame) + 140),
         margin={"l": 10, "r": 10, "t": 50, "b": 40},
@@ -179,7 +179,7 @@ def _map_colour(frame: pd.DataFrame, color_by: str) -> dict:
     values = np.abs(frame[color_by].to_numpy(dtype=float))
     limit = float(values.max()) if values.size and np.isfinite(values).any() and values.max() > 0 else 1.0
     return {"color": frame[color_by], "colorscale": DIVERGING, "cmin": -limit, "cmax": limit,
-            "colorbar": {"title": {"text": color_by}}}
+            "colorbar": {"title": {"text": plain(color_by)}}}
 
 
 def pc_scatter(
@@ -243,8 +243,8 @@ def pc_scatter(
     fig.update_layout(
         template=TEMPLATE,
         height=560,
-        xaxis={"title": {"text": x_title or x}, "zeroline": True},
-        yaxis={"title": {"text": y_title or y}, "zeroline": True},
+        xaxis={"title": {"text": plain(x_title or x)}, "zeroline": True},
+        yaxis={"title": {"text": plain(y_title or y)}, "zeroline": True},
         legend={"orientation": "h", "y": -0.15},
         margin={"t": 30},
         dragmode="pan",
@@ -254,11 +254,11 @@ def pc_scatter(
 
 def neighbours_figure(frame: pd.DataFrame, metric: str = "cosine") -> go.Figure:
     """Horizontal bars of the nearest movies' similarity (frame from ``nearest_movies``), nearest on top."""
-    labels = [_short(t) for t in frame["title"]]
+    labels = [plain(_short(t)) for t in frame["title"]]
     fig = go.Figure(
         go.Bar(
             x=frame["similarity"], y=list(range(len(frame))), orientation="h", marker_color=PRIMARY,
-            customdata=frame["title"].astype(str), hovertemplate="%{customdata}: %{x:.3f}<extra></extra>",
+            customdata=frame["title"].astype(str).map(plain), hovertemplate="%{customdata}: %{x:.3f}<extra></extra>",
         )
     )
     fig.update_layout(
@@ -281,7 +281,7 @@ def predicted_vs_actual(frame: pd.DataFrame, min_rating: float, max_rating: floa
                 go.Scatter(
                     x=part["rating"], y=part["predicted"], mode="markers", name=split,
                     marker={"color": color, "size": 8, "line": {"color": "white", "width": 0.5}},
-                    customdata=part["title"].astype(str),
+                    customdata=part["title"].astype(str).map(plain),
                     hovertemplate="%{customdata}<br>actual %{x}<br>predicted %{y:.2f}<extra></extra>",
                 )
             )
@@ -430,7 +430,7 @@ def compare_curves(
                        hovertemplate=f"{plain(name)}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>")
         )
     if reference is not None:
-        fig.add_hline(y=reference, line={"dash": "dot", "color": "gray"}, annotation_text=reference_label)
+        fig.add_hline(y=reference, line={"dash": "dot", "color": "gray"}, annotation_text=plain(reference_label))
     fig.update_layout(
         template=TEMPLATE,
         height=400,
@@ -469,10 +469,12 @@ def onehot_product_figure(
     )
     dims = [f"d{i + 1}" for i in range(weights.shape[1])]
     limit = float(np.abs(weights).max()) or 1.0
-    fig.add_trace(go.Heatmap(z=onehot, x=list(level_labels), y=list(row_labels), colorscale="Greys", zmin=0, zmax=1,
+    # Category labels are tick text and hover text both.
+    row_labels, level_labels = [plain(t) for t in row_labels], [plain(t) for t in level_labels]
+    fig.add_trace(go.Heatmap(z=onehot, x=level_labels, y=row_labels, colorscale="Greys", zmin=0, zmax=1,
                              showscale=False, hovertemplate="%{y} / %{x}: %{z}<extra></extra>"), row=1, col=1)
     for col, (matrix, ys) in enumerate(((weights, level_labels), (product, row_labels)), start=2):
-        fig.add_trace(go.Heatmap(z=matrix, x=dims, y=list(ys), colorscale=DIVERGING, zmid=0, zmin=-limit,
+        fig.add_trace(go.Heatmap(z=matrix, x=dims, y=ys, colorscale=DIVERGING, zmid=0, zmin=-limit,
                                  zmax=limit, showscale=col == 3, hovertemplate="%{y}, %{x}: %{z:.3f}<extra></extra>"),
                       row=1, col=col)
     for col in (1, 2, 3):

@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import lsqr
 
+from cfcore import constants as C
 from cfcore.baselines import DEFAULT_BIAS_REG, fit_biases
 from cfcore.child import exit_with_parent, run_module
 from cfcore.data import Split
@@ -36,6 +37,12 @@ from cfcore.trainer.caps import CapError, JobCaps
 
 FLOAT_BYTES = 4
 BIAS_SWEEPS = 50
+# Rating pairs on which measure() checks the two models agree: one-hot rows this many at once.
+CHECK_ROWS = 1024
+
+
+class MeasureError(ValueError):
+    """A measurement this server will not run; the message says why."""
 
 
 @dataclass
@@ -75,6 +82,27 @@ def onehot_linear(split: Split, n_users: int, n_movies: int, reg: float = DEFAUL
 def input_bytes(n_ratings: int, n_users: int, n_movies: int) -> dict[str, int]:
     """What an epoch's inputs take, built at once: float32 one-hot rows against two int32 indices a rating."""
     return {"one-hot": n_ratings * (n_users + n_movies) * FLOAT_BYTES, "lookup": n_ratings * 2 * FLOAT_BYTES}
+
+
+def measure_bytes(n_users: int, n_movies: int, dim: int = 64, batch_size: int = 32) -> int:
+    """About the most memory :func:`measure`'s arrays hold at once, above what its process takes for TensorFlow.
+
+    Its one-hot rows for the check and a batch, as wide as the larger table, and both tables a dozen times over
+    (start values, two models' weights, gradients, Adam's two slots). A bound with room to spare: at 40,000 to
+    100,000 columns the child's peak grew by 0.6 to 0.85 of it.
+    """
+    columns = n_users + n_movies
+    return FLOAT_BYTES * (12 * columns * dim + (CHECK_ROWS + CHECK_ROWS // 4 + batch_size) * max(n_users, n_movies))
+
+
+def check_measure(n_users: int, n_movies: int, dim: int = 64, batch_size: int = 32) -> None:
+    """Raise :class:`MeasureError` when :func:`measure_bytes` is past ``ONEHOT_MEASURE_MAX_BYTES``, before any
+    process starts."""
+    need = measure_bytes(n_users, n_movies, dim, batch_size)
+    if need > C.ONEHOT_MEASURE_MAX_BYTES:
+        raise MeasureError(f"measuring {n_users:,} users and {n_movies:,} movies would take about "
+                           f"{need / 1e6:,.0f} MB, past the {C.ONEHOT_MEASURE_MAX_BYTES / 1e6:,.0f} MB this "
+                           "server allows a measurement")
 
 
 # -- the TensorFlow side (a child process) -----------------------------------------------------------------------
@@ -122,7 +150,7 @@ def measure(n_users: int, n_movies: int, n_train: int, dim: int = 64, batch_size
 
     sides = {"lookup": lookup_model(), "one-hot": onehot_model()}
     progress(0.05, "checking both give the same predictions")
-    outputs = {name: predict(tf.constant(pairs[:1024])).numpy() for name, (predict, _) in sides.items()}
+    outputs = {name: predict(tf.constant(pairs[:CHECK_ROWS])).numpy() for name, (predict, _) in sides.items()}
     difference = float(np.abs(outputs["lookup"] - outputs["one-hot"]).max())
     result: dict = {"max_difference": difference, "dim": dim, "batch_size": batch_size, "n_train": n_train,
                     "steps_timed": steps}
@@ -180,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.users, args.movies, args.train, args.dim, args.batch_size, args.steps) < 1:
         print("error: every size must be 1 or more", flush=True)
         return 2
+    try:
+        check_measure(args.users, args.movies, args.dim, args.batch_size)
+    except MeasureError as err:
+        print(f"error: {err}", flush=True)
+        return 2
 
     import tensorflow as tf
 
@@ -232,7 +265,12 @@ class CostJobs:
                 owner: str = "") -> CostJob:
         """The measurement for these sizes: the one done or under way, else a new one for ``owner`` (a
         workspace) under its cap on jobs of every kind (never waits). A refused one comes back "failed", saying
-        why."""
+        why.
+
+        Raises:
+            MeasureError: when the sizes are past the memory a measurement may take (checked before anything starts).
+        """
+        check_measure(n_users, n_movies, dim, batch_size)
         key = (int(n_users), int(n_movies), int(n_train), int(dim), int(batch_size))
         with self._lock:
             job = self._jobs.get(key)

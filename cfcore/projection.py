@@ -1,10 +1,10 @@
 """Two-dimensional maps of movie embeddings: PCA (instant) and t-SNE (seconds), and the background jobs that
 compute t-SNE away from the page.
 
-t-SNE runs on the movies above the ratings filter only (every one of them: no sampling), on L2-normalised
-vectors, so that its notion of "near" is the cosine similarity of the neighbours table. scikit-learn's
-Barnes-Hut t-SNE from a random start drawn from the seed gives the same map for the same vectors, seed and
-perplexity, and another map for another seed (``tests/test_projection.py``).
+t-SNE runs on the movies above the ratings filter only (every one of them, at most ``MAP_MAX_MOVIES`` in
+cfcore.constants: no sampling), on L2-normalised vectors, so that its notion of "near" is the cosine similarity
+of the neighbours table. scikit-learn's Barnes-Hut t-SNE from a random start drawn from the seed gives the same
+map for the same vectors, seed and perplexity, and another map for another seed (``tests/test_projection.py``).
 
 :class:`ProjectionJobs` runs each t-SNE in a child process (``python -m cfcore.projection IN OUT``): the web
 server's thread and its GIL stay free, progress comes from the child's report of its iterations, and the
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cfcore import constants as C
 from cfcore.child import exit_with_parent, run_module
 from cfcore.trainer.caps import CapError, JobCaps
 
@@ -53,10 +54,15 @@ class ProjectionError(ValueError):
 
 
 def check_tsne(n_movies: int, perplexity: float) -> None:
-    """Raise :class:`ProjectionError` unless t-SNE can place ``n_movies`` with ``perplexity``."""
+    """Raise :class:`ProjectionError` unless t-SNE can place ``n_movies`` with ``perplexity``: no more than
+    ``cfcore.constants.MAP_MAX_MOVIES``, checked before any copy or child process."""
     low, high = PERPLEXITY_RANGE
     if not low <= perplexity <= high:
         raise ProjectionError(f"perplexity must be from {low} to {high}. Received: {perplexity}")
+    if n_movies > C.MAP_MAX_MOVIES:
+        # Its time and its child's memory grow with the movies: 200,000 held the child at 0.9 GB for minutes.
+        raise ProjectionError(f"t-SNE places at most {C.MAP_MAX_MOVIES:,} movies and {n_movies:,} pass the ratings "
+                              "filter; raise the filter to place fewer")
     if n_movies <= perplexity:
         raise ProjectionError(f"t-SNE needs more movies than its perplexity: {n_movies} movies pass the ratings "
                               f"filter, perplexity is {perplexity:g}; lower the filter or the perplexity")
@@ -67,7 +73,7 @@ def tsne_map(vectors: np.ndarray, seed: int = 0, perplexity: float = DEFAULT_PER
     """The ``(n, 2)`` t-SNE map of ``vectors`` (rows L2-normalised first).
 
     Raises:
-        ProjectionError: for too few rows for the perplexity, or non-finite values.
+        ProjectionError: for too few rows for the perplexity or too many for the cap, or non-finite values.
     """
     from sklearn.manifold import TSNE
 

@@ -217,6 +217,16 @@ def test_movie_pca_frame_has_one_row_per_movie_with_scores():
     assert result.explained[0] == pytest.approx(0.8)  # column norms^2 in ratio 4 : 1
 
 
+def test_most_rated_keeps_the_most_rated_rows_in_their_order():
+    movies = pd.DataFrame({"movieId": [10, 20, 30, 40, 50], "num_ratings": [5, 50, 7, 50, 7]}, index=[4, 3, 2, 1, 0])
+    top = analysis.most_rated(movies, 3)  # of the two with 7 ratings, the first
+    assert top["movieId"].tolist() == [20, 30, 40] and top.index.tolist() == [3, 2, 1]
+    assert analysis.most_rated(movies, 2)["movieId"].tolist() == [20, 40]
+    assert analysis.most_rated(movies, 5) is movies and analysis.most_rated(movies, 0).empty
+    with pytest.raises(AnalysisError, match="limit=-1"):
+        analysis.most_rated(movies, -1)
+
+
 def test_pc_rankings_find_the_planted_extremes():
     run, movie, counts = planted_axes_run()
     tables = analysis.pc_rankings(run, min_ratings=20, top=3)

@@ -8,8 +8,18 @@ import numpy as np
 import pytest
 
 from cfcore.baselines import fit_biases
+from cfcore.constants import ONEHOT_MEASURE_MAX_BYTES
 from cfcore.data import split_dataset
-from cfcore.onehot import CostJobs, input_bytes, measure, onehot_linear, onehot_matrix
+from cfcore.onehot import (
+    CostJobs,
+    MeasureError,
+    check_measure,
+    input_bytes,
+    measure,
+    measure_bytes,
+    onehot_linear,
+    onehot_matrix,
+)
 
 
 def test_onehot_rows_pick_one_user_and_one_movie():
@@ -58,3 +68,20 @@ def test_a_child_that_fails_says_why_in_one_line():
     slow = run_module("cfcore.onehot", ["--users", "2000", "--movies", "2000", "--train", "10", "--steps", "100000"],
                       timeout_s=3)
     assert slow.timed_out and slow.reason("the measurement").startswith("the measurement ran out of time")
+
+
+def test_a_measurement_past_the_memory_budget_is_refused_before_a_child_starts():
+    from cfcore.child import run_module
+
+    # An upload inside the public limits: 1,000,000 ratings, 200,000 movies and as many users.
+    assert measure_bytes(200_000, 200_000) > ONEHOT_MEASURE_MAX_BYTES
+    budget = f"past the {ONEHOT_MEASURE_MAX_BYTES / 1e6:,.0f} MB"
+    with pytest.raises(MeasureError, match=f"measuring 200,000 users and 200,000 movies would take about .* {budget}"):
+        check_measure(200_000, 200_000)
+    with pytest.raises(MeasureError, match=budget):
+        CostJobs().request(200_000, 200_000, 1_000_000)
+    ended = run_module("cfcore.onehot", ["--users", "200000", "--movies", "200000", "--train", "1000000"],
+                       timeout_s=60)
+    assert ended.returncode == 2 and budget in ended.reason("the measurement")
+    check_measure(610, 9742)  # ml-latest-small is measured
+    check_measure(6040, 3706)  # and ml-1m

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from cfcore.config import factor_config
-from tests.conftest import open_app, seed_workspace, workspace_run_names
+from tests.conftest import open_app, seed_workspace, shown, workspace_run_names
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +85,19 @@ def test_the_onehot_cost_is_measured_on_request(data_env, tiny_run_dir):
     costs = at.dataframe[1].value
     assert list(costs["input"]) == ["Embedding lookup", "Dense layer on one-hot vectors"]
     assert any("the very same predictions" in m.value for m in at.markdown)
+
+
+def test_a_dataset_past_the_measurement_budget_is_not_measured_and_says_why(data_env, tiny_run_dir, monkeypatch):
+    from cfcore import constants
+
+    monkeypatch.setattr(constants, "ONEHOT_MEASURE_MAX_BYTES", 1000)
+    at = open_app(ws=seed_workspace({"tiny": tiny_run_dir}), page="pages/beyond.py")
+    assert not at.exception, at.exception
+    assert not [b for b in at.button if b.key == "bey_cost_go"]
+    said = " ".join(i.value for i in at.info)
+    assert "Not measured on this dataset: measuring 60 users and 40 movies would take about" in shown(said)
+    assert "past the 0 MB this server allows a measurement" in shown(said)
+    assert "an epoch's one-hot inputs built at once would take" in said
 
 
 @pytest.mark.parametrize("page", ["pages/embeddings.py", "pages/recommend.py", "pages/compare.py",

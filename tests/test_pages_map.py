@@ -164,3 +164,47 @@ def test_every_chart_saves_a_projector_sized_image_in_the_chosen_format(tiny_run
     at.run()
     assert all(json.loads(c.proto.config)["toImageButtonOptions"]["format"] == "svg"
                for c in at.get("plotly_chart"))
+
+
+def test_a_map_draws_at_most_the_cap_the_most_rated_and_says_so(tiny_run, monkeypatch):
+    from cfcore import constants
+    from cfcore.analysis import most_rated
+
+    monkeypatch.setattr(constants, "MAP_MAX_MOVIES", 25)
+    counts = tiny_run.dataset.movies.set_index("movieId")["num_ratings"]
+    expected = set(most_rated(movie_map(tiny_run, "pca", 0), 25)["movieId"])
+    at = _app("embeddings", tiny_run)
+    at.query_params["minr"] = "0"
+    at.run()
+    _ok(at, "Embeddings")
+    drawn = [int(row[0]) for trace in _map(at)["data"] for row in trace["customdata"]]
+    assert len(drawn) == 25 and set(drawn) == expected
+    assert min(counts[drawn]) >= max(counts.drop(drawn))  # the most-rated ones
+    captions = " ".join(c.value for c in at.caption)
+    assert f"Showing the 25 most-rated of the {tiny_run.dataset.n_movies} movies with more than 0 ratings" in captions
+    assert "Raise *Only movies with more than this many ratings*" in captions
+    assert len(at.selectbox(key="emb_movie").options) == 25  # the finder lists the movies on the map
+
+
+def test_tsne_places_the_movies_the_capped_map_draws(tiny_run, monkeypatch, routed):
+    from cfcore import constants
+    from cfcore.analysis import most_rated
+    from ui import services
+
+    monkeypatch.setattr(constants, "MAP_MAX_MOVIES", 25)
+    movies = most_rated(movie_map(tiny_run, "pca", 0), 25)
+    at = _app("embeddings", tiny_run)
+    at.query_params.update(TSNE_VIEW)
+    at.run()
+    _ok(at, "Embeddings")
+    assert any("Computing the t-SNE map of 25 movies" in p.proto.text for p in at.get("progress"))
+    job = services.projections().get(vectors_key(tiny_run.embeddings.movie[movies.index.to_numpy()], 3, 5.0))
+    deadline = time.monotonic() + 120
+    while not job.finished:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert job.state == "done", job.error
+    at.run()
+    figure = _map(at)
+    assert figure["layout"]["xaxis"]["title"]["text"] == "t-SNE 1 (no unit)"
+    assert [int(row[0]) for row in figure["data"][0]["customdata"]] == movies["movieId"].tolist()

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from cfcore.projection import ProjectionError, ProjectionJobs, movie_map, tsne_map
+from cfcore.projection import ProjectionError, ProjectionJobs, check_tsne, movie_map, tsne_map, vectors_key
 
 
 def _planted(n_per: int = 60, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +54,20 @@ def test_settings_tsne_cannot_use_are_a_message(n, perplexity, match):
         tsne_map(np.ones((n, 4)), perplexity=perplexity)
     with pytest.raises(ProjectionError, match=match):
         ProjectionJobs().request(np.ones((n, 4)), 0, perplexity)
+
+
+def test_tsne_refuses_more_movies_than_a_map_draws_before_any_copy_or_child():
+    from cfcore.constants import MAP_MAX_MOVIES
+
+    too_many = np.ones((MAP_MAX_MOVIES + 1, 4))
+    match = f"at most {MAP_MAX_MOVIES:,} movies and {MAP_MAX_MOVIES + 1:,} pass the ratings filter"
+    with pytest.raises(ProjectionError, match=match):
+        tsne_map(too_many)
+    jobs = ProjectionJobs()
+    with pytest.raises(ProjectionError, match=match):
+        jobs.request(too_many, 0, 30)
+    assert jobs.get(vectors_key(too_many, 0, 30)) is None  # nothing queued, nothing copied
+    check_tsne(MAP_MAX_MOVIES, 30)  # the cap itself is allowed
 
 
 def test_a_background_job_returns_at_once_and_computes_the_same_map_in_its_own_process():

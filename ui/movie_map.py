@@ -1,5 +1,6 @@
-"""The Embeddings page's movie map: PCA or t-SNE, every movie above the ratings filter, coloured by what the
-learner picks, with its view in the link and the workspace, and its coordinates as a download.
+"""The Embeddings page's movie map: PCA or t-SNE, every movie above the ratings filter (the most-rated ones past
+``MAP_MAX_MOVIES`` in cfcore.constants), coloured by what the learner picks, with its view in the link and the
+workspace, and its coordinates as a download.
 
 t-SNE is computed in the background (:class:`cfcore.projection.ProjectionJobs`, shared by the server's
 sessions); while it runs the page shows its progress and every other page works as usual.
@@ -47,10 +48,11 @@ def colour_options(genres: list[str]) -> list[str]:
 
 
 def show(run: Run, movies: pd.DataFrame, listed: pd.DataFrame, explained, genres: list[str],
-         movie_id: int | None) -> None:
+         movie_id: int | None, passing: int | None = None) -> None:
     """The map section for ``movies`` (the rows above the ratings filter, with PC columns). The PCA map draws
     ``listed``, the page's finder list (``movies`` and the chosen movie even when the filter leaves it out); t-SNE
-    places only ``movies``: its map must not change with the selection."""
+    places only ``movies``: its map must not change with the selection. ``passing`` is how many movies passed the
+    filter, when ``movies`` holds only the most-rated of them."""
     for note in st.session_state.pop("_emb_view_notes", []):
         st.warning(f"This link's map view was adjusted: {md(note)}.")
     st.session_state.setdefault("emb_projection", "pca")
@@ -79,13 +81,22 @@ def show(run: Run, movies: pd.DataFrame, listed: pd.DataFrame, explained, genres
         if drawn is None:
             return
         titles = ("t-SNE 1 (no unit)", "t-SNE 2 (no unit)")
+    passing = len(movies) if passing is None else passing
+    min_ratings = st.session_state.get("emb_min_ratings", 20)
     if movie_id is not None and movie_id not in set(drawn["movieId"]):
-        st.caption("The movie picked below is not on the map: it has too few ratings for the filter above.")
+        why = (f"it is not among the {len(movies):,} most-rated" if passing > len(movies) else
+               "it has too few ratings for the filter above")
+        st.caption(f"The movie picked below is not on the map: {why}.")
     chart(st, charts.pc_scatter(drawn, colour, highlight=movie_id, x="x", y="y", x_title=titles[0],
                                 y_title=titles[1]),
           key="emb_map", on_select=_pick_from_map, selection_mode="points")
-    st.caption(f"{count(len(drawn), 'movie')}: every one with more than {st.session_state.get('emb_min_ratings', 20)} "
-               "ratings. Hover for details; click a movie to see its neighbours.")
+    if passing > len(movies):
+        st.caption(f"Showing the {len(movies):,} most-rated of the {passing:,} movies with more than {min_ratings} "
+                   f"ratings: a map draws at most {len(movies):,}. Raise *Only movies with more than this many "
+                   "ratings* above to see fewer. Hover for details; click a movie to see its neighbours.")
+    else:
+        st.caption(f"{count(len(drawn), 'movie')}: every one with more than {min_ratings} ratings. Hover for "
+                   "details; click a movie to see its neighbours.")
     _exports(run, drawn, projection)
 
 

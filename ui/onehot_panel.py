@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from cfcore.data import Dataset, Split
+from cfcore.onehot import MeasureError, check_measure, input_bytes
 from cfcore.text import md
 from ui import services, state
 
@@ -15,7 +16,7 @@ ROW_LABELS = {"lookup": "Embedding lookup", "one-hot": "Dense layer on one-hot v
 
 
 def _bytes(value: float) -> str:
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if value >= size:
             return f"{value / size:,.1f} {unit}"
     return f"{value:,.0f} bytes"
@@ -35,6 +36,13 @@ def cost_table(result: dict) -> pd.DataFrame:
 def panel(dataset: Dataset, split: Split, key: str) -> None:
     """A button that measures (once per dataset size for the whole server), its progress, then the table."""
     sizes = (dataset.n_users, dataset.n_movies, split.n_train)
+    try:
+        check_measure(dataset.n_users, dataset.n_movies)
+    except MeasureError as err:
+        inputs = input_bytes(split.n_train, dataset.n_users, dataset.n_movies)
+        st.info(f"Not measured on this dataset: {md(err)}. That size is the point: an epoch's one-hot inputs built "
+                f"at once would take {_bytes(inputs['one-hot'])}, the lookup's indices {_bytes(inputs['lookup'])}.")
+        return
     if st.session_state.get(key) != sizes:
         if st.button("Measure it", key=f"{key}_go", icon=":material/timer:",
                      help="Times a training step of each in a child process (about half a minute)."):
