@@ -300,11 +300,12 @@ def set_active_run(name: str) -> None:
     workspace().update(active_run=run_id)
 
 
-def next_run_name(model: str, taken: set[str] | None = None) -> str:
-    """ "dot_with_bias #2": the first number not used by a run or a training under way in this workspace."""
+def next_run_name(model: str, taken: set[str] | None = None, exclude: str = "") -> str:
+    """ "dot_with_bias #2": the first number not used by a run (but run ``exclude``, the one being named) or a
+    training under way in this workspace."""
     from cfcore.trainer.jobs import FINISHED_STATES
 
-    used = set(workspace().run_names().values()) | set(taken or ())
+    used = {name for run_id, name in workspace().run_names().items() if run_id != exclude} | set(taken or ())
     used |= {job.name for job in services.training_manager().jobs(workspace_id()) if job.state not in FINISHED_STATES}
     number = 1
     while f"{model} #{number}" in used:
@@ -376,7 +377,7 @@ def _register(space: Workspace, run_id: str, run: Run, digest: str) -> tuple[str
     if existing is not None and existing != run_id:
         shutil.rmtree(space.run_dir(run_id), ignore_errors=True)
         return space.run_names()[existing], False
-    name = space.register_run(run_id, next_run_name(run.config.model), digest)
+    name = space.register_run(run_id, next_run_name(run.config.model, exclude=run_id), digest)
     if current_dataset() is None:
         set_dataset(run.dataset)
     set_active_run(name)
