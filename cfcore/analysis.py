@@ -124,22 +124,54 @@ def pca(matrix: np.ndarray, centered: bool = False) -> PCAResult:
     Raises:
         AnalysisError: for fewer than two rows or non-finite values.
     """
-    x = np.asarray(matrix, dtype=np.float64)
+    x = np.asarray(matrix)
+    if x.dtype.kind not in "fiu":
+        x = x.astype(np.float64)
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
         raise AnalysisError(f"PCA needs a 2-D matrix with at least 2 rows. Received shape: {x.shape}")
     if not np.isfinite(x).all():
         raise AnalysisError("PCA needs finite values; the matrix has NaN or infinity")
-    mean = x.mean(axis=0) if centered else np.zeros(x.shape[1])
-    u, s, vt = np.linalg.svd(x - mean, full_matrices=False)
-    components = vt.T
+    mean = x.mean(axis=0, dtype=np.float64) if centered else np.zeros(x.shape[1])
+    if x.shape[0] > GRAM_PCA_ROWS and x.shape[0] > 4 * x.shape[1]:
+        components, s = _gram_components(x, mean)
+    else:
+        _u, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+        components = vt.T
     pivot = np.abs(components).argmax(axis=0)
     signs = np.where(components[pivot, np.arange(components.shape[1])] < 0, -1.0, 1.0)
     components = components * signs
-    scores = u * s * signs
+    scores = _project(x, mean, components)
     variance = s**2 / (x.shape[0] - 1)
     total = variance.sum()
     explained = variance / total if total > 0 else np.zeros_like(variance)
     return PCAResult(scores, components, variance, explained, bool(centered), mean)
+
+
+# Past this many rows, PCA decomposes the small d x d matrix X^T X instead of X itself: for 200,000 movies x 64
+# the SVD's workspace took the server's peak RSS up by 393 MB (5.8 s); the d x d route by about the scores' own
+# 98 MB. Its components are the same up to rounding (the condition number is squared: fine for the leading ones).
+GRAM_PCA_ROWS = 50_000
+_BLOCK_ROWS = 8192
+
+
+def _gram_components(x: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The right singular vectors and singular values of ``x - mean``, from its d x d Gram matrix, in blocks."""
+    gram = np.zeros((x.shape[1], x.shape[1]))
+    for start in range(0, x.shape[0], _BLOCK_ROWS):
+        block = np.asarray(x[start:start + _BLOCK_ROWS], dtype=np.float64) - mean
+        gram += block.T @ block
+    values, vectors = np.linalg.eigh(gram)
+    order = np.argsort(values)[::-1]
+    return vectors[:, order], np.sqrt(np.clip(values[order], 0.0, None))
+
+
+def _project(x: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """``(x - mean) @ components`` in blocks, so no float64 copy of ``x`` is made at once."""
+    scores = np.empty((x.shape[0], components.shape[1]))
+    for start in range(0, x.shape[0], _BLOCK_ROWS):
+        scores[start:start + _BLOCK_ROWS] = (np.asarray(x[start:start + _BLOCK_ROWS], dtype=np.float64) - mean) @ \
+            components
+    return scores
 
 
 def off_scale(predicted, low: float, high: float) -> tuple[int, float, float]:

@@ -562,3 +562,16 @@ def test_real_data_rankings_and_baseline_ladder(movielens_path):
     assert ladder["global mean"] > ladder["user + movie biases"] + 0.1
     assert 0.84 < ladder["user + movie biases"] < 0.90
     assert ladder.iloc[2] < ladder["global mean"]
+
+
+@pytest.mark.parametrize("centered", [False, True])
+def test_pca_of_many_rows_through_the_small_gram_matrix_matches_the_svd(monkeypatch, centered):
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(3000, 8)) @ rng.normal(size=(8, 8)) + rng.normal(size=8)).astype(np.float32)
+    exact = analysis.pca(x, centered=centered)
+    monkeypatch.setattr(analysis, "GRAM_PCA_ROWS", 100)
+    gram = analysis.pca(x, centered=centered)
+    np.testing.assert_allclose(gram.scores, exact.scores, atol=1e-8)
+    np.testing.assert_allclose(gram.components, exact.components, atol=1e-10)
+    np.testing.assert_allclose(gram.variance, exact.variance, rtol=1e-10)
+    np.testing.assert_allclose(gram.explained, exact.explained, atol=1e-12)
