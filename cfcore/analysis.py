@@ -217,7 +217,8 @@ def most_rated(movies: pd.DataFrame, limit: int) -> pd.DataFrame:
     return movies.iloc[np.sort(order)]
 
 
-def pc_rankings(run: Run, min_ratings: int = 20, top: int = 10, centered: bool = False) -> dict[str, pd.DataFrame]:
+def pc_rankings(run: Run, min_ratings: int = 20, top: int = 10, centered: bool = False,
+                frame: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """The movies at both ends of PC1 and PC2, as in the article.
 
     Only movies with more than ``min_ratings`` ratings (counted in the full data)
@@ -227,12 +228,16 @@ def pc_rankings(run: Run, min_ratings: int = 20, top: int = 10, centered: bool =
         ``{"pc1_lowest", "pc1_highest", "pc2_lowest", "pc2_highest"}`` -> frames with
         columns title, PC1, PC2, rating, genres, num_ratings; index is the rank from 1.
 
+    Args:
+        frame: The run's :func:`movie_pca_frame` frame (with ``centered``), when the caller has it already.
+
     Raises:
         AnalysisError: if the embeddings have fewer than two dimensions.
     """
     if top < 1:
         raise AnalysisError(f"top must be at least 1. Received: top={top}")
-    result, frame = movie_pca_frame(run, centered=centered)
+    if frame is None:
+        frame = movie_pca_frame(run, centered=centered)[1]
     if "PC2" not in frame:
         raise AnalysisError("PC rankings need at least two principal components (embedding dimension >= 2)")
     pool = frame[frame["num_ratings"] > min_ratings]

@@ -20,18 +20,20 @@ run = require_run()
 if run is None:
     st.stop()
 
-# A trained run never changes: compute its PCA once per session, not on every widget change.
+# A trained run never changes: compute its PCA once, not on every widget change. Kept as one object that the
+# page only reads (st.cache_resource): st.cache_data would keep it pickled and unpickle a copy on every rerun,
+# which for an upload of 200,000 movies is about 200 MB each time.
 BY_RUN = {"cfcore.runs.Run": lambda r: (id(r), r.name)}
 
 
-@st.cache_data(scope="session", max_entries=8, show_spinner=False, hash_funcs=BY_RUN)
+@st.cache_resource(max_entries=4, ttl=600, show_spinner=False, hash_funcs=BY_RUN)
 def _pca(run, centered: bool):
     return analysis.movie_pca_frame(run, centered=centered)
 
 
 @st.cache_data(scope="session", max_entries=16, show_spinner=False, hash_funcs=BY_RUN)
 def _rankings(run, min_ratings: int, top: int, centered: bool):
-    return analysis.pc_rankings(run, min_ratings, top, centered=centered)
+    return analysis.pc_rankings(run, min_ratings, top, centered=centered, frame=_pca(run, centered)[1])
 
 
 @st.cache_data(scope="session", max_entries=4, show_spinner=False, hash_funcs=BY_RUN)
