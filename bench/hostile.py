@@ -2,9 +2,10 @@
 
 Each attack runs in a fresh Python process that first does the legitimate work once (imports, one valid run
 zip or upload loaded, a page drawn), resets its peak-RSS counter (Linux ``/proc/self/clear_refs``), then takes
-the hostile input. Printed per class: inputs, refused, worst seconds, worst peak-RSS increase in MB, and the
-largest child process it started (0: none). Targets: no input under the upload limit raises RSS by more than
-300 MB or takes more than 10 s to refuse, and no child passes 1 GB.
+the hostile input. Printed per class: inputs, refused, worst seconds, worst peak-RSS increase in MB, the largest
+child process it started (0: none) and the disk a run zip's load left behind (in a folder of its own). Targets:
+no input under the upload limit raises RSS by more than 300 MB or takes more than 10 s to refuse, and no child
+passes 1 GB.
 
 The server's classes: the Embeddings page at ``minr=0`` on a run of an upload of 1,000,000 ratings over 200,000
 movies; t-SNE and the one-hot measurement asked for past their caps (refused) and at them (computed).
@@ -45,8 +46,12 @@ if kind == "csv":
     ratings, movies = path.split("|")
     load = lambda: dataset_from_files(open(ratings, "rb").read(), open(movies, "rb").read())
 else:
+    import tempfile
+    from pathlib import Path
+    from cfcore.workspace import folder_bytes
     load_run_from_zip(open(warm, "rb").read())
-    load = lambda: load_run_from_zip(open(path, "rb").read())
+    kept = Path(tempfile.mkdtemp(prefix="cfcore-hostile-kept-")) / "run"
+    load = lambda: load_run_from_zip(open(path, "rb").read(), kept)
 open("/proc/self/clear_refs", "w").write("5")
 base = peak_mb()
 start = time.perf_counter()
@@ -55,7 +60,9 @@ try:
     outcome = "accepted"
 except (DataError, RunZipError) as err:
     outcome = "refused"
-print(json.dumps({{"outcome": outcome, "seconds": time.perf_counter() - start, "rss_mb": peak_mb() - base}}))
+seconds, rss = time.perf_counter() - start, peak_mb() - base
+disk = 0 if kind == "csv" else folder_bytes(kept)
+print(json.dumps({{"outcome": outcome, "seconds": seconds, "rss_mb": rss, "disk_mb": disk / 2**20}}))
 """
 
 # The web server's side: a page drawn on a big run, t-SNE and the one-hot measurement past and at their caps.
@@ -156,7 +163,8 @@ def build_corpus(folder: Path, run_dir: Path) -> tuple[dict[str, list[Path | str
     warm_csv.write_text(json.dumps([str(ratings), str(movies)]))
     corpus: dict[str, list] = {"csv: wide header": [], "csv: long line": [], "csv: many rows (careful path)": [],
                                "run zip: inflating ratings.npz": [], "run zip: model declares millions": [],
-                               "run zip: over the rating limit": []}
+                               "run zip: over the rating limit": [], "run zip: padded members": [],
+                               "run zip: HDF5 reaching outside": []}
     for columns in (10_000, 1_000_000):
         path = folder / f"wide{columns}.csv"
         path.write_text(",".join(f"c{i}" for i in range(columns)) + "\n1,2,3\n")
@@ -185,7 +193,38 @@ def build_corpus(folder: Path, run_dir: Path) -> tuple[dict[str, list[Path | str
         path = folder / f"model{users}.zip"
         path.write_bytes(_zip({**good, "model.keras": model}))
         corpus["run zip: model declares millions"].append(path)
+    # Padding that once landed a 343 KB zip as 328 MB: after an array in ratings.npz, inside metadata.json.
+    with zipfile.ZipFile(io.BytesIO(good["ratings.npz"])) as archive:
+        arrays = {name: archive.read(name) for name in archive.namelist()}
+    padded = {
+        "npy": {**good, "ratings.npz": _zip({**arrays, "rating.npy": arrays["rating.npy"] + bytes(300 * 2**20)})},
+        "metadata": {**good, "model.keras": _zip({**inner, "metadata.json": b'{"p": "' + b" " * 300 * 2**20 + b'"}'})},
+    }
+    for label, files in padded.items():
+        path = folder / f"padded-{label}.zip"
+        path.write_bytes(_zip(files))
+        corpus["run zip: padded members"].append(path)
+    # The movie table kept in a server file (HDF5 external storage): without embeddings.npz (an older version:
+    # refused) and beside the real arrays (loaded; the weights are never opened).
+    crafted = _zip({**inner, "model.weights.h5": _external_table(inner["model.weights.h5"], "/etc/passwd")})
+    for label, files in (("old", {k: v for k, v in good.items() if k != "embeddings.npz"}), ("new", good)):
+        path = folder / f"hdf5-{label}.zip"
+        path.write_bytes(_zip({**files, "model.keras": crafted}))
+        corpus["run zip: HDF5 reaching outside"].append(path)
     return corpus, warm_csv, warm_zip
+
+
+def _external_table(weights: bytes, target: str) -> bytes:
+    """Keras's weights file with the movie table's bytes kept in ``target`` (HDF5 external storage)."""
+    import h5py
+
+    table = "layers/embedding_1/vars/0"
+    buffer = io.BytesIO(weights)
+    with h5py.File(buffer, "r+") as h5:
+        shape, dtype = h5[table].shape, h5[table].dtype
+        del h5[table]
+        h5.create_dataset(table, shape, dtype, external=[(target, 0, int(np.prod(shape)) * dtype.itemsize)])
+    return buffer.getvalue()
 
 
 def _tiny_run(folder: Path) -> Path:
@@ -244,6 +283,7 @@ def _row(kind: str, results: list[dict]) -> dict:
     return {"class": kind, "inputs": len(results), "refused": sum(r["outcome"] == "refused" for r in results),
             "worst_seconds": max(r["seconds"] for r in results), "worst_rss_mb": max(r["rss_mb"] for r in results),
             "worst_child_mb": max(r.get("child_mb", 0.0) for r in results),
+            "worst_disk_mb": max(r.get("disk_mb", 0.0) for r in results),
             "notes": [r["note"] for r in results if r.get("note")]}
 
 
@@ -288,10 +328,10 @@ def main() -> int:
         print(json.dumps(rows, indent=2))
     else:
         print(f"{'attack class':36} {'inputs':>6} {'refused':>7} {'worst s':>8} {'worst +RSS MB':>13} "
-              f"{'child MB':>8}")
+              f"{'child MB':>8} {'disk MB':>8}")
         for row in rows:
             print(f"{row['class']:36} {row['inputs']:>6} {row['refused']:>7} {row['worst_seconds']:>8.2f} "
-                  f"{row['worst_rss_mb']:>13.0f} {row['worst_child_mb']:>8.0f}")
+                  f"{row['worst_rss_mb']:>13.0f} {row['worst_child_mb']:>8.0f} {row['worst_disk_mb']:>8.1f}")
         for row in rows:
             for note in row["notes"]:
                 print(f"{row['class']}: {note}")
