@@ -523,8 +523,12 @@ class WorkspaceStore:
         busy = set(busy)
         seen = {}
         for ws_id in self.ids():
-            state = _read_json(self.root / "workspaces" / ws_id / "workspace.json") or {}
-            seen[ws_id] = float(state.get("last_seen", 0) or 0)
+            folder = self.root / "workspaces" / ws_id
+            state = _read_json(folder / "workspace.json") or {}
+            try:  # a folder whose first save is under way has no workspace.json yet: its age is the folder's
+                seen[ws_id] = float(state.get("last_seen") or folder.stat().st_mtime)
+            except (OSError, TypeError, ValueError):
+                seen[ws_id] = 0.0
         deleted = [ws_id for ws_id, last in seen.items() if now - last > self.ttl_seconds and ws_id not in busy]
         for ws_id in deleted:
             self.delete(ws_id)

@@ -245,3 +245,14 @@ def test_a_run_folder_the_workspace_never_named_gets_its_models_name(store, tiny
     shutil.copytree(tiny_run_dir, space.run_dir(orphan))
     assert space.run_names()[orphan] == "dot_with_bias #2"
     assert space.state()["runs"][orphan]["name"] == "dot_with_bias #2"  # recorded, so it stays
+
+
+def test_a_sweep_leaves_a_workspace_whose_first_save_is_under_way(tmp_path):
+    """A sweep running while a new workspace's folder existed without its workspace.json yet deleted it, and the
+    save failed ("No such file or directory")."""
+    store = WorkspaceStore(tmp_path / "state", ttl_seconds=100)
+    space = store.begin()
+    space.runs_dir.mkdir(parents=True)  # the first save's folder, before its workspace.json
+    assert store.sweep() == []
+    space.update(active_run=None)
+    assert store.open(space.id) is not None
