@@ -328,10 +328,10 @@ def main() -> int:
         print(json.dumps(rows, indent=2))
     else:
         print(f"{'attack class':36} {'inputs':>6} {'refused':>7} {'worst s':>8} {'worst +RSS MB':>13} "
-              f"{'child MB':>8} {'disk MB':>8}")
+              f"{'child MB':>8} {'disk KB':>8}")
         for row in rows:
             print(f"{row['class']:36} {row['inputs']:>6} {row['refused']:>7} {row['worst_seconds']:>8.2f} "
-                  f"{row['worst_rss_mb']:>13.0f} {row['worst_child_mb']:>8.0f} {row['worst_disk_mb']:>8.1f}")
+                  f"{row['worst_rss_mb']:>13.0f} {row['worst_child_mb']:>8.0f} {row['worst_disk_mb'] * 1024:>8.0f}")
         for row in rows:
             for note in row["notes"]:
                 print(f"{row['class']}: {note}")
