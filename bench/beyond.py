@@ -1,4 +1,4 @@
-"""The numbers behind the "Beyond the article" page, printed as markdown tables (the README's come from here).
+"""The numbers behind the "Beyond the article" page, printed as markdown tables (docs/reproducing.md's come from here).
 
 On one split (80/20, ``--seed``): the article's bias model and the three factors methods (dimension ``--dim``),
 each one's validation RMSE and time; linear CKA and neighbour overlap@10 of each against the bias model (movies

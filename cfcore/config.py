@@ -140,7 +140,7 @@ PRESETS: dict[str, TrainConfig] = {
     ),
     # SVD++ (the bias model plus the rated sets), L2 on every table, a global offset, no dropout, cosine decay.
     # Chosen on ml-latest-small's seed 7, 8 and 9 splits (mean 0.824), never on 0-2; on seeds 0, 1, 2 it reaches
-    # 0.816 val RMSE in about 5 s (bench/train_speed.py --anchors; README "Training speed and presets").
+    # 0.816 val RMSE in about 5 s (bench/train_speed.py --anchors; docs/benchmarks.md, "Training speed and presets").
     "best": TrainConfig(
         model="svdpp", embedding_dim=32, batch_size=2048, learning_rate=0.02, epochs=8, patience=3,
         lr_schedule="cosine", user_dropout=0.0, movie_dropout=0.0, l2=3e-4, global_bias=True,
@@ -151,8 +151,8 @@ PRESETS: dict[str, TrainConfig] = {
 # the seed). Fields a method does not use keep values that say so: no dropout, and one "epoch" for the SVD.
 # AutoRec's and the implicit task's values were chosen by hand on ml-latest-small's seed-7 split, a few runs each
 # (then, AutoRec reached 0.867 and Toy Story's nearest movies under the implicit task were Forrest Gump, Back to the
-# Future and Apollo 13: what the same people watched). Today's figures on the seed-42 split: README, "Beyond the
-# article, measured".
+# Future and Apollo 13: what the same people watched). Today's figures on the seed-42 split: docs/reproducing.md,
+# "Beyond the article, measured".
 FACTOR_SETTINGS: dict[str, TrainConfig] = {
     "svd": TrainConfig(model="svd", epochs=1, patience=0, user_dropout=0.0, movie_dropout=0.0),
     "autorec": TrainConfig(model="autorec", epochs=40, batch_size=64, learning_rate=0.001, l2=0.02, patience=3,

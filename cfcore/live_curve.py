@@ -2,8 +2,8 @@
 
 The finished run gets Plotly's chart (:func:`cfcore.charts.training_curves`). While a run goes, each new epoch
 changes the figure, Streamlit sends it as a new chart and every watching browser draws Plotly's chart from
-scratch; this SVG costs a browser less than half as much per poll (the README's "A class pressing Train at once"
-has the measurements). Pure functions; no Streamlit.
+scratch; this SVG costs a browser less than half as much per poll (docs/benchmarks.md, "A class pressing Train at
+once", has the measurements). Pure functions; no Streamlit.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hosting: the app behind deploy/nginx.conf, run as the README says, and used through the proxy in Chromium.
+"""Hosting: the app behind deploy/nginx.conf, run as docs/hosting.md says, and used through the proxy in Chromium.
 
 The app runs on Streamlit's default 127.0.0.1:8501 with the public profile, nginx on 127.0.0.1:8080 exactly as
 ``nginx -p DIR -c deploy/nginx.conf``; every request of the journey goes through port 8080. Without the
