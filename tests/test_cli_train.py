@@ -35,6 +35,7 @@ def assert_one_error_line(stderr: str, *fragments: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_train_json_in_a_real_process(synthetic_folder, tmp_path):
     from cfcore.training import load_run
 

@@ -174,6 +174,7 @@ def test_a_host_that_cannot_be_resolved_fails_within_three_seconds(tmp_path, mon
     assert time.monotonic() - started < 3.5
 
 
+@pytest.mark.slow
 def test_a_cut_response_is_a_download_error(tmp_path):
     """http.client's own errors (a body shorter than announced, a captive portal's garbage) are not OSErrors."""
     listener = socket.socket()

@@ -240,6 +240,7 @@ def test_hostile_uploads_through_the_data_page(data_env):
 ZIP_EVERY = 3  # every third damaged run also goes through the Compare page as a zip
 
 
+@pytest.mark.slow
 def test_damaged_run_zips_through_the_compare_page(data_env, mutations):
     chosen = mutations[::ZIP_EVERY]
     at = _app("pages/compare.py")
@@ -259,6 +260,7 @@ URL_VALUES = ["9999", "-1", "foo", "", "nan", "inf", "1e999", "x" * 500, "<scrip
 URL_KEYS = ("model", "epochs", "batch_size", "learning_rate", "embedding_dim", "user", "movie", "seed")
 
 
+@pytest.mark.slow
 def test_hostile_url_values_on_every_page(data_env):
     for count, (key, value) in enumerate((key, value) for key in URL_KEYS for value in URL_VALUES):
         page = PAGES[count % len(PAGES)]

@@ -54,6 +54,7 @@ def test_stop_detaches_one_learner_and_stops_the_training_only_for_the_last(synt
     assert manager.wait(b, timeout=10) and b.state == "stopped" and not b.detached and b.run is not None
 
 
+@pytest.mark.slow
 def test_a_just_finished_identical_run_is_reused_and_each_owner_gets_a_copy(synthetic_dataset, tmp_path):
     from cfcore.trainer.local import LocalTrainer
 

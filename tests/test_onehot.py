@@ -47,6 +47,7 @@ def test_dense_on_onehot_gives_the_lookups_predictions_at_a_cost():
     assert result["lookup"]["seconds_per_epoch"] == pytest.approx(result["lookup"]["seconds_per_step"] * 125)
 
 
+@pytest.mark.slow
 def test_cost_jobs_measure_in_a_child_process_and_remember(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # a server started from another folder still finds ``-m cfcore.onehot``
     jobs = CostJobs(timeout_s=120)

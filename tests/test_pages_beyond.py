@@ -74,6 +74,7 @@ def test_an_svd_too_big_for_the_data_is_a_message(data_env, tiny_run_dir):
     assert any("choose a size below" in e.value for e in at.error)
 
 
+@pytest.mark.slow
 def test_the_onehot_cost_is_measured_on_request(data_env, tiny_run_dir):
     at = open_app(ws=seed_workspace({"tiny": tiny_run_dir}), page="pages/beyond.py")
     at.button(key="bey_cost_go").click().run()

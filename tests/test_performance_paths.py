@@ -133,6 +133,7 @@ def test_presets_are_the_tuned_bias_model_or_its_svdpp():
     assert preset("best", epochs=2).epochs == 2 and PRESETS["best"].epochs > 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "limit"), [("fast", 0.86), ("best", 0.830)])
 def test_presets_reach_their_accuracy_on_movielens(movielens_path, name, limit):
     dataset = load_dataset(movielens_path, download=False)
@@ -174,6 +175,7 @@ _STRATEGY_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_training_under_a_mirrored_strategy_reaches_the_same_rmse(tmp_path):
     # Logical devices can only be configured before TensorFlow starts: a separate process.
     script = tmp_path / "mirrored.py"
@@ -200,6 +202,7 @@ def _write_ml1m(folder, n_users=40, n_movies=30, seed=5):
     return ratings
 
 
+@pytest.mark.slow
 def test_cli_trains_on_an_ml1m_format_folder(tmp_path):
     data = tmp_path / "ml-1m"
     ratings = _write_ml1m(data)

@@ -112,6 +112,7 @@ def _explore(*args: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_the_cli_gives_every_movies_place_and_the_same_seed_the_same_coordinates(tiny_run_dir, tiny_run):
     runs = [_explore(str(tiny_run_dir), "--projection", "tsne", "--seed", "4", "--perplexity", "5",
                      "--min-ratings", "2", "--json") for _ in range(2)]
@@ -139,6 +140,7 @@ def test_cli_projection_errors_are_one_line(tiny_run_dir, args, message):
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: ") and message in done.stderr
 
 
+@pytest.mark.slow
 def test_a_server_waits_on_few_maps_at_once_and_forgets_only_finished_ones():
     vectors, _ = _planted(n_per=20, seed=4)
     jobs = ProjectionJobs(max_waiting=3, keep=2)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 SCRIPT = r'''
@@ -55,6 +57,7 @@ if __name__ == "__main__":
 '''
 
 
+@pytest.mark.slow
 def test_no_page_imports_tensorflow_or_keras(tiny_run_dir, synthetic_folder, tmp_path):
     env = {**os.environ, "CFCORE_DATA": str(synthetic_folder), "CFCORE_CACHE": str(tmp_path / "cache"),
            "CFCORE_STATE_DIR": str(tmp_path / "state"), "PYTHONPATH": str(REPO)}

@@ -30,6 +30,7 @@ def manager(trainer, tmp_path):
     return TrainingManager(max_concurrent=1, train_fn=backend_train_fn(trainer, tmp_path / "datasets"))
 
 
+@pytest.mark.slow
 def test_training_runs_in_the_trainer_and_stops_within_a_second(manager, trainer, synthetic_dataset, tmp_path):
     done = manager.submit(synthetic_dataset, TrainConfig(embedding_dim=4, epochs=2, batch_size=64,
                                                          learning_rate=0.01, patience=0), owner="a",
@@ -54,6 +55,7 @@ def test_training_runs_in_the_trainer_and_stops_within_a_second(manager, trainer
     assert long.history == result.history
 
 
+@pytest.mark.slow
 def test_a_killed_trainer_is_a_message_and_the_next_training_gets_a_fresh_one(manager, trainer, synthetic_dataset):
     job = manager.submit(synthetic_dataset, TrainConfig(embedding_dim=4, epochs=100, batch_size=16, patience=0),
                          owner="a")
@@ -71,6 +73,7 @@ def test_a_killed_trainer_is_a_message_and_the_next_training_gets_a_fresh_one(ma
     assert trainer.processes_started == started + 1
 
 
+@pytest.mark.slow
 def test_an_idle_trainer_exits_and_comes_back_on_demand(synthetic_dataset, tmp_path):
     backend = LocalTrainer(idle_seconds=1.0)
     manager = TrainingManager(train_fn=backend_train_fn(backend, tmp_path))
@@ -87,6 +90,7 @@ def test_an_idle_trainer_exits_and_comes_back_on_demand(synthetic_dataset, tmp_p
         backend.shutdown()
 
 
+@pytest.mark.slow
 def test_a_trainer_that_idled_out_ending_late_does_not_fail_the_next_training(synthetic_dataset, tmp_path,
                                                                               monkeypatch):
     # The stopped process's reader reports its exit some time after the next training has started in a new

@@ -39,6 +39,7 @@ def ray_head(tmp_path_factory):
     subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120, env=env)
 
 
+@pytest.mark.slow
 def test_a_training_runs_on_the_cluster_with_progress_and_stop(ray_head, synthetic_dataset, tmp_path):
     from cfcore.trainer.ray import RayTrainer
 
@@ -69,6 +70,7 @@ def test_a_training_runs_on_the_cluster_with_progress_and_stop(ray_head, synthet
         backend.shutdown()
 
 
+@pytest.mark.slow
 def test_without_the_variable_nothing_imports_ray():
     code = ("import sys, cfcore.trainer.jobs, cfcore.trainer.local, ui.services; "
             "assert 'ray' not in sys.modules, 'ray was imported'")

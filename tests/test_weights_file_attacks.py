@@ -139,6 +139,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cfcore", *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_to_upgrade_a_crafted_zip_and_upgrades_a_real_one(tiny_run_dir, tmp_path, secret_file):
     crafted = tmp_path / "crafted.zip"
     crafted.write_bytes(_run_zip(tiny_run_dir, _crafted_model(tiny_run_dir, secret_file), with_embeddings=False))

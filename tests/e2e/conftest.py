@@ -11,11 +11,21 @@ from __future__ import annotations
 import contextlib
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from e2e_helpers import APP_TIMEOUT_MS, ARTIFACTS, screenshot
 
 from bench.harness import ServerError, launch_chromium, start_server, stop_server
+
+E2E_FOLDER = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder is a browser (or real-server) test: ``-m "not e2e"`` leaves them all out."""
+    for item in items:
+        if E2E_FOLDER in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")
