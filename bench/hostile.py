@@ -206,25 +206,15 @@ def build_corpus(folder: Path, run_dir: Path) -> tuple[dict[str, list[Path | str
         corpus["run zip: padded members"].append(path)
     # The movie table kept in a server file (HDF5 external storage): without embeddings.npz (an older version:
     # refused) and beside the real arrays (loaded; the weights are never opened).
-    crafted = _zip({**inner, "model.weights.h5": _external_table(inner["model.weights.h5"], "/etc/passwd")})
+    from tests.support.crafted import weights_reaching_outside
+
+    crafted = _zip({**inner, "model.weights.h5": weights_reaching_outside(inner["model.weights.h5"],
+                                                                          "external storage", "/etc/passwd")})
     for label, files in (("old", {k: v for k, v in good.items() if k != "embeddings.npz"}), ("new", good)):
         path = folder / f"hdf5-{label}.zip"
         path.write_bytes(_zip({**files, "model.keras": crafted}))
         corpus["run zip: HDF5 reaching outside"].append(path)
     return corpus, warm_csv, warm_zip
-
-
-def _external_table(weights: bytes, target: str) -> bytes:
-    """Keras's weights file with the movie table's bytes kept in ``target`` (HDF5 external storage)."""
-    import h5py
-
-    table = "layers/embedding_1/vars/0"
-    buffer = io.BytesIO(weights)
-    with h5py.File(buffer, "r+") as h5:
-        shape, dtype = h5[table].shape, h5[table].dtype
-        del h5[table]
-        h5.create_dataset(table, shape, dtype, external=[(target, 0, int(np.prod(shape)) * dtype.itemsize)])
-    return buffer.getvalue()
 
 
 def _tiny_run(folder: Path) -> Path:

@@ -21,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from cfcore import cli
 from cfcore.runfiles import RUN_FILES
+from tests.support.crafted import KINDS, weights_reaching_outside
 from tests.test_pages_part1 import APP, PAGES
 
 JUNK = [b"", b"\x00" * 64, b"PK\x05\x06" + bytes(18), "\u202e![c](http://127.0.0.1:9/c.png)".encode(), b"{" * 5000]
@@ -103,32 +104,12 @@ def _array_mutations(good: dict[str, bytes]) -> list[tuple[str, dict[str, bytes]
     model = _members(good["model.keras"])
     out.append(("model.keras metadata.json padded",
                 {**good, "model.keras": _zipped({**model, "metadata.json": b'{"p": "' + b" " * 90_000 + b'"}'})}))
-    for kind in ("external storage", "external link", "virtual dataset"):
+    for kind in KINDS:
         out.append((f"model.keras weights with {kind}",
-                    {**good, "model.keras": _zipped({**model, "model.weights.h5": _reaching_out(
-                        model["model.weights.h5"], kind)})}))
+                    {**good, "model.keras": _zipped({**model, "model.weights.h5": weights_reaching_outside(
+                        model["model.weights.h5"], kind, "/etc/hostname")})}))
     out.append(("no embeddings.npz (an older version)", {k: v for k, v in good.items() if k != "embeddings.npz"}))
     return out
-
-
-def _reaching_out(weights: bytes, kind: str) -> bytes:
-    """The weights with the movie table's bytes in /etc/hostname (or another file), one HDF5 way or another."""
-    import h5py
-
-    table = "layers/embedding_1/vars/0"
-    buffer = io.BytesIO(weights)
-    with h5py.File(buffer, "r+") as h5:
-        shape, dtype = h5[table].shape, h5[table].dtype
-        del h5[table]
-        if kind == "external storage":
-            h5.create_dataset(table, shape, dtype, external=[("/etc/hostname", 0, int(np.prod(shape)) * 4)])
-        elif kind == "external link":
-            h5[table] = h5py.ExternalLink("/etc/hostname", "/x")
-        else:
-            layout = h5py.VirtualLayout(shape=shape, dtype=dtype)
-            layout[:] = h5py.VirtualSource("/etc/hostname", "x", shape=shape)
-            h5.create_virtual_dataset(table, layout)
-    return buffer.getvalue()
 
 
 def csv_pairs() -> list[tuple[str, bytes, bytes]]:

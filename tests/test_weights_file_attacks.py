@@ -22,9 +22,9 @@ from cfcore.embeddings import EMBEDDINGS_FILE
 from cfcore.models import UnsafeWeightsError, check_weights_file, load_model
 from cfcore.runs import load_run
 from cfcore.runzip import RUN_ZIP_FILES, RunZipError, export_run_zip, load_run_from_zip
+from tests.support.crafted import MOVIE_TABLE, weights_reaching_outside
 
 REPO = Path(__file__).resolve().parent.parent
-MOVIE_TABLE = "layers/embedding_1/vars/0"  # where Keras keeps the bias model's movie table
 SECRET = b"SECRET-server-file-" * 100
 
 
@@ -35,27 +35,10 @@ def secret_file(tmp_path) -> Path:
     return path
 
 
-def _crafted_weights(weights: bytes, kind: str, target: Path) -> bytes:
-    """``weights`` with the movie table replaced by one whose bytes live in ``target`` (one HDF5 way or another)."""
-    buffer = io.BytesIO(weights)
-    with h5py.File(buffer, "r+") as h5:
-        shape, dtype = h5[MOVIE_TABLE].shape, h5[MOVIE_TABLE].dtype
-        del h5[MOVIE_TABLE]
-        if kind == "external storage":
-            h5.create_dataset(MOVIE_TABLE, shape, dtype, external=[(str(target), 0, int(np.prod(shape)) * 4)])
-        elif kind == "external link":
-            h5[MOVIE_TABLE] = h5py.ExternalLink(str(target), "/table")
-        elif kind == "virtual dataset":
-            layout = h5py.VirtualLayout(shape=shape, dtype=dtype)
-            layout[:] = h5py.VirtualSource(str(target), "table", shape=shape)
-            h5.create_virtual_dataset(MOVIE_TABLE, layout)
-    return buffer.getvalue()
-
-
 def _crafted_model(run_dir: Path, target: Path, kind: str = "external storage") -> bytes:
     with zipfile.ZipFile(run_dir / "model.keras") as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
-    members["model.weights.h5"] = _crafted_weights(members["model.weights.h5"], kind, target)
+    members["model.weights.h5"] = weights_reaching_outside(members["model.weights.h5"], kind, str(target))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in members.items():
