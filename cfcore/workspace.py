@@ -10,9 +10,10 @@ On disk, under the state folder (``CFCORE_STATE_DIR``)::
 
 An id is ``secrets.token_urlsafe(24)`` (192 bits) and must match :data:`ID_PATTERN` before it touches a path;
 anything else (malformed, unknown, made up) opens nothing. A new workspace's folder is made by its first save.
-Every JSON write is atomic (a temporary name, then a
-rename). Caps: ``max_runs`` runs and ``max_workspace_bytes`` per workspace; the whole store at most
-``max_bytes`` (least recently seen workspaces go first) and workspaces unseen for ``ttl_seconds`` are deleted.
+Every write is atomic (a temporary name, then a rename), and one workspace's writes are serialised across server
+processes. Caps: ``max_runs`` runs and ``max_workspace_bytes`` per workspace, its shared runs counted; the whole
+store at most ``max_bytes``, every byte under the state folder counted (to make room only workspaces unseen for
+:data:`PROTECTED_S` are deleted, least recently seen first); workspaces unseen for ``ttl_seconds`` are deleted.
 No Streamlit and no TensorFlow here.
 """
 
@@ -29,13 +30,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 try:
     import fcntl
 except ImportError:  # Windows: one server process per state folder there
     fcntl = None
-from dataclasses import dataclass
-from pathlib import Path
 
 _LOG = logging.getLogger(__name__)
 
@@ -152,10 +153,10 @@ def _read_json(path: Path) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def folder_bytes(*folders: Path, seen: set | None = None) -> int:
+def folder_bytes(*folders: Path) -> int:
     """Bytes of the files under ``folders`` (0 for one that is gone); a file hard-linked in several places (a
-    shared run and its original) counts once, and not at all when its inode is in ``seen`` already."""
-    seen = set() if seen is None else seen
+    shared run and its original) counts once."""
+    seen: set[tuple[int, int]] = set()
     total = 0
     for folder in folders:
         for root, _dirs, files in os.walk(folder):
@@ -208,7 +209,8 @@ def _process_exists(pid: int) -> bool:
 
 
 class Workspace:
-    """One workspace's folder. Thread-safe for the sessions of one server process."""
+    """One workspace's folder. Safe for the sessions of one server process and for other server processes
+    sharing the state folder (:class:`WorkspaceLock`)."""
 
     def __init__(self, store: WorkspaceStore, ws_id: str, client: str = ""):
         self.store, self.id, self.client = store, ws_id, client
