@@ -105,14 +105,15 @@ if "PC2" not in movie_frame:
     st.info("The movie map needs embeddings with at least two dimensions.")
     st.stop()
 movie_id = st.session_state["emb_movie"]
-passing = movie_frame[movie_frame["num_ratings"] > min_ratings]
+passing = movie_frame["num_ratings"].to_numpy() > min_ratings  # a mask: a filtered copy of 200,000 rows is 111 MB
+n_passing = int(passing.sum())
 # An upload's 200,000 movies made a 20 MB chart message per render: the map, t-SNE and the finder take the
 # most-rated ones past the cap, and say so.
-shown = analysis.most_rated(passing, C.MAP_MAX_MOVIES)
+shown = analysis.most_rated(movie_frame, C.MAP_MAX_MOVIES, where=passing)
 listed = shown  # the finder's movies: a chosen one below the filter too, so it never vanishes
 if movie_id is not None and movie_id not in set(shown["movieId"]):
     listed = pd.concat([shown, movie_frame[movie_frame["movieId"] == movie_id]])
-movie_map.show(run, shown, listed, pca_result.explained, _genres(run), movie_id, len(passing))
+movie_map.show(run, shown, listed, pca_result.explained, _genres(run), movie_id, n_passing)
 
 st.subheader("Nearest neighbours")
 # The movies on the map, most rated first: listing all ~10,000 titles costs the browser a quarter of a second
@@ -121,9 +122,9 @@ findable = listed.sort_values("num_ratings", ascending=False)["movieId"].astype(
 st.selectbox("Find a movie", findable, index=None, format_func=title_of, key="emb_movie", filter_mode="contains",
              placeholder="Type part of a title, or click a movie on the map",
              help=f"Lists the {count(len(findable), 'movie')} on the map (more than {min_ratings} ratings).")
-if len(shown) < len(passing):
+if len(shown) < n_passing:
     st.caption(f"The finder lists only the {count(len(findable), 'movie')} on the map, the most-rated of the "
-               f"{len(passing):,} with more than {min_ratings} ratings: a rarer movie's title finds nothing here.")
+               f"{n_passing:,} with more than {min_ratings} ratings: a rarer movie's title finds nothing here.")
 else:
     st.caption(f"The finder lists only the {count(len(findable), 'movie')} with more than {min_ratings} ratings: a "
                "rarer movie's title finds nothing here. Lower the filter above to reach it.")

@@ -575,3 +575,11 @@ def test_pca_of_many_rows_through_the_small_gram_matrix_matches_the_svd(monkeypa
     np.testing.assert_allclose(gram.components, exact.components, atol=1e-10)
     np.testing.assert_allclose(gram.variance, exact.variance, rtol=1e-10)
     np.testing.assert_allclose(gram.explained, exact.explained, atol=1e-12)
+
+
+def test_most_rated_takes_only_the_rows_a_mask_marks():
+    movies = pd.DataFrame({"movieId": [1, 2, 3, 4, 5], "num_ratings": [9, 1, 7, 7, 3]})
+    mask = np.array([False, True, True, True, True])
+    assert analysis.most_rated(movies, 2, where=mask)["movieId"].tolist() == [3, 4]  # not 1: the mask leaves it out
+    assert analysis.most_rated(movies, 10, where=mask)["movieId"].tolist() == [2, 3, 4, 5]
+    assert analysis.most_rated(movies, 10) is movies
