@@ -17,9 +17,10 @@ import tensorflow as tf
 from cfcore.config import BOUNDS, FACTOR_METHODS, PRESETS, ConfigError, TrainConfig, check_work, preset
 from cfcore.data import DataError, Dataset, Split, split_dataset, upload_limits
 from cfcore.embeddings import EMBEDDINGS_FILE, write_embeddings_file
-from cfcore.models import UnsafeWeightsError, build_model, embedding_arrays, embeddings_of, load_model
+from cfcore.models import build_model, embedding_arrays, embeddings_of, load_model
 from cfcore.runfiles import RUN_FILES, RunError, read_run_files
 from cfcore.runs import Progress, Run, TrainResult, load_run
+from cfcore.trainer.weights import UnsafeWeightsError
 
 
 class _Monitor(keras.callbacks.Callback):
@@ -682,8 +683,9 @@ def save_run(run: Run, directory: str | Path) -> Path:
 def upgrade_run(directory: str | Path) -> Path:
     """Give a run folder of an older version, whose learned arrays lie only in ``model.keras``, the
     ``embeddings.npz`` the web server reads. Every other file is checked first (the model's declared sizes
-    included), the weights file is refused if it reaches outside itself (:func:`cfcore.models.check_weights_file`),
-    Keras opens the model in safe mode, and the folder is checked whole afterwards.
+    included), the weights file is refused if it reaches outside itself
+    (:func:`cfcore.trainer.weights.check_weights_file`), Keras opens the model in safe mode, and the folder is
+    checked whole afterwards.
 
     Raises:
         RunError: for a run that is broken, unsafe or not a cfcore run; the folder then has no embeddings.npz.

@@ -19,9 +19,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cfcore.embeddings import EMBEDDINGS_FILE
-from cfcore.models import UnsafeWeightsError, check_weights_file, load_model
+from cfcore.models import load_model
 from cfcore.runs import load_run
 from cfcore.runzip import RUN_ZIP_FILES, RunZipError, export_run_zip, load_run_from_zip
+from cfcore.trainer.weights import UnsafeWeightsError, check_weights_file
 from tests.support.crafted import MOVIE_TABLE, weights_reaching_outside
 
 REPO = Path(__file__).resolve().parent.parent
