@@ -288,6 +288,11 @@ class Workspace:
         hard link, so it counts once)."""
         return folder_bytes(self.folder, *self.store.shares_of(self.id))
 
+    def room_bytes(self) -> int:
+        """How many more bytes this workspace may write: what its own cap and the store's both leave (0 or more)."""
+        store = self.store
+        return max(0, min(store.max_workspace_bytes - self.used_bytes(), store.max_bytes - store.used_bytes()))
+
     def check_room(self, more_runs: int = 1, more_bytes: int = 0) -> None:
         """Raise :class:`WorkspaceError` when ``more_runs`` more runs, or ``more_bytes`` more bytes, would pass the
         workspace's caps or the store's."""

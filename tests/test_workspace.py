@@ -256,3 +256,13 @@ def test_a_sweep_leaves_a_workspace_whose_first_save_is_under_way(tmp_path):
     assert store.sweep() == []
     space.update(active_run=None)
     assert store.open(space.id) is not None
+
+
+def test_the_room_left_is_what_both_caps_allow(tmp_path, tiny_run_dir):
+    store = WorkspaceStore(tmp_path / "state", max_bytes=10**9, max_workspace_bytes=10**6)
+    space = store.create()
+    assert space.room_bytes() == 10**6 - space.used_bytes()
+    store.max_bytes = store.used_bytes() + 500
+    assert space.room_bytes() == 500
+    store.max_bytes = 1
+    assert space.room_bytes() == 0

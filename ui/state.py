@@ -337,10 +337,9 @@ def keep_zip_run(data) -> tuple[str, bool]:
 
     space = workspace()
     space.check_room()
-    room = min(space.store.max_workspace_bytes - space.used_bytes(), space.store.max_bytes - space.store.used_bytes())
     run_id = new_run_id()
     try:
-        run = load_run_from_zip(data, space.run_dir(run_id), max_bytes=max(0, room),
+        run = load_run_from_zip(data, space.run_dir(run_id), max_bytes=space.room_bytes(),
                                 max_input_bytes=upload_limits().max_file_bytes)
     except RunZipError as err:
         if "would extract to" in str(err):
