@@ -17,7 +17,7 @@ import pytest
 from cfcore.config import TrainConfig
 from cfcore.onehot import CostJobs
 from cfcore.projection import ProjectionError, ProjectionJobs
-from cfcore.trainer.caps import JobCaps
+from cfcore.trainer.caps import CapError, JobCaps
 from cfcore.trainer.jobs import JobError, TrainingManager
 from tests.conftest import wait_for
 
@@ -149,3 +149,20 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as fh:  # a zombie has ended; only its parent's wait is missing
         return fh.read().split(") ")[-1][0] != "Z"
+
+
+def test_workspaces_unseen_for_a_day_are_forgotten_once_many_are_known(monkeypatch):
+    from cfcore.trainer import caps as caps_module
+
+    monkeypatch.setattr(caps_module, "_PRUNE_ABOVE", 3)
+    clock = Clock()
+    caps = JobCaps(max_per_client=1, clock=clock)
+    caps.count_with("training", lambda: ["b"])  # "b" has a training under way
+    for owner in "abc":
+        caps.seen(owner, "203.0.113.1")
+    with pytest.raises(CapError, match="your network address"):
+        caps.check("a", "training")
+    clock.now += caps_module._FORGET_AFTER_S + 1
+    caps.seen("d")
+    caps.seen("e")
+    caps.check("a", "training")  # forgotten: its address no longer ties it to "b"

@@ -21,6 +21,9 @@ from collections.abc import Callable
 MAX_JOBS_PER_OWNER = 2
 # A queued job whose owners have had no page open this long is dropped (a running one keeps its time limit).
 ABSENT_AFTER_S = 180.0
+# Workspaces unseen this long are forgotten (their queued jobs were dropped long before), once this many are known.
+_FORGET_AFTER_S = 86_400.0
+_PRUNE_ABOVE = 10_000
 _KIND_WORDS = {"training": "training", "map": "t-SNE map", "measurement": "measurement"}
 
 
@@ -56,9 +59,14 @@ class JobCaps:
     def seen(self, owner: str, client: str = "") -> None:
         """Mark ``owner`` as having a page open now (from client address ``client``, where known)."""
         with self._lock:
-            self._last_seen[owner] = self._clock()
+            now = self._clock()
+            self._last_seen[owner] = now
             if client:
                 self._client_of[owner] = client
+            if len(self._last_seen) > _PRUNE_ABOVE:  # a public server sees thousands of visitors a day
+                for gone in [o for o, last in self._last_seen.items() if now - last > _FORGET_AFTER_S]:
+                    del self._last_seen[gone]
+                    self._client_of.pop(gone, None)
 
     def present(self, owner: str) -> bool:
         """Whether ``owner`` had a page open in the last ``absent_after_s`` (an owner never seen, such as a script's,
