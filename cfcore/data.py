@@ -472,6 +472,11 @@ class Dataset:
     def movie_to_index(self) -> dict[int, int]:
         return {int(m): j for j, m in enumerate(self.index_to_movie)}
 
+    def movie_title(self, movie_id) -> str | None:
+        """The title of ``movie_id``, or None for a movie not in this dataset."""
+        index = self.movie_to_index.get(int(movie_id))
+        return None if index is None else str(self.movies["title"].iat[index])
+
     @property
     def n_users(self) -> int:
         return len(self.index_to_user)

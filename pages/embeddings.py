@@ -90,17 +90,9 @@ else:
     st.info("PC rankings need embeddings with at least two dimensions.")
 
 st.subheader("The movie map")
-
-
-def title_of(movie_id) -> str | None:
-    """A movie's title by its id (no dict of every title: an upload's 200,000 made 29 MB per rerun)."""
-    index = dataset.movie_to_index.get(int(movie_id))
-    return None if index is None else str(dataset.movies["title"].iat[index])
-
-
 if "emb_movie" not in st.session_state:
     shared = share.read_id(st.query_params, share.MOVIE_KEY) or st.session_state.get(share.SESSION_MOVIE_KEY)
-    st.session_state["emb_movie"] = shared if shared is not None and shared in dataset.movie_to_index else None
+    st.session_state["emb_movie"] = shared if shared is not None and dataset.movie_title(shared) else None
 if "PC2" not in movie_frame:
     st.info("The movie map needs embeddings with at least two dimensions.")
     st.stop()
@@ -119,8 +111,8 @@ st.subheader("Nearest neighbours")
 # The movies on the map, most rated first: listing all ~10,000 titles costs the browser a quarter of a second
 # on every visit, and the ratings filter above already says which movies the learner is looking at.
 findable = listed.sort_values("num_ratings", ascending=False)["movieId"].astype(int).tolist()
-st.selectbox("Find a movie", findable, index=None, format_func=title_of, key="emb_movie", filter_mode="contains",
-             placeholder="Type part of a title, or click a movie on the map",
+st.selectbox("Find a movie", findable, index=None, format_func=dataset.movie_title, key="emb_movie",
+             filter_mode="contains", placeholder="Type part of a title, or click a movie on the map",
              help=f"Lists the {count(len(findable), 'movie')} on the map (more than {min_ratings} ratings).")
 if len(shown) < n_passing:
     st.caption(f"The finder lists only the {count(len(findable), 'movie')} on the map, the most-rated of the "
@@ -139,7 +131,8 @@ else:
                         help="Cosine compares directions only; the dot product also rewards long vectors.")
     k = right.slider("Neighbours", 3, 30, 10, key="emb_k")
     position = movie_frame.loc[movie_frame["movieId"] == movie_id, ["PC1", "PC2"]].iloc[0]
-    st.markdown(f"**{md(title_of(movie_id))}** sits at PC1 = {position['PC1']:.3f}, PC2 = {position['PC2']:.3f}.")
+    st.markdown(f"**{md(dataset.movie_title(movie_id))}** sits at PC1 = {position['PC1']:.3f}, "
+                f"PC2 = {position['PC2']:.3f}.")
     neighbours = analysis.nearest_movies(run, movie_id, k=k, metric=metric, min_ratings=int(min_ratings))
     left, right = st.columns([3, 2])
     similarity = "cosine similarity" if metric == "cosine" else "dot product"

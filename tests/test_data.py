@@ -499,3 +499,9 @@ def test_a_damaged_extraction_of_a_zip_is_extracted_again(isolated, monkeypatch,
     (first / "ratings.csv").write_bytes(full[: len(full) // 3].rsplit(b"\n", 1)[0] + b"\n")
     again = resolve_data_path(archive)
     assert again == first and (again / "ratings.csv").read_bytes() == full
+
+
+def test_a_movie_title_is_found_by_its_id(synthetic_dataset):
+    first = int(synthetic_dataset.index_to_movie[0])
+    assert synthetic_dataset.movie_title(first) == synthetic_dataset.movies["title"].iloc[0]
+    assert synthetic_dataset.movie_title(10**9) is None
