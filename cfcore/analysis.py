@@ -86,7 +86,8 @@ def heatmap_frame(run: Run, n_movies: int = 20) -> pd.DataFrame:
 class PCAResult:
     """Principal components of an ``(n, d)`` matrix, ``k = min(n, d)`` components.
 
-    ``scores`` ``(n, k)``; ``components`` ``(d, k)`` loadings (unit columns);
+    ``scores`` ``(n, k)`` (or its first columns only, when asked for fewer); ``components`` ``(d, k)`` loadings
+    (unit columns);
     ``variance`` ``(k,)``; ``explained`` ``(k,)`` fractions summing to 1;
     ``mean`` ``(d,)`` is what was subtracted (zeros when not centered).
     """
@@ -105,7 +106,7 @@ class PCAResult:
         return (vectors - mean) @ self.components
 
 
-def pca(matrix: np.ndarray, centered: bool = False) -> PCAResult:
+def pca(matrix: np.ndarray, centered: bool = False, n_scores: int | None = None) -> PCAResult:
     """Principal component analysis by singular value decomposition.
 
     With ``centered=False`` (the default, as in the article) this is R's
@@ -120,6 +121,8 @@ def pca(matrix: np.ndarray, centered: bool = False) -> PCAResult:
     Args:
         matrix: ``(n, d)`` array with ``n >= 2``.
         centered: Subtract column means before the SVD.
+        n_scores: Compute the scores on the first ``n_scores`` components only (None: all). The components,
+            variances and :meth:`PCAResult.project` are unchanged.
 
     Raises:
         AnalysisError: for fewer than two rows or non-finite values.
@@ -140,7 +143,7 @@ def pca(matrix: np.ndarray, centered: bool = False) -> PCAResult:
     pivot = np.abs(components).argmax(axis=0)
     signs = np.where(components[pivot, np.arange(components.shape[1])] < 0, -1.0, 1.0)
     components = components * signs
-    scores = _project(x, mean, components)
+    scores = _project(x, mean, components[:, :n_scores])
     variance = s**2 / (x.shape[0] - 1)
     total = variance.sum()
     explained = variance / total if total > 0 else np.zeros_like(variance)
@@ -197,11 +200,12 @@ def movie_pca_frame(run: Run, centered: bool = False) -> tuple[PCAResult, pd.Dat
     """PCA of the movie embeddings, with one row per movie (movie-index order).
 
     Returns:
-        The :class:`PCAResult` and a frame with movieId, title, genres,
-        num_ratings, rating (mean), then ``PC1``, ``PC2``, ... scores.
+        The :class:`PCAResult` (scores on PC1 and PC2 only) and a frame with movieId, title, genres,
+        num_ratings, rating (mean), then the ``PC1`` and ``PC2`` scores.
     """
-    result = pca(run.embeddings.movie, centered=centered)
-    # The frame's PC columns are the result's scores themselves, not a copy (200,000 movies: 98 MB each).
+    # The maps and rankings read PC1 and PC2 only: all 64 scores of an upload's 200,000 movies were 98 MB.
+    result = pca(run.embeddings.movie, centered=centered, n_scores=2)
+    # The frame's PC columns are the result's scores themselves, not a copy.
     frame = pd.DataFrame(result.scores, columns=[f"PC{i + 1}" for i in range(result.scores.shape[1])], copy=False)
     for position, (name, column) in enumerate(_movie_table(run).items()):
         frame.insert(position, name, column)

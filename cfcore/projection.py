@@ -92,7 +92,7 @@ def tsne_map(vectors: np.ndarray, seed: int = 0, perplexity: float = DEFAULT_PER
 
 def map_movies(run: Run, min_ratings: int = 20, centered: bool = False) -> pd.DataFrame:
     """The movies a map draws: those with more than ``min_ratings`` ratings, as rows of
-    ``cfcore.analysis.movie_pca_frame`` (movieId, title, genres, num_ratings, rating, PC1, PC2, ...); the index
+    ``cfcore.analysis.movie_pca_frame`` (movieId, title, genres, num_ratings, rating, PC1, PC2); the index
     is each movie's row in ``run.embeddings.movie``.
 
     Raises:

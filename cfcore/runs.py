@@ -256,6 +256,17 @@ class RunCache:
             while len(self._runs) > self.max_runs:
                 self._runs.popitem(last=False)
 
+    def share(self, dataset: Dataset) -> Dataset:
+        """The one :class:`Dataset` object this cache knows for ``dataset``'s data (``dataset`` itself, kept
+        from now on, when it knows none): a session's chosen dataset and its runs then hold one copy."""
+        with self._lock:
+            share = (dataset.fingerprint, dataset.source)
+            shared = self._datasets.get(share)
+            if shared is not None and len(shared.ratings) == len(dataset.ratings):
+                return shared
+            self._datasets[share] = dataset
+            return dataset
+
     def forget(self, folder: str | Path) -> None:
         with self._lock:
             for key in [key for key in self._runs if key[0] == str(folder)]:

@@ -583,3 +583,12 @@ def test_most_rated_takes_only_the_rows_a_mask_marks():
     assert analysis.most_rated(movies, 2, where=mask)["movieId"].tolist() == [3, 4]  # not 1: the mask leaves it out
     assert analysis.most_rated(movies, 10, where=mask)["movieId"].tolist() == [2, 3, 4, 5]
     assert analysis.most_rated(movies, 10) is movies
+
+
+def test_pca_asked_for_fewer_scores_computes_the_first_ones_only():
+    x = np.random.default_rng(5).normal(size=(40, 5)) @ np.diag([4, 3, 2, 1, 0.5])
+    full, two = analysis.pca(x), analysis.pca(x, n_scores=2)
+    assert two.scores.shape == (40, 2)
+    np.testing.assert_allclose(two.scores, full.scores[:, :2], atol=1e-12)
+    np.testing.assert_allclose(two.components, full.components)
+    np.testing.assert_allclose(two.explained, full.explained)

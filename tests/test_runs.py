@@ -54,3 +54,17 @@ def test_content_hash_names_the_same_files_the_same(tiny_run_dir, tmp_path):
     assert content_hash(copy) == content_hash(tiny_run_dir)
     (copy / "history.csv").write_text((copy / "history.csv").read_text() + "\n")
     assert content_hash(copy) != content_hash(tiny_run_dir)
+
+
+def test_a_run_cache_shares_one_dataset_between_a_session_and_its_runs(tiny_run_dir):
+    from cfcore.datasetfile import read_dataset_file, save_dataset_file
+    from cfcore.runs import RunCache
+
+    cache = RunCache(idle_seconds=600)
+    chosen = load_run(tiny_run_dir).dataset  # the session's choice, loaded on its own
+    assert cache.share(chosen) is chosen
+    run = cache.get(tiny_run_dir)
+    assert run.dataset is chosen  # the run's own copy of the same data is let go
+    # The same data read again, from the workspace's dataset file, is the object the cache has.
+    again = read_dataset_file(save_dataset_file(chosen, tiny_run_dir.parent / "dataset.npz"))
+    assert again is not chosen and cache.share(again) is chosen

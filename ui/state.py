@@ -153,9 +153,9 @@ def _dataset_from_choice(space: Workspace, choice: Any) -> Dataset | None:
     if not isinstance(choice, dict):
         return None
     if choice.get("kind") == "path":
-        return services.load_path_dataset(str(choice.get("path", "")))
+        return services.run_cache().share(services.load_path_dataset(str(choice.get("path", ""))))
     if choice.get("kind") == "file":
-        return read_dataset_file(space.dataset_file(str(choice.get("fingerprint", ""))))
+        return services.run_cache().share(read_dataset_file(space.dataset_file(str(choice.get("fingerprint", "")))))
     return None
 
 
