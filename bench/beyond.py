@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from cfcore.config import FACTOR_METHODS, factor_config, preset  # noqa: E402
-from cfcore.data import load_dataset, split_dataset  # noqa: E402
+from cfcore.data.sources import load_dataset  # noqa: E402
+from cfcore.data.split import split_dataset  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,8 @@ _WORKER = r"""
 import io, json, sys, time
 sys.path.insert(0, {repo!r})
 kind, path, warm = sys.argv[1], sys.argv[2], sys.argv[3]
-from cfcore.data import DataError, dataset_from_files
+from cfcore.data.dataset import dataset_from_files
+from cfcore.data.errors import DataError
 from cfcore.runzip import RunZipError, load_run_from_zip
 def peak_mb():
     for line in open("/proc/self/status"):
@@ -221,7 +222,8 @@ def _tiny_run(folder: Path) -> Path:
     sys.path.insert(0, str(REPO / "tests"))
     from conftest import make_synthetic_frames
 
-    from cfcore.data import build_dataset, validate_movies, validate_ratings
+    from cfcore.data.dataset import build_dataset
+    from cfcore.data.validate import validate_movies, validate_ratings
     from cfcore.training import TrainConfig, save_run, train
 
     ratings, movies = make_synthetic_frames()
@@ -232,7 +234,7 @@ def _tiny_run(folder: Path) -> Path:
 
 def _big_run(folder: Path) -> Path:
     """A run of an upload inside the public limits: 1,000,000 ratings (5 a movie) over 200,000 movies."""
-    from cfcore.data import dataset_from_files
+    from cfcore.data.dataset import dataset_from_files
     from cfcore.training import TrainConfig, save_run, train
 
     movies, per_movie, users = 200_000, 5, 6_000

@@ -1,7 +1,7 @@
 """Peak memory (RSS) and time of loading and training at several sizes, projected to 25M ratings.
 
 Each measurement runs in its own process, since peak RSS is per process. It loads a
-MovieLens-format folder with ``cfcore.data.load_dataset``, splits it 80/20 and
+MovieLens-format folder with ``cfcore.data.sources.load_dataset``, splits it 80/20 and
 trains the article preset (``cfcore.training.train``, the compiled loop) for
 ``--epochs`` epochs, and reports the peak RSS after the imports, after loading and
 after training, and the seconds per epoch. With ``--naive-steps`` it also times
@@ -77,7 +77,7 @@ def child(folder: Path, epochs: int, naive_steps: int) -> dict:
     import tensorflow as tf  # noqa: F401 - imported here so its memory counts as "imports"
 
     from cfcore.config import PRESETS
-    from cfcore.data import load_dataset
+    from cfcore.data.sources import load_dataset
     from cfcore.training import train
 
     out = {"peak_imports_mb": _peak_mb()}

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 
 from cfcore.config import MODEL_NAMES, PRESETS  # noqa: E402
 from cfcore.constants import ARTICLE_VAL_RMSE  # noqa: E402
-from cfcore.data import load_dataset  # noqa: E402
+from cfcore.data.sources import load_dataset  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 DEFAULT_DATA = [SHARED / "ml-latest-small-2016", SHARED / "ml-latest-small"]

@@ -43,7 +43,8 @@ sys.path.insert(0, str(REPO))
 from bench.anchors import ANCHORS, run_anchor  # noqa: E402  (imports its packages only when one runs)
 from cfcore.config import PRESETS  # noqa: E402
 from cfcore.constants import ARTICLE_VAL_RMSE, BENCHMARK_VAL_RMSE  # noqa: E402
-from cfcore.data import load_dataset, split_dataset  # noqa: E402
+from cfcore.data.sources import load_dataset  # noqa: E402
+from cfcore.data.split import split_dataset  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"
 DATASETS = ("ml-latest-small", "ml-latest-small-2016")

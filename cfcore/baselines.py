@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from cfcore.data import Dataset, Split
+    from cfcore.data.dataset import Dataset
+    from cfcore.data.split import Split
     from cfcore.runs import Run
 
 # Shrinkage of the biases towards 0, in "pseudo-ratings": a movie with few ratings keeps its bias

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from cfcore.data import Dataset
+from cfcore.data.dataset import Dataset
 from cfcore.text import plain
 
 # A calm palette that matches the app theme (.streamlit/config.toml).

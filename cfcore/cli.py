@@ -186,8 +186,8 @@ def _train_and_save(args: argparse.Namespace, config):
     """Load ``--data``, train (or compute) ``config`` with one line per epoch, save the run in ``--out``."""
     from cfcore import constants as C
     from cfcore.config import check_work, predicts_ratings
-    from cfcore.data import load_dataset
-    from cfcore.download import DownloadError
+    from cfcore.data.download import DownloadError
+    from cfcore.data.sources import load_dataset
 
     try:
         dataset = load_dataset(args.data)
@@ -427,7 +427,7 @@ def _upgrade_run(args: argparse.Namespace) -> int:
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean 'the user asked for something wrong'."""
     from cfcore.config import ConfigError
-    from cfcore.data import DataError
+    from cfcore.data.errors import DataError
     from cfcore.runfiles import RunError
     from cfcore.settings import SettingsError
 

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from cfcore.config import DROPOUT_MODELS, IMPLICIT_PART
 from cfcore.constants import ARTICLE_VAL_RMSE
-from cfcore.data import is_article_dataset
+from cfcore.data.dataset import is_article_dataset
 from cfcore.text import plain
 
 PRIMARY = "#3b6ea5"

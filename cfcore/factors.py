@@ -32,7 +32,8 @@ from scipy.sparse.linalg import svds
 
 from cfcore.baselines import fit_biases
 from cfcore.config import FACTOR_METHODS, ConfigError, TrainConfig
-from cfcore.data import Dataset, Split, split_dataset
+from cfcore.data.dataset import Dataset
+from cfcore.data.split import Split, split_dataset
 from cfcore.embeddings import Embeddings
 from cfcore.models import factor_model
 from cfcore.runs import Progress, Run

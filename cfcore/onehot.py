@@ -32,7 +32,7 @@ from scipy.sparse.linalg import lsqr
 from cfcore import constants as C
 from cfcore.baselines import DEFAULT_BIAS_REG, fit_biases
 from cfcore.child import exit_with_parent, run_module
-from cfcore.data import Split
+from cfcore.data.split import Split
 from cfcore.trainer.caps import CapError, JobCaps
 
 FLOAT_BYTES = 4

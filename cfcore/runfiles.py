@@ -25,9 +25,11 @@ import pandas as pd
 
 from cfcore import constants as C
 from cfcore.config import FACTOR_METHODS, RUN_KINDS, ConfigError, TrainConfig, model_parameters
-from cfcore.data import DataError, Limits, check_csv_shape, has_duplicate_pairs
+from cfcore.data.errors import DataError
+from cfcore.data.npz import NpzError, read_npz
+from cfcore.data.read import Limits, check_csv_shape
+from cfcore.data.validate import has_duplicate_pairs
 from cfcore.embeddings import EMBEDDINGS_FILE, SET_NAMES, Embeddings, embeddings_from_arrays, implicit_sets
-from cfcore.npz import NpzError, read_npz
 from cfcore.safezip import ZIP_READ_ERRORS, UnsafeZipError, check_nested_zip
 
 RUN_FILES = ("model.keras", "config.json", "result.json", "history.csv", "users.csv", "movies.csv", "ratings.npz",

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from cfcore.config import TrainConfig
-from cfcore.data import Dataset, Split
+from cfcore.data.dataset import Dataset
+from cfcore.data.split import Split, split_from_rows
 from cfcore.embeddings import Embeddings
 from cfcore.runfiles import RUN_FILES, RunError, RunFiles, read_run_files
 
@@ -149,17 +150,6 @@ def load_run(directory: str | Path, files: RunFiles | None = None) -> Run:
         n_val=split.n_val,
     )
     return Run(files.embeddings, dataset, split, result, path=folder, name=files.name)
-
-
-def split_from_rows(ratings: pd.DataFrame, val_rows: np.ndarray, val_fraction: float, seed: int) -> Split:
-    """The :class:`~cfcore.data.Split` whose validation rows are ``val_rows`` of ``ratings``."""
-    mask = np.zeros(len(ratings), dtype=bool)
-    mask[val_rows] = True
-    x = ratings[["user", "movie"]].to_numpy(dtype=np.int32)
-    y = ratings["rating"].to_numpy(dtype=np.float32)
-    train_rows = np.flatnonzero(~mask)
-    return Split(x[train_rows], y[train_rows], x[val_rows], y[val_rows], train_rows, np.asarray(val_rows),
-                 val_fraction, seed)
 
 
 def copy_run_folder(source: str | Path, target: str | Path) -> Path:

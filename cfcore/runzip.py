@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from cfcore import constants as C
-from cfcore.data import upload_limits
+from cfcore.data.read import upload_limits
 from cfcore.embeddings import EMBEDDINGS_FILE
 from cfcore.runfiles import OLDER_RUN, RunError, RunFiles, read_run_files
 from cfcore.runs import load_run

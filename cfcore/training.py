@@ -15,7 +15,10 @@ import pandas as pd
 import tensorflow as tf
 
 from cfcore.config import BOUNDS, FACTOR_METHODS, PRESETS, ConfigError, TrainConfig, check_work, preset
-from cfcore.data import DataError, Dataset, Split, split_dataset, upload_limits
+from cfcore.data.dataset import Dataset
+from cfcore.data.errors import DataError
+from cfcore.data.read import upload_limits
+from cfcore.data.split import Split, split_dataset
 from cfcore.embeddings import EMBEDDINGS_FILE, write_embeddings_file
 from cfcore.models import build_model, embedding_arrays, embeddings_of, load_model
 from cfcore.runfiles import RUN_FILES, RunError, read_run_files

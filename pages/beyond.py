@@ -4,7 +4,7 @@ import streamlit as st
 
 from cfcore import baselines, beyond
 from cfcore.config import FACTOR_DESCRIPTIONS, FACTOR_LABELS, FACTOR_METHODS, ConfigError, check_work, factor_config
-from cfcore.data import split_dataset
+from cfcore.data.split import split_dataset
 from cfcore.text import count, md, server_text
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError

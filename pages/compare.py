@@ -6,7 +6,7 @@ from cfcore import explore_charts as charts
 from cfcore import settings, share
 from cfcore.baselines import diverged, shared_ladder
 from cfcore.constants import ARTICLE_VAL_RMSE
-from cfcore.data import is_article_dataset
+from cfcore.data.dataset import is_article_dataset
 from cfcore.runs import RunError
 from cfcore.runzip import RunZipError
 from cfcore.text import count, md, server_text

@@ -3,7 +3,9 @@
 import streamlit as st
 
 from cfcore import charts, settings
-from cfcore.data import DataError, dataset_from_files, split_dataset
+from cfcore.data.dataset import dataset_from_files
+from cfcore.data.errors import DataError
+from cfcore.data.split import split_dataset
 from cfcore.text import md, server_text
 from ui.page import chart, dataset_label, intro, metric_row
 from ui.services import configured_data_path, load_path_dataset

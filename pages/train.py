@@ -9,7 +9,8 @@ from cfcore import charts, share
 from cfcore import explore_charts as tables
 from cfcore.config import ConfigError
 from cfcore.constants import ARTICLE_VAL_RMSE
-from cfcore.data import DataError, split_dataset
+from cfcore.data.errors import DataError
+from cfcore.data.split import split_dataset
 from cfcore.live_curve import training_curves_svg
 from cfcore.text import md, server_text
 from cfcore.trainer.jobs import JobError

@@ -10,7 +10,7 @@ import streamlit as st
 from cfcore import explore_charts as charts
 from cfcore.baselines import global_mean_baseline
 from cfcore.config import PRESETS, ConfigError, preset
-from cfcore.data import split_dataset
+from cfcore.data.split import split_dataset
 from cfcore.live_curve import compare_curves_svg
 from cfcore.lookup_example import MAX_DAYS, WEATHER, LookupExample, layer_source, lookup_example, parse_days
 from cfcore.text import md, server_text

@@ -60,7 +60,8 @@ def synthetic_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 @pytest.fixture(scope="session")
 def synthetic_dataset(synthetic_frames):
-    from cfcore.data import build_dataset, validate_movies, validate_ratings
+    from cfcore.data.dataset import build_dataset
+    from cfcore.data.validate import validate_movies, validate_ratings
 
     ratings, movies = synthetic_frames
     return build_dataset(
@@ -173,7 +174,7 @@ def seed_workspace(runs: dict[str, Path] | None = None, active: str | None = Non
     ``at.query_params["ws"]``."""
     import shutil
 
-    from cfcore.datasetfile import save_dataset_file
+    from cfcore.data.dataset_file import save_dataset_file
     from cfcore.runs import content_hash, load_run
     from cfcore.workspace import WorkspaceStore, new_run_id
 

@@ -21,7 +21,8 @@ RATING_STEPS = np.arange(0.5, 5.01, 0.5)
 
 def make_dataset(counts: list[int], n_users: int | None = None, titles: list[str] | None = None):
     """Movie j (movieId 10 + 3j) is rated by the first ``counts[j]`` users; ratings cycle 0.5..5."""
-    from cfcore.data import build_dataset, validate_movies, validate_ratings
+    from cfcore.data.dataset import build_dataset
+    from cfcore.data.validate import validate_movies, validate_ratings
 
     n_users = n_users or max(counts)
     rows = []
@@ -52,7 +53,7 @@ def make_run(
     n_users: int = 6,
 ):
     """A Run on a small dataset whose model has exactly the given weights."""
-    from cfcore.data import split_dataset
+    from cfcore.data.split import split_dataset
     from cfcore.models import build_model, embeddings_of
     from cfcore.training import Run, TrainConfig, TrainResult
 
@@ -513,7 +514,8 @@ def test_embeddings_frame_and_projector_files(tmp_path):
     rng = np.random.default_rng(16)
     movie = rng.normal(size=(4, 3))
     titles = ["Plain (1999)", "Tab\tinside (2000)", "Comma, The (2001)", 'Quote "Q" (2002)']
-    from cfcore.data import build_dataset, validate_movies, validate_ratings
+    from cfcore.data.dataset import build_dataset
+    from cfcore.data.validate import validate_movies, validate_ratings
 
     ratings = pd.DataFrame({"userId": [1, 1, 2, 2], "movieId": [1, 2, 3, 4], "rating": [1.0, 2.0, 3.0, 5.0]})
     movies = pd.DataFrame({"movieId": [1, 2, 3, 4], "title": titles, "genres": ["A", "B", "C", "D|E"]})
@@ -547,7 +549,7 @@ def test_embeddings_frame_and_projector_files(tmp_path):
 def test_real_data_rankings_and_baseline_ladder(movielens_path):
     from cfcore.baselines import baseline_ladder
     from cfcore.config import preset
-    from cfcore.data import load_dataset
+    from cfcore.data.sources import load_dataset
     from cfcore.training import train
 
     dataset = load_dataset(movielens_path, download=False)

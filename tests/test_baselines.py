@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cfcore.baselines import BaselineResult, baseline_ladder, bias_baseline, fit_biases, global_mean_baseline
-from cfcore.data import Split
+from cfcore.data.split import Split
 
 
 def planted_split(n_users=200, n_movies=120, density=0.3, noise=0.3, seed=0):

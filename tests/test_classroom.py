@@ -74,7 +74,8 @@ def test_reference_lines_name_the_baselines_and_the_article_only_on_its_data(tin
     assert not curve["layout"].get("annotations")  # no labels on the plot to sit under the curves
     assert all(m.delta is None or "article" not in str(m.delta) for m in at.metric)
 
-    from cfcore.data import is_article_dataset, load_dataset
+    from cfcore.data.dataset import is_article_dataset
+    from cfcore.data.sources import load_dataset
 
     assert is_article_dataset(load_dataset(movielens_path)) and not is_article_dataset(tiny_run.dataset)
     from cfcore.charts import training_curves
@@ -316,7 +317,8 @@ def test_similarity_refuses_a_diverged_runs_nan_factors(wild_run):
 
 
 def test_a_narrow_rating_scale_does_not_make_a_young_run_diverged():
-    from cfcore.data import build_dataset, validate_movies, validate_ratings
+    from cfcore.data.dataset import build_dataset
+    from cfcore.data.validate import validate_movies, validate_ratings
     from cfcore.training import TrainConfig, train
 
     ratings, movies = make_synthetic_frames(seed=3)

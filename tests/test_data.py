@@ -11,20 +11,14 @@ import pandas as pd
 import pytest
 
 from bench.harness import shared_data_path
-from cfcore import data
-from cfcore.data import (
-    DataError,
-    Limits,
-    build_dataset,
-    dataset_from_files,
-    load_dataset,
-    read_movies,
-    read_ratings,
-    resolve_data_path,
-    split_dataset,
-    validate_movies,
-    validate_ratings,
-)
+from cfcore import constants as C
+from cfcore.data.cache import write_manifest
+from cfcore.data.dataset import build_dataset, dataset_from_files
+from cfcore.data.errors import DataError
+from cfcore.data.read import Limits, read_movies, read_ratings
+from cfcore.data.sources import load_dataset, resolve_data_path
+from cfcore.data.split import split_dataset
+from cfcore.data.validate import validate_movies, validate_ratings
 
 HEADER = "userId,movieId,rating,timestamp\n"
 MOVIES = b"movieId,title,genres\n1,Alpha (1990),Comedy\n2,Beta (1991),Drama\n3,Gamma (1992),\n"
@@ -296,9 +290,9 @@ def isolated(monkeypatch, tmp_path):
         calls.append(url)
         raise DataError("download attempted")
 
-    from cfcore import download
+    from cfcore.data import sources
 
-    monkeypatch.setattr(download, "download_dataset", fake_download)
+    monkeypatch.setattr(sources, "download_dataset", fake_download)
     return calls
 
 
@@ -307,7 +301,7 @@ def _cached_copy(tmp_path, synthetic_folder) -> Path:
     cached.mkdir(parents=True)
     for name in ("ratings.csv", "movies.csv"):
         (cached / name).write_bytes((synthetic_folder / name).read_bytes())
-    data._write_manifest(cached)
+    write_manifest(cached)
     return cached
 
 
@@ -342,7 +336,7 @@ def test_download_is_the_last_resort(isolated):
 
 
 def test_offline_without_cache_is_a_download_error_the_callers_advise_on(isolated, tmp_path, synthetic_folder):
-    from cfcore.download import DownloadError
+    from cfcore.data.download import DownloadError
 
     cached = _cached_copy(tmp_path, synthetic_folder)
     (cached / ".complete").unlink()  # an interrupted extraction is not a cache
@@ -447,13 +441,13 @@ def test_a_header_with_a_million_columns_is_refused_before_parsing():
 
 
 def test_an_overlong_line_is_refused_with_its_line_number():
-    long_title = "T" * (data.C.MAX_CSV_LINE_BYTES + 1)
+    long_title = "T" * (C.MAX_CSV_LINE_BYTES + 1)
     with pytest.raises(DataError, match=r"movies.csv: line 3 is 8,\d{3} bytes long, over the limit of 8,192"):
         read_movies(f"movieId,title,genres\n1,Alpha,Comedy\n2,{long_title},Drama\n".encode())
 
 
 def test_the_careful_reader_names_the_right_line_across_chunks(monkeypatch):
-    monkeypatch.setattr(data.C, "CSV_CHUNK_ROWS", 3)
+    monkeypatch.setattr(C, "CSV_CHUNK_ROWS", 3)
     rows = [f"{u},{m},4" for u in range(1, 4) for m in range(1, 4)]  # 9 ratings, 3 chunks
     rows[7] = "3,2,lots"
     # A stray space in the header sends the file down the careful path; a blank line shifts the numbers.
@@ -470,7 +464,7 @@ def test_the_careful_reader_names_the_right_line_across_chunks(monkeypatch):
 
 
 def test_the_careful_reader_stops_at_the_row_limit(monkeypatch):
-    monkeypatch.setattr(data.C, "CSV_CHUNK_ROWS", 2)
+    monkeypatch.setattr(C, "CSV_CHUNK_ROWS", 2)
     text = "userId ,movieId,rating\n" + "".join(f"1,{m},4\n" for m in range(1, 8))
     assert ratings_error(text, Limits(max_rating_rows=3)) == (
         "ratings.csv: more than 3 rows, over the limit of 3 ratings")

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from cfcore.data import DataError, load_dataset, safe_extract_zip
-from cfcore.download import DownloadError, download_dataset
+from cfcore.data.cache import safe_extract_zip
+from cfcore.data.download import DownloadError, download_dataset
+from cfcore.data.errors import DataError
+from cfcore.data.sources import load_dataset
 
 
 def build_zip(frames, top: str = "ml-latest-small") -> bytes:
@@ -211,7 +213,7 @@ def test_the_cli_adds_its_own_advice_and_the_app_its_own(tmp_path, monkeypatch, 
     import sys
 
     env = {"CFCORE_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "CFCORE_STATE_DIR": str(tmp_path)}
-    script = ("import cfcore.constants as C, sys; C.DATASET_URL = sys.argv[1]; import cfcore.download as D; "
+    script = ("import cfcore.constants as C, sys; C.DATASET_URL = sys.argv[1]; import cfcore.data.download as D; "
               "D.download_dataset.__defaults__ = (sys.argv[1], None); from cfcore.cli import main; "
               "sys.exit(main(['train', '--out', sys.argv[2], '--preset', 'fast']))")
     done = subprocess.run([sys.executable, "-c", script, closed_port_url(), str(tmp_path / "out")], env=env,
@@ -221,7 +223,7 @@ def test_the_cli_adds_its_own_advice_and_the_app_its_own(tmp_path, monkeypatch, 
 
     import streamlit as st
 
-    from cfcore import download
+    from cfcore.data import download
     from tests.conftest import open_app, shown
 
     monkeypatch.setattr(download.download_dataset, "__defaults__", (closed_port_url(), None))

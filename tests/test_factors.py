@@ -13,7 +13,9 @@ import tensorflow as tf
 from cfcore import analysis
 from cfcore.analysis import AnalysisError
 from cfcore.config import ConfigError, check_work, factor_config
-from cfcore.data import build_dataset, split_dataset, validate_movies, validate_ratings
+from cfcore.data.dataset import build_dataset
+from cfcore.data.split import split_dataset
+from cfcore.data.validate import validate_movies, validate_ratings
 from cfcore.factors import masked_mse, sample_negatives, svd_factors
 from cfcore.runfiles import RunError, read_run_files
 from cfcore.runs import load_run

@@ -14,7 +14,8 @@ import pytest
 
 from cfcore import charts
 from cfcore import explore_charts as ec
-from cfcore.data import build_dataset, validate_movies, validate_ratings
+from cfcore.data.dataset import build_dataset
+from cfcore.data.validate import validate_movies, validate_ratings
 from tests.conftest import make_synthetic_frames
 
 LINK = '<a href="http://x">t</a>'

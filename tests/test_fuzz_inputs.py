@@ -22,8 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.harness import shared_data_path
-from cfcore import data
-from cfcore.data import DataError, Dataset, Limits, dataset_from_files, upload_limits
+from cfcore.data.dataset import Dataset, dataset_from_files
+from cfcore.data.errors import DataError
+from cfcore.data.read import Limits, read_ratings_carefully, read_ratings_fast, upload_limits
 from cfcore.runzip import RUN_ZIP_FILES, RunZipError, load_run_from_zip, scratch_root
 
 CSV_EXAMPLES = 160
@@ -176,14 +177,14 @@ def test_csv_fuzzer_reaches_both_outcomes():
 
 def _careful_or_error(raw: bytes, limits: Limits):
     try:
-        return data._read_ratings_carefully(raw, "ratings.csv", limits)
+        return read_ratings_carefully(raw, "ratings.csv", limits)
     except DataError as err:
         return err
 
 
 def _assert_fast_path_agrees(raw: bytes, limits: Limits) -> bool:
     """The one-pass reader either declines or returns exactly what the careful reader returns."""
-    fast = data._read_clean_ratings_csv(raw, limits)
+    fast = read_ratings_fast(raw, limits)
     if fast is None:
         return False
     careful = _careful_or_error(raw, limits)

@@ -90,7 +90,7 @@ def test_a_just_finished_identical_run_is_reused_and_each_owner_gets_a_copy(synt
 @pytest.mark.parametrize("preset", ["fast", "article"])
 def test_the_compiled_loop_is_deterministic(preset, synthetic_dataset):
     """Two trainings of one identity give identical histories and weights: what joining assumes."""
-    from cfcore.data import split_dataset
+    from cfcore.data.split import split_dataset
     from cfcore.models import embeddings_of
     from cfcore.training import train
 

@@ -9,7 +9,7 @@ import pytest
 
 from cfcore.baselines import fit_biases
 from cfcore.constants import ONEHOT_MEASURE_MAX_BYTES
-from cfcore.data import split_dataset
+from cfcore.data.split import split_dataset
 from cfcore.onehot import (
     CostJobs,
     MeasureError,

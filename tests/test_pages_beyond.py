@@ -13,7 +13,7 @@ from tests.conftest import open_app, seed_workspace, shown, workspace_run_names
 @pytest.fixture(scope="session")
 def factor_run_dirs(synthetic_dataset, tmp_path_factory):
     """A saved run of each factors method on the synthetic data, on the tiny run's split (seed 1)."""
-    from cfcore.data import split_dataset
+    from cfcore.data.split import split_dataset
     from cfcore.training import save_run, train
 
     split = split_dataset(synthetic_dataset, 0.2, 1)

@@ -197,15 +197,16 @@ def test_valid_upload_becomes_the_session_dataset(data_env, synthetic_frames):
 
 
 def test_offline_builtin_source_shows_the_alternatives(monkeypatch, tmp_path, routed):
-    import cfcore.download
-    from cfcore.download import DownloadError
+    import cfcore.data.sources
+
+    from cfcore.data.download import DownloadError
 
     def offline(*args, **kwargs):
         raise DownloadError("could not download ml-latest-small from files.grouplens.org: no network")
 
     monkeypatch.delenv("CFCORE_DATA", raising=False)
     monkeypatch.setenv("CFCORE_CACHE", str(tmp_path / "empty-cache"))
-    monkeypatch.setattr(cfcore.download, "download_dataset", offline)
+    monkeypatch.setattr(cfcore.data.sources, "download_dataset", offline)
     st.cache_data.clear()
     st.cache_resource.clear()
     at = open_app()

@@ -429,7 +429,7 @@ def test_under_the_hood_reports_a_failed_training(synthetic_dataset, monkeypatch
 
 
 def test_compare_page_table_curves_ladder_and_downloads(tiny_run, dot_run, synthetic_dataset):
-    from cfcore.data import split_dataset
+    from cfcore.data.split import split_dataset
 
     other_split = replace(tiny_run, split=split_dataset(synthetic_dataset, 0.2, seed=99), name="other split")
     at = _app("compare", tiny_run, dot=dot_run, other=other_split).run()

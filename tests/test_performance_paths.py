@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from cfcore.config import PRESETS, TrainConfig, preset
-from cfcore.data import load_dataset, split_dataset
+from cfcore.data.sources import load_dataset
+from cfcore.data.split import split_dataset
 from cfcore.training import _build, _CompiledLoop, _steps_per_execution, train
 from tests.conftest import REPO, make_synthetic_frames
 
@@ -25,7 +26,8 @@ from tests.conftest import REPO, make_synthetic_frames
 @pytest.fixture(scope="module")
 def wide_dataset():
     """Synthetic ratings with more users and movies than a batch holds, and repeated rows per batch."""
-    from cfcore.data import build_dataset, validate_movies, validate_ratings
+    from cfcore.data.dataset import build_dataset
+    from cfcore.data.validate import validate_movies, validate_ratings
 
     ratings, movies = make_synthetic_frames(n_users=90, n_movies=70, density=0.3, seed=3)
     return build_dataset(validate_ratings(ratings.astype(str)), validate_movies(movies.astype(str)), "wide")
@@ -154,7 +156,9 @@ _STRATEGY_SCRIPT = textwrap.dedent("""
     sys.path[:0] = [sys.argv[1], sys.argv[1] + '/tests']
     from conftest import make_synthetic_frames
     from cfcore.config import TrainConfig
-    from cfcore.data import build_dataset, split_dataset, validate_movies, validate_ratings
+    from cfcore.data.dataset import build_dataset
+    from cfcore.data.split import split_dataset
+    from cfcore.data.validate import validate_movies, validate_ratings
     from cfcore.training import train
 
     ratings, movies = make_synthetic_frames(n_users=90, n_movies=70, density=0.3, seed=3)
@@ -222,7 +226,7 @@ def test_cli_trains_on_an_ml1m_format_folder(tmp_path):
 
 
 def test_config_and_data_modules_do_not_import_tensorflow():
-    code = "import sys, cfcore.config, cfcore.data; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = "import sys, cfcore.config, cfcore.data.sources, cfcore.data.split; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from cfcore import settings
-from cfcore.data import DataError, dataset_from_files, upload_limits
+from cfcore.data.dataset import dataset_from_files
+from cfcore.data.errors import DataError
+from cfcore.data.read import upload_limits
 from cfcore.settings import SettingsError, check_environment
 from cfcore.text import hide_paths, server_text
 from tests.conftest import open_app, shown

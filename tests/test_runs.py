@@ -57,7 +57,7 @@ def test_content_hash_names_the_same_files_the_same(tiny_run_dir, tmp_path):
 
 
 def test_a_run_cache_shares_one_dataset_between_a_session_and_its_runs(tiny_run_dir):
-    from cfcore.datasetfile import read_dataset_file, save_dataset_file
+    from cfcore.data.dataset_file import read_dataset_file, save_dataset_file
     from cfcore.runs import RunCache
 
     cache = RunCache(idle_seconds=600)

@@ -64,7 +64,7 @@ def test_no_validation_rating_reaches_the_rated_sets(svdpp_run):
 
 
 def test_it_trains_on_the_compiled_loop_with_progress_and_stop(synthetic_dataset):
-    from cfcore.data import split_dataset
+    from cfcore.data.split import split_dataset
 
     split = split_dataset(synthetic_dataset, 0.2, 1)
     model = build_model("svdpp", synthetic_dataset.n_users, synthetic_dataset.n_movies, 4, seed=1,

@@ -115,7 +115,7 @@ def test_a_trainer_that_idled_out_ending_late_does_not_fail_the_next_training(sy
 def test_a_failing_training_reports_its_reason(manager, tmp_path, synthetic_dataset):
     from dataclasses import replace
 
-    from cfcore.data import Dataset
+    from cfcore.data.dataset import Dataset
 
     constant = synthetic_dataset.ratings.assign(rating=3.0)
     flat = replace(synthetic_dataset, ratings=constant, _fingerprint="")

@@ -12,7 +12,8 @@ import pytest
 
 from cfcore import analysis
 from cfcore.config import BOUNDS, PRESETS, ConfigError, TrainConfig, preset
-from cfcore.data import load_dataset, split_dataset
+from cfcore.data.sources import load_dataset
+from cfcore.data.split import split_dataset
 from cfcore.training import RUN_FILES, RunError, load_run, train
 
 # No dropout and a brisk learning rate: the planted rank-2 structure is found in a few epochs.
@@ -291,7 +292,9 @@ def test_bias_model_learns_movielens_in_two_epochs(movielens_path):
 
 
 def test_all_equal_ratings_give_a_clear_error_for_the_bias_model(synthetic_frames):
-    from cfcore.data import DataError, build_dataset, validate_movies, validate_ratings
+    from cfcore.data.dataset import build_dataset
+    from cfcore.data.errors import DataError
+    from cfcore.data.validate import validate_movies, validate_ratings
 
     ratings, movies = synthetic_frames
     flat = ratings.assign(rating=3.0)

@@ -13,7 +13,8 @@ import streamlit as st
 
 from cfcore import workspace as W
 from cfcore.config import TrainConfig
-from cfcore.data import Dataset, Split
+from cfcore.data.dataset import Dataset
+from cfcore.data.split import Split
 from cfcore.text import md, server_text
 from cfcore.trainer.jobs import Job
 from cfcore.workspace import JobRecord

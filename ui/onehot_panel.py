@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cfcore.data import Dataset, Split
+from cfcore.data.dataset import Dataset
+from cfcore.data.split import Split
 from cfcore.onehot import MeasureError, check_measure, input_bytes
 from cfcore.text import md
 from ui import services, state

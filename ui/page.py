@@ -8,7 +8,8 @@ import re
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from cfcore.data import DataError, Dataset
+from cfcore.data.dataset import Dataset
+from cfcore.data.errors import DataError
 from cfcore.runs import Run
 from cfcore.text import md, server_text
 from ui import presenter, services, state

@@ -7,7 +7,8 @@ import streamlit as st
 from cfcore import charts
 from cfcore.baselines import diverged, global_mean_baseline
 from cfcore.constants import ARTICLE_VAL_RMSE
-from cfcore.data import Dataset, Split, is_article_dataset
+from cfcore.data.dataset import Dataset, is_article_dataset
+from cfcore.data.split import Split
 from cfcore.runs import Run
 from cfcore.text import count, md
 from ui.page import chart, metric_row

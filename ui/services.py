@@ -15,7 +15,8 @@ import streamlit as st
 
 from cfcore import constants as C
 from cfcore import settings
-from cfcore.data import Dataset, load_dataset
+from cfcore.data.dataset import Dataset
+from cfcore.data.sources import load_dataset
 from cfcore.projection import ProjectionJobs
 from cfcore.runs import RunCache, content_hash
 from cfcore.text import server_text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from cfcore.data import Dataset
+from cfcore.data.dataset import Dataset
 from cfcore.text import md
 from ui import job_panel, presenter, state
 from ui.page import IMAGE_FORMAT_KEY, dataset_label

@@ -6,7 +6,7 @@ opens. A missing, malformed or unknown value opens a fresh workspace (never anyo
 
 Session keys (all set here):
     ``ws_id``           this session's workspace id
-    ``dataset``         the active :class:`~cfcore.data.Dataset` (None before one is chosen)
+    ``dataset``         the active :class:`~cfcore.data.dataset.Dataset` (None before one is chosen)
     ``split_settings``  the Data page's validation fraction and split seed
     ``active_run``      the name of the active run
     ``share_config``, ``share_user``, ``share_movie``, ``share_view``  what a shared link asked for, read once
@@ -28,8 +28,9 @@ import streamlit as st
 from cfcore import constants as C
 from cfcore import share
 from cfcore.baselines import diverged
-from cfcore.data import DataError, Dataset
-from cfcore.datasetfile import read_dataset_file, save_dataset_file
+from cfcore.data.dataset import Dataset
+from cfcore.data.dataset_file import read_dataset_file, save_dataset_file
+from cfcore.data.errors import DataError
 from cfcore.runs import Run, RunError
 from cfcore.text import md
 from cfcore.workspace import Workspace, WorkspaceError, new_run_id
@@ -331,7 +332,7 @@ def keep_zip_run(data) -> tuple[str, bool]:
     Raises:
         RunZipError, WorkspaceError: for a zip that cannot be loaded or a full workspace.
     """
-    from cfcore.data import upload_limits
+    from cfcore.data.read import upload_limits
     from cfcore.runs import content_hash
     from cfcore.runzip import RunZipError, load_run_from_zip
 

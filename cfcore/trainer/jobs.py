@@ -23,7 +23,8 @@ from cfcore.config import TrainConfig, check_work
 from cfcore.trainer.caps import CapError, JobCaps
 
 if TYPE_CHECKING:  # the real imports would pull in TensorFlow
-    from cfcore.data import Dataset, Split
+    from cfcore.data.dataset import Dataset
+    from cfcore.data.split import Split
     from cfcore.runs import Progress, Run
 
 _LOG = logging.getLogger(__name__)
@@ -159,12 +160,12 @@ def backend_train_fn(backend, datasets_dir: Path) -> TrainFn:
     """The manager's training function for a backend (``backend.run(spec, on_progress, stop_event)``, such as
     :class:`cfcore.trainer.local.LocalTrainer`): the dataset goes to ``datasets_dir`` once per fingerprint, the
     trainer saves the run folder, and the run comes back as arrays (:func:`cfcore.runs.load_run`)."""
-    from cfcore.datasetfile import save_dataset_file
+    from cfcore.data.dataset_file import save_dataset_file
     from cfcore.runs import load_run
     from cfcore.trainer.spec import FAILED, JobSpec
 
     def train(dataset, config, *, split, listeners, stop_event, job):
-        from cfcore.data import split_dataset
+        from cfcore.data.split import split_dataset
 
         split = split or split_dataset(dataset, config.val_fraction, config.seed)
         dataset_file = save_dataset_file(dataset, Path(datasets_dir) / f"{dataset.fingerprint}.npz")
@@ -285,7 +286,7 @@ class TrainingManager:
         check_work(config, dataset.n_users, dataset.n_movies)
         identity = ""
         if self.join:
-            from cfcore.data import split_dataset
+            from cfcore.data.split import split_dataset
 
             split = split or split_dataset(dataset, config.val_fraction, config.seed)
             identity = training_identity(dataset.fingerprint, config, split.val_rows)

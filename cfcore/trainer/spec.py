@@ -2,7 +2,7 @@
 
 Plain data only (dicts, lists, numbers, one small array of row numbers), so the same messages serve the local
 process backend and a Ray cluster. The dataset travels as a reference: a file the trainer reads
-(:mod:`cfcore.datasetfile`) and the fingerprint that names it.
+(:mod:`cfcore.data.dataset_file`) and the fingerprint that names it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class JobSpec:
     Attributes:
         job_id: The job's id (the server's).
         config: ``TrainConfig.to_dict()``.
-        dataset_file: A file written by :func:`cfcore.datasetfile.save_dataset_file`.
+        dataset_file: A file written by :func:`cfcore.data.dataset_file.save_dataset_file`.
         fingerprint: The dataset's fingerprint (the trainer caches datasets by it).
         val_rows: Row numbers of the validation ratings.
         split_seed: The seed the split was made with (recorded with the run).

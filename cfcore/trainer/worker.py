@@ -18,8 +18,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up notes out of the server's log
 
 from cfcore.config import TrainConfig  # noqa: E402
-from cfcore.datasetfile import read_dataset_file  # noqa: E402
-from cfcore.runs import Progress, split_from_rows  # noqa: E402
+from cfcore.data.dataset_file import read_dataset_file  # noqa: E402
+from cfcore.data.split import split_from_rows  # noqa: E402
+from cfcore.runs import Progress  # noqa: E402
 from cfcore.trainer.spec import DONE, FAILED, STOPPED, JobSpec, Outcome, progress_to_message  # noqa: E402
 
 _LOG = logging.getLogger(__name__)
@@ -109,7 +110,9 @@ def warm_up(busy: Callable[[], bool] = lambda: False) -> None:
     import pandas as pd
 
     from cfcore.config import MODEL_NAMES
-    from cfcore.data import build_dataset, split_dataset, validate_movies, validate_ratings
+    from cfcore.data.dataset import build_dataset
+    from cfcore.data.split import split_dataset
+    from cfcore.data.validate import validate_movies, validate_ratings
     from cfcore.training import train
 
     rng = np.random.default_rng(0)

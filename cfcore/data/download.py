@@ -4,7 +4,7 @@ A class with a flaky network is the case this is written for: a host that cannot
 :data:`RESOLVE_TIMEOUT_S` seconds, a stalled connection within :data:`READ_TIMEOUT_S`, and the message says what
 went wrong in full (no advice: the app and the CLI each add their own). The archive's MD5 is checked against
 the ``.md5`` file GroupLens publishes beside it (when that file can be fetched), the archive is extracted with
-:func:`cfcore.data.safe_extract_zip`, and the extracted files are recorded in a manifest, so a cut or edited
+:func:`cfcore.data.cache.safe_extract_zip`, and the extracted files are recorded in a manifest, so a cut or edited
 cache is fetched again instead of being believed. The zip itself is never kept.
 """
 
@@ -22,14 +22,8 @@ import urllib.request
 from pathlib import Path
 
 from cfcore import constants as C
-from cfcore.data import (
-    DataError,
-    _cache_is_valid,
-    _cached_copy_is_usable,
-    _check_folder,
-    _write_manifest,
-    safe_extract_zip,
-)
+from cfcore.data.cache import check_folder, has_both_files, is_usable_copy, safe_extract_zip, write_manifest
+from cfcore.data.errors import DataError
 
 RESOLVE_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 20.0
@@ -51,8 +45,8 @@ def download_dataset(url: str = C.DATASET_URL, cache: Path | None = None) -> Pat
     """
     cache = Path(cache) if cache else C.cache_dir()
     folder = cache / C.DATASET_NAME
-    if _cached_copy_is_usable(folder):
-        return _check_folder(folder)
+    if is_usable_copy(folder):
+        return check_folder(folder)
     shutil.rmtree(folder, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
     archive = cache / f"{C.DATASET_NAME}.zip"
@@ -133,11 +127,11 @@ def _published_md5(url: str) -> str | None:
 def _unpack(url: str, archive: Path, folder: Path) -> Path:
     extracted = folder / "_extract"
     safe_extract_zip(archive, extracted)
-    inner = _check_folder(extracted)
+    inner = check_folder(extracted)
     for item in inner.iterdir():
         shutil.move(str(item), folder / item.name)
     shutil.rmtree(extracted, ignore_errors=True)
-    if not _cache_is_valid(folder):
+    if not has_both_files(folder):
         raise DataError(f"{url}: the archive does not contain MovieLens ratings and movies")
-    _write_manifest(folder)
+    write_manifest(folder)
     return folder

@@ -1,4 +1,4 @@
-"""A :class:`~cfcore.data.Dataset` as one ``.npz`` file: how the server hands data to the trainer process, and
+"""A :class:`~cfcore.data.dataset.Dataset` as one ``.npz`` file: how the server hands data to the trainer process, and
 how a workspace keeps an uploaded dataset across restarts.
 
 Plain arrays only (no pickles): the rating rows in their order (a split's row numbers refer to it), the id maps
@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cfcore.data import DataError, Dataset
+from cfcore.data.dataset import Dataset
+from cfcore.data.errors import DataError
 
 _ARRAYS = ("userId", "movieId", "rating", "user", "movie", "index_to_user", "index_to_movie", "title", "genres",
            "source")

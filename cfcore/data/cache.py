@@ -1,0 +1,152 @@
+"""Extracted data on disk: a zip extracted safely, and a manifest that says an extraction finished intact.
+
+A folder counts as a usable copy only when it holds both files with their headers and every file is as the
+manifest recorded it (size and SHA-256), so a cut or edited copy is extracted again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+from cfcore import constants as C
+from cfcore.data.errors import DataError
+
+
+def _find_data_folder(root: Path) -> Path | None:
+    """The folder at or one level below ``root`` that holds a ratings file."""
+    for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
+        if (folder / C.RATINGS_FILE).is_file() or (folder / "ratings.dat").is_file():
+            return folder
+    return None
+
+
+def safe_extract_zip(
+    archive: str | os.PathLike, target: str | os.PathLike, max_bytes: int = C.MAX_EXTRACTED_BYTES
+) -> Path:
+    """Extract a zip so that nothing lands outside ``target``.
+
+    Rejects absolute paths, ``..`` members, links, and archives whose
+    uncompressed size is over ``max_bytes`` (zip bombs).
+
+    Raises:
+        DataError: for a corrupt or hostile archive.
+    """
+    target = Path(target).resolve()
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = zf.infolist()
+            total = sum(m.file_size for m in members)
+            if total > max_bytes:
+                raise DataError(
+                    f"{Path(archive).name}: would extract to {total:,} bytes, "
+                    f"over the limit of {max_bytes:,}"
+                )
+            for member in members:
+                name = member.filename.replace("\\", "/")
+                dest = (target / name).resolve()
+                if name.startswith("/") or ".." in name.split("/") or not dest.is_relative_to(target):
+                    raise DataError(
+                        f"{Path(archive).name}: member {member.filename!r} would be written "
+                        "outside the target folder"
+                    )
+                if (member.external_attr >> 16) & 0o170000 == 0o120000:
+                    raise DataError(f"{Path(archive).name}: member {member.filename!r} is a link")
+            # CRC check only after the cheap checks: testzip decompresses everything.
+            bad = zf.testzip()
+            if bad is not None:
+                raise DataError(f"{Path(archive).name}: corrupt member {bad!r} (CRC mismatch)")
+            target.mkdir(parents=True, exist_ok=True)
+            written = 0
+            for member in members:
+                dest = (target / member.filename.replace("\\", "/")).resolve()
+                if member.is_dir():
+                    dest.mkdir(parents=True, exist_ok=True)
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(member) as src, open(dest, "wb") as out:
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise DataError(f"{Path(archive).name}: extracted data is over the limit")
+                        out.write(chunk)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, RuntimeError) as err:
+        raise DataError(f"{Path(archive).name}: not a readable zip archive ({err})") from None
+    return target
+
+
+def check_folder(folder: Path) -> Path:
+    found = _find_data_folder(folder)
+    if found is None:
+        raise DataError(f"{folder}: no {C.RATINGS_FILE} found in this folder or one level below")
+    has_movies = (found / C.MOVIES_FILE).is_file() or (found / "movies.dat").is_file()
+    if not has_movies:
+        raise DataError(f"{found}: has a ratings file but no {C.MOVIES_FILE}")
+    return found
+
+
+_MANIFEST = ".complete"
+
+
+def _file_digest(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def write_manifest(folder: Path) -> None:
+    """Record every extracted file's size and SHA-256 in ``.complete``: the mark that an extraction finished."""
+    files = {str(p.relative_to(folder)): [p.stat().st_size, _file_digest(p)]
+             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != _MANIFEST}
+    (folder / _MANIFEST).write_text(json.dumps(files, indent=0))
+
+
+def _manifest_matches(folder: Path) -> bool:
+    """Whether ``folder`` holds exactly what its manifest recorded (a cut or edited file does not)."""
+    try:
+        files = json.loads((folder / _MANIFEST).read_text())
+        if not isinstance(files, dict) or not files:
+            return False
+        for name, (size, digest) in files.items():
+            path = folder / name
+            if not path.is_file() or path.stat().st_size != size or _file_digest(path) != digest:
+                return False
+    except (OSError, ValueError, TypeError):
+        return False
+    return True
+
+
+def extract_once(archive: Path) -> Path:
+    """Extract a user-provided zip into the cache, keyed by its content hash; re-extract a damaged copy."""
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
+    target = C.cache_dir() / "extracted" / digest
+    if not _manifest_matches(target):
+        shutil.rmtree(target, ignore_errors=True)
+        try:
+            safe_extract_zip(archive, target)
+        except DataError:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        write_manifest(target)
+    return target
+
+
+def has_both_files(folder: Path) -> bool:
+    """True when a cached extraction holds both files with the expected header."""
+    try:
+        found = check_folder(folder)
+        with open(found / C.RATINGS_FILE, encoding="utf-8") as fh:
+            header = fh.readline().strip().split(",")
+        with open(found / C.MOVIES_FILE, encoding="utf-8") as fh:
+            movie_header = fh.readline().strip().split(",")
+    except (DataError, OSError, UnicodeDecodeError):
+        return False
+    return set(C.RATINGS_COLUMNS) <= set(header) and set(C.MOVIES_COLUMNS) <= set(movie_header)
+
+
+def is_usable_copy(folder: Path) -> bool:
+    """A finished download: both files with their headers, and every file as its manifest recorded it."""
+    return has_both_files(folder) and _manifest_matches(folder)
