@@ -36,7 +36,7 @@ sys.path.insert(0, {repo!r})
 kind, path, warm = sys.argv[1], sys.argv[2], sys.argv[3]
 from cfcore.data.dataset import dataset_from_files
 from cfcore.data.errors import DataError
-from cfcore.runzip import RunZipError, load_run_from_zip
+from cfcore.runs.zip import RunZipError, load_run_from_zip
 def peak_mb():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM"):

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from cfcore.config import IMPLICIT_PART
-from cfcore.runs import Embeddings, Run  # noqa: F401 - Embeddings re-exported for callers
+from cfcore.runs.embeddings import Embeddings  # noqa: F401 - Embeddings re-exported for callers
+from cfcore.runs.run import Run  # noqa: F401 - Embeddings re-exported for callers
 from cfcore.text import spreadsheet_cell, spreadsheet_safe
 
 

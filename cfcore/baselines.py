@@ -16,7 +16,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from cfcore.data.dataset import Dataset
     from cfcore.data.split import Split
-    from cfcore.runs import Run
+    from cfcore.runs.run import Run
 
 # Shrinkage of the biases towards 0, in "pseudo-ratings": a movie with few ratings keeps its bias
 # near 0. On ml-latest-small (80/20, seed 42) any value from 2 to 5 gives validation RMSE within

@@ -15,7 +15,7 @@ import pandas as pd
 
 from cfcore.analysis import pca
 from cfcore.config import FACTOR_METHODS, MODEL_NAMES
-from cfcore.runs import Run
+from cfcore.runs.run import Run
 from cfcore.similarity import NEIGHBOURS, Comparison, SimilarityError, procrustes_align, shared_movies
 from cfcore.text import count
 

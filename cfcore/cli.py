@@ -273,7 +273,7 @@ def _open_run(run_dir: str):
         raise CliError(f"run directory not found: {run_dir}")
     if not (folder / "model.keras").is_file():
         raise CliError(f"{run_dir} is not a cfcore run directory (no model.keras); create one with 'train --out'")
-    from cfcore.runs import load_run
+    from cfcore.runs.run import load_run
 
     return load_run(folder)
 
@@ -404,7 +404,7 @@ def _upgrade_run(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
-    from cfcore.runzip import export_run_zip, extract_older_run_zip
+    from cfcore.runs.zip import export_run_zip, extract_older_run_zip
 
     source, out = Path(args.run_zip), Path(args.out)
     if not source.is_file():
@@ -428,12 +428,12 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean 'the user asked for something wrong'."""
     from cfcore.config import ConfigError
     from cfcore.data.errors import DataError
-    from cfcore.runfiles import RunError
+    from cfcore.runs.errors import RunError
     from cfcore.settings import SettingsError
 
     errors: list[type[BaseException]] = [CliError, DataError, ConfigError, RunError, SettingsError]
-    if "cfcore.runzip" in sys.modules:
-        from cfcore.runzip import RunZipError
+    if "cfcore.runs.zip" in sys.modules:
+        from cfcore.runs.zip import RunZipError
 
         errors.append(RunZipError)
     if "cfcore.similarity" in sys.modules:

@@ -44,7 +44,7 @@ CSV_CHUNK_ROWS = 100_000
 MAX_EXTRACTED_BYTES = 2 * 1024 * 1024 * 1024
 
 # Run zips (a saved run shared as one file) come from strangers: every size is bounded. A run's dataset obeys
-# the upload limits above (cfcore.runfiles), so these only need room for 2,000,000 ratings and their model.
+# the upload limits above (cfcore.runs.folder), so these only need room for 2,000,000 ratings and their model.
 RUN_ZIP_MAX_INPUT_BYTES = 256 * 1024 * 1024
 RUN_ZIP_MAX_EXTRACTED_BYTES = 512 * 1024 * 1024
 # Eight run files plus an optional folder entry; a little slack for nothing else.

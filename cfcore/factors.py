@@ -34,9 +34,9 @@ from cfcore.baselines import fit_biases
 from cfcore.config import FACTOR_METHODS, ConfigError, TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.data.split import Split, split_dataset
-from cfcore.embeddings import Embeddings
 from cfcore.models import factor_model
-from cfcore.runs import Progress, Run
+from cfcore.runs.embeddings import Embeddings
+from cfcore.runs.run import Progress, Run
 from cfcore.training import _Monitor, result_of
 
 # Negatives drawn per training rating, each epoch, for the implicit task.

@@ -13,7 +13,7 @@ import numpy as np
 from keras import layers, ops
 
 from cfcore.config import MODEL_DESCRIPTIONS, MODEL_NAMES  # noqa: F401 - re-exported
-from cfcore.embeddings import SET_NAMES, Embeddings, embeddings_from_arrays, implicit_sets
+from cfcore.runs.embeddings import SET_NAMES, Embeddings, embeddings_from_arrays, implicit_sets
 from cfcore.trainer.weights import check_weights_file
 
 
@@ -476,8 +476,8 @@ def embedding_arrays(model: keras.Model) -> dict[str, np.ndarray]:
     """Every array of a model that the web server needs, by the names of a run's ``embeddings.npz``.
 
     The user and movie tables for every model; biases, global offset, rating range and link for models with
-    biases; SVD++'s own tables (its movie part, ``rated``, ``rater``) and its rated sets. :func:`cfcore.embeddings.
-    embeddings_from_arrays` turns them into :class:`~cfcore.embeddings.Embeddings`.
+    biases; SVD++'s own tables (its movie part, ``rated``, ``rater``) and its rated sets. :func:`cfcore.runs.embeddings.
+    embeddings_from_arrays` turns them into :class:`~cfcore.runs.embeddings.Embeddings`.
     """
     def weights(variable):
         return np.asarray(keras.ops.convert_to_numpy(variable), dtype=np.float32)
@@ -502,6 +502,6 @@ def embeddings_of(model: keras.Model) -> Embeddings:
     """Copy the user and movie matrices (and biases, where present) out of any of the models.
 
     Returns:
-        :class:`cfcore.embeddings.Embeddings` with ``user`` ``(n_users, d)`` and ``movie`` ``(n_movies, d)``.
+        :class:`cfcore.runs.embeddings.Embeddings` with ``user`` ``(n_users, d)`` and ``movie`` ``(n_movies, d)``.
     """
     return embeddings_from_arrays(embedding_arrays(model))

@@ -38,7 +38,7 @@ from cfcore.trainer.caps import CapError, JobCaps
 if TYPE_CHECKING:
     import pandas as pd
 
-    from cfcore.runs import Run
+    from cfcore.runs.run import Run
 
 PROJECTIONS = ("pca", "tsne")
 DEFAULT_PERPLEXITY = 30

@@ -30,7 +30,7 @@ from cfcore.config import (
 from cfcore.text import spreadsheet_safe
 
 if TYPE_CHECKING:
-    from cfcore.runs import Run
+    from cfcore.runs.run import Run
 
 USER_KEY = "user"
 MOVIE_KEY = "movie"
@@ -320,7 +320,7 @@ def history_csv_bytes(run: Run) -> bytes:
 def run_zip_bytes(run: Run) -> bytes:
     """The whole run (its run folder) as one zip, which the Compare page can load again; the zip's top folder
     is named after the run."""
-    from cfcore.runzip import export_run_zip
+    from cfcore.runs.zip import export_run_zip
 
     if run.path is None:
         raise ValueError(f"run {run.name or run.config.model!r} has no run folder to zip")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from cfcore.runs import Run
+    from cfcore.runs.run import Run
 
 NEIGHBOURS = 10
 

@@ -19,10 +19,11 @@ from cfcore.data.dataset import Dataset
 from cfcore.data.errors import DataError
 from cfcore.data.read import upload_limits
 from cfcore.data.split import Split, split_dataset
-from cfcore.embeddings import EMBEDDINGS_FILE, write_embeddings_file
 from cfcore.models import build_model, embedding_arrays, embeddings_of, load_model
-from cfcore.runfiles import RUN_FILES, RunError, read_run_files
-from cfcore.runs import Progress, Run, TrainResult, load_run
+from cfcore.runs.embeddings import EMBEDDINGS_FILE, write_embeddings_file
+from cfcore.runs.errors import RunError
+from cfcore.runs.folder import RUN_FILES, read_run_files
+from cfcore.runs.run import Progress, Run, TrainResult, load_run
 from cfcore.trainer.weights import UnsafeWeightsError
 
 
@@ -645,7 +646,7 @@ class _null_scope:
 
 def save_run(run: Run, directory: str | Path) -> Path:
     """Save model, learned arrays, config, history, id maps, data fingerprint and ratings to a folder (the
-    trainer's side: it needs the run's live Keras model; :func:`cfcore.runs.load_run` reads the folder back
+    trainer's side: it needs the run's live Keras model; :func:`cfcore.runs.run.load_run` reads the folder back
     without Keras, its arrays from ``embeddings.npz``).
 
     The ratings and split are saved too, so a run opens with no network and no

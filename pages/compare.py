@@ -7,8 +7,8 @@ from cfcore import settings, share
 from cfcore.baselines import diverged, shared_ladder
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data.dataset import is_article_dataset
-from cfcore.runs import RunError
-from cfcore.runzip import RunZipError
+from cfcore.runs.errors import RunError
+from cfcore.runs.zip import RunZipError
 from cfcore.text import count, md, server_text
 from cfcore.workspace import WorkspaceError
 from ui import state

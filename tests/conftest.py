@@ -175,7 +175,8 @@ def seed_workspace(runs: dict[str, Path] | None = None, active: str | None = Non
     import shutil
 
     from cfcore.data.dataset_file import save_dataset_file
-    from cfcore.runs import content_hash, load_run
+    from cfcore.runs.folder import content_hash
+    from cfcore.runs.run import load_run
     from cfcore.workspace import WorkspaceStore, new_run_id
 
     store = WorkspaceStore(os.environ["CFCORE_STATE_DIR"])

@@ -306,7 +306,7 @@ def test_a_genre_named_like_a_column_is_still_a_genre(tiny_run):
 def test_similarity_refuses_a_diverged_runs_nan_factors(wild_run):
     from dataclasses import replace
 
-    from cfcore.runs import Embeddings
+    from cfcore.runs.embeddings import Embeddings
     from cfcore.similarity import SimilarityError, compare_runs
 
     broken = wild_run.embeddings.movie.copy()

@@ -17,8 +17,9 @@ from cfcore.data.dataset import build_dataset
 from cfcore.data.split import split_dataset
 from cfcore.data.validate import validate_movies, validate_ratings
 from cfcore.factors import masked_mse, sample_negatives, svd_factors
-from cfcore.runfiles import RunError, read_run_files
-from cfcore.runs import load_run
+from cfcore.runs.errors import RunError
+from cfcore.runs.folder import read_run_files
+from cfcore.runs.run import load_run
 from cfcore.training import save_run, train
 from tests.conftest import rewrite_model_member
 

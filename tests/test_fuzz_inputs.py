@@ -25,7 +25,7 @@ from bench.harness import shared_data_path
 from cfcore.data.dataset import Dataset, dataset_from_files
 from cfcore.data.errors import DataError
 from cfcore.data.read import Limits, read_ratings_carefully, read_ratings_fast, upload_limits
-from cfcore.runzip import RUN_ZIP_FILES, RunZipError, load_run_from_zip, scratch_root
+from cfcore.runs.zip import RUN_ZIP_FILES, RunZipError, load_run_from_zip, scratch_root
 
 CSV_EXAMPLES = 160
 SMALL_LIMIT_EXAMPLES = 40

@@ -20,7 +20,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cfcore import cli
-from cfcore.runfiles import RUN_FILES
+from cfcore.runs.folder import RUN_FILES
 from tests.support.crafted import KINDS, weights_reaching_outside
 from tests.test_pages_part1 import APP, PAGES
 

@@ -116,7 +116,7 @@ def test_recommend_explains_an_svd_prediction_without_a_sigmoid(data_env, tiny_r
     import json
 
     from cfcore import analysis
-    from cfcore.runs import load_run
+    from cfcore.runs.run import load_run
 
     run = load_run(factor_run_dirs["svd"])
     user_id, movie_id = int(run.dataset.index_to_user[0]), int(run.dataset.movies["movieId"].iloc[1])

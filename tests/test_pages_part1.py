@@ -198,7 +198,6 @@ def test_valid_upload_becomes_the_session_dataset(data_env, synthetic_frames):
 
 def test_offline_builtin_source_shows_the_alternatives(monkeypatch, tmp_path, routed):
     import cfcore.data.sources
-
     from cfcore.data.download import DownloadError
 
     def offline(*args, **kwargs):

@@ -453,7 +453,7 @@ def test_compare_page_table_curves_ladder_and_downloads(tiny_run, dot_run, synth
 
 
 def test_compare_loads_an_uploaded_run_zip_and_rejects_hostile_ones(tiny_run_dir, tmp_path):
-    from cfcore.runzip import export_run_zip
+    from cfcore.runs.zip import export_run_zip
 
     at = _app("compare").run()
     buffer = io.BytesIO()
@@ -473,7 +473,7 @@ def test_compare_loads_an_uploaded_run_zip_and_rejects_hostile_ones(tiny_run_dir
     names = _names(at)
     assert len(names) == 1
     # A demo with no data loaded gets the run's data.
-    from cfcore.runs import load_run
+    from cfcore.runs.run import load_run
 
     assert at.session_state["dataset"].fingerprint == load_run(tiny_run_dir).dataset.fingerprint
     assert at.dataframe[0].value["run"].tolist() == names

@@ -181,7 +181,7 @@ def test_a_visitor_who_only_looks_makes_no_workspace_folder(data_env, page):
 
 
 def test_a_workspace_is_made_by_its_first_save_and_keeps_the_data_chosen_before(data_env, tiny_run_dir):
-    from cfcore.runzip import export_run_zip
+    from cfcore.runs.zip import export_run_zip
 
     store = W.WorkspaceStore(os.environ["CFCORE_STATE_DIR"])
     at = open_app(page="pages/compare.py")

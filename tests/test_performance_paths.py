@@ -226,7 +226,8 @@ def test_cli_trains_on_an_ml1m_format_folder(tmp_path):
 
 
 def test_config_and_data_modules_do_not_import_tensorflow():
-    code = "import sys, cfcore.config, cfcore.data.sources, cfcore.data.split; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    code = ("import sys, cfcore.config, cfcore.data.sources, cfcore.data.split; "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from cfcore import constants as C
-from cfcore.runfiles import RunError, read_run_files
+from cfcore.runs.errors import RunError
+from cfcore.runs.folder import read_run_files
 
 
 @pytest.fixture

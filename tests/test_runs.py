@@ -10,7 +10,8 @@ import pytest
 
 from cfcore import analysis
 from cfcore.config import TrainConfig
-from cfcore.runs import content_hash, load_run
+from cfcore.runs.folder import content_hash
+from cfcore.runs.run import load_run
 
 
 @pytest.mark.parametrize(("model", "global_bias"), [("simple_dot", False), ("dot_with_bias", False),
@@ -35,7 +36,7 @@ def test_arrays_read_from_the_folder_are_the_models(model, global_bias, syntheti
 def test_opening_and_analysing_a_run_imports_no_tensorflow(tiny_run_dir):
     script = (
         "import sys\n"
-        "from cfcore.runs import load_run\n"
+        "from cfcore.runs.run import load_run\n"
         "from cfcore import analysis, share\n"
         f"run = load_run({str(tiny_run_dir)!r})\n"
         "analysis.pc_rankings(run, min_ratings=0)\n"
@@ -58,7 +59,7 @@ def test_content_hash_names_the_same_files_the_same(tiny_run_dir, tmp_path):
 
 def test_a_run_cache_shares_one_dataset_between_a_session_and_its_runs(tiny_run_dir):
     from cfcore.data.dataset_file import read_dataset_file, save_dataset_file
-    from cfcore.runs import RunCache
+    from cfcore.runs.cache import RunCache
 
     cache = RunCache(idle_seconds=600)
     chosen = load_run(tiny_run_dir).dataset  # the session's choice, loaded on its own

@@ -14,14 +14,7 @@ import pytest
 
 from cfcore import analysis
 from cfcore import constants as C
-from cfcore.runzip import (
-    RUN_ZIP_FILES,
-    RunZipError,
-    export_run_zip,
-    load_run_from_zip,
-    load_run_zip,
-    scratch_root,
-)
+from cfcore.runs.zip import RUN_ZIP_FILES, RunZipError, export_run_zip, load_run_from_zip, load_run_zip, scratch_root
 
 
 @pytest.fixture(scope="module")
@@ -511,7 +504,7 @@ def test_sweep_removes_dead_processes_scratch_and_old_session_folders(tmp_path):
     import subprocess
     import sys
 
-    from cfcore.runzip import SCRATCH_PREFIX, sweep_scratch
+    from cfcore.runs.zip import SCRATCH_PREFIX, sweep_scratch
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead = tmp_path / f"{SCRATCH_PREFIX}{int(gone.stdout)}"
@@ -525,7 +518,7 @@ def test_sweep_removes_dead_processes_scratch_and_old_session_folders(tmp_path):
 
 
 def test_a_zip_bigger_than_the_room_left_is_refused_before_anything_is_written(run_files, tmp_path):
-    from cfcore.runzip import load_run_from_zip
+    from cfcore.runs.zip import load_run_from_zip
 
     data = make_zip(run_members(run_files))
     with pytest.raises(RunZipError, match="would extract to .* bytes, over the limit of 1,000"):
@@ -552,7 +545,7 @@ def test_padded_members_are_refused(run_files, tmp_path):
 def test_a_failed_move_leaves_nothing_under_the_final_name(run_files, tmp_path, monkeypatch):
     import shutil
 
-    from cfcore import runzip
+    from cfcore.runs import zip as runzip
 
     def disk_full(source, target):
         Path(target).mkdir()

@@ -10,9 +10,9 @@ import pytest
 
 from cfcore import analysis
 from cfcore.config import IMPLICIT_PART, PRESETS, TrainConfig
-from cfcore.embeddings import EMBEDDINGS_FILE, write_embeddings_file
 from cfcore.models import build_model, implicit_sets
-from cfcore.runs import load_run
+from cfcore.runs.embeddings import EMBEDDINGS_FILE, write_embeddings_file
+from cfcore.runs.run import load_run
 from cfcore.training import _CompiledLoop, save_run, train
 from tests.test_pages_part2 import _app, _array, _figures, _ok
 
@@ -114,7 +114,8 @@ def _rewrite_embeddings(folder, change) -> None:
 
 
 def test_a_run_whose_rated_sets_point_nowhere_is_refused(svdpp_run, tmp_path):
-    from cfcore.runfiles import RunError, read_run_files
+    from cfcore.runs.errors import RunError
+    from cfcore.runs.folder import read_run_files
 
     folder = save_run(svdpp_run, tmp_path / "svdpp")
 
@@ -127,7 +128,8 @@ def test_a_run_whose_rated_sets_point_nowhere_is_refused(svdpp_run, tmp_path):
 
 
 def test_a_run_whose_rated_sets_are_not_its_training_ratings_is_refused(svdpp_run, tmp_path):
-    from cfcore.runfiles import RunError, read_run_files
+    from cfcore.runs.errors import RunError
+    from cfcore.runs.folder import read_run_files
 
     folder = save_run(svdpp_run, tmp_path / "svdpp")
     held_out = svdpp_run.split.x_val[0]

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cfcore.embeddings import EMBEDDINGS_FILE
 from cfcore.models import load_model
-from cfcore.runs import load_run
-from cfcore.runzip import RUN_ZIP_FILES, RunZipError, export_run_zip, load_run_from_zip
+from cfcore.runs.embeddings import EMBEDDINGS_FILE
+from cfcore.runs.run import load_run
+from cfcore.runs.zip import RUN_ZIP_FILES, RunZipError, export_run_zip, load_run_from_zip
 from cfcore.trainer.weights import UnsafeWeightsError, check_weights_file
 from tests.support.crafted import MOVIE_TABLE, weights_reaching_outside
 
@@ -110,7 +110,7 @@ def test_a_crafted_model_beside_real_arrays_is_never_opened(tiny_run_dir, tmp_pa
 def test_opening_a_run_zip_imports_no_hdf5_reader(tiny_run_dir):
     script = (
         "import sys\n"
-        "from cfcore.runzip import load_run_from_zip, export_run_zip\n"
+        "from cfcore.runs.zip import load_run_from_zip, export_run_zip\n"
         f"run = load_run_from_zip(export_run_zip({str(tiny_run_dir)!r}))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('h5py', 'keras', 'tensorflow')))\n"
     )

@@ -16,7 +16,7 @@ import streamlit as st
 from cfcore import explore_charts as charts
 from cfcore import share
 from cfcore.projection import DEFAULT_PERPLEXITY, PERPLEXITY_RANGE, ProjectionError
-from cfcore.runs import Run
+from cfcore.runs.run import Run
 from cfcore.text import count, md, server_text
 from ui import services, state
 from ui.page import chart

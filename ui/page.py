@@ -10,7 +10,7 @@ from streamlit.errors import StreamlitAPIException
 
 from cfcore.data.dataset import Dataset
 from cfcore.data.errors import DataError
-from cfcore.runs import Run
+from cfcore.runs.run import Run
 from cfcore.text import md, server_text
 from ui import presenter, services, state
 

@@ -13,7 +13,7 @@ import streamlit as st
 from cfcore import beyond
 from cfcore import explore_charts as charts
 from cfcore.config import FACTOR_LABELS
-from cfcore.runs import Run
+from cfcore.runs.run import Run
 from cfcore.similarity import Comparison, SimilarityError, compare_runs
 from cfcore.text import md, server_text
 from ui.page import chart, metric_row, page_link

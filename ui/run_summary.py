@@ -9,7 +9,7 @@ from cfcore.baselines import diverged, global_mean_baseline
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data.dataset import Dataset, is_article_dataset
 from cfcore.data.split import Split
-from cfcore.runs import Run
+from cfcore.runs.run import Run
 from cfcore.text import count, md
 from ui.page import chart, metric_row
 from ui.services import bias_baseline_rmse

@@ -18,7 +18,8 @@ from cfcore import settings
 from cfcore.data.dataset import Dataset
 from cfcore.data.sources import load_dataset
 from cfcore.projection import ProjectionJobs
-from cfcore.runs import RunCache, content_hash
+from cfcore.runs.cache import RunCache
+from cfcore.runs.folder import content_hash
 from cfcore.text import server_text
 from cfcore.trainer.caps import JobCaps
 from cfcore.trainer.jobs import Job, TrainingManager, backend_train_fn
@@ -36,7 +37,7 @@ _trainer = None
 @st.cache_resource(show_spinner=False)
 def _server_start() -> str | None:
     """Once per server process: check the environment and sweep what crashed processes left; the problem, or None."""
-    from cfcore.runzip import sweep_scratch
+    from cfcore.runs.zip import sweep_scratch
 
     sweep_scratch()
     try:

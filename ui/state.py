@@ -31,7 +31,8 @@ from cfcore.baselines import diverged
 from cfcore.data.dataset import Dataset
 from cfcore.data.dataset_file import read_dataset_file, save_dataset_file
 from cfcore.data.errors import DataError
-from cfcore.runs import Run, RunError
+from cfcore.runs.errors import RunError
+from cfcore.runs.run import Run
 from cfcore.text import md
 from cfcore.workspace import Workspace, WorkspaceError, new_run_id
 from ui import services
@@ -333,8 +334,8 @@ def keep_zip_run(data) -> tuple[str, bool]:
         RunZipError, WorkspaceError: for a zip that cannot be loaded or a full workspace.
     """
     from cfcore.data.read import upload_limits
-    from cfcore.runs import content_hash
-    from cfcore.runzip import RunZipError, load_run_from_zip
+    from cfcore.runs.folder import content_hash
+    from cfcore.runs.zip import RunZipError, load_run_from_zip
 
     space = workspace()
     space.check_room()
@@ -356,7 +357,8 @@ def keep_folder_run(folder) -> tuple[str, bool]:
     Raises:
         RunError, WorkspaceError: for a folder that is not a valid run, or a full workspace.
     """
-    from cfcore.runs import content_hash, copy_run_folder, load_run
+    from cfcore.runs.folder import content_hash, copy_run_folder
+    from cfcore.runs.run import load_run
 
     space = workspace()
     digest = content_hash(folder)

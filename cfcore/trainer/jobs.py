@@ -25,7 +25,7 @@ from cfcore.trainer.caps import CapError, JobCaps
 if TYPE_CHECKING:  # the real imports would pull in TensorFlow
     from cfcore.data.dataset import Dataset
     from cfcore.data.split import Split
-    from cfcore.runs import Progress, Run
+    from cfcore.runs.run import Progress, Run
 
 _LOG = logging.getLogger(__name__)
 
@@ -159,9 +159,9 @@ class TrainingFailed(RuntimeError):
 def backend_train_fn(backend, datasets_dir: Path) -> TrainFn:
     """The manager's training function for a backend (``backend.run(spec, on_progress, stop_event)``, such as
     :class:`cfcore.trainer.local.LocalTrainer`): the dataset goes to ``datasets_dir`` once per fingerprint, the
-    trainer saves the run folder, and the run comes back as arrays (:func:`cfcore.runs.load_run`)."""
+    trainer saves the run folder, and the run comes back as arrays (:func:`cfcore.runs.run.load_run`)."""
     from cfcore.data.dataset_file import save_dataset_file
-    from cfcore.runs import load_run
+    from cfcore.runs.run import load_run
     from cfcore.trainer.spec import FAILED, JobSpec
 
     def train(dataset, config, *, split, listeners, stop_event, job):
@@ -500,7 +500,7 @@ class TrainingManager:
         path = getattr(run, "path", None)
         if path is not None and job.out_dir is not None and Path(path) != Path(job.out_dir):
             try:
-                from cfcore.runs import copy_run_folder
+                from cfcore.runs.folder import copy_run_folder
 
                 copy_run_folder(Path(path), Path(job.out_dir))
                 run = replace(run, path=Path(job.out_dir), name=job.name)

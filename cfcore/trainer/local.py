@@ -22,7 +22,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Listener
 
 from cfcore.child import PACKAGE_ROOT
-from cfcore.runs import Progress
+from cfcore.runs.run import Progress
 from cfcore.trainer.spec import DIED_MESSAGE, FAILED, JobSpec, Outcome, progress_from_message
 
 _LOG = logging.getLogger(__name__)

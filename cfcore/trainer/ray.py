@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from cfcore.runs import Progress
+from cfcore.runs.run import Progress
 from cfcore.trainer.spec import DIED_MESSAGE, FAILED, JobSpec, Outcome, progress_from_message
 
 _LOG = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class RayTrainer:
         finally:
             ray.kill(actor, no_restart=True)
         if archive is not None:
-            from cfcore.runzip import RunZipError, load_run_from_zip
+            from cfcore.runs.zip import RunZipError, load_run_from_zip
 
             try:
                 load_run_from_zip(archive, Path(spec.out_dir))

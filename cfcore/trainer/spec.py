@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cfcore.runs import Progress
+from cfcore.runs.run import Progress
 
 DONE, STOPPED, FAILED = "done", "stopped", "failed"
 DIED_MESSAGE = ("the trainer stopped unexpectedly ({why}); the epochs so far are shown. Press Train to try again: "

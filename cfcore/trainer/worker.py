@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 from cfcore.config import TrainConfig  # noqa: E402
 from cfcore.data.dataset_file import read_dataset_file  # noqa: E402
 from cfcore.data.split import split_from_rows  # noqa: E402
-from cfcore.runs import Progress  # noqa: E402
+from cfcore.runs.run import Progress  # noqa: E402
 from cfcore.trainer.spec import DONE, FAILED, STOPPED, JobSpec, Outcome, progress_to_message  # noqa: E402
 
 _LOG = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def run_job_portable(spec: JobSpec, dataset: bytes, send_progress: Callable[[dic
     import tempfile
     from dataclasses import replace
 
-    from cfcore.runzip import export_run_zip
+    from cfcore.runs.zip import export_run_zip
 
     with tempfile.TemporaryDirectory(prefix="cfcore-ray-job-") as folder:
         data_file = Path(folder) / "dataset.npz"

@@ -27,7 +27,7 @@ from playwright.sync_api import expect
 from bench.harness import shared_data_path
 from cfcore import share
 from cfcore.config import PRESETS
-from cfcore.runzip import export_run_zip
+from cfcore.runs.zip import export_run_zip
 
 pytestmark = pytest.mark.e2e
 

@@ -13,9 +13,12 @@ No TensorFlow, Keras or h5py import here.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
+import os
+import shutil
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,41 +27,68 @@ import numpy as np
 import pandas as pd
 
 from cfcore import constants as C
-from cfcore.config import FACTOR_METHODS, RUN_KINDS, ConfigError, TrainConfig, model_parameters
+from cfcore.config import FACTOR_METHODS, TrainConfig, model_parameters
 from cfcore.data.errors import DataError
 from cfcore.data.npz import NpzError, read_npz
 from cfcore.data.read import Limits, check_csv_shape
 from cfcore.data.validate import has_duplicate_pairs
-from cfcore.embeddings import EMBEDDINGS_FILE, SET_NAMES, Embeddings, embeddings_from_arrays, implicit_sets
+from cfcore.runs.embeddings import EMBEDDINGS_FILE, SET_NAMES, Embeddings, embeddings_from_arrays, implicit_sets
+from cfcore.runs.errors import RunError
+from cfcore.runs.schema import (
+    HISTORY_NUMBERS,
+    as_boolean,
+    as_integer,
+    as_number,
+    as_rmse,
+    as_text,
+    check_history,
+    read_config,
+    read_json,
+)
 from cfcore.safezip import ZIP_READ_ERRORS, UnsafeZipError, check_nested_zip
 
 RUN_FILES = ("model.keras", "config.json", "result.json", "history.csv", "users.csv", "movies.csv", "ratings.npz",
              EMBEDDINGS_FILE)
+
+
 RUN_LIMITS = Limits(C.UPLOAD_MAX_FILE_BYTES, C.UPLOAD_MAX_RATING_ROWS, C.UPLOAD_MAX_MOVIE_ROWS)
+
+
 NPZ_ARRAYS = ("user", "movie", "rating", "val_rows")
+
+
 KERAS_MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
+
+
 MODEL_CLASSES = {"simple_dot": "SimpleDot", "dot_with_bias": "DotWithBias", "simple_embedding": "SimpleEmbedding",
                  "svdpp": "SVDpp", **dict.fromkeys(FACTOR_METHODS, "FactorModel")}
+
+
 # The link each factors method's model uses (cfcore.factors); a run's model must declare its method's.
 FACTOR_LINKS = {"svd": "identity", "autorec": "sigmoid", "implicit": "logistic"}
+
+
 USERS_COLUMNS = ["index", "userId"]
+
+
 MOVIES_COLUMNS = ["index", "movieId", "title", "genres", "num_ratings", "mean_rating"]
-HISTORY_NUMBERS = ("loss", "val_loss", "train_rmse", "val_rmse", "seconds")
+
+
 # What a run from before embeddings.npz hears: the server never opens the HDF5 weights it would need.
 OLDER_RUN = ("this run was saved by an older version of the app, without the embeddings.npz this server reads (it "
              "never opens a model's HDF5 weights); convert it on your own machine with 'python -m cfcore "
              "upgrade-run OLD.zip --out NEW.zip' and load NEW.zip")
-# Longest text kept from a run's own JSON (a name, a dataset's source).
-MAX_TEXT_CHARS = 200
+
+
 # Room for the HDF5 file's own structure next to the weights themselves.
 _H5_OVERHEAD_BYTES = 1024 * 1024
+
+
 _NESTED_MAX_MEMBERS = 8
+
+
 # A model's config.json and metadata.json are well under 1 KB; padding them is how a small zip filled a disk.
 _KERAS_JSON_MAX_BYTES = 64 * 1024
-
-
-class RunError(ValueError):
-    """A run directory is missing, incomplete, unreadable or breaks the run schema; the message says why."""
 
 
 @dataclass
@@ -113,9 +143,9 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS, *, with_e
         size = (folder / name).stat().st_size
         if size > limit:
             raise RunError(f"{name}: {size:,} bytes, over the limit of {limit:,}")
-    config = _read_config(folder / "config.json")
-    info = _read_json(folder / "result.json")
-    history = _check_history(info.get("history"), config)
+    config = read_config(folder / "config.json")
+    info = read_json(folder / "result.json")
+    history = check_history(info.get("history"), config)
     _check_history_csv(folder / "history.csv", history)
     index_to_user = _read_users(folder / "users.csv", limits)
     movies = _read_movies(folder / "movies.csv", limits)
@@ -138,8 +168,8 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS, *, with_e
     sums = np.bincount(movie, weights=rating.astype(np.float64), minlength=n_movies)
     movies["num_ratings"] = counts.astype(np.int64)
     movies["mean_rating"] = np.divide(sums, counts, out=np.full(n_movies, np.nan), where=counts > 0)
-    best_epoch = _integer(info.get("best_epoch", 0), "result.json: best_epoch", 0, len(history))
-    best_val_rmse = _rmse(info.get("best_val_rmse", math.nan), "result.json: best_val_rmse")
+    best_epoch = as_integer(info.get("best_epoch", 0), "result.json: best_epoch", 0, len(history))
+    best_val_rmse = as_rmse(info.get("best_val_rmse", math.nan), "result.json: best_val_rmse")
     if best_epoch and not math.isclose(best_val_rmse, history[best_epoch - 1]["val_rmse"], rel_tol=1e-9):
         raise RunError(f"result.json: best_val_rmse {best_val_rmse:g} is not the val_rmse of epoch {best_epoch}")
     dataset_info = info.get("dataset") if isinstance(info.get("dataset"), dict) else {}
@@ -148,11 +178,11 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS, *, with_e
         history=history,
         best_epoch=best_epoch,
         best_val_rmse=best_val_rmse,
-        train_seconds=max(0.0, _number(info.get("train_seconds", 0.0), "result.json: train_seconds")),
-        stopped_by_user=_boolean(info.get("stopped_by_user", False), "result.json: stopped_by_user"),
-        stopped_early=_boolean(info.get("stopped_early", False), "result.json: stopped_early"),
-        name=_text(info.get("name") or config.model, "result.json: name"),
-        source=_text(dataset_info.get("source", "run"), "result.json: dataset.source"),
+        train_seconds=max(0.0, as_number(info.get("train_seconds", 0.0), "result.json: train_seconds")),
+        stopped_by_user=as_boolean(info.get("stopped_by_user", False), "result.json: stopped_by_user"),
+        stopped_early=as_boolean(info.get("stopped_early", False), "result.json: stopped_early"),
+        name=as_text(info.get("name") or config.model, "result.json: name"),
+        source=as_text(dataset_info.get("source", "run"), "result.json: dataset.source"),
         index_to_user=index_to_user,
         movies=movies,
         user=user,
@@ -161,87 +191,6 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS, *, with_e
         val_rows=val_rows,
         embeddings=embeddings,
     )
-
-
-# -- JSON files ---------------------------------------------------------------------
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise RunError(f"{path.name}: not valid JSON ({type(err).__name__})") from None
-    if not isinstance(value, dict):
-        raise RunError(f"{path.name}: expected a JSON object, not {type(value).__name__}")
-    return value
-
-
-def _read_config(path: Path) -> TrainConfig:
-    values = _read_json(path)
-    if values.get("model") not in RUN_KINDS:
-        shown = str(values.get("model"))[:40]
-        raise RunError(f"config.json: unknown model {shown!r}; a run holds one of {', '.join(RUN_KINDS)}")
-    try:
-        return TrainConfig.from_dict(values).validate()
-    except (ConfigError, TypeError) as err:
-        raise RunError(f"config.json: {err}") from None
-
-
-def _check_history(rows: object, config: TrainConfig) -> list[dict]:
-    if not isinstance(rows, list) or not rows:
-        raise RunError("result.json: history must be a list with one entry per epoch run (found none)")
-    if len(rows) > config.epochs:
-        raise RunError(f"result.json: history has {len(rows)} epochs, more than the run's {config.epochs}")
-    history = []
-    for number, row in enumerate(rows, start=1):
-        where = f"result.json: history entry {number}"
-        if not isinstance(row, dict):
-            raise RunError(f"{where} is not an object")
-        if _integer(row.get("epoch"), f"{where}: epoch", 1, config.epochs) != number:
-            raise RunError(f"{where}: epoch must be {number}")
-        clean = {"epoch": number}
-        for key in HISTORY_NUMBERS:
-            clean[key] = _number(row.get(key, math.nan), f"{where}: {key}", allow_nan=True)
-        clean["complete"] = _boolean(row.get("complete", True), f"{where}: complete")
-        history.append(clean)
-    return history
-
-
-def _number(value: object, where: str, *, allow_nan: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RunError(f"{where} must be a number. Received: {str(value)[:40]!r}")
-    number = float(value)
-    if math.isinf(number) or (math.isnan(number) and not allow_nan):
-        raise RunError(f"{where} must be a finite number. Received: {number}")
-    return number
-
-
-def _rmse(value: object, where: str) -> float:
-    number = _number(value, where, allow_nan=True)
-    if number < 0:
-        raise RunError(f"{where} must not be negative. Received: {number}")
-    return number
-
-
-def _integer(value: object, where: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise RunError(f"{where} must be a whole number from {low} to {high}. Received: {str(value)[:40]!r}")
-    return int(value)
-
-
-def _boolean(value: object, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise RunError(f"{where} must be true or false. Received: {str(value)[:40]!r}")
-    return value
-
-
-def _text(value: object, where: str) -> str:
-    if not isinstance(value, str):
-        raise RunError(f"{where} must be text. Received: {type(value).__name__}")
-    return value.strip()[:MAX_TEXT_CHARS] or "run"
-
-
-# -- CSV files ----------------------------------------------------------------------
 
 
 def _read_csv(path: Path, columns: list[str], max_rows: int, dtype: dict) -> pd.DataFrame:
@@ -310,9 +259,6 @@ def _check_history_csv(path: Path, history: list[dict]) -> None:
             raise RunError(f"history.csv: column {column} differs from result.json's history")
 
 
-# -- the ratings arrays -------------------------------------------------------------
-
-
 def _read_ratings(path: Path, limits: Limits) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The four arrays of ratings.npz, each checked from its header before NumPy allocates it."""
     where = "ratings.npz"
@@ -345,9 +291,6 @@ def _read_ratings(path: Path, limits: Limits) -> tuple[np.ndarray, np.ndarray, n
     if has_duplicate_pairs(user, movie):
         raise RunError(f"{where}: a user rates the same movie more than once")
     return (user.astype(np.int32), movie.astype(np.int32), rating.astype(np.float32), val_rows.astype(np.int64))
-
-
-# -- the model ----------------------------------------------------------------------
 
 
 def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: int, n_train: int = 0) -> dict:
@@ -409,7 +352,11 @@ def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: in
 
 # Which arrays an embeddings.npz holds, by the kind of model (cfcore.models.embedding_arrays writes them).
 _TABLES = ("user", "movie")
+
+
 _BIASES = ("user_bias", "movie_bias", "global_offset", "min_rating", "max_rating", "link")
+
+
 _SVDPP = ("rated", "rater", *SET_NAMES)
 
 
@@ -482,3 +429,23 @@ def _check_sets(arrays: list[np.ndarray], n_users: int, n_movies: int, train_pai
         expected = implicit_sets(train_pairs, n_users, n_movies)
         if not all(np.array_equal(mine, theirs) for mine, theirs in zip(arrays, expected, strict=True)):
             raise RunError(f"{where}: SVD++'s rated sets are not the run's training ratings")
+
+
+def copy_run_folder(source: str | Path, target: str | Path) -> Path:
+    """Copy a run folder to ``target`` under a temporary name, then rename it: never a half copy."""
+
+    target = Path(target)
+    temporary = target.with_name(f"{target.name}.tmp-copy")
+    shutil.rmtree(temporary, ignore_errors=True)
+    shutil.copytree(source, temporary)
+    os.replace(temporary, target)
+    return target
+
+
+def content_hash(directory: str | Path) -> str:
+    """SHA-256 over a run folder's files (names and bytes): the same run loaded twice has the same hash."""
+    digest = hashlib.sha256()
+    for name in RUN_FILES:
+        data = (Path(directory) / name).read_bytes()
+        digest.update(name.encode() + len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()

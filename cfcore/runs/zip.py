@@ -4,7 +4,7 @@ A run zip holds the files :func:`cfcore.training.save_run` writes, optionally
 inside one top folder. Loading treats it as hostile: see :mod:`cfcore.safezip`
 for the archive rules; on top of those only the known run files are accepted,
 each under its own size limit, and every file is checked against the run
-schema (:mod:`cfcore.runfiles`) before NumPy opens anything. The learned arrays
+schema (:mod:`cfcore.runs.folder`) before NumPy opens anything. The learned arrays
 come from ``embeddings.npz``; the model's HDF5 weights are never opened here (a
 run zip from an older version, without that file, is refused with the command
 that converts it). The extracted files live only for
@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from cfcore import constants as C
 from cfcore.data.read import upload_limits
-from cfcore.embeddings import EMBEDDINGS_FILE
-from cfcore.runfiles import OLDER_RUN, RunError, RunFiles, read_run_files
-from cfcore.runs import load_run
+from cfcore.runs.embeddings import EMBEDDINGS_FILE
+from cfcore.runs.errors import RunError
+from cfcore.runs.folder import OLDER_RUN, RunFiles, read_run_files
+from cfcore.runs.run import load_run
 from cfcore.safezip import UnsafeZipError, check_member, copy_member, open_archive, read_limited
 
 if TYPE_CHECKING:
-    from cfcore.runs import Run
+    from cfcore.runs.run import Run
 
 RUN_ZIP_FILES = tuple(C.RUN_ZIP_MAX_FILE_BYTES)
 _SAFE_FOLDER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,99}$")
@@ -89,7 +90,7 @@ def load_run_zip(
         max_input_bytes: Largest accepted zip file.
 
     Returns:
-        The extracted run folder, ready for :func:`cfcore.runs.load_run`.
+        The extracted run folder, ready for :func:`cfcore.runs.run.load_run`.
 
     Raises:
         RunZipError: for anything that is not a safe, complete run zip; nothing

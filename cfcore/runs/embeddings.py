@@ -113,7 +113,7 @@ def svdpp_embeddings(user: np.ndarray, movie: np.ndarray, rated: np.ndarray, rat
 
 def embeddings_from_arrays(arrays: Mapping[str, np.ndarray]) -> Embeddings:
     """:class:`Embeddings` from the arrays of an ``embeddings.npz`` (already checked: see
-    :func:`cfcore.runfiles.read_run_files`). Biases come with ``global_offset``, ``min_rating``, ``max_rating`` and
+    :func:`cfcore.runs.folder.read_run_files`). Biases come with ``global_offset``, ``min_rating``, ``max_rating`` and
     ``link``; SVD++'s own parts with ``rated``, ``rater`` and the :data:`SET_NAMES` arrays."""
     user, movie = arrays["user"], arrays["movie"]
     if "user_bias" not in arrays:
