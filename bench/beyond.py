@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from cfcore.onehot import onehot_linear
     from cfcore.similarity import compare_runs
-    from cfcore.training import train
+    from cfcore.training.fit import train
 
     dataset = load_dataset(args.data)
     split = split_dataset(dataset, 0.2, args.seed)

@@ -222,9 +222,11 @@ def _tiny_run(folder: Path) -> Path:
     sys.path.insert(0, str(REPO / "tests"))
     from conftest import make_synthetic_frames
 
+    from cfcore.config import TrainConfig
     from cfcore.data.dataset import build_dataset
     from cfcore.data.validate import validate_movies, validate_ratings
-    from cfcore.training import TrainConfig, save_run, train
+    from cfcore.training.fit import train
+    from cfcore.training.save import save_run
 
     ratings, movies = make_synthetic_frames()
     dataset = build_dataset(validate_ratings(ratings.astype(str)), validate_movies(movies.astype(str)), "s")
@@ -234,8 +236,10 @@ def _tiny_run(folder: Path) -> Path:
 
 def _big_run(folder: Path) -> Path:
     """A run of an upload inside the public limits: 1,000,000 ratings (5 a movie) over 200,000 movies."""
+    from cfcore.config import TrainConfig
     from cfcore.data.dataset import dataset_from_files
-    from cfcore.training import TrainConfig, save_run, train
+    from cfcore.training.fit import train
+    from cfcore.training.save import save_run
 
     movies, per_movie, users = 200_000, 5, 6_000
     movie = np.repeat(np.arange(1, movies + 1), per_movie)

@@ -2,7 +2,7 @@
 
 Each measurement runs in its own process, since peak RSS is per process. It loads a
 MovieLens-format folder with ``cfcore.data.sources.load_dataset``, splits it 80/20 and
-trains the article preset (``cfcore.training.train``, the compiled loop) for
+trains the article preset (``cfcore.training.fit.train``, the compiled loop) for
 ``--epochs`` epochs, and reports the peak RSS after the imports, after loading and
 after training, and the seconds per epoch. With ``--naive-steps`` it also times
 that many batches of a plain ``model.fit`` of the same model.
@@ -78,7 +78,7 @@ def child(folder: Path, epochs: int, naive_steps: int) -> dict:
 
     from cfcore.config import PRESETS
     from cfcore.data.sources import load_dataset
-    from cfcore.training import train
+    from cfcore.training.fit import train
 
     out = {"peak_imports_mb": _peak_mb()}
     started = time.perf_counter()
@@ -93,7 +93,7 @@ def child(folder: Path, epochs: int, naive_steps: int) -> dict:
     if naive_steps:
         import keras
 
-        from cfcore.models import build_model
+        from cfcore.training.models import build_model
 
         model = build_model(config.model, dataset.n_users, dataset.n_movies, config.embedding_dim, seed=0,
                             min_rating=dataset.min_rating, max_rating=dataset.max_rating)

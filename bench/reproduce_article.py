@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from cfcore.training import train  # TensorFlow only after the arguments are known
+    from cfcore.training.fit import train  # TensorFlow only after the arguments are known
 
     # The article preset: dim 64, batch 32, Adam lr 1e-3, patience 2, 80/20 split.
     base = replace(PRESETS["article"], epochs=args.epochs, seed=args.seed)

@@ -5,7 +5,7 @@ For each dataset and seed (80/20 split made with that seed), the script trains:
 * ``naive``: the article's model compiled with Adam(1e-3) and MSE and trained
   with a plain ``model.fit(x, y, batch_size=32, validation_data=...)`` for up
   to 10 epochs with early stopping (patience 2), as the article does;
-* each requested preset through ``cfcore.training.train`` (the compiled loop);
+* each requested preset through ``cfcore.training.fit.train`` (the compiled loop);
   ``NAME@keras`` trains preset NAME through ``model.fit`` on a tf.data
   pipeline instead (``engine="keras"``), to show that lever on its own;
 * with ``--anchors``, outside systems on the very same splits (``bench/anchors.py``; their packages are in
@@ -102,7 +102,7 @@ def naive_fit(dataset, split, seed: int, epochs: int | None) -> Trial:
     """The article's way: compile, then one ``model.fit`` call on NumPy arrays, batch 32."""
     import keras
 
-    from cfcore.models import build_model
+    from cfcore.training.models import build_model
 
     config = replace(PRESETS["article"], seed=seed)
     started = time.perf_counter()
@@ -124,7 +124,7 @@ def naive_fit(dataset, split, seed: int, epochs: int | None) -> Trial:
 
 
 def preset_trial(dataset, split, name: str, seed: int) -> Trial:
-    from cfcore.training import train
+    from cfcore.training.fit import train
 
     preset_name, _, engine = name.partition("@")
     config = replace(PRESETS[preset_name], seed=seed)

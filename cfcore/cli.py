@@ -150,7 +150,7 @@ def _import_training():
     any setting can stop it; the CLI's stderr is reserved for its own messages.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "cfcore.training" not in sys.modules:
+    if "cfcore.training.fit" not in sys.modules:
         sys.stderr.flush()
         saved = os.dup(2)
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -159,14 +159,14 @@ def _import_training():
             import tensorflow as tf
 
             tf.constant(0)  # triggers the remaining one-time CPU feature messages
-            import cfcore.training  # noqa: F401
+            import cfcore.training.fit  # noqa: F401
         finally:
             os.dup2(saved, 2)
             os.close(saved)
             os.close(devnull)
-    import cfcore.training
+    from cfcore.training import fit, save
 
-    return cfcore.training
+    return fit.train, save
 
 
 def _prepare_out_dir(out: str) -> None:
@@ -212,9 +212,9 @@ def _train_and_save(args: argparse.Namespace, config):
             print(f"epoch {row['epoch']:>3}/{progress.epochs}  {'  '.join(measures)}  ({row['seconds']:.1f}s)",
                   file=log, flush=True)
 
-    training = _import_training()
-    run = training.train(dataset, config, listeners=[report])
-    training.save_run(run, args.out)
+    train, save = _import_training()
+    run = train(dataset, config, listeners=[report])
+    save.save_run(run, args.out)
     return run
 
 
@@ -411,10 +411,10 @@ def _upgrade_run(args: argparse.Namespace) -> int:
         raise CliError(f"run zip not found: {_shown(args.run_zip)}")
     if out.is_dir():
         raise CliError(f"--out {_shown(args.out)} is a folder; give the new zip's file name")
-    training = _import_training()
+    _train, save = _import_training()
     with tempfile.TemporaryDirectory(prefix="cfcore-upgrade-") as scratch, open(source, "rb") as fh:
         folder = extract_older_run_zip(fh, scratch)
-        training.upgrade_run(folder)
+        save.upgrade_run(folder)
         data = export_run_zip(folder, source.stem)
     try:
         out.write_bytes(data)

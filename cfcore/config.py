@@ -28,8 +28,8 @@ DROPOUT_MODELS = ("dot_with_bias", "svdpp")
 MODEL_LABELS = {"simple_dot": "Dot product", "dot_with_bias": "Dot product + biases",
                 "simple_embedding": "Hand-made layer", "svdpp": "SVD++ (+ rated sets)"}
 
-# Other ways to get movie factors (cfcore.factors, the "Beyond the article" page). A run of one of these is a run
-# folder like a trained model's; its config names the method in ``model``.
+# Other ways to get movie factors (cfcore.training.factors, the "Beyond the article" page). A run of one of these
+# is a run folder like a trained model's; its config names the method in ``model``.
 FACTOR_METHODS = ("svd", "autorec", "implicit")
 FACTOR_LABELS = {"svd": "SVD of the ratings", "autorec": "AutoRec (autoencoder)", "implicit": "Implicit (rated or not)"}
 FACTOR_DESCRIPTIONS = {

@@ -3,7 +3,7 @@
 On disk, under the state folder (``CFCORE_STATE_DIR``)::
 
     workspaces/<id>/workspace.json     dataset choice, active run, selections, run names, last seen
-    workspaces/<id>/runs/<run id>/     run folders (cfcore.training.save_run's format), renamed in when complete
+    workspaces/<id>/runs/<run id>/     run folders (cfcore.training.save.save_run's format), renamed in when complete
     workspaces/<id>/datasets/<fp>.npz  an uploaded dataset (cfcore.data.dataset_file)
     workspaces/<id>/jobs/<job id>.json a training under way: its settings and curve so far
     shared/<token>/                    a run copied for a read-only "share this run" link

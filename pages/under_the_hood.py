@@ -65,7 +65,7 @@ if np.array_equal(example.looked_up, example.product):
 else:
     st.error(f"The two tables differ by up to {difference:g}.")
 
-with st.expander("The layer's source (cfcore/models.py)"):
+with st.expander("The layer's source (cfcore/training/models.py)"):
     st.code(layer_source(), language="python")
 
 st.subheader("Does the hand-made layer learn like Keras's?")

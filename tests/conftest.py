@@ -82,7 +82,8 @@ def synthetic_folder(tmp_path, synthetic_frames) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(synthetic_dataset):
     """A small bias model trained on the synthetic data (a few seconds)."""
-    from cfcore.training import TrainConfig, train
+    from cfcore.config import TrainConfig
+    from cfcore.training.fit import train
 
     config = TrainConfig(model="dot_with_bias", embedding_dim=8, epochs=6, batch_size=64, learning_rate=0.01,
                          patience=0, seed=1)
@@ -92,7 +93,8 @@ def tiny_run(synthetic_dataset):
 @pytest.fixture(scope="session")
 def dot_run(synthetic_dataset):
     """A tiny simple_dot run (no biases), for the plain dot-product explanation."""
-    from cfcore.training import TrainConfig, train
+    from cfcore.config import TrainConfig
+    from cfcore.training.fit import train
 
     # Seed 1 as in ``tiny_run``: the same train/validation split, so the two runs are comparable.
     config = TrainConfig(model="simple_dot", embedding_dim=4, epochs=2, batch_size=64, learning_rate=0.01,
@@ -102,7 +104,7 @@ def dot_run(synthetic_dataset):
 
 @pytest.fixture(scope="session")
 def tiny_run_dir(tiny_run, tmp_path_factory) -> Path:
-    from cfcore.training import save_run
+    from cfcore.training.save import save_run
 
     return save_run(tiny_run, tmp_path_factory.mktemp("runs") / "tiny")
 

@@ -53,9 +53,10 @@ def make_run(
     n_users: int = 6,
 ):
     """A Run on a small dataset whose model has exactly the given weights."""
+    from cfcore.config import TrainConfig
     from cfcore.data.split import split_dataset
-    from cfcore.models import build_model, embeddings_of
-    from cfcore.training import Run, TrainConfig, TrainResult
+    from cfcore.runs.run import Run, TrainResult
+    from cfcore.training.models import build_model, embeddings_of
 
     n_movies, dim = movie.shape
     counts = counts or [n_users] * n_movies
@@ -91,7 +92,7 @@ def model_predict(run, users, movies) -> np.ndarray:
 
 @pytest.mark.parametrize("name", ["simple_dot", "dot_with_bias", "simple_embedding"])
 def test_embeddings_of_returns_the_set_weights(name):
-    from cfcore.models import embeddings_of
+    from cfcore.training.models import embeddings_of
 
     rng = np.random.default_rng(0)
     movie = rng.normal(size=(5, 3))
@@ -110,7 +111,7 @@ def test_embeddings_of_returns_the_set_weights(name):
 
 
 def test_embeddings_of_reads_the_global_offset():
-    from cfcore.models import embeddings_of
+    from cfcore.training.models import embeddings_of
 
     run = make_run("dot_with_bias", np.ones((4, 2)), global_offset=0.75)
     assert embeddings_of(run.model).global_offset == pytest.approx(0.75)
@@ -550,7 +551,7 @@ def test_real_data_rankings_and_baseline_ladder(movielens_path):
     from cfcore.baselines import baseline_ladder
     from cfcore.config import preset
     from cfcore.data.sources import load_dataset
-    from cfcore.training import train
+    from cfcore.training.fit import train
 
     dataset = load_dataset(movielens_path, download=False)
     run = train(dataset, preset("fast", epochs=3, patience=0))

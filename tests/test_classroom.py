@@ -17,7 +17,8 @@ from tests.test_pages_part2 import _app, _figures, _ok
 @pytest.fixture(scope="module")
 def wild_run(synthetic_dataset):
     """simple_dot with Adam at learning rate 1: its validation RMSE climbs from 17 to 87, far off the scale."""
-    from cfcore.training import TrainConfig, train
+    from cfcore.config import TrainConfig
+    from cfcore.training.fit import train
 
     return train(synthetic_dataset, TrainConfig(model="simple_dot", embedding_dim=8, epochs=3, batch_size=16,
                                                 learning_rate=1.0, patience=0, seed=1))
@@ -317,9 +318,10 @@ def test_similarity_refuses_a_diverged_runs_nan_factors(wild_run):
 
 
 def test_a_narrow_rating_scale_does_not_make_a_young_run_diverged():
+    from cfcore.config import TrainConfig
     from cfcore.data.dataset import build_dataset
     from cfcore.data.validate import validate_movies, validate_ratings
-    from cfcore.training import TrainConfig, train
+    from cfcore.training.fit import train
 
     ratings, movies = make_synthetic_frames(seed=3)
     ratings["rating"] = np.where(ratings["rating"] > 3, 5.0, 4.0)  # every rating 4 or 5

@@ -26,7 +26,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture(scope="module")
 def loaded(tiny_run_dir):
-    from cfcore.training import load_run
+    from cfcore.runs.run import load_run
 
     return load_run(tiny_run_dir)
 

@@ -37,7 +37,7 @@ def assert_one_error_line(stderr: str, *fragments: str) -> str:
 
 @pytest.mark.slow
 def test_train_json_in_a_real_process(synthetic_folder, tmp_path):
-    from cfcore.training import load_run
+    from cfcore.runs.run import load_run
 
     out = tmp_path / "run"
     proc = run_cli("train", "--data", str(synthetic_folder), "--model", "dot_with_bias", *SMALL,
@@ -69,7 +69,7 @@ def test_bad_csv_in_a_real_process(tmp_path):
 
 @pytest.mark.parametrize("model", ["simple_dot", "simple_embedding"])
 def test_train_in_process_each_model(synthetic_folder, tmp_path, capsys, model):
-    from cfcore.training import load_run
+    from cfcore.runs.run import load_run
 
     code = main(["train", "--data", str(synthetic_folder), "--model", model, *SMALL, "--patience", "0",
                  "--out", str(tmp_path / model), "--json"])

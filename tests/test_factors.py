@@ -1,4 +1,5 @@
-"""Other ways to get movie factors (cfcore.factors): SVD, AutoRec, the implicit task, as runs and through the CLI."""
+"""Other ways to get movie factors (cfcore.training.factors): SVD, AutoRec, the implicit task, as runs and
+through the CLI."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from cfcore.config import ConfigError, check_work, factor_config
 from cfcore.data.dataset import build_dataset
 from cfcore.data.split import split_dataset
 from cfcore.data.validate import validate_movies, validate_ratings
-from cfcore.factors import masked_mse, sample_negatives, svd_factors
 from cfcore.runs.errors import RunError
 from cfcore.runs.folder import read_run_files
 from cfcore.runs.run import load_run
-from cfcore.training import save_run, train
+from cfcore.training.factors import masked_mse, sample_negatives, svd_factors
+from cfcore.training.fit import train
+from cfcore.training.save import save_run
 from tests.conftest import rewrite_model_member
 
 

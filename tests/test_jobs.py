@@ -16,7 +16,7 @@ from tests.conftest import wait_for
 
 
 class FakeTrainer:
-    """Stands in for ``cfcore.training.train``: one epoch row per release, ends on release or stop."""
+    """Stands in for ``cfcore.training.fit.train``: one epoch row per release, ends on release or stop."""
 
     def __init__(self, fail: Exception | None = None):
         self.fail = fail

@@ -91,8 +91,8 @@ def test_a_just_finished_identical_run_is_reused_and_each_owner_gets_a_copy(synt
 def test_the_compiled_loop_is_deterministic(preset, synthetic_dataset):
     """Two trainings of one identity give identical histories and weights: what joining assumes."""
     from cfcore.data.split import split_dataset
-    from cfcore.models import embeddings_of
-    from cfcore.training import train
+    from cfcore.training.fit import train
+    from cfcore.training.models import embeddings_of
 
     config = replace(PRESETS[preset], epochs=2)
     split = split_dataset(synthetic_dataset, 0.2, 42)

@@ -1,4 +1,4 @@
-"""cfcore.models: shapes, the per-row dot product, the hand-made layer, serialization, bad sizes."""
+"""cfcore.training.models: shapes, the per-row dot product, the hand-made layer, serialization, bad sizes."""
 
 from __future__ import annotations
 
@@ -6,14 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from cfcore.models import (
-    DotWithBias,
-    GatherEmbedding,
-    SimpleDot,
-    SimpleEmbedding,
-    build_model,
-    load_model,
-)
+from cfcore.training.models import DotWithBias, GatherEmbedding, SimpleDot, SimpleEmbedding, build_model, load_model
 
 N_USERS, N_MOVIES, DIM = 7, 11, 4
 PAIRS = np.array([[0, 0], [1, 3], [6, 10], [2, 5], [6, 0], [3, 3]], dtype=np.int32)
@@ -162,7 +155,7 @@ def test_bad_sizes_raise_value_error_quoting_the_value(call, quoted):
 
 def test_the_hand_made_layer_starts_like_simple_dot_unless_it_uses_its_own_initialiser():
     """Identical curves come from identical starts (issue 15.8); own_init gives the article's other start."""
-    from cfcore.models import build_model
+    from cfcore.training.models import build_model
 
     dot = build_model("simple_dot", 30, 20, 8, seed=3)
     same = build_model("simple_embedding", 30, 20, 8, seed=3)

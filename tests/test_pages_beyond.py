@@ -14,7 +14,8 @@ from tests.conftest import open_app, seed_workspace, shown, workspace_run_names
 def factor_run_dirs(synthetic_dataset, tmp_path_factory):
     """A saved run of each factors method on the synthetic data, on the tiny run's split (seed 1)."""
     from cfcore.data.split import split_dataset
-    from cfcore.training import save_run, train
+    from cfcore.training.fit import train
+    from cfcore.training.save import save_run
 
     split = split_dataset(synthetic_dataset, 0.2, 1)
     root = tmp_path_factory.mktemp("factor-runs")

@@ -25,7 +25,7 @@ def _app(page: str, run=None, **runs) -> AppTest:
     """The page opened on a workspace holding ``run`` (as "tiny", the active one) and ``runs`` by name."""
     import tempfile
 
-    from cfcore.training import save_run
+    from cfcore.training.save import save_run
 
     at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=TIMEOUT)
     if run is not None:

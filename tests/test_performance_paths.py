@@ -9,7 +9,6 @@ import json
 import math
 import subprocess
 import sys
-import textwrap
 from dataclasses import replace
 
 import keras
@@ -19,7 +18,9 @@ import pytest
 from cfcore.config import PRESETS, TrainConfig, preset
 from cfcore.data.sources import load_dataset
 from cfcore.data.split import split_dataset
-from cfcore.training import _build, _CompiledLoop, _steps_per_execution, train
+from cfcore.training.engine import CompiledLoop, steps_per_execution
+from cfcore.training.fit import train
+from cfcore.training.models import configured_model
 from tests.conftest import REPO, make_synthetic_frames
 
 
@@ -36,7 +37,7 @@ def wide_dataset():
 def _fit_like_keras(dataset, split, config: TrainConfig) -> keras.Model:
     """``model.fit`` on the split in its stored order (no shuffling), the reference arithmetic."""
     steps = math.ceil(split.n_train / config.batch_size)
-    model = _build(config, dataset.n_users, dataset.n_movies, dataset)
+    model = configured_model(config, dataset.n_users, dataset.n_movies, dataset)
     learning_rate = config.learning_rate
     if config.lr_schedule == "cosine":
         learning_rate = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps * config.epochs)
@@ -49,8 +50,8 @@ def _fit_like_keras(dataset, split, config: TrainConfig) -> keras.Model:
 def _fit_compiled(dataset, split, config: TrainConfig, sparse: bool) -> tuple[keras.Model, str]:
     """The compiled loop on the same order, in two calls per epoch (as between progress reports)."""
     steps = math.ceil(split.n_train / config.batch_size)
-    model = _build(config, dataset.n_users, dataset.n_movies, dataset)
-    loop = _CompiledLoop(model, config, dataset, steps, sparse=sparse)
+    model = configured_model(config, dataset.n_users, dataset.n_movies, dataset)
+    loop = CompiledLoop(model, config, dataset, steps, sparse=sparse)
     y = split.y_train.reshape(-1, 1)
     for _ in range(config.epochs):
         loop._run_steps(split.x_train, y, 0, steps // 2)
@@ -82,7 +83,7 @@ def test_compiled_loop_matches_model_fit(wide_dataset, config, sparse):
     for ours, theirs in zip(model.get_weights(), reference.get_weights(), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=2e-5)
     # Training really moved the weights, far more than the tolerance.
-    initial = _build(config, wide_dataset.n_users, wide_dataset.n_movies, wide_dataset).get_weights()
+    initial = configured_model(config, wide_dataset.n_users, wide_dataset.n_movies, wide_dataset).get_weights()
     assert np.abs(reference.get_weights()[0] - initial[0]).max() > 1e-2
 
 
@@ -91,12 +92,13 @@ def test_engine_choice(movielens_path):
     steps = math.ceil(80_000 / 32)
     # The article's settings on MovieLens: small batches on big tables, the row-sparse engine.
     article = PRESETS["article"]
-    loop = _CompiledLoop(_build(article, dataset.n_users, dataset.n_movies, dataset), article, dataset, steps)
+    loop = CompiledLoop(configured_model(article, dataset.n_users, dataset.n_movies, dataset), article, dataset, steps)
     assert loop.kind == "_RowSparseEngine"
     # An L2 penalty on whole tables moves every row every step: dense.
     for name in ("fast", "best"):
         config = PRESETS[name]
-        loop = _CompiledLoop(_build(config, dataset.n_users, dataset.n_movies, dataset), config, dataset, steps)
+        model = configured_model(config, dataset.n_users, dataset.n_movies, dataset)
+        loop = CompiledLoop(model, config, dataset, steps)
         assert loop.kind == "_DenseEngine", name
 
 
@@ -115,13 +117,13 @@ def test_keras_engine_and_compiled_engine_agree(wide_dataset):
 def test_progress_groups_stay_small_and_frequent():
     article = PRESETS["article"]
     steps = math.ceil(80_669 / article.batch_size)  # ml-latest-small's training ratings
-    chunk = _steps_per_execution(article, steps)
+    chunk = steps_per_execution(article, steps)
     assert steps / chunk >= 5  # several progress reports per epoch
     assert chunk * article.batch_size <= 16384  # a stop request waits for at most ~16k ratings
     for batch in (1, 2048, 65536):
         config = replace(article, batch_size=batch)
-        assert 1 <= _steps_per_execution(config, math.ceil(100_000 / batch)) * batch <= max(batch, 16384)
-    assert _steps_per_execution(replace(article, steps_per_execution=7), steps) == 7
+        assert 1 <= steps_per_execution(config, math.ceil(100_000 / batch)) * batch <= max(batch, 16384)
+    assert steps_per_execution(replace(article, steps_per_execution=7), steps) == 7
 
 
 def test_presets_are_the_tuned_bias_model_or_its_svdpp():
@@ -146,52 +148,6 @@ def test_presets_reach_their_accuracy_on_movielens(movielens_path, name, limit):
                                                           "movie_bias"}
     config = run.model.get_config()
     assert config["l2"] == PRESETS[name].l2 and config["global_bias"]
-
-
-_STRATEGY_SCRIPT = textwrap.dedent("""
-    import json, sys
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    sys.path[:0] = [sys.argv[1], sys.argv[1] + '/tests']
-    from conftest import make_synthetic_frames
-    from cfcore.config import TrainConfig
-    from cfcore.data.dataset import build_dataset
-    from cfcore.data.split import split_dataset
-    from cfcore.data.validate import validate_movies, validate_ratings
-    from cfcore.training import train
-
-    ratings, movies = make_synthetic_frames(n_users=90, n_movies=70, density=0.3, seed=3)
-    dataset = build_dataset(validate_ratings(ratings.astype(str)), validate_movies(movies.astype(str)), "s")
-    split = split_dataset(dataset, 0.2, seed=1)
-    config = TrainConfig(embedding_dim=8, epochs=8, batch_size=32, learning_rate=0.02, user_dropout=0.0,
-                         movie_dropout=0.0, patience=0, seed=1)
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    mirrored = train(dataset, config, split=split, strategy=strategy)
-    plain = train(dataset, config, split=split)
-    print(json.dumps({
-        "replicas": strategy.num_replicas_in_sync,
-        "mirrored": mirrored.result.best_val_rmse,
-        "plain": plain.result.best_val_rmse,
-        "mirrored_first": mirrored.result.history[0]["val_rmse"],
-        "global_mean": float(abs(split.y_val - split.y_train.mean()).__pow__(2).mean() ** 0.5),
-    }))
-""")
-
-
-@pytest.mark.slow
-def test_training_under_a_mirrored_strategy_reaches_the_same_rmse(tmp_path):
-    # Logical devices can only be configured before TensorFlow starts: a separate process.
-    script = tmp_path / "mirrored.py"
-    script.write_text(_STRATEGY_SCRIPT)
-    done = subprocess.run([sys.executable, str(script), str(REPO)], capture_output=True, text=True, timeout=600,
-                          env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["replicas"] == 2
-    assert result["mirrored"] < 0.8 * result["global_mean"]  # it learned the planted structure
-    assert result["mirrored"] < result["mirrored_first"]
-    assert result["mirrored"] == pytest.approx(result["plain"], abs=0.05)
 
 
 def _write_ml1m(folder, n_users=40, n_movies=30, seed=5):

@@ -65,7 +65,7 @@ def assert_rejected(data, tmp_path, match, **kwargs) -> RunZipError:
 
 
 def test_run_file_names_match_save_run():
-    from cfcore.training import RUN_FILES
+    from cfcore.runs.folder import RUN_FILES
 
     assert set(RUN_ZIP_FILES) == set(RUN_FILES)
     assert set(C.RUN_ZIP_MAX_FILE_BYTES) == set(RUN_FILES)

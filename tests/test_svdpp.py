@@ -10,10 +10,12 @@ import pytest
 
 from cfcore import analysis
 from cfcore.config import IMPLICIT_PART, PRESETS, TrainConfig
-from cfcore.models import build_model, implicit_sets
 from cfcore.runs.embeddings import EMBEDDINGS_FILE, write_embeddings_file
 from cfcore.runs.run import load_run
-from cfcore.training import _CompiledLoop, save_run, train
+from cfcore.training.engine import CompiledLoop
+from cfcore.training.fit import train
+from cfcore.training.models import build_model, implicit_sets
+from cfcore.training.save import save_run
 from tests.test_pages_part2 import _app, _array, _figures, _ok
 
 CONFIG = TrainConfig(model="svdpp", embedding_dim=4, epochs=4, batch_size=64, learning_rate=0.01, patience=0,
@@ -69,7 +71,7 @@ def test_it_trains_on_the_compiled_loop_with_progress_and_stop(synthetic_dataset
     split = split_dataset(synthetic_dataset, 0.2, 1)
     model = build_model("svdpp", synthetic_dataset.n_users, synthetic_dataset.n_movies, 4, seed=1,
                         train_pairs=split.x_train)
-    assert _CompiledLoop(model, CONFIG, synthetic_dataset, 10).kind == "_DenseEngine"
+    assert CompiledLoop(model, CONFIG, synthetic_dataset, 10).kind == "_DenseEngine"
     stop, seen = threading.Event(), []
 
     def listener(progress):
@@ -99,7 +101,7 @@ def test_saved_runs_read_back_as_arrays_that_predict_like_keras(svdpp_run, tmp_p
     assert np.allclose(svdpp_run.model.predict(x, verbose=0)[:, 0], back.embeddings.predict(x[:, 0], x[:, 1]),
                        atol=1e-5)
     assert back.embeddings.rated.shape == (svdpp_run.dataset.n_movies, 4)
-    from cfcore.models import load_model
+    from cfcore.training.models import load_model
 
     reloaded = load_model(folder / "model.keras")
     assert np.allclose(reloaded.predict(x, verbose=0), svdpp_run.model.predict(x, verbose=0), atol=1e-6)

@@ -14,7 +14,10 @@ from cfcore import analysis
 from cfcore.config import BOUNDS, PRESETS, ConfigError, TrainConfig, preset
 from cfcore.data.sources import load_dataset
 from cfcore.data.split import split_dataset
-from cfcore.training import RUN_FILES, RunError, load_run, train
+from cfcore.runs.errors import RunError
+from cfcore.runs.folder import RUN_FILES
+from cfcore.runs.run import load_run
+from cfcore.training.fit import train
 
 # No dropout and a brisk learning rate: the planted rank-2 structure is found in a few epochs.
 PLANTED = TrainConfig(model="dot_with_bias", embedding_dim=8, epochs=6, batch_size=32, learning_rate=0.02,

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cfcore.models import load_model
 from cfcore.runs.embeddings import EMBEDDINGS_FILE
 from cfcore.runs.run import load_run
 from cfcore.runs.zip import RUN_ZIP_FILES, RunZipError, export_run_zip, load_run_from_zip
 from cfcore.trainer.weights import UnsafeWeightsError, check_weights_file
+from cfcore.training.models import load_model
 from tests.support.crafted import MOVIE_TABLE, weights_reaching_outside
 
 REPO = Path(__file__).resolve().parent.parent

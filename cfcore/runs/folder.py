@@ -1,6 +1,6 @@
 """The files of a run folder, read and checked against their schema without Keras.
 
-A run folder (written by :func:`cfcore.training.save_run`, or extracted from a
+A run folder (written by :func:`cfcore.training.save.save_run`, or extracted from a
 stranger's run zip) holds eight files. Before anything uses them, every file is
 checked here: JSON against its schema, CSVs for their exact columns and sizes,
 the arrays of ``ratings.npz`` and ``embeddings.npz`` from their ``.npy`` headers
@@ -64,7 +64,7 @@ MODEL_CLASSES = {"simple_dot": "SimpleDot", "dot_with_bias": "DotWithBias", "sim
                  "svdpp": "SVDpp", **dict.fromkeys(FACTOR_METHODS, "FactorModel")}
 
 
-# The link each factors method's model uses (cfcore.factors); a run's model must declare its method's.
+# The link each factors method's model uses (cfcore.training.factors); a run's model must declare its method's.
 FACTOR_LINKS = {"svd": "identity", "autorec": "sigmoid", "implicit": "logistic"}
 
 
@@ -120,7 +120,7 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS, *, with_e
         directory: The run folder.
         limits: Size limits for the run's dataset (those of an upload by default).
         with_embeddings: False checks everything but ``embeddings.npz`` and leaves ``RunFiles.embeddings`` None (a run
-            of an older version, before the trainer gives it one: :func:`cfcore.training.upgrade_run`).
+            of an older version, before the trainer gives it one: :func:`cfcore.training.save.upgrade_run`).
 
     Returns:
         The checked :class:`RunFiles`; the model file is checked but not loaded.
@@ -350,7 +350,7 @@ def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: in
     return sizes
 
 
-# Which arrays an embeddings.npz holds, by the kind of model (cfcore.models.embedding_arrays writes them).
+# Which arrays an embeddings.npz holds, by the kind of model (cfcore.training.models.embedding_arrays writes them).
 _TABLES = ("user", "movie")
 
 

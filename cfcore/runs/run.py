@@ -1,7 +1,7 @@
 """A trained run as plain data: its learned arrays, history, config and the data it was trained on.
 
 The web server works from these alone: it never imports TensorFlow, Keras or h5py. A run folder (written by the
-trainer with :func:`cfcore.training.save_run`) is read here with :func:`load_run`, the learned arrays from its
+trainer with :func:`cfcore.training.save.save_run`) is read here with :func:`load_run`, the learned arrays from its
 ``embeddings.npz`` (:func:`cfcore.runs.folder.read_run_files`). Only the trainer and the CLI's
 ``train`` hold a live Keras model, in :attr:`Run.model`.
 """
@@ -107,7 +107,8 @@ class Run:
 
 
 def load_run(directory: str | Path, files: RunFiles | None = None) -> Run:
-    """Load a folder written by :func:`cfcore.training.save_run`, every file checked first (:mod:`cfcore.runs.folder`).
+    """Load a folder written by :func:`cfcore.training.save.save_run`, every file checked first
+    (:mod:`cfcore.runs.folder`).
 
     Args:
         directory: The run folder.

@@ -1,6 +1,6 @@
 """Run zips: a saved run directory as one file, and loading one from a stranger safely.
 
-A run zip holds the files :func:`cfcore.training.save_run` writes, optionally
+A run zip holds the files :func:`cfcore.training.save.save_run` writes, optionally
 inside one top folder. Loading treats it as hostile: see :mod:`cfcore.safezip`
 for the archive rules; on top of those only the known run files are accepted,
 each under its own size limit, and every file is checked against the run
@@ -49,7 +49,7 @@ class RunZipError(ValueError):
 
 
 def export_run_zip(run_dir: str | Path, top: str = "") -> bytes:
-    """Zip a run directory written by :func:`cfcore.training.save_run`.
+    """Zip a run directory written by :func:`cfcore.training.save.save_run`.
 
     Args:
         run_dir: The run folder.
@@ -101,7 +101,7 @@ def load_run_zip(
 
 def extract_older_run_zip(data: bytes | BinaryIO, dest_root: str | Path) -> Path:
     """:func:`load_run_zip` for a run zip of an older version, which may lack ``embeddings.npz``: every other file
-    is checked; the trainer's side then gives it one (:func:`cfcore.training.upgrade_run`)."""
+    is checked; the trainer's side then gives it one (:func:`cfcore.training.save.upgrade_run`)."""
     return _extract_checked(data, dest_root, older=True)[0]
 
 

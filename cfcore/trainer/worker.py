@@ -49,7 +49,8 @@ def run_job(spec: JobSpec, send_progress: Callable[[dict], None], stop_event: th
 
     Never raises: a failure is an :class:`Outcome` with state "failed" and the reason.
     """
-    from cfcore.training import save_run, train
+    from cfcore.training.fit import train
+    from cfcore.training.save import save_run
 
     try:
         dataset = _dataset(spec)
@@ -113,7 +114,7 @@ def warm_up(busy: Callable[[], bool] = lambda: False) -> None:
     from cfcore.data.dataset import build_dataset
     from cfcore.data.split import split_dataset
     from cfcore.data.validate import validate_movies, validate_ratings
-    from cfcore.training import train
+    from cfcore.training.fit import train
 
     rng = np.random.default_rng(0)
     n = 400

@@ -12,7 +12,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from cfcore.config import MODEL_DESCRIPTIONS, MODEL_NAMES  # noqa: F401 - re-exported
+from cfcore.config import MODEL_NAMES, TrainConfig
+from cfcore.data.dataset import Dataset
+from cfcore.data.split import Split
 from cfcore.runs.embeddings import SET_NAMES, Embeddings, embeddings_from_arrays, implicit_sets
 from cfcore.trainer.weights import check_weights_file
 
@@ -344,8 +346,8 @@ class SVDpp(DotWithBias):
 
 @keras.saving.register_keras_serializable(package="cfcore")
 class FactorModel(_RatingModel):
-    """Factors from another method (:mod:`cfcore.factors`: an SVD, AutoRec, the implicit task) as a model with the
-    rating models' input and output: ``link(user . movie + user bias + movie bias + offset)``.
+    """Factors from another method (:mod:`cfcore.training.factors`: an SVD, AutoRec, the implicit task) as a model
+    with the rating models' input and output: ``link(user . movie + user bias + movie bias + offset)``.
 
     Nothing here is trained: the method computes the tables, :func:`factor_model` puts them in. ``link`` is
     "identity" (the SVD's prediction as it is), "sigmoid" (scaled to ``min_rating``..``max_rating``) or "logistic"
@@ -505,3 +507,16 @@ def embeddings_of(model: keras.Model) -> Embeddings:
         :class:`cfcore.runs.embeddings.Embeddings` with ``user`` ``(n_users, d)`` and ``movie`` ``(n_movies, d)``.
     """
     return embeddings_from_arrays(embedding_arrays(model))
+
+
+def configured_model(config: TrainConfig, n_users: int, n_movies: int, dataset: Dataset, split: Split | None = None
+                     ) -> keras.Model:
+    """The untrained model ``config`` describes, with ``n_users`` and ``n_movies`` rows, its output scaled to
+    ``dataset``'s rating range (SVD++'s rated sets from ``split``'s training pairs)."""
+    return build_model(
+        config.model, n_users, n_movies, config.embedding_dim, seed=config.seed,
+        min_rating=dataset.min_rating, max_rating=dataset.max_rating,
+        user_dropout=config.user_dropout, movie_dropout=config.movie_dropout,
+        l2=config.l2, global_bias=config.global_bias, own_init=config.own_init,
+        train_pairs=None if split is None else split.x_train,
+    )

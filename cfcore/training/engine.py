@@ -1,107 +1,33 @@
-"""Training engine (the trainer process and the CLI only): ``train()`` with progress and stop, ``save_run``."""
+"""The compiled training loop with a row-sparse ("lazy") Adam: the same arithmetic as Keras's Adam, several
+times faster on embedding tables.
+
+keras.optimizers.Adam is dense: every step it decays the moments of, and moves, EVERY row of every
+embedding table, although a batch of 32 ratings touches at most 64 rows. On ml-latest-small that
+is ~700k numbers per step and most of the time of ``model.fit``. The loop below does the same
+arithmetic lazily: a row that no batch touches evolves in closed form (its moments only decay),
+so it is brought up to date ("caught up") when a batch next needs it, and all rows are caught up
+before anyone looks at the weights (epoch ends). The result equals Keras' Adam to float32
+rounding, including its treatment of a row that appears twice in a batch.
+"""
 
 from __future__ import annotations
 
-import json
 import math
-import threading
-import time
-from collections.abc import Callable
-from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 
-from cfcore.config import BOUNDS, FACTOR_METHODS, PRESETS, ConfigError, TrainConfig, check_work, preset
+from cfcore.config import TrainConfig
 from cfcore.data.dataset import Dataset
-from cfcore.data.errors import DataError
-from cfcore.data.read import upload_limits
-from cfcore.data.split import Split, split_dataset
-from cfcore.models import build_model, embedding_arrays, embeddings_of, load_model
-from cfcore.runs.embeddings import EMBEDDINGS_FILE, write_embeddings_file
-from cfcore.runs.errors import RunError
-from cfcore.runs.folder import RUN_FILES, read_run_files
-from cfcore.runs.run import Progress, Run, TrainResult, load_run
-from cfcore.trainer.weights import UnsafeWeightsError
-
-
-class _Monitor(keras.callbacks.Callback):
-    """Records history, reports progress, early-stops, honours stop requests, keeps best weights."""
-
-    def __init__(self, config, steps_per_epoch, listeners, stop_event):
-        super().__init__()
-        self.config = config
-        self.steps_per_epoch = steps_per_epoch
-        self.listeners = listeners
-        self.stop_event = stop_event
-        self.history: list[dict] = []
-        self.best_val_rmse = math.inf
-        self.best_epoch = 0
-        self.best_weights = None
-        self.wait = 0
-        self.stopped_by_user = False
-        self.stopped_early = False
-        self.epoch_start = 0.0
-        self.epoch = 0
-        self.steps_done = 0
-
-    def _notify(self, stage: str) -> None:
-        progress = Progress(
-            stage, self.epoch + 1, self.config.epochs, self.steps_done, self.steps_per_epoch,
-            [dict(row) for row in self.history],
-        )
-        for listener in self.listeners:
-            listener(progress)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-        self.steps_done = 0
-        self.epoch_start = time.perf_counter()
-        self._notify("batch")  # "epoch n · batch 0 of N": the first sign of life comes before the first batch group
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps_done = min(batch + 1, self.steps_per_epoch)
-        if self.stop_event is not None and self.stop_event.is_set():
-            self.stopped_by_user = True
-            self.model.stop_training = True
-        self._notify("batch")
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        row = {
-            "epoch": epoch + 1,
-            "loss": float(logs.get("loss", math.nan)),
-            "val_loss": float(logs.get("val_loss", math.nan)),
-            "train_rmse": float(logs.get("rmse", math.nan)),
-            "val_rmse": float(logs.get("val_rmse", math.nan)),
-            "seconds": time.perf_counter() - self.epoch_start,
-            "complete": self.steps_done >= self.steps_per_epoch,
-        }
-        self.history.append(row)
-        # Judge epochs by validation RMSE, not val_loss: with l2 > 0 the loss includes the penalty.
-        if row["val_rmse"] < self.best_val_rmse:
-            self.best_val_rmse = row["val_rmse"]
-            self.best_epoch = epoch + 1
-            self.best_weights = self.model.get_weights()
-            self.wait = 0
-        else:
-            self.wait += 1
-            # Patience running out in the last epoch ends nothing early: every epoch ran.
-            if self.config.patience and self.wait >= self.config.patience and epoch + 1 < self.config.epochs:
-                self.stopped_early = True
-                self.model.stop_training = True
-        if self.stop_event is not None and self.stop_event.is_set():
-            self.stopped_by_user = True
-            self.model.stop_training = True
-        self._notify("epoch")
-
+from cfcore.data.split import Split
+from cfcore.training.callbacks import Monitor
+from cfcore.training.models import configured_model
 
 SVDPP_STEPS_PER_CALL = 16
 
 
-def _steps_per_execution(config: TrainConfig, steps_per_epoch: int) -> int:
+def steps_per_execution(config: TrainConfig, steps_per_epoch: int) -> int:
     """Batches per compiled call: progress reports and stop requests are handled between calls."""
     if config.steps_per_execution:
         return config.steps_per_execution
@@ -115,35 +41,35 @@ def _steps_per_execution(config: TrainConfig, steps_per_epoch: int) -> int:
     return max(1, min(math.ceil(steps_per_epoch / 10), cap))
 
 
-def _make_dataset(x, y, batch_size, seed=None, shuffle=False):
+def make_dataset(x, y, batch_size, seed=None, shuffle=False):
     ds = tf.data.Dataset.from_tensor_slices((x, y.reshape(-1, 1)))
     if shuffle:
         ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-# ---------------------------------------------------------------------------
-# The compiled training loop
-# ---------------------------------------------------------------------------
-#
-# keras.optimizers.Adam is dense: every step it decays the moments of, and moves, EVERY row of every
-# embedding table, although a batch of 32 ratings touches at most 64 rows. On ml-latest-small that
-# is ~700k numbers per step and most of the time of ``model.fit``. The loop below does the same
-# arithmetic lazily: a row that no batch touches evolves in closed form (its moments only decay),
-# so it is brought up to date ("caught up") when a batch next needs it, and all rows are caught up
-# before anyone looks at the weights (epoch ends). The result equals Keras' Adam to float32
-# rounding, including its treatment of a row that appears twice in a batch.
-
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam's defaults
+
+
 # An idle row's j-th update shrinks like (beta_1 / sqrt(beta_2)) ** j ~ 0.9 ** j; 160 of them leave
 # a remainder below float32 resolution, so the catch-up sums stop there.
 _HORIZON = 160
+
+
 _RATIO = _BETA_1 / math.sqrt(_BETA_2)
+
+
 _GROWTH = _BETA_2**-0.5
+
+
 # Point of the expansion of 1 / (sqrt(v) * beta_2 ** (j/2) + eps) around j ~ 10 (see _advance).
 _C_MID = _BETA_2**-5.0
+
+
 # Longest run (in steps) for the row-sparse engine: it keeps a table of 3 floats per step.
 _MAX_TABLE_STEPS = 2**24
+
+
 ENGINES = ("auto", "compiled", "keras")
 
 
@@ -410,8 +336,8 @@ def _lookup_layers(model: keras.Model) -> list[tuple[int, list[str]]]:
     return groups
 
 
-class _CompiledLoop:
-    """Runs epochs as a few compiled calls each, driving the same :class:`_Monitor` as ``model.fit``."""
+class CompiledLoop:
+    """Runs epochs as a few compiled calls each, driving the same :class:`Monitor` as ``model.fit``."""
 
     def __init__(self, model: keras.Model, config: TrainConfig, dataset: Dataset, steps_per_epoch: int,
                  sparse: bool | None = None):
@@ -427,7 +353,7 @@ class _CompiledLoop:
         total = steps_per_epoch * config.epochs
         if sparse is None:
             sparse = _RowSparseEngine.suits(model, config.batch_size, total)
-        compact = _build(config, config.batch_size, config.batch_size, dataset) if sparse else None
+        compact = configured_model(config, config.batch_size, config.batch_size, dataset) if sparse else None
         if sparse and _RowSparseEngine.matches(model, compact):
             self.engine = _RowSparseEngine(model, compact, adam, config.batch_size, total)
         else:
@@ -472,9 +398,9 @@ class _CompiledLoop:
         penalty = float(sum(float(loss) for loss in self.model.losses))
         return mse + penalty, math.sqrt(mse)
 
-    def fit(self, split: Split, monitor: _Monitor) -> None:
+    def fit(self, split: Split, monitor: Monitor) -> None:
         config, steps = self.config, self.steps_per_epoch
-        chunk = _steps_per_execution(config, steps)
+        chunk = steps_per_execution(config, steps)
         monitor.set_model(self.model)
         self.model.stop_training = False
         order_rng = np.random.default_rng([config.seed, 1])
@@ -503,215 +429,3 @@ class _CompiledLoop:
             })
             if self.model.stop_training:
                 break
-
-
-def _build(config: TrainConfig, n_users: int, n_movies: int, dataset: Dataset, split: Split | None = None
-           ) -> keras.Model:
-    return build_model(
-        config.model, n_users, n_movies, config.embedding_dim, seed=config.seed,
-        min_rating=dataset.min_rating, max_rating=dataset.max_rating,
-        user_dropout=config.user_dropout, movie_dropout=config.movie_dropout,
-        l2=config.l2, global_bias=config.global_bias, own_init=config.own_init,
-        train_pairs=None if split is None else split.x_train,
-    )
-
-
-def train(
-    dataset: Dataset,
-    config: TrainConfig | None = None,
-    *,
-    split: Split | None = None,
-    listeners: list[Callable[[Progress], None]] | None = None,
-    stop_event: threading.Event | None = None,
-    strategy: tf.distribute.Strategy | None = None,
-    engine: str = "auto",
-) -> Run:
-    """Train one model on a dataset (or, for a :data:`~cfcore.config.FACTOR_METHODS` config, compute its factors
-    with :func:`cfcore.factors.compute_factors`).
-
-    Args:
-        dataset: The indexed ratings.
-        config: Settings; defaults to the article's.
-        split: A precomputed split; made from ``config.val_fraction`` and
-            ``config.seed`` when omitted.
-        listeners: Called with a :class:`Progress` between batch groups and at
-            each epoch end, on the training thread.
-        stop_event: When set, training ends after the current batch group; the
-            history so far is kept.
-        strategy: Optional ``tf.distribute.Strategy`` to build and train under
-            (uses ``model.fit``).
-        engine: "compiled" (a compiled loop with lazily applied Adam row
-            updates; same arithmetic as Keras' Adam, several times faster),
-            "keras" (``model.fit`` on a ``tf.data`` pipeline), or "auto"
-            ("keras" under a strategy, otherwise "compiled").
-
-    Returns:
-        A :class:`Run` whose model holds the weights of the best epoch.
-
-    Raises:
-        ValueError: for an unknown engine, or "compiled" with a strategy.
-        DataError: when every rating is the same value and the model scales its output to the rating range.
-    """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}. Received: engine={engine!r}")
-    if engine == "compiled" and strategy is not None:
-        raise ValueError("the compiled engine runs on one device; use engine='keras' with a strategy")
-    use_fit = engine == "keras" or (engine == "auto" and strategy is not None)
-    config = check_work(config or TrainConfig(), dataset.n_users, dataset.n_movies)
-    if config.model in FACTOR_METHODS:  # the same entry point (and job) for every kind of run
-        from cfcore.factors import compute_factors
-
-        return compute_factors(dataset, config, split=split, listeners=listeners, stop_event=stop_event)
-    if config.model in ("dot_with_bias", "svdpp") and not dataset.max_rating > dataset.min_rating:
-        raise DataError(
-            f"every rating in this dataset is {dataset.min_rating:g}, so the bias model's output range "
-            f"({dataset.min_rating:g} to {dataset.max_rating:g}) is empty: there is nothing to learn. "
-            "Use data with at least two different ratings."
-        )
-    split = split or split_dataset(dataset, config.val_fraction, config.seed)
-    steps_per_epoch = math.ceil(split.n_train / config.batch_size)
-    monitor = _Monitor(config, steps_per_epoch, list(listeners or []), stop_event)
-    started = time.perf_counter()
-    scope = strategy.scope() if strategy is not None else _null_scope()
-    with scope:
-        model = _build(config, dataset.n_users, dataset.n_movies, dataset, split)
-        if use_fit:
-            learning_rate = config.learning_rate
-            if config.lr_schedule == "cosine":
-                learning_rate = keras.optimizers.schedules.CosineDecay(
-                    config.learning_rate, decay_steps=steps_per_epoch * config.epochs
-                )
-            model.compile(
-                optimizer=keras.optimizers.Adam(learning_rate),
-                loss="mse",
-                metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
-                # Keras 3 cannot run several steps per call under a distribution strategy
-                # (keras-team/keras#19246: "You must feed a value for placeholder tensor").
-                steps_per_execution=1 if strategy is not None else _steps_per_execution(config, steps_per_epoch),
-            )
-        else:
-            loop = _CompiledLoop(model, config, dataset, steps_per_epoch)
-    if stop_event is None or not stop_event.is_set():
-        if use_fit:
-            train_ds = _make_dataset(split.x_train, split.y_train, config.batch_size, config.seed, shuffle=True)
-            # Under a strategy Keras builds the model from the first validation batch split across the
-            # replicas, and fails when the parts differ in size: keep that batch a multiple of them.
-            val_batch = max(config.batch_size, 4096)
-            replicas = strategy.num_replicas_in_sync if strategy is not None else 1
-            if replicas > 1:
-                val_batch = max(replicas, min(val_batch, split.n_val) // replicas * replicas)
-            val_ds = _make_dataset(split.x_val, split.y_val, val_batch)
-            model.fit(
-                train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=[monitor], verbose=0,
-                shuffle=False,
-            )
-        else:
-            loop.fit(split, monitor)
-    if monitor.best_weights is not None:
-        model.set_weights(monitor.best_weights)
-    result = result_of(monitor, time.perf_counter() - started, dataset, split, stop_event)
-    return Run(embeddings_of(model), dataset, split, result, name=config.model, model=model)
-
-
-def result_of(monitor: _Monitor, seconds: float, dataset: Dataset, split: Split,
-              stop_event: threading.Event | None) -> TrainResult:
-    """What a finished epoch loop (``monitor``'s) comes to: the history and its best epoch."""
-    best_rmse = monitor.best_val_rmse if monitor.best_epoch else math.nan
-    return TrainResult(
-        config=monitor.config,
-        history=monitor.history,
-        best_epoch=monitor.best_epoch,
-        best_val_rmse=float(best_rmse),
-        train_seconds=seconds,
-        stopped_by_user=monitor.stopped_by_user or (stop_event is not None and stop_event.is_set()),
-        stopped_early=monitor.stopped_early,
-        n_users=dataset.n_users,
-        n_movies=dataset.n_movies,
-        n_train=split.n_train,
-        n_val=split.n_val,
-    )
-
-
-class _null_scope:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-# ---------------------------------------------------------------------------
-# Run directories
-# ---------------------------------------------------------------------------
-
-def save_run(run: Run, directory: str | Path) -> Path:
-    """Save model, learned arrays, config, history, id maps, data fingerprint and ratings to a folder (the
-    trainer's side: it needs the run's live Keras model; :func:`cfcore.runs.run.load_run` reads the folder back
-    without Keras, its arrays from ``embeddings.npz``).
-
-    The ratings and split are saved too, so a run opens with no network and no
-    dataset (a class demo); ``result.json`` holds the dataset fingerprint.
-    """
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    run.model.save(out / "model.keras")
-    write_embeddings_file(embedding_arrays(run.model), out)
-    (out / "config.json").write_text(json.dumps(run.config.to_dict(), indent=2))
-    summary = run.result.summary()
-    summary.update(
-        {
-            "history": run.result.history,
-            "dataset": {**run.dataset.summary(), "fingerprint": run.dataset.fingerprint},
-            "name": run.name,
-        }
-    )
-    (out / "result.json").write_text(json.dumps(summary, indent=2))
-    pd.DataFrame(run.result.history).to_csv(out / "history.csv", index=False)
-    pd.DataFrame({"index": np.arange(run.dataset.n_users), "userId": run.dataset.index_to_user}).to_csv(
-        out / "users.csv", index=False
-    )
-    movies = run.dataset.movies.copy()
-    movies.insert(0, "index", np.arange(run.dataset.n_movies))
-    movies.to_csv(out / "movies.csv", index=False)
-    ratings = run.dataset.ratings
-    np.savez_compressed(
-        out / "ratings.npz",
-        user=ratings["user"].to_numpy(),
-        movie=ratings["movie"].to_numpy(),
-        rating=ratings["rating"].to_numpy(),
-        val_rows=run.split.val_rows,
-    )
-    return out
-
-
-def upgrade_run(directory: str | Path) -> Path:
-    """Give a run folder of an older version, whose learned arrays lie only in ``model.keras``, the
-    ``embeddings.npz`` the web server reads. Every other file is checked first (the model's declared sizes
-    included), the weights file is refused if it reaches outside itself
-    (:func:`cfcore.trainer.weights.check_weights_file`), Keras opens the model in safe mode, and the folder is
-    checked whole afterwards.
-
-    Raises:
-        RunError: for a run that is broken, unsafe or not a cfcore run; the folder then has no embeddings.npz.
-    """
-    folder = Path(directory)
-    read_run_files(folder, upload_limits(), with_embeddings=False)
-    try:
-        model = load_model(folder / "model.keras")
-        write_embeddings_file(embedding_arrays(model), folder)
-        read_run_files(folder, upload_limits())
-    except UnsafeWeightsError as err:
-        raise RunError(f"model.keras: {err}") from None
-    except RunError:
-        (folder / EMBEDDINGS_FILE).unlink(missing_ok=True)
-        raise
-    except Exception as err:  # noqa: BLE001 - Keras can raise nearly anything on a hostile file
-        (folder / EMBEDDINGS_FILE).unlink(missing_ok=True)
-        raise RunError(f"model.keras: Keras could not open it ({type(err).__name__}: {str(err)[:120]})") from None
-    return folder
-
-
-__all__ = [
-    "BOUNDS", "ConfigError", "PRESETS", "Progress", "RUN_FILES", "Run", "RunError", "TrainConfig", "TrainResult",
-    "load_run", "preset", "save_run", "train", "upgrade_run",
-]

@@ -2,8 +2,8 @@
 
 The article opens with the SVD of a rating matrix and ends asking how embeddings differ with the task they were
 trained on, and from an autoencoder's codes. Each method here gives a :class:`~cfcore.runs.Run` like a trained
-model's (saved with :func:`cfcore.training.save_run`, read by ``explore``, ``export`` and every page), whose
-model is a :class:`~cfcore.models.FactorModel`:
+model's (saved with :func:`cfcore.training.save.save_run`, read by ``explore``, ``export`` and every page), whose
+model is a :class:`~cfcore.training.models.FactorModel`:
 
 - ``svd``: a truncated SVD of the training ratings after removing user and movie biases (missing = 0); movie
   factors ``V sqrt(Sigma)``, user factors ``U sqrt(Sigma)``; it predicts ``mu + b_u + b_i + p_u . q_i``.
@@ -34,10 +34,10 @@ from cfcore.baselines import fit_biases
 from cfcore.config import FACTOR_METHODS, ConfigError, TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.data.split import Split, split_dataset
-from cfcore.models import factor_model
 from cfcore.runs.embeddings import Embeddings
 from cfcore.runs.run import Progress, Run
-from cfcore.training import _Monitor, result_of
+from cfcore.training.callbacks import Monitor, result_of
+from cfcore.training.models import factor_model
 
 # Negatives drawn per training rating, each epoch, for the implicit task.
 IMPLICIT_NEGATIVES = 4
@@ -63,8 +63,8 @@ def compute_factors(dataset: Dataset, config: TrainConfig, *, split: Split | Non
     return Run(embeddings, dataset, split, result, name=config.model, model=model)
 
 
-def _monitor(config: TrainConfig, steps: int, listeners, stop_event, model: keras.Model | None) -> _Monitor:
-    monitor = _Monitor(config, steps, listeners, stop_event)
+def _monitor(config: TrainConfig, steps: int, listeners, stop_event, model: keras.Model | None) -> Monitor:
+    monitor = Monitor(config, steps, listeners, stop_event)
     monitor.set_model(model if model is not None else _Tables([]))
     return monitor
 
