@@ -33,4 +33,5 @@ preload_widget_code()  # once per session; the browser loads other pages' code w
 try:
     page.run()
 finally:
+    state.show_dataset_with(None)  # this run's sidebar is drawn; a fragment's rerun has none
     state.save_workspace()  # also after a page's st.rerun or st.stop

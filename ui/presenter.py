@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from ui import active_model
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
@@ -44,11 +46,9 @@ def apply() -> None:
         return
     st.query_params[PARAM] = "1"  # kept across page switches, like the workspace id
     st.html(f"<style>html {{ font-size: {ROOT_FONT_PX}px; }}</style>")
-    from ui.sidebar import active_model_picker
-
     left, _ = st.columns([2, 3])
     with left:
-        active_model_picker("present_active_run")
+        active_model.picker("present_active_run")
 
 
 def figure(fig: go.Figure) -> go.Figure:

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cfcore.data.dataset import Dataset
 from cfcore.text import md
-from ui import job_panel, presenter, state
+from ui import active_model, job_panel, presenter, state
 from ui.page import IMAGE_FORMAT_KEY, dataset_label
 
 # The sidebar's training line only needs to be roughly current; the Train page polls faster.
 SIDEBAR_POLL_SECONDS = 2.0
-_SLOT_KEY = "_sidebar_dataset_slot"
-
-
-def _run_marker() -> object | None:
-    # A fresh object for every script run (Streamlit's per-run cursor table), so a slot drawn in an earlier
-    # run (or by a page run without app.py's sidebar) is never written to.
-    ctx = get_script_run_ctx()
-    return ctx.cursors if ctx is not None else None
-
-
-def refresh_dataset(dataset: Dataset | None) -> None:
-    """Update the sidebar's dataset line in place (it is drawn before the page): no second run just to show it."""
-    marker, slot = st.session_state.get(_SLOT_KEY, (None, None))
-    if marker is not None and marker is _run_marker():
-        _show_dataset(slot, dataset)
 
 
 def _show_dataset(slot, dataset: Dataset | None) -> None:
@@ -37,28 +21,24 @@ def _show_dataset(slot, dataset: Dataset | None) -> None:
                      f"{dataset.n_ratings:,} ratings")
 
 
-def active_model_picker(key: str) -> None:
-    """The active-model menu (the sidebar's, or the page's own in presenter mode, where the sidebar is shut)."""
-    all_runs, active = state.runs(), state.active_run()
-    if active is None:
-        st.caption("None yet (Train page).")
-        return
-    st.session_state[key] = active.name
-    st.selectbox("Active model", list(all_runs), key=key, on_change=lambda: state.set_active_run(st.session_state[key]),
-                 format_func=lambda name: state.run_label(all_runs[name]), label_visibility="collapsed")
-
-
 def sidebar(page_title: str = "") -> None:
-    """Draw the sidebar (app.py calls it before the page, called ``page_title``)."""
+    """Draw the sidebar (app.py calls it before the page, called ``page_title``; it calls
+    :func:`ui.state.show_dataset_with` with None once the page has run).
+
+    Drawn before the page, not after ``page.run()``: a page that calls ``st.stop()`` leaves Streamlit 1.67's
+    script in its STOP state, where every later element call raises again (``ScriptRequests.on_scriptrunner_yield``
+    "remains stopped"), so a sidebar drawn after such a page would be missing.
+    """
     state.init_session()
     job_panel.collect_finished("train")
     with st.sidebar:
         st.markdown("**Dataset**")
         slot = st.empty()
         _show_dataset(slot, state.current_dataset())
-        st.session_state[_SLOT_KEY] = (_run_marker(), slot)
+        # A page that loads data later in this run updates the line in place (no second run just to show it).
+        state.show_dataset_with(lambda dataset: _show_dataset(slot, dataset))
         st.markdown("**Active model**")
-        active_model_picker("sidebar_active_run")
+        active_model.picker("sidebar_active_run")
         job = job_panel.current_job("train")
         if job is not None and page_title == "Train":
             # The page's own panel shows this training live; a second, slower poller here lagged it by

@@ -12,6 +12,7 @@ Session keys (all set here):
     ``share_config``, ``share_user``, ``share_movie``, ``share_view``  what a shared link asked for, read once
     ``_restored``       the workspace's saved choices have been put into this session
     ``_dataset_choice`` the dataset chosen, kept for a workspace that saves it with its first save
+    ``_sidebar_dataset_line``  how this run's sidebar shows a newly chosen dataset (:func:`show_dataset_with`)
     ``data_source``, ``data_loaded_key``  the Data page's choice, set here too when a workspace is restored
 The widget values in :data:`PERSISTED_WIDGETS` (and keys starting with :data:`PERSISTED_PREFIXES`) are saved to
 the workspace after each run (:func:`save_workspace`) and restored in a new session.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -46,6 +48,7 @@ PERSISTED_WIDGETS = ("rec_user", "rec_movie", "rec_you_movies", "emb_movie", "da
                      "emb_centered", "emb_min_ratings", "emb_projection", "emb_perplexity", "emb_tsne_seed",
                      "emb_colour", "chart_image_format", "bey_method", "bey_dim", "bey_seed", "bey_min_ratings")
 PERSISTED_PREFIXES = ("rec_you_rating_",)
+_DATASET_LINE = "_sidebar_dataset_line"
 
 
 # -- the workspace ----------------------------------------------------------------------
@@ -226,9 +229,15 @@ def set_dataset(dataset: Dataset, path: str | None = None) -> None:
     st.session_state["_dataset_choice"] = choice
     if space.exists or path is None:  # a dataset on the server's disk alone does not make a workspace
         space.update(dataset=choice)
-    from ui.sidebar import refresh_dataset
+    show = st.session_state.get(_DATASET_LINE)
+    if show is not None:
+        show(dataset)
 
-    refresh_dataset(dataset)
+
+def show_dataset_with(show: Callable[[Dataset | None], None] | None) -> None:
+    """What :func:`set_dataset` calls to show the new dataset in the sidebar drawn in this script run: the
+    sidebar sets it, app.py clears it once the page has run (a fragment's rerun has no sidebar to write to)."""
+    st.session_state[_DATASET_LINE] = show
 
 
 def split_settings() -> dict[str, Any]:
