@@ -102,7 +102,7 @@ if kind == "map":
         return "accepted"
 elif kind == "tsne":
     import numpy as np
-    from cfcore.projection import ProjectionError, ProjectionJobs
+    from cfcore.analysis.projection import ProjectionError, ProjectionJobs
     jobs = ProjectionJobs()
     n, perplexity = (int(x) for x in arg.split(","))
     vectors = np.random.default_rng(0).normal(size=(n, 64))  # the run's, already in the server
@@ -113,7 +113,7 @@ elif kind == "tsne":
             return "refused"
         return "accepted"
 else:
-    from cfcore.onehot import CostJobs, MeasureError
+    from cfcore.analysis.onehot import CostJobs, MeasureError
     jobs = CostJobs(timeout_s=600)
     sizes = [int(x) for x in arg.split(",")]
     def attack():
@@ -254,8 +254,8 @@ def _big_run(folder: Path) -> Path:
 
 def server_corpus(folder: Path, tiny: Path) -> dict[str, list[str]]:
     """The server's attack classes, each input the worker's ``kind`` and its argument."""
+    from cfcore.analysis.onehot import measure_bytes
     from cfcore.constants import MAP_MAX_MOVIES, ONEHOT_MEASURE_MAX_BYTES
-    from cfcore.onehot import measure_bytes
 
     sys.path.insert(0, str(REPO))
     os.environ["CFCORE_STATE_DIR"] = str(folder / "state")

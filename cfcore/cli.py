@@ -301,20 +301,20 @@ def _table_text(frame, formats: dict[str, str]) -> str:
 @command("explore")
 def _explore(args: argparse.Namespace) -> int:
     run = _open_run(args.run_dir)
-    from cfcore import analysis
+    from cfcore.analysis.pca import RANKING_KEYS, movie_pca_frame, pc_rankings
 
-    result, _ = analysis.movie_pca_frame(run, centered=args.centered)
-    tables = analysis.pc_rankings(run, min_ratings=args.min_ratings, top=args.top, centered=args.centered)
+    result, _ = movie_pca_frame(run, centered=args.centered)
+    tables = pc_rankings(run, min_ratings=args.min_ratings, top=args.top, centered=args.centered)
     placed = None
     if args.seed < 0:
         raise CliError(f"--seed must be 0 or more, got {args.seed}")
     if args.projection:
-        from cfcore.projection import movie_map
+        from cfcore.analysis.projection import movie_map
 
         placed = movie_map(run, args.projection, args.min_ratings, args.seed, args.perplexity, args.centered)
     if args.json:
         payload = {"variance_explained": [float(x) for x in result.explained]}
-        payload.update({key: _records(tables[key]) for key in analysis.RANKING_KEYS})
+        payload.update({key: _records(tables[key]) for key in RANKING_KEYS})
         if placed is not None:
             payload["projection"] = [{"movieId": int(m), "x": float(x), "y": float(y)}
                                      for m, x, y in zip(placed["movieId"], placed["x"], placed["y"], strict=True)]
@@ -330,7 +330,7 @@ def _explore(args: argparse.Namespace) -> int:
     for start in range(0, len(cells), 6):
         print("  " + "   ".join(cells[start : start + 6]))
     formats = {"PC1": ".3f", "PC2": ".3f", "rating": ".2f"}
-    for key in analysis.RANKING_KEYS:
+    for key in RANKING_KEYS:
         pc, end = key.split("_")
         print(f"\n{pc.upper()} {end} (movies with more than {args.min_ratings} ratings):")
         print(_table_text(tables[key], formats))
@@ -345,7 +345,7 @@ def _explore(args: argparse.Namespace) -> int:
 def _similarity(args: argparse.Namespace) -> int:
     if args.min_ratings < 0:
         raise CliError(f"--min-ratings must be 0 or more, got {args.min_ratings}")
-    from cfcore.similarity import compare_runs
+    from cfcore.analysis.similarity import compare_runs
 
     compared = compare_runs(_open_run(args.run_a), _open_run(args.run_b), args.min_ratings)
     if args.json:
@@ -361,11 +361,11 @@ def _similarity(args: argparse.Namespace) -> int:
 @command("recommend")
 def _recommend(args: argparse.Namespace) -> int:
     run = _open_run(args.run_dir)
-    from cfcore import analysis
+    from cfcore.analysis.predict import recommend, user_ratings, user_rmse
 
-    rated = analysis.user_ratings(run, args.user)
-    rmse = analysis.user_rmse(rated)
-    top = analysis.recommend(run, args.user, top=args.top)
+    rated = user_ratings(run, args.user)
+    rmse = user_rmse(rated)
+    top = recommend(run, args.user, top=args.top)
     if args.json:
         payload = {
             "user": int(args.user),
@@ -386,10 +386,10 @@ def _recommend(args: argparse.Namespace) -> int:
 @command("export")
 def _export(args: argparse.Namespace) -> int:
     run = _open_run(args.run_dir)
-    from cfcore import analysis
+    from cfcore.analysis.export import write_projector_files
 
     try:
-        paths = analysis.write_projector_files(run, args.out)
+        paths = write_projector_files(run, args.out)
     except OSError as err:
         raise CliError(f"cannot write to {args.out}: {err.strerror or err}") from None
     print(f"wrote {run.dataset.n_movies:,} movie embeddings:")
@@ -436,16 +436,16 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         from cfcore.runs.zip import RunZipError
 
         errors.append(RunZipError)
-    if "cfcore.similarity" in sys.modules:
-        from cfcore.similarity import SimilarityError
+    if "cfcore.analysis.similarity" in sys.modules:
+        from cfcore.analysis.similarity import SimilarityError
 
         errors.append(SimilarityError)
-    if "cfcore.projection" in sys.modules:
-        from cfcore.projection import ProjectionError
+    if "cfcore.analysis.projection" in sys.modules:
+        from cfcore.analysis.projection import ProjectionError
 
         errors.append(ProjectionError)
-    if "cfcore.analysis" in sys.modules:
-        from cfcore.analysis import AnalysisError
+    if "cfcore.analysis.errors" in sys.modules:
+        from cfcore.analysis.errors import AnalysisError
 
         errors.append(AnalysisError)
     return tuple(errors)

@@ -69,8 +69,8 @@ MAX_MODEL_PARAMETERS = 20_000_000
 # (9,742) fits; an upload's 200,000 made a 20 MB chart message per render, and t-SNE of 10,000 movies takes about
 # 70 s and 0.3 GB in its child.
 MAP_MAX_MOVIES = 10_000
-# Most memory the one-hot measurement's arrays may need (cfcore.onehot.measure_bytes), over the 0.7 GB its child
-# takes for TensorFlow alone: the child stays under 1 GB.
+# Most memory the one-hot measurement's arrays may need (cfcore.analysis.onehot.measure_bytes), over the 0.7 GB its
+# child takes for TensorFlow alone: the child stays under 1 GB.
 ONEHOT_MEASURE_MAX_BYTES = 256 * 1024 * 1024
 
 # The article's reported validation RMSEs (ml-latest-small, 2018 release).

@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 from cfcore.config import DROPOUT_MODELS, IMPLICIT_PART
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data.dataset import is_article_dataset
+from cfcore.runs.embeddings import link_output
 from cfcore.text import plain
 
 PRIMARY = "#3b6ea5"
@@ -370,7 +371,7 @@ def explanation_waterfall(explanation: ExplanationLike, top: int = 6) -> go.Figu
     span = max(6.0, abs(logit) + 1.0)
     grid = np.linspace(-span, span, 121)
     fig.add_trace(
-        go.Scatter(x=grid, y=low + (high - low) / (1.0 + np.exp(-grid)), mode="lines", name="sigmoid",
+        go.Scatter(x=grid, y=link_output(grid, "sigmoid", low, high), mode="lines", name="sigmoid",
                    line={"color": MUTED}, hoverinfo="skip"),
         row=1, col=2,
     )
@@ -485,8 +486,8 @@ def onehot_product_figure(
 
 
 def aligned_maps_figure(left: pd.DataFrame, right: pd.DataFrame, left_name: str, right_name: str) -> go.Figure:
-    """Two runs' movie maps side by side on shared axes (:func:`cfcore.beyond.aligned_maps`): the same movies,
-    the right map turned onto the left, each point coloured by the movie's mean rating."""
+    """Two runs' movie maps side by side on shared axes (:func:`cfcore.analysis.similarity.aligned_maps`): the same
+    movies, the right map turned onto the left, each point coloured by the movie's mean rating."""
     fig = make_subplots(rows=1, cols=2, shared_xaxes=True, shared_yaxes=True, horizontal_spacing=0.06,
                         subplot_titles=(plain(left_name), f"{plain(right_name)}, turned onto it"))
     colour = {"color": left["rating"], "colorscale": "Viridis", "size": 6, "opacity": 0.8}

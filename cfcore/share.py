@@ -224,7 +224,7 @@ def params_to_view(params: Mapping[str, object]) -> tuple[dict[str, object], lis
     """The map view a link asks for, as widget values, and a note for each parameter that had to be changed or
     dropped (an unknown projection, a perplexity out of range...). ``colour`` is checked by the page, which
     knows the run's genres."""
-    from cfcore.projection import PERPLEXITY_RANGE, PROJECTIONS
+    from cfcore.analysis.projection import PERPLEXITY_RANGE, PROJECTIONS
 
     view: dict[str, object] = {}
     notes: list[str] = []
@@ -278,14 +278,15 @@ def selection_to_params(user_id: int | None = None, movie_id: int | None = None)
 def embeddings_csv_bytes(run: Run) -> bytes:
     """The movie embeddings table (movieId, title, dim_1..dim_d) as CSV; titles a spreadsheet would run as
     formulas start with a single quote."""
-    from cfcore.analysis import embeddings_frame
+    from cfcore.analysis.export import embeddings_frame
 
     return spreadsheet_safe(embeddings_frame(run)).to_csv(index=False, float_format="%.7g").encode("utf-8")
 
 
 def map_csv_bytes(placed: pd.DataFrame) -> bytes:
     """A movie map as CSV: movieId, title, genres, mean_rating, num_ratings, x, y (``placed`` as
-    ``cfcore.projection.movie_map`` gives it); text a spreadsheet would run as a formula starts with a quote."""
+    ``cfcore.analysis.projection.movie_map`` gives it); text a spreadsheet would run as a formula starts with a
+    quote."""
     table = placed[["movieId", "title", "genres", "rating", "num_ratings", "x", "y"]]
     return table_csv_bytes(table.rename(columns={"rating": "mean_rating"}))
 
@@ -297,7 +298,7 @@ def table_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def projector_bytes(run: Run) -> tuple[bytes, bytes]:
     """The Embedding Projector's pair: ``(vectors.tsv, metadata.tsv)`` contents."""
-    from cfcore.analysis import write_projector_files
+    from cfcore.analysis.export import write_projector_files
 
     with tempfile.TemporaryDirectory(prefix="cfcore-projector-") as folder:
         write_projector_files(run, folder)

@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from cfcore import baselines, beyond
+from cfcore.analysis import baselines
 from cfcore.config import FACTOR_DESCRIPTIONS, FACTOR_LABELS, FACTOR_METHODS, ConfigError, check_work, factor_config
 from cfcore.data.split import split_dataset
 from cfcore.text import count, md, server_text
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
 from ui import job_panel, onehot_panel, representations, services, state
+from ui.beyond_words import onehot_verdict
 from ui.page import intro, load_default_dataset_button
 
 PURPOSE = "beyond"
@@ -41,7 +42,7 @@ st.dataframe({"model": list(rows), "val RMSE": list(rows.values())}, hide_index=
              column_config={"val RMSE": st.column_config.NumberColumn(format="%.4f")})
 st.caption(f"On {split_name} ({count(split.n_val, 'held-out rating')}); the two linear fits agree to "
            f"{linear.max_difference:.0e} on every prediction. Runs on another split are not listed.")
-st.markdown(beyond.onehot_verdict(linear.val_rmse, on_split))
+st.markdown(onehot_verdict(linear.val_rmse, on_split))
 st.subheader("A Dense layer on one-hot vectors is a lookup, at a price")
 st.markdown("A one-hot row times a weight matrix is one row of that matrix: a Dense layer on one-hot inputs "
             "computes exactly what an embedding layer looks up. The price is the one-hot vectors themselves, and a "

@@ -4,7 +4,7 @@ import streamlit as st
 
 from cfcore import explore_charts as charts
 from cfcore import settings, share
-from cfcore.baselines import diverged, shared_ladder
+from cfcore.analysis.baselines import diverged, shared_ladder
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data.dataset import is_article_dataset
 from cfcore.runs.errors import RunError

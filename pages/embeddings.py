@@ -3,9 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from cfcore import analysis, share
 from cfcore import constants as C
 from cfcore import explore_charts as charts
+from cfcore import share
+from cfcore.analysis.movies import heatmap_frame, most_rated
+from cfcore.analysis.neighbours import nearest_movies
+from cfcore.analysis.pca import movie_pca_frame, pc1_average_alignment, pc_rankings
 from cfcore.text import count, md
 from ui import movie_map
 from ui.page import chart, intro, require_run
@@ -28,12 +31,12 @@ BY_RUN = {"cfcore.runs.Run": lambda r: (id(r), r.name)}
 
 @st.cache_resource(max_entries=4, ttl=600, show_spinner=False, hash_funcs=BY_RUN)
 def _pca(run, centered: bool):
-    return analysis.movie_pca_frame(run, centered=centered)
+    return movie_pca_frame(run, centered=centered)
 
 
 @st.cache_data(scope="session", max_entries=16, show_spinner=False, hash_funcs=BY_RUN)
 def _rankings(run, min_ratings: int, top: int, centered: bool):
-    return analysis.pc_rankings(run, min_ratings, top, centered=centered, frame=_pca(run, centered)[1])
+    return pc_rankings(run, min_ratings, top, centered=centered, frame=_pca(run, centered)[1])
 
 
 @st.cache_data(scope="session", max_entries=4, show_spinner=False, hash_funcs=BY_RUN)
@@ -52,14 +55,14 @@ TABLE_FORMAT["num_ratings"] = st.column_config.NumberColumn("ratings")
 
 st.subheader("The raw vectors")
 rows = st.slider("Movies shown", 1, min(100, dataset.n_movies), min(20, dataset.n_movies), key="emb_heatmap_rows")
-chart(st, charts.embedding_heatmap(analysis.heatmap_frame(run, rows), f"First {count(rows, 'movie')} (by movieId)"))
+chart(st, charts.embedding_heatmap(heatmap_frame(run, rows), f"First {count(rows, 'movie')} (by movieId)"))
 st.caption("Red and blue are opposite signs; white is 0. No single dimension means anything on its own.")
 
 st.subheader("Main directions: PCA")
 centered = st.toggle("Center the vectors before PCA", key="emb_centered")
 pca_result, movie_frame = _pca(run, centered)
 chart(st, charts.variance_figure(pca_result.explained, centered))
-alignment = analysis.pc1_average_alignment(run.embeddings.movie, pca_result)
+alignment = pc1_average_alignment(run.embeddings.movie, pca_result)
 if centered:
     st.caption("Centered: the average movie vector is subtracted first, so every component describes how movies "
                "differ from each other.")
@@ -101,7 +104,7 @@ passing = movie_frame["num_ratings"].to_numpy() > min_ratings  # a mask: a filte
 n_passing = int(passing.sum())
 # An upload's 200,000 movies made a 20 MB chart message per render: the map, t-SNE and the finder take the
 # most-rated ones past the cap, and say so.
-shown = analysis.most_rated(movie_frame, C.MAP_MAX_MOVIES, where=passing)
+shown = most_rated(movie_frame, C.MAP_MAX_MOVIES, where=passing)
 listed = shown  # the finder's movies: a chosen one below the filter too, so it never vanishes
 if movie_id is not None and movie_id not in set(shown["movieId"]):
     listed = pd.concat([shown, movie_frame[movie_frame["movieId"] == movie_id]])
@@ -133,7 +136,7 @@ else:
     position = movie_frame.loc[movie_frame["movieId"] == movie_id, ["PC1", "PC2"]].iloc[0]
     st.markdown(f"**{md(dataset.movie_title(movie_id))}** sits at PC1 = {position['PC1']:.3f}, "
                 f"PC2 = {position['PC2']:.3f}.")
-    neighbours = analysis.nearest_movies(run, movie_id, k=k, metric=metric, min_ratings=int(min_ratings))
+    neighbours = nearest_movies(run, movie_id, k=k, metric=metric, min_ratings=int(min_ratings))
     left, right = st.columns([3, 2])
     similarity = "cosine similarity" if metric == "cosine" else "dot product"
     left.dataframe(charts.for_display(neighbours[["title", "similarity", "rating", "num_ratings", "genres"]]),

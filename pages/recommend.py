@@ -5,9 +5,13 @@ import math
 import pandas as pd
 import streamlit as st
 
-from cfcore import analysis, share
 from cfcore import explore_charts as charts
-from cfcore.baselines import diverged
+from cfcore import share
+from cfcore.analysis.baselines import diverged
+from cfcore.analysis.explain import explain_prediction
+from cfcore.analysis.fold_in import fold_in, recommend_for_vector
+from cfcore.analysis.pca import movie_pca_frame
+from cfcore.analysis.predict import off_scale, recommend, user_ratings, user_rmse
 from cfcore.text import count, md
 from ui.page import chart, intro, metric_row, remembered_tabs, require_run
 
@@ -25,7 +29,7 @@ if run is None:
                hash_funcs={"cfcore.runs.Run": lambda r: (id(r), r.name)})
 def _pca(run):
     # A trained run never changes: one PCA per session, not one per widget change.
-    return analysis.movie_pca_frame(run)
+    return movie_pca_frame(run)
 
 
 dataset = run.dataset
@@ -60,7 +64,7 @@ user_tab, you_tab, explain_tab = remembered_tabs(
 
 def _flag_off_scale(predicted) -> None:
     """Say so when predictions leave the rating scale (the shaded band on the chart)."""
-    outside, lowest, highest = analysis.off_scale(predicted, low, high)
+    outside, lowest, highest = off_scale(predicted, low, high)
     if not outside:
         return
     emb = run.embeddings
@@ -74,12 +78,12 @@ def _flag_off_scale(predicted) -> None:
 
 if user_tab.open:
     with user_tab:
-        rated = analysis.user_ratings(run, user_id)
+        rated = user_ratings(run, user_id)
         validation = rated[rated["split"] == "validation"]
         row = metric_row()
         row.metric("Ratings", len(rated), width="content")
-        row.metric("RMSE, all their ratings", f"{analysis.user_rmse(rated):.3f}", width="content")
-        val_rmse = analysis.user_rmse(validation)
+        row.metric("RMSE, all their ratings", f"{user_rmse(rated):.3f}", width="content")
+        val_rmse = user_rmse(validation)
         row.metric(f"RMSE, {count(len(validation), 'held-out rating')}",
                    f"{val_rmse:.3f}" if math.isfinite(val_rmse) else "none held out", width="content",
                    help="This user's ratings in the validation split, which the model never trained on.")
@@ -88,7 +92,7 @@ if user_tab.open:
                        hide_index=True)
         chart(right, charts.predicted_vs_actual(rated, low, high))
         st.markdown(f"**Top {top} for user {user_id}** among movies they have not rated")
-        recs = analysis.recommend(run, user_id, top=top, min_ratings=int(min_ratings))
+        recs = recommend(run, user_id, top=top, min_ratings=int(min_ratings))
         st.dataframe(charts.for_display(recs.drop(columns=["movieId"])), column_config=FORMAT, hide_index=True)
         _flag_off_scale(pd.concat([rated["predicted"], recs["predicted"]]))
 
@@ -110,13 +114,13 @@ if you_tab.open:
         if len(yours) < 5:
             st.info(f"Rate {count(5 - len(yours), 'more movie', 'more movies')} to get recommendations.")
         else:
-            fold = analysis.fold_in(run, yours)
+            fold = fold_in(run, yours)
             left, right = st.columns(2)
             left.markdown(f"**Your top {top}**")
-            mine = analysis.recommend_for_vector(run, fold, top=top, min_ratings=int(min_ratings), exclude=yours)
+            mine = recommend_for_vector(run, fold, top=top, min_ratings=int(min_ratings), exclude=yours)
             left.dataframe(charts.for_display(mine[["title", "predicted", "genres"]]), column_config=FORMAT,
                            hide_index=True)
-            every = analysis.recommend_for_vector(run, fold, top=dataset.n_movies)
+            every = recommend_for_vector(run, fold, top=dataset.n_movies)
             fit = every[every["movieId"].isin(list(yours))].assign(yours=lambda f: f["movieId"].map(yours))
             left.markdown("**How your vector reproduces your ratings**")
             left.dataframe(charts.for_display(fit[["title", "yours", "predicted"]]), hide_index=True,
@@ -131,14 +135,14 @@ if explain_tab.open:
     with explain_tab:
         if "rec_movie" not in st.session_state:
             shared = share.read_id(st.query_params, share.MOVIE_KEY) or st.session_state.get(share.SESSION_MOVIE_KEY)
-            first = analysis.recommend(run, user_id, top=1, min_ratings=int(min_ratings))  # the page's filter
+            first = recommend(run, user_id, top=1, min_ratings=int(min_ratings))  # the page's filter
             fallback = int(first["movieId"].iloc[0]) if len(first) else movies_by_popularity[0]
             st.session_state["rec_movie"] = shared if shared in titles else fallback
         movie_id = st.selectbox("Movie", movies_by_popularity, format_func=titles.get, key="rec_movie",
                                 filter_mode="contains", persist_state="session")
         st.query_params[share.MOVIE_KEY] = str(movie_id)
         if run.embeddings.has_bias:
-            why = analysis.explain_prediction(run, user_id, movie_id)
+            why = explain_prediction(run, user_id, movie_id)
             seen = f"they rated it {why.actual:g}" if why.actual is not None else "they have not rated it"
             terms = (f"{'offset + ' if why.global_offset else ''}user bias + movie bias + "
                      f"{'what they rated + ' if why.implicit else ''}the {len(why.contributions)} terms u_k·v_k")

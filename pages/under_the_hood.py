@@ -8,15 +8,15 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from cfcore import explore_charts as charts
-from cfcore.baselines import global_mean_baseline
+from cfcore.analysis.baselines import global_mean_baseline
 from cfcore.config import PRESETS, ConfigError, preset
 from cfcore.data.split import split_dataset
 from cfcore.live_curve import compare_curves_svg
-from cfcore.lookup_example import MAX_DAYS, WEATHER, LookupExample, layer_source, lookup_example, parse_days
 from cfcore.text import md, server_text
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
 from ui import job_panel
+from ui.lookup_example import MAX_DAYS, WEATHER, LookupExample, layer_source, lookup_example, parse_days
 from ui.page import chart, intro, live_svg, load_default_dataset_button, svg_font_px
 from ui.state import current_dataset, runs, split_settings
 

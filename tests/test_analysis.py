@@ -8,8 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cfcore import analysis
-from cfcore.analysis import AnalysisError
+from cfcore.analysis.errors import AnalysisError
+from cfcore.analysis.explain import explain_prediction
+from cfcore.analysis.export import embeddings_frame, write_projector_files
+from cfcore.analysis.fold_in import FoldIn, fold_in, project_vector, recommend_for_vector
+from cfcore.analysis.movies import find_movies, heatmap_frame, most_rated
+from cfcore.analysis.neighbours import nearest_movies
+from cfcore.analysis.pca import RANKING_KEYS, movie_pca_frame, pc_rankings, pca
+from cfcore.analysis.predict import predict, recommend, user_ratings, user_rmse
 
 RATING_STEPS = np.arange(0.5, 5.01, 0.5)
 
@@ -120,13 +126,13 @@ def test_embeddings_of_reads_the_global_offset():
 def test_heatmap_frame_is_first_movies_in_id_order_with_titles():
     movie = np.arange(24, dtype=float).reshape(8, 3)
     run = make_run("simple_dot", movie)
-    frame = analysis.heatmap_frame(run, n_movies=5)
+    frame = heatmap_frame(run, n_movies=5)
     assert list(frame.index) == [f"Film {j} ({1980 + j})" for j in range(5)]
     assert list(frame.columns) == [1, 2, 3]
     np.testing.assert_allclose(frame.to_numpy(), movie[:5])
-    assert len(analysis.heatmap_frame(run)) == 8  # default 20, capped at the number of movies
+    assert len(heatmap_frame(run)) == 8  # default 20, capped at the number of movies
     with pytest.raises(AnalysisError):
-        analysis.heatmap_frame(run, n_movies=0)
+        heatmap_frame(run, n_movies=0)
 
 
 # ---------------------------------------------------------------------------
@@ -137,7 +143,7 @@ def test_heatmap_frame_is_first_movies_in_id_order_with_titles():
 def test_pca_uncentered_hand_computed():
     # X^T X = diag(4, 2): singular values 2 and sqrt(2), loadings the unit axes.
     x = np.array([[2.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
-    result = analysis.pca(x)
+    result = pca(x)
     assert not result.centered
     np.testing.assert_allclose(result.variance, [4 / 2, 2 / 2])
     np.testing.assert_allclose(result.explained, [2 / 3, 1 / 3])
@@ -147,7 +153,7 @@ def test_pca_uncentered_hand_computed():
 
 def test_pca_centered_hand_computed():
     x = np.array([[2.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
-    result = analysis.pca(x, centered=True)
+    result = pca(x, centered=True)
     # Column means (2/3, 0); centred X^T X = diag(8/3, 2); variances 4/3 and 1.
     np.testing.assert_allclose(result.mean, [2 / 3, 0])
     np.testing.assert_allclose(result.variance, [4 / 3, 1.0])
@@ -158,7 +164,7 @@ def test_pca_centered_hand_computed():
 def test_pca_matches_the_svd_definition_and_signs_are_stable():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(30, 6)) @ np.diag([3, 2, 1.5, 1, 0.5, 0.2]) + 0.4
-    result = analysis.pca(x)
+    result = pca(x)
     s = np.linalg.svd(x, compute_uv=False)
     np.testing.assert_allclose(result.variance, s**2 / (len(x) - 1))
     assert result.explained.sum() == pytest.approx(1.0)
@@ -169,7 +175,7 @@ def test_pca_matches_the_svd_definition_and_signs_are_stable():
     pivots = np.abs(result.components).argmax(axis=0)
     assert (result.components[pivots, np.arange(6)] > 0).all()
     # ...so flipping the data flips the scores, never the axes.
-    flipped = analysis.pca(-x)
+    flipped = pca(-x)
     np.testing.assert_allclose(flipped.components, result.components, atol=1e-10)
     np.testing.assert_allclose(flipped.scores, -result.scores, atol=1e-10)
 
@@ -179,7 +185,7 @@ def test_pca_centered_agrees_with_scikit_learn():
 
     rng = np.random.default_rng(4)
     x = rng.normal(size=(40, 5)) @ np.diag([4, 2, 1, 0.5, 0.1]) + 2.0
-    result = analysis.pca(x, centered=True)
+    result = pca(x, centered=True)
     reference = PCA().fit(x)
     np.testing.assert_allclose(result.variance, reference.explained_variance_, rtol=1e-8)
     np.testing.assert_allclose(result.explained, reference.explained_variance_ratio_, rtol=1e-8)
@@ -188,9 +194,9 @@ def test_pca_centered_agrees_with_scikit_learn():
 
 def test_pca_rejects_bad_input():
     with pytest.raises(AnalysisError):
-        analysis.pca(np.ones((1, 3)))
+        pca(np.ones((1, 3)))
     with pytest.raises(AnalysisError):
-        analysis.pca(np.array([[1.0, np.nan], [0.0, 1.0]]))
+        pca(np.array([[1.0, np.nan], [0.0, 1.0]]))
 
 
 def planted_axes_run(n: int = 16):
@@ -209,7 +215,7 @@ def planted_axes_run(n: int = 16):
 
 def test_movie_pca_frame_has_one_row_per_movie_with_scores():
     run, movie, counts = planted_axes_run()
-    result, frame = analysis.movie_pca_frame(run)
+    result, frame = movie_pca_frame(run)
     assert list(frame.columns[:5]) == ["movieId", "title", "genres", "num_ratings", "rating"]
     assert list(frame.columns[5:]) == ["PC1", "PC2"]
     np.testing.assert_allclose(frame["PC1"], movie[:, 0], atol=1e-5)
@@ -221,17 +227,17 @@ def test_movie_pca_frame_has_one_row_per_movie_with_scores():
 
 def test_most_rated_keeps_the_most_rated_rows_in_their_order():
     movies = pd.DataFrame({"movieId": [10, 20, 30, 40, 50], "num_ratings": [5, 50, 7, 50, 7]}, index=[4, 3, 2, 1, 0])
-    top = analysis.most_rated(movies, 3)  # of the two with 7 ratings, the first
+    top = most_rated(movies, 3)  # of the two with 7 ratings, the first
     assert top["movieId"].tolist() == [20, 30, 40] and top.index.tolist() == [3, 2, 1]
-    assert analysis.most_rated(movies, 2)["movieId"].tolist() == [20, 40]
-    assert analysis.most_rated(movies, 5) is movies and analysis.most_rated(movies, 0).empty
+    assert most_rated(movies, 2)["movieId"].tolist() == [20, 40]
+    assert most_rated(movies, 5) is movies and most_rated(movies, 0).empty
     with pytest.raises(AnalysisError, match="limit=-1"):
-        analysis.most_rated(movies, -1)
+        most_rated(movies, -1)
 
 
 def test_pc_rankings_find_the_planted_extremes():
     run, movie, counts = planted_axes_run()
-    tables = analysis.pc_rankings(run, min_ratings=20, top=3)
+    tables = pc_rankings(run, min_ratings=20, top=3)
     assert set(tables) == {"pc1_lowest", "pc1_highest", "pc2_lowest", "pc2_highest"}
     eligible = np.array(counts) > 20
     titles = np.array(run.dataset.movies["title"])
@@ -254,13 +260,13 @@ def test_pc_rankings_find_the_planted_extremes():
 
 def test_pc_rankings_centered_option_and_errors():
     run, _, _ = planted_axes_run()
-    plain = analysis.pc_rankings(run, min_ratings=0, top=16)["pc1_lowest"]
-    centered = analysis.pc_rankings(run, min_ratings=0, top=16, centered=True)["pc1_lowest"]
+    plain = pc_rankings(run, min_ratings=0, top=16)["pc1_lowest"]
+    centered = pc_rankings(run, min_ratings=0, top=16, centered=True)["pc1_lowest"]
     assert len(plain) == len(centered) == 16
     assert not np.allclose(plain["PC1"], centered["PC1"])
     one_dim = make_run("simple_dot", np.arange(4, dtype=float)[:, None] + 1)
     with pytest.raises(AnalysisError, match="two"):
-        analysis.pc_rankings(one_dim)
+        pc_rankings(one_dim)
 
 
 # ---------------------------------------------------------------------------
@@ -277,34 +283,34 @@ def three_movie_run():
 def test_nearest_movies_cosine_versus_dot():
     run = three_movie_run()
     ids = run.dataset.index_to_movie
-    cosine = analysis.nearest_movies(run, int(ids[0]))
+    cosine = nearest_movies(run, int(ids[0]))
     assert list(cosine.columns) == ["movieId", "title", "genres", "similarity", "num_ratings", "rating"]
     assert cosine["movieId"].tolist() == [ids[1], ids[2]]  # itself excluded
     np.testing.assert_allclose(cosine["similarity"], [0.9 / math.hypot(0.9, 0.1), 1 / math.sqrt(2)], atol=1e-6)
-    dot = analysis.nearest_movies(run, int(ids[0]), metric="dot")
+    dot = nearest_movies(run, int(ids[0]), metric="dot")
     assert dot["movieId"].tolist() == [ids[2], ids[1]]
     np.testing.assert_allclose(dot["similarity"], [5.0, 0.9], atol=1e-6)
-    filtered = analysis.nearest_movies(run, int(ids[0]), min_ratings=1)
+    filtered = nearest_movies(run, int(ids[0]), min_ratings=1)
     assert filtered["movieId"].tolist() == [ids[2]]
-    assert len(analysis.nearest_movies(run, int(ids[0]), k=1)) == 1
+    assert len(nearest_movies(run, int(ids[0]), k=1)) == 1
 
 
 def test_nearest_movies_errors():
     run = three_movie_run()
     with pytest.raises(AnalysisError, match="unknown movieId 999"):
-        analysis.nearest_movies(run, 999)
+        nearest_movies(run, 999)
     with pytest.raises(AnalysisError, match="metric"):
-        analysis.nearest_movies(run, int(run.dataset.index_to_movie[0]), metric="euclid")
+        nearest_movies(run, int(run.dataset.index_to_movie[0]), metric="euclid")
 
 
 def test_find_movies_is_case_insensitive_and_most_rated_first():
     run = make_run("simple_dot", np.ones((4, 2)), counts=[2, 5, 3, 1], n_users=5)
-    found = analysis.find_movies(run, "FILM")
+    found = find_movies(run, "FILM")
     assert list(found.columns) == ["movieId", "title", "genres", "num_ratings", "rating"]
     assert found["num_ratings"].tolist() == [5, 3, 2, 1]
-    assert analysis.find_movies(run, "film 2 (")["title"].tolist() == ["Film 2 (1982)"]
-    assert analysis.find_movies(run, "(.*)").empty  # plain text, not a regex
-    assert len(analysis.find_movies(run, "", limit=2)) == 2
+    assert find_movies(run, "film 2 (")["title"].tolist() == ["Film 2 (1982)"]
+    assert find_movies(run, "(.*)").empty  # plain text, not a regex
+    assert len(find_movies(run, "", limit=2)) == 2
 
 
 # ---------------------------------------------------------------------------
@@ -315,19 +321,19 @@ def test_find_movies_is_case_insensitive_and_most_rated_first():
 def test_predict_matches_the_model_in_inference_mode(tiny_run):
     users = np.array([0, 1, 2, 3, 4])
     movies = np.array([5, 4, 3, 2, 1])
-    np.testing.assert_allclose(analysis.predict(tiny_run, users, movies), model_predict(tiny_run, users, movies),
+    np.testing.assert_allclose(predict(tiny_run, users, movies), model_predict(tiny_run, users, movies),
                                atol=1e-5)
     # Dropout is off: the same pair predicts the same twice.
-    assert analysis.predict(tiny_run, 0, 0)[0] == analysis.predict(tiny_run, 0, 0)[0]
-    assert analysis.predict(tiny_run, 0, np.arange(7)).shape == (7,)
+    assert predict(tiny_run, 0, 0)[0] == predict(tiny_run, 0, 0)[0]
+    assert predict(tiny_run, 0, np.arange(7)).shape == (7,)
     with pytest.raises(AnalysisError):
-        analysis.predict(tiny_run, tiny_run.dataset.n_users, 0)
+        predict(tiny_run, tiny_run.dataset.n_users, 0)
 
 
 def test_user_ratings_and_rmse(tiny_run):
     ds = tiny_run.dataset
     user_id = int(ds.index_to_user[3])
-    frame = analysis.user_ratings(tiny_run, user_id)
+    frame = user_ratings(tiny_run, user_id)
     assert list(frame.columns) == ["movieId", "title", "genres", "rating", "predicted", "error", "split"]
     mine = ds.ratings[ds.ratings["userId"] == user_id]
     assert len(frame) == len(mine) and set(frame["movieId"]) == set(mine["movieId"])
@@ -337,16 +343,16 @@ def test_user_ratings_and_rmse(tiny_run):
     val_rows = set(tiny_run.split.val_rows.tolist())
     val_movies = {int(ds.ratings["movieId"].iloc[r]) for r in mine.index if r in val_rows}
     assert set(frame.loc[frame["split"] == "validation", "movieId"]) == val_movies
-    assert analysis.user_rmse(frame) == pytest.approx(np.sqrt(np.mean(frame["error"] ** 2)))
-    assert math.isnan(analysis.user_rmse(frame.iloc[:0]))
+    assert user_rmse(frame) == pytest.approx(np.sqrt(np.mean(frame["error"] ** 2)))
+    assert math.isnan(user_rmse(frame.iloc[:0]))
     with pytest.raises(AnalysisError, match="unknown userId 2"):
-        analysis.user_ratings(tiny_run, 2)  # synthetic ids are 1, 4, 7, ...
+        user_ratings(tiny_run, 2)  # synthetic ids are 1, 4, 7, ...
 
 
 def test_recommend_ranks_unseen_movies_by_prediction(tiny_run):
     ds = tiny_run.dataset
     user_id = int(ds.index_to_user[0])
-    top = analysis.recommend(tiny_run, user_id, top=5)
+    top = recommend(tiny_run, user_id, top=5)
     assert list(top.columns) == ["movieId", "title", "genres", "predicted", "num_ratings", "rating"]
     seen = set(ds.ratings.loc[ds.ratings["userId"] == user_id, "movieId"])
     assert len(top) == 5 and not seen & set(top["movieId"])
@@ -356,9 +362,9 @@ def test_recommend_ranks_unseen_movies_by_prediction(tiny_run):
     assert top["movieId"].tolist() == [int(ds.index_to_movie[j]) for j in best]
     np.testing.assert_allclose(top["predicted"], all_pred[best], atol=1e-5)
     limit = int(np.median(ds.movies["num_ratings"]))
-    assert (analysis.recommend(tiny_run, user_id, top=40, min_ratings=limit)["num_ratings"] > limit).all()
+    assert (recommend(tiny_run, user_id, top=40, min_ratings=limit)["num_ratings"] > limit).all()
     with pytest.raises(AnalysisError):
-        analysis.recommend(tiny_run, -5)
+        recommend(tiny_run, -5)
 
 
 # ---------------------------------------------------------------------------
@@ -380,7 +386,7 @@ def test_fold_in_recovers_a_planted_vector_dot_models(name):
     ids = run.dataset.index_to_movie
     ratings = {int(ids[j]): float(movie[j] @ planted) for j in chosen}
     before = [run.embeddings.user.copy(), run.embeddings.movie.copy()]
-    fold = analysis.fold_in(run, ratings)
+    fold = fold_in(run, ratings)
     assert cosine(fold.vector, planted) > 0.99
     assert np.linalg.norm(fold.vector) == pytest.approx(np.linalg.norm(planted), rel=0.05)
     assert fold.bias == 0.0 and fold.movies_used == list(ratings)
@@ -399,7 +405,7 @@ def test_fold_in_recovers_a_planted_vector_bias_model(offset):
     logit = movie[chosen] @ planted + planted_bias + movie_bias[chosen] + (offset or 0.0)
     values = 0.5 + 4.5 / (1 + np.exp(-logit))
     ids = run.dataset.index_to_movie
-    fold = analysis.fold_in(run, {int(ids[j]): float(v) for j, v in zip(chosen, values, strict=True)}, reg=0.01)
+    fold = fold_in(run, {int(ids[j]): float(v) for j, v in zip(chosen, values, strict=True)}, reg=0.01)
     assert cosine(fold.vector, planted) > 0.98
     assert np.linalg.norm(fold.vector) == pytest.approx(np.linalg.norm(planted), rel=0.1)
     assert fold.bias == pytest.approx(planted_bias, abs=0.1)
@@ -415,9 +421,9 @@ def test_fold_in_with_star_ratings_fits_them_in_rating_space():
     stars = np.clip(np.round((0.5 + 4.5 / (1 + np.exp(-logit))) * 2) / 2, 0.5, 5.0)
     assert stars[:20].max() == 5.0 and stars[:20].min() == 0.5
     ids = run.dataset.index_to_movie
-    fold = analysis.fold_in(run, {int(ids[j]): float(stars[j]) for j in range(20)}, reg=0.01)
+    fold = fold_in(run, {int(ids[j]): float(stars[j]) for j in range(20)}, reg=0.01)
     assert cosine(fold.vector, planted) > 0.99
-    fitted = analysis.recommend_for_vector(run, fold, top=30)
+    fitted = recommend_for_vector(run, fold, top=30)
     fitted = fitted.set_index("movieId").loc[[int(i) for i in ids[:20]], "predicted"].to_numpy()
     # The logit-space ridge start alone fits these at RMSE 0.40 (cosine 0.97); the refined fit is far closer.
     assert np.sqrt(np.mean((fitted - stars[:20]) ** 2)) < 0.2
@@ -426,13 +432,13 @@ def test_fold_in_with_star_ratings_fits_them_in_rating_space():
 def test_fold_in_errors():
     run = make_run("dot_with_bias", np.ones((4, 2)))
     with pytest.raises(AnalysisError, match="at least one"):
-        analysis.fold_in(run, {})
+        fold_in(run, {})
     with pytest.raises(AnalysisError, match="unknown movieId 5"):
-        analysis.fold_in(run, {5: 4.0})
+        fold_in(run, {5: 4.0})
     with pytest.raises(AnalysisError, match="finite"):
-        analysis.fold_in(run, {int(run.dataset.index_to_movie[0]): float("nan")})
+        fold_in(run, {int(run.dataset.index_to_movie[0]): float("nan")})
     with pytest.raises(AnalysisError, match="reg"):
-        analysis.fold_in(run, {int(run.dataset.index_to_movie[0]): 4.0}, reg=-1)
+        fold_in(run, {int(run.dataset.index_to_movie[0]): 4.0}, reg=-1)
 
 
 @pytest.mark.parametrize("name", ["simple_dot", "dot_with_bias"])
@@ -441,8 +447,8 @@ def test_recommend_for_vector_matches_the_model(name):
     movie = rng.normal(0, 1, (12, 3))
     run = make_run(name, movie, global_offset=0.2 if name == "dot_with_bias" else None)
     ids = [int(i) for i in run.dataset.index_to_movie]
-    fold = analysis.fold_in(run, {ids[0]: 4.5, ids[1]: 1.0, ids[2]: 3.0})
-    top = analysis.recommend_for_vector(run, fold, top=5, exclude=ids[:3])
+    fold = fold_in(run, {ids[0]: 4.5, ids[1]: 1.0, ids[2]: 3.0})
+    top = recommend_for_vector(run, fold, top=5, exclude=ids[:3])
     assert list(top.columns) == ["movieId", "title", "genres", "predicted", "num_ratings", "rating"]
     assert not set(ids[:3]) & set(top["movieId"])
     # Put the folded-in user into the model as user 0: the model must predict the same ratings.
@@ -460,9 +466,9 @@ def test_project_vector_places_a_movie_vector_on_its_own_scores(centered):
     rng = np.random.default_rng(15)
     movie = rng.normal(0, 1, (10, 4))
     run = make_run("simple_dot", movie)
-    _, frame = analysis.movie_pca_frame(run, centered=centered)
-    fold = analysis.FoldIn(movie[6].copy(), 0.0, [])
-    position = analysis.project_vector(run, fold, centered=centered)
+    _, frame = movie_pca_frame(run, centered=centered)
+    fold = FoldIn(movie[6].copy(), 0.0, [])
+    position = project_vector(run, fold, centered=centered)
     assert position == pytest.approx((frame["PC1"].iloc[6], frame["PC2"].iloc[6]), abs=1e-5)
 
 
@@ -475,7 +481,7 @@ def test_explain_prediction_parts_add_up_to_the_model(tiny_run):
     ds = tiny_run.dataset
     for u, m in [(0, 0), (5, 17), (30, 39)]:
         user_id, movie_id = int(ds.index_to_user[u]), int(ds.index_to_movie[m])
-        exp = analysis.explain_prediction(tiny_run, user_id, movie_id)
+        exp = explain_prediction(tiny_run, user_id, movie_id)
         parts = exp.parts()
         assert list(parts.columns) == ["part", "value"]
         assert parts["part"].tolist()[:3] == ["global offset", "user bias", "movie bias"]
@@ -493,7 +499,7 @@ def test_explain_prediction_with_global_offset_and_known_parts():
     run = make_run("dot_with_bias", movie, user=user, user_bias=np.full(6, 0.1), movie_bias=np.array([-0.4, 0.2]),
                    global_offset=0.25)
     ids = run.dataset
-    exp = analysis.explain_prediction(run, int(ids.index_to_user[2]), int(ids.index_to_movie[0]))
+    exp = explain_prediction(run, int(ids.index_to_user[2]), int(ids.index_to_movie[0]))
     np.testing.assert_allclose(exp.contributions, [0.3, -0.4], atol=1e-6)
     assert exp.logit == pytest.approx(0.25 + 0.1 - 0.4 + 0.3 - 0.4, abs=1e-6)
     assert exp.prediction == pytest.approx(float(model_predict(run, [2], [0])[0]), abs=1e-4)
@@ -503,7 +509,7 @@ def test_explain_prediction_with_global_offset_and_known_parts():
 def test_explain_prediction_needs_the_bias_model():
     run = make_run("simple_dot", np.ones((3, 2)))
     with pytest.raises(AnalysisError, match="needs a model with biases"):
-        analysis.explain_prediction(run, int(run.dataset.index_to_user[0]), int(run.dataset.index_to_movie[0]))
+        explain_prediction(run, int(run.dataset.index_to_user[0]), int(run.dataset.index_to_movie[0]))
 
 
 # ---------------------------------------------------------------------------
@@ -522,9 +528,9 @@ def test_embeddings_frame_and_projector_files(tmp_path):
     movies = pd.DataFrame({"movieId": [1, 2, 3, 4], "title": titles, "genres": ["A", "B", "C", "D|E"]})
     run = make_run("simple_dot", movie, n_users=6)
     run.dataset = build_dataset(validate_ratings(ratings.astype(str)), validate_movies(movies.astype(str)))
-    frame = analysis.embeddings_frame(run)
+    frame = embeddings_frame(run)
     assert list(frame.columns) == ["movieId", "title", "dim_1", "dim_2", "dim_3"]
-    paths = analysis.write_projector_files(run, tmp_path / "out")
+    paths = write_projector_files(run, tmp_path / "out")
     assert [p.name for p in paths] == ["movie_embeddings.csv", "vectors.tsv", "metadata.tsv"]
     back = pd.read_csv(paths[0])
     assert back["title"].tolist() == titles
@@ -538,7 +544,7 @@ def test_embeddings_frame_and_projector_files(tmp_path):
     assert lines[2].startswith("Tab inside (2000)\tB\t2\t")
     (tmp_path / "file").write_text("x")
     with pytest.raises(AnalysisError):
-        analysis.write_projector_files(run, tmp_path / "file")
+        write_projector_files(run, tmp_path / "file")
 
 
 # ---------------------------------------------------------------------------
@@ -548,15 +554,15 @@ def test_embeddings_frame_and_projector_files(tmp_path):
 
 @pytest.mark.slow
 def test_real_data_rankings_and_baseline_ladder(movielens_path):
-    from cfcore.baselines import baseline_ladder
+    from cfcore.analysis.baselines import baseline_ladder
     from cfcore.config import preset
     from cfcore.data.sources import load_dataset
     from cfcore.training.fit import train
 
     dataset = load_dataset(movielens_path, download=False)
     run = train(dataset, preset("fast", epochs=3, patience=0))
-    tables = analysis.pc_rankings(run)
-    assert set(tables) == set(analysis.RANKING_KEYS)
+    tables = pc_rankings(run)
+    assert set(tables) == set(RANKING_KEYS)
     for table in tables.values():
         assert len(table) == 10
         assert (table["num_ratings"] > 20).all()
@@ -571,9 +577,9 @@ def test_real_data_rankings_and_baseline_ladder(movielens_path):
 def test_pca_of_many_rows_through_the_small_gram_matrix_matches_the_svd(monkeypatch, centered):
     rng = np.random.default_rng(3)
     x = (rng.normal(size=(3000, 8)) @ rng.normal(size=(8, 8)) + rng.normal(size=8)).astype(np.float32)
-    exact = analysis.pca(x, centered=centered)
-    monkeypatch.setattr(analysis, "GRAM_PCA_ROWS", 100)
-    gram = analysis.pca(x, centered=centered)
+    exact = pca(x, centered=centered)
+    monkeypatch.setattr("cfcore.analysis.pca.GRAM_PCA_ROWS", 100)
+    gram = pca(x, centered=centered)
     np.testing.assert_allclose(gram.scores, exact.scores, atol=1e-8)
     np.testing.assert_allclose(gram.components, exact.components, atol=1e-10)
     np.testing.assert_allclose(gram.variance, exact.variance, rtol=1e-10)
@@ -583,14 +589,14 @@ def test_pca_of_many_rows_through_the_small_gram_matrix_matches_the_svd(monkeypa
 def test_most_rated_takes_only_the_rows_a_mask_marks():
     movies = pd.DataFrame({"movieId": [1, 2, 3, 4, 5], "num_ratings": [9, 1, 7, 7, 3]})
     mask = np.array([False, True, True, True, True])
-    assert analysis.most_rated(movies, 2, where=mask)["movieId"].tolist() == [3, 4]  # not 1: the mask leaves it out
-    assert analysis.most_rated(movies, 10, where=mask)["movieId"].tolist() == [2, 3, 4, 5]
-    assert analysis.most_rated(movies, 10) is movies
+    assert most_rated(movies, 2, where=mask)["movieId"].tolist() == [3, 4]  # not 1: the mask leaves it out
+    assert most_rated(movies, 10, where=mask)["movieId"].tolist() == [2, 3, 4, 5]
+    assert most_rated(movies, 10) is movies
 
 
 def test_pca_asked_for_fewer_scores_computes_the_first_ones_only():
     x = np.random.default_rng(5).normal(size=(40, 5)) @ np.diag([4, 3, 2, 1, 0.5])
-    full, two = analysis.pca(x), analysis.pca(x, n_scores=2)
+    full, two = pca(x), pca(x, n_scores=2)
     assert two.scores.shape == (40, 2)
     np.testing.assert_allclose(two.scores, full.scores[:, :2], atol=1e-12)
     np.testing.assert_allclose(two.components, full.components)

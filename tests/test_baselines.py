@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cfcore.baselines import BaselineResult, baseline_ladder, bias_baseline, fit_biases, global_mean_baseline
+from cfcore.analysis.baselines import BaselineResult, baseline_ladder, bias_baseline, fit_biases, global_mean_baseline
 from cfcore.data.split import Split
 
 

@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from cfcore import analysis, share
-from cfcore.baselines import diverged
+from cfcore import share
+from cfcore.analysis.baselines import diverged
+from cfcore.analysis.pca import pc1_average_alignment, pca
+from cfcore.analysis.predict import user_ratings
 from cfcore.text import count
 from tests.conftest import make_synthetic_frames, open_app, seed_workspace, shown
 from tests.test_pages_part2 import _app, _figures, _ok
@@ -56,7 +58,7 @@ def test_predictions_off_the_rating_scale_are_flagged_and_drawn(wild_run, tiny_r
     warning = _texts(at, "warning")
     assert "fall outside the 0.5 to 5 star scale" in warning and "this run diverged" in warning
     scatter = next(f for f in _figures(at) if any(t.get("name") == "perfect" for t in f["data"]))
-    highest = float(analysis.user_ratings(wild_run, user)["predicted"].max())
+    highest = float(user_ratings(wild_run, user)["predicted"].max())
     assert scatter["layout"]["yaxis"]["range"][1] >= highest > 5  # the axis shows them
     assert scatter["layout"]["shapes"]  # the off-scale band is shaded
 
@@ -93,12 +95,12 @@ def test_the_pca_text_says_what_pc1_is_for_the_run_on_screen(tiny_run):
     shared = rng.normal(size=8)
     offset = shared + 0.05 * rng.normal(size=(200, 8))  # every vector mostly the same direction
     zero_mean = rng.normal(size=(200, 8))
-    assert analysis.pc1_average_alignment(offset, analysis.pca(offset)) > 0.99
-    assert analysis.pc1_average_alignment(zero_mean, analysis.pca(zero_mean)) < 0.9
+    assert pc1_average_alignment(offset, pca(offset)) > 0.99
+    assert pc1_average_alignment(zero_mean, pca(zero_mean)) < 0.9
 
     at = _app("embeddings", tiny_run).run()
-    result = analysis.pca(tiny_run.embeddings.movie)
-    alignment = analysis.pc1_average_alignment(tiny_run.embeddings.movie, result)
+    result = pca(tiny_run.embeddings.movie)
+    alignment = pc1_average_alignment(tiny_run.embeddings.movie, result)
     text = _texts(at, "caption")
     assert f"PC1 carries {result.explained[0]:.0%} of the variance" in text
     assert ("points along the average movie vector" in text) == (alignment > 0.9)
@@ -224,7 +226,7 @@ def test_no_raw_keys_and_every_number_says_what_it_is_over(tiny_run, dot_run):
     user = int(tiny_run.dataset.index_to_user[0])
     at.query_params["user"] = str(user)
     at.run()
-    held_out = int((analysis.user_ratings(tiny_run, user)["split"] == "validation").sum())
+    held_out = int((user_ratings(tiny_run, user)["split"] == "validation").sum())
     assert f"RMSE, {count(held_out, 'held-out rating')}" in [m.label for m in at.metric]
 
 
@@ -294,8 +296,8 @@ def test_an_empty_map_with_a_count_colouring_is_a_message(tiny_run):
 
 
 def test_a_genre_named_like_a_column_is_still_a_genre(tiny_run):
+    from cfcore.analysis.projection import movie_map
     from cfcore.explore_charts import pc_scatter
-    from cfcore.projection import movie_map
 
     frame = movie_map(tiny_run, "pca", 0)
     frame.loc[frame.index[:3], "genres"] = "title|x"
@@ -307,8 +309,8 @@ def test_a_genre_named_like_a_column_is_still_a_genre(tiny_run):
 def test_similarity_refuses_a_diverged_runs_nan_factors(wild_run):
     from dataclasses import replace
 
+    from cfcore.analysis.similarity import SimilarityError, compare_runs
     from cfcore.runs.embeddings import Embeddings
-    from cfcore.similarity import SimilarityError, compare_runs
 
     broken = wild_run.embeddings.movie.copy()
     broken[0, 0] = np.nan

@@ -32,7 +32,7 @@ def loaded(tiny_run_dir):
 
 
 def test_explore_json_is_one_object_matching_the_analysis(capsys, tiny_run_dir, loaded):
-    from cfcore.analysis import pc_rankings
+    from cfcore.analysis.pca import pc_rankings
 
     code, out, err = run_cli(capsys, "explore", tiny_run_dir, "--json", "--min-ratings", "25", "--top", "4")
     assert code == 0, err
@@ -69,7 +69,7 @@ def test_explore_text(capsys, tiny_run_dir, loaded):
 
 
 def test_recommend_json(capsys, tiny_run_dir, loaded):
-    from cfcore.analysis import user_ratings, user_rmse
+    from cfcore.analysis.predict import user_ratings, user_rmse
 
     user_id = int(loaded.dataset.index_to_user[2])
     code, out, err = run_cli(capsys, "recommend", tiny_run_dir, "--user", user_id, "--top", "5", "--json")

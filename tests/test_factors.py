@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from cfcore import analysis
-from cfcore.analysis import AnalysisError
+from cfcore.analysis.errors import AnalysisError
+from cfcore.analysis.fold_in import fold_in, recommend_for_vector
+from cfcore.analysis.pca import pc_rankings
+from cfcore.analysis.predict import recommend, user_ratings
 from cfcore.config import ConfigError, check_work, factor_config
 from cfcore.data.dataset import build_dataset
 from cfcore.data.split import split_dataset
@@ -135,7 +137,7 @@ def test_factor_runs_save_and_load_as_run_folders(method, synthetic_dataset, tmp
     x = run.split.x_val
     keras_out = run.model.predict(x, verbose=0)[:, 0]
     assert np.allclose(keras_out, back.embeddings.predict(x[:, 0], x[:, 1]), atol=1e-5)
-    assert analysis.pc_rankings(back, min_ratings=0, top=3)["pc1_lowest"].shape[0] == 3
+    assert pc_rankings(back, min_ratings=0, top=3)["pc1_lowest"].shape[0] == 3
 
 
 def test_a_factor_run_whose_model_claims_another_link_is_refused(synthetic_dataset, tmp_path):
@@ -156,19 +158,19 @@ def test_implicit_runs_refuse_rating_questions(synthetic_dataset):
     run = train(synthetic_dataset, factor_config("implicit", 4, 2, epochs=1))
     user = int(synthetic_dataset.index_to_user[0])
     with pytest.raises(AnalysisError, match="predicts only that"):
-        analysis.recommend(run, user)
+        recommend(run, user)
     with pytest.raises(AnalysisError, match="predicts only that"):
-        analysis.fold_in(run, {int(synthetic_dataset.index_to_movie[0]): 4.0})
+        fold_in(run, {int(synthetic_dataset.index_to_movie[0]): 4.0})
 
 
 def test_svd_fold_in_recovers_a_known_user(synthetic_dataset):
     split = split_dataset(synthetic_dataset, 0.2, 2)
     run = train(synthetic_dataset, factor_config("svd", 2, 2), split=split)
     user = int(synthetic_dataset.index_to_user[3])
-    rated = analysis.user_ratings(run, user)
-    fold = analysis.fold_in(run, dict(zip(rated["movieId"], rated["predicted"], strict=True)), reg=1e-6)
-    again = analysis.recommend_for_vector(run, fold, top=synthetic_dataset.n_movies)
-    mine = analysis.recommend(run, user, top=synthetic_dataset.n_movies)
+    rated = user_ratings(run, user)
+    fold = fold_in(run, dict(zip(rated["movieId"], rated["predicted"], strict=True)), reg=1e-6)
+    again = recommend_for_vector(run, fold, top=synthetic_dataset.n_movies)
+    mine = recommend(run, user, top=synthetic_dataset.n_movies)
     merged = mine.merge(again, on="movieId", suffixes=("", "_fold"))
     assert np.allclose(merged["predicted"], merged["predicted_fold"], atol=1e-3)
 

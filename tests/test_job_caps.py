@@ -14,9 +14,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from cfcore.analysis.onehot import CostJobs
+from cfcore.analysis.projection import ProjectionError, ProjectionJobs
 from cfcore.config import TrainConfig
-from cfcore.onehot import CostJobs
-from cfcore.projection import ProjectionError, ProjectionJobs
 from cfcore.trainer.caps import CapError, JobCaps
 from cfcore.trainer.jobs import JobError, TrainingManager
 from tests.conftest import wait_for

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cfcore.lookup_example import MAX_DAYS, WEATHER, layer_source, lookup_example, parse_days
+from ui.lookup_example import MAX_DAYS, WEATHER, layer_source, lookup_example, parse_days
 
 
 def test_tags_are_read_in_any_case_unknown_ones_reported_once_and_long_lists_cut():

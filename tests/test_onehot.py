@@ -1,4 +1,4 @@
-"""One-hot vectors against embeddings (cfcore.onehot)."""
+"""One-hot vectors against embeddings (cfcore.analysis.onehot)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from cfcore.baselines import fit_biases
-from cfcore.constants import ONEHOT_MEASURE_MAX_BYTES
-from cfcore.data.split import split_dataset
-from cfcore.onehot import (
+from cfcore.analysis.baselines import fit_biases
+from cfcore.analysis.onehot import (
     CostJobs,
     MeasureError,
     check_measure,
@@ -20,6 +18,8 @@ from cfcore.onehot import (
     onehot_linear,
     onehot_matrix,
 )
+from cfcore.constants import ONEHOT_MEASURE_MAX_BYTES
+from cfcore.data.split import split_dataset
 
 
 def test_onehot_rows_pick_one_user_and_one_movie():
@@ -49,7 +49,7 @@ def test_dense_on_onehot_gives_the_lookups_predictions_at_a_cost():
 
 @pytest.mark.slow
 def test_cost_jobs_measure_in_a_child_process_and_remember(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)  # a server started from another folder still finds ``-m cfcore.onehot``
+    monkeypatch.chdir(tmp_path)  # a server started from another folder still finds ``-m cfcore.analysis.onehot``
     jobs = CostJobs(timeout_s=120)
     job = jobs.request(20, 30, 400, dim=4, batch_size=8)
     assert jobs.request(21, 30, 400, dim=4, batch_size=8).state == "waiting"  # one at a time
@@ -64,10 +64,10 @@ def test_cost_jobs_measure_in_a_child_process_and_remember(monkeypatch, tmp_path
 def test_a_child_that_fails_says_why_in_one_line():
     from cfcore.child import run_module
 
-    ended = run_module("cfcore.onehot", ["--users", "0", "--movies", "3", "--train", "5"], timeout_s=60)
+    ended = run_module("cfcore.analysis.onehot", ["--users", "0", "--movies", "3", "--train", "5"], timeout_s=60)
     assert ended.returncode == 2 and ended.reason("the measurement") == "every size must be 1 or more"
-    slow = run_module("cfcore.onehot", ["--users", "2000", "--movies", "2000", "--train", "10", "--steps", "100000"],
-                      timeout_s=3)
+    slow = run_module("cfcore.analysis.onehot",
+                      ["--users", "2000", "--movies", "2000", "--train", "10", "--steps", "100000"], timeout_s=3)
     assert slow.timed_out and slow.reason("the measurement").startswith("the measurement ran out of time")
 
 
@@ -81,7 +81,7 @@ def test_a_measurement_past_the_memory_budget_is_refused_before_a_child_starts()
         check_measure(200_000, 200_000)
     with pytest.raises(MeasureError, match=budget):
         CostJobs().request(200_000, 200_000, 1_000_000)
-    ended = run_module("cfcore.onehot", ["--users", "200000", "--movies", "200000", "--train", "1000000"],
+    ended = run_module("cfcore.analysis.onehot", ["--users", "200000", "--movies", "200000", "--train", "1000000"],
                        timeout_s=60)
     assert ended.returncode == 2 and budget in ended.reason("the measurement")
     check_measure(610, 9742)  # ml-latest-small is measured

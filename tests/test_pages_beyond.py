@@ -116,7 +116,7 @@ def test_every_page_takes_a_factor_run_as_the_active_model(data_env, tiny_run_di
 def test_recommend_explains_an_svd_prediction_without_a_sigmoid(data_env, tiny_run_dir, factor_run_dirs):
     import json
 
-    from cfcore import analysis
+    from cfcore.analysis.predict import predict
     from cfcore.runs.run import load_run
 
     run = load_run(factor_run_dirs["svd"])
@@ -125,5 +125,5 @@ def test_recommend_explains_an_svd_prediction_without_a_sigmoid(data_env, tiny_r
                   user=str(user_id), movie=str(movie_id))
     waterfall = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
     assert waterfall["type"] == "waterfall" and waterfall["x"][-1] == "rating"
-    predicted = analysis.predict(run, run.dataset.user_to_index[user_id], run.dataset.movie_to_index[movie_id])[0]
+    predicted = predict(run, run.dataset.user_to_index[user_id], run.dataset.movie_to_index[movie_id])[0]
     assert any(f"**{predicted:.2f}** (no sigmoid)" in m.value for m in at.markdown)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from cfcore import share
-from cfcore.projection import movie_map, vectors_key
+from cfcore.analysis.projection import movie_map, vectors_key
 from tests.conftest import open_app, seed_workspace, shown
 from tests.test_pages_part2 import _app, _array, _figures, _ok
 
@@ -168,7 +168,7 @@ def test_every_chart_saves_a_projector_sized_image_in_the_chosen_format(tiny_run
 
 def test_a_map_draws_at_most_the_cap_the_most_rated_and_says_so(tiny_run, monkeypatch):
     from cfcore import constants
-    from cfcore.analysis import most_rated
+    from cfcore.analysis.movies import most_rated
 
     monkeypatch.setattr(constants, "MAP_MAX_MOVIES", 25)
     counts = tiny_run.dataset.movies.set_index("movieId")["num_ratings"]
@@ -188,7 +188,7 @@ def test_a_map_draws_at_most_the_cap_the_most_rated_and_says_so(tiny_run, monkey
 
 def test_tsne_places_the_movies_the_capped_map_draws(tiny_run, monkeypatch, routed):
     from cfcore import constants
-    from cfcore.analysis import most_rated
+    from cfcore.analysis.movies import most_rated
     from ui import services
 
     monkeypatch.setattr(constants, "MAP_MAX_MOVIES", 25)

@@ -355,7 +355,7 @@ def test_the_live_curve_is_rebuilt_only_when_an_epoch_is_added(data_env, monkeyp
 def test_switching_pages_with_a_trained_model_recomputes_nothing(data_env, tiny_run_dir, monkeypatch):
     # Page switches must be quick: a page already seen with this run reuses its PCA and rankings, and no
     # page trains or predicts for the whole dataset again. Count the expensive calls while clicking around.
-    from cfcore import analysis
+    from cfcore.analysis import pca
     from cfcore.trainer import jobs
 
     calls: list[str] = []
@@ -367,7 +367,7 @@ def test_switching_pages_with_a_trained_model_recomputes_nothing(data_env, tiny_
         return wrapper
 
     for name in ("movie_pca_frame", "pc_rankings"):
-        monkeypatch.setattr(analysis, name, counting(name, getattr(analysis, name)))
+        monkeypatch.setattr(pca, name, counting(name, getattr(pca, name)))
     monkeypatch.setattr(jobs.TrainingManager, "submit", counting("submit", jobs.TrainingManager.submit))
     at = open_app(ws=seed_workspace({"tiny": tiny_run_dir}))
     for page in PAGES:

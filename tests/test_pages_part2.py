@@ -14,7 +14,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cfcore import analysis
+from cfcore.analysis.fold_in import fold_in, project_vector, recommend_for_vector
+from cfcore.analysis.neighbours import nearest_movies
+from cfcore.analysis.pca import movie_pca_frame, pc_rankings
+from cfcore.analysis.predict import predict, user_ratings, user_rmse
 from tests.conftest import seed_workspace, shown, workspace_run_names
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
@@ -112,7 +115,7 @@ def test_embeddings_page_heatmap_variance_rankings_and_map(tiny_run):
     heatmap, variance, scatter = _figures(at)[:3]
     assert _array(heatmap["data"][0]["z"]).shape == (7, tiny_run.config.embedding_dim)
     assert "centered" in variance["layout"]["title"]["text"] and "uncentered" not in variance["layout"]["title"]["text"]
-    expected = analysis.pc_rankings(tiny_run, threshold, 3, centered=True)
+    expected = pc_rankings(tiny_run, threshold, 3, centered=True)
     for table, key in zip(at.dataframe[:4], ("pc1_lowest", "pc1_highest", "pc2_lowest", "pc2_highest"), strict=True):
         assert table.value["title"].tolist() == expected[key]["title"].tolist()
         assert (table.value["num_ratings"] > threshold).all()
@@ -126,7 +129,7 @@ def test_embeddings_search_shows_neighbours_highlight_and_sets_the_url(tiny_run)
     at.radio(key="emb_metric").set_value("dot").run()
     _ok(at, "Embeddings")
     neighbours = at.dataframe[4].value
-    expected = analysis.nearest_movies(tiny_run, movie_id, k=10, metric="dot", min_ratings=20)
+    expected = nearest_movies(tiny_run, movie_id, k=10, metric="dot", min_ratings=20)
     assert neighbours["title"].tolist() == expected["title"].tolist()
     assert tiny_run.dataset.movies["title"].iloc[4] not in neighbours["title"].tolist()
     scatter = _figures(at)[2]
@@ -196,7 +199,7 @@ def test_recommend_page_user_table_rmse_and_recommendations(tiny_run):
     rated, recs = at.dataframe[0].value, at.dataframe[1].value
     assert list(rated.columns) == ["title", "rating", "predicted", "error", "split"]
     assert len(rated) == n
-    expected_rmse = analysis.user_rmse(analysis.user_ratings(tiny_run, user_id))
+    expected_rmse = user_rmse(user_ratings(tiny_run, user_id))
     assert at.metric[1].value == f"{expected_rmse:.3f}"
     seen = set(dataset.movies.set_index("movieId").loc[dataset.ratings.loc[dataset.ratings["userId"] == user_id,
                                                                            "movieId"], "title"])
@@ -238,13 +241,13 @@ def test_recommend_fold_in_matches_the_analysis_functions(tiny_run):
     at.number_input(key="rec_min_ratings").set_value(0)
     at.run()
     _ok(at, "Recommend")
-    fold = analysis.fold_in(tiny_run, ratings)
-    expected = analysis.recommend_for_vector(tiny_run, fold, top=10, exclude=ratings)
+    fold = fold_in(tiny_run, ratings)
+    expected = recommend_for_vector(tiny_run, fold, top=10, exclude=ratings)
     mine = at.dataframe[0].value  # only the open tab is drawn
     assert mine["title"].tolist() == expected["title"].tolist()
     assert not set(mine["title"]) & set(dataset.movies["title"].iloc[:6])
     you = _trace(_figures(at)[0], "you")
-    assert (_array(you["x"])[0], _array(you["y"])[0]) == pytest.approx(analysis.project_vector(tiny_run, fold))
+    assert (_array(you["x"])[0], _array(you["y"])[0]) == pytest.approx(project_vector(tiny_run, fold))
 
 
 def test_recommend_draws_only_the_open_tab_and_keeps_your_ratings_when_you_look_away(tiny_run):
@@ -270,7 +273,7 @@ def test_recommend_draws_only_the_open_tab_and_keeps_your_ratings_when_you_look_
 def test_fold_in_known_case_lands_on_the_side_of_the_movies_you_love(tiny_run, loves_high_pc1):
     # Known case: loving the three highest-PC1 movies and hating the three lowest puts "you" far on the
     # positive PC1 side, and the reverse on the negative side; the fitted vector reproduces the ratings.
-    _, frame = analysis.movie_pca_frame(tiny_run)
+    _, frame = movie_pca_frame(tiny_run)
     ordered = frame.sort_values("PC1")["movieId"].astype(int).tolist()
     high, low = (5.0, 0.5) if loves_high_pc1 else (0.5, 5.0)
     ratings = {**{m: high for m in ordered[-3:]}, **{m: low for m in ordered[:3]}}
@@ -300,7 +303,7 @@ def test_recommend_explains_a_bias_model_prediction_with_a_waterfall(tiny_run):
     figure = _figures(at)[-1]
     waterfall = figure["data"][0]
     assert waterfall["type"] == "waterfall"
-    predicted = analysis.predict(tiny_run, dataset.user_to_index[user_id], dataset.movie_to_index[movie_id])[0]
+    predicted = predict(tiny_run, dataset.user_to_index[user_id], dataset.movie_to_index[movie_id])[0]
     steps = _array(waterfall["y"])
     logit = steps[:-1].sum()
     assert steps[-1] == pytest.approx(logit, abs=1e-9)
@@ -320,7 +323,7 @@ def test_recommend_explains_a_dot_model_as_bars(tiny_run, dot_run):
     assert any("plain dot product" in info.value for info in at.info)
     bars = _figures(at)[-1]["data"][0]
     assert bars["type"] == "bar"
-    predicted = analysis.predict(dot_run, dataset.user_to_index[user_id], dataset.movie_to_index[movie_id])[0]
+    predicted = predict(dot_run, dataset.user_to_index[user_id], dataset.movie_to_index[movie_id])[0]
     assert _array(bars["y"]).sum() == pytest.approx(predicted, abs=1e-5)
 
 
@@ -443,7 +446,7 @@ def test_compare_page_table_curves_ladder_and_downloads(tiny_run, dot_run, synth
     bars = ladder["data"][0]
     # tiny and dot share a split, so both stand on the ladder; the run on another split is left out.
     assert list(_array(bars["x"])) == ["global mean", "user + movie biases", "tiny", "dot"]
-    from cfcore.baselines import baseline_ladder
+    from cfcore.analysis.baselines import baseline_ladder
 
     expected = list(baseline_ladder(tiny_run)["val_rmse"]) + [baseline_ladder(dot_run)["val_rmse"].iloc[-1]]
     assert _array(bars["y"]) == pytest.approx(expected)

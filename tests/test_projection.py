@@ -1,4 +1,4 @@
-"""The movie map beyond PCA (issue 20): t-SNE in cfcore.projection, its background jobs, the CLI's --projection."""
+"""The movie map beyond PCA: t-SNE in cfcore.analysis.projection, its background jobs, the CLI's --projection."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from cfcore.projection import ProjectionError, ProjectionJobs, check_tsne, movie_map, tsne_map, vectors_key
+from cfcore.analysis.projection import ProjectionError, ProjectionJobs, check_tsne, movie_map, tsne_map, vectors_key
 
 
 def _planted(n_per: int = 60, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from cfcore import analysis
+from cfcore.analysis.predict import predict
 from cfcore.config import TrainConfig
 from cfcore.runs.folder import content_hash
 from cfcore.runs.run import load_run
@@ -30,7 +30,7 @@ def test_arrays_read_from_the_folder_are_the_models(model, global_bias, syntheti
         np.testing.assert_array_equal(getattr(loaded.embeddings, key), getattr(live, key))
     assert loaded.embeddings.global_offset == pytest.approx(live.global_offset)
     x = trained.split.x_val[:500]
-    np.testing.assert_allclose(analysis.predict(loaded, x[:, 0], x[:, 1]),
+    np.testing.assert_allclose(predict(loaded, x[:, 0], x[:, 1]),
                                trained.model.predict(x, verbose=0)[:, 0], rtol=0, atol=1e-5)
 
 
@@ -38,10 +38,12 @@ def test_opening_and_analysing_a_run_imports_no_tensorflow(tiny_run_dir):
     script = (
         "import sys\n"
         "from cfcore.runs.run import load_run\n"
-        "from cfcore import analysis, share\n"
+        "from cfcore import share\n"
+        "from cfcore.analysis.pca import pc_rankings\n"
+        "from cfcore.analysis.predict import predict\n"
         f"run = load_run({str(tiny_run_dir)!r})\n"
-        "analysis.pc_rankings(run, min_ratings=0)\n"
-        "analysis.predict(run, [0, 1], [2, 3])\n"
+        "pc_rankings(run, min_ratings=0)\n"
+        "predict(run, [0, 1], [2, 3])\n"
         "share.run_zip_bytes(run); share.model_bytes(run)\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
     )

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cfcore import analysis
 from cfcore import constants as C
+from cfcore.analysis.predict import predict
 from cfcore.runs.zip import RUN_ZIP_FILES, RunZipError, export_run_zip, load_run_from_zip, load_run_zip, scratch_root
 
 
@@ -82,7 +82,7 @@ def test_export_then_load_round_trip(tiny_run, tiny_run_dir, tmp_path):
     expected = [row["val_rmse"] for row in tiny_run.result.history]
     assert [row["val_rmse"] for row in run.result.history] == pytest.approx(expected)
     x = tiny_run.split.x_val[:50]
-    np.testing.assert_allclose(analysis.predict(run, x[:, 0], x[:, 1]), tiny_run.model.predict(x, verbose=0)[:, 0],
+    np.testing.assert_allclose(predict(run, x[:, 0], x[:, 1]), tiny_run.model.predict(x, verbose=0)[:, 0],
                                rtol=1e-5)
     np.testing.assert_array_equal(run.split.val_rows, tiny_run.split.val_rows)
 

@@ -8,7 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from cfcore import analysis
+from cfcore.analysis.explain import explain_prediction
+from cfcore.analysis.fold_in import fold_in
+from cfcore.analysis.predict import predict
 from cfcore.config import IMPLICIT_PART, PRESETS, TrainConfig
 from cfcore.runs.embeddings import EMBEDDINGS_FILE, write_embeddings_file
 from cfcore.runs.run import load_run
@@ -150,8 +152,8 @@ def test_fold_in_uses_the_new_persons_rated_set(svdpp_run):
     ratings = dataset.ratings.iloc[svdpp_run.split.train_rows]
     user_index = int(ratings["user"].value_counts().index[0])
     mine = ratings[ratings["user"] == user_index]
-    predicted = analysis.predict(svdpp_run, user_index, mine["movie"].to_numpy())
-    fold = analysis.fold_in(svdpp_run, dict(zip(mine["movieId"].astype(int), predicted, strict=True)), reg=1e-9)
+    predicted = predict(svdpp_run, user_index, mine["movie"].to_numpy())
+    fold = fold_in(svdpp_run, dict(zip(mine["movieId"].astype(int), predicted, strict=True)), reg=1e-9)
     # Rated exactly what the user rated in training, with the model's own predictions: the same person.
     assert np.allclose(fold.vector, svdpp_run.embeddings.user[user_index], atol=2e-3)
 
@@ -159,11 +161,11 @@ def test_fold_in_uses_the_new_persons_rated_set(svdpp_run):
 def test_the_explanation_has_its_own_bar_for_what_they_rated(svdpp_run):
     dataset = svdpp_run.dataset
     user_id, movie_id = int(dataset.index_to_user[0]), int(dataset.movies["movieId"].iloc[1])
-    why = analysis.explain_prediction(svdpp_run, user_id, movie_id)
+    why = explain_prediction(svdpp_run, user_id, movie_id)
     parts = why.parts()
     assert IMPLICIT_PART in list(parts["part"]) and why.implicit != 0
     assert parts["value"].sum() == pytest.approx(why.logit, abs=1e-6)
-    predicted = analysis.predict(svdpp_run, dataset.user_to_index[user_id], dataset.movie_to_index[movie_id])[0]
+    predicted = predict(svdpp_run, dataset.user_to_index[user_id], dataset.movie_to_index[movie_id])[0]
     assert why.prediction == pytest.approx(predicted, abs=1e-4)
 
     at = _app("recommend", svdpp_run)

@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from cfcore import analysis
+from cfcore.analysis.predict import predict
 from cfcore.config import BOUNDS, PRESETS, ConfigError, TrainConfig, preset
 from cfcore.data.sources import load_dataset
 from cfcore.data.split import split_dataset
@@ -234,7 +234,7 @@ def test_save_and_load_run_round_trip(tiny_run, tiny_run_dir):
     for key in ("user", "movie", "user_bias", "movie_bias"):
         np.testing.assert_array_equal(getattr(loaded.embeddings, key), getattr(tiny_run.embeddings, key))
     x = tiny_run.split.x_val
-    np.testing.assert_allclose(analysis.predict(loaded, x[:, 0], x[:, 1]),
+    np.testing.assert_allclose(predict(loaded, x[:, 0], x[:, 1]),
                                tiny_run.model.predict(x, verbose=0)[:, 0], rtol=0, atol=1e-5)
     assert loaded.model is None
     assert loaded.config == tiny_run.config and loaded.path == tiny_run_dir

@@ -99,9 +99,9 @@ def test_a_crafted_model_beside_real_arrays_is_never_opened(tiny_run_dir, tmp_pa
     original = load_run(tiny_run_dir)
     np.testing.assert_array_equal(run.embeddings.movie, original.embeddings.movie)
     assert SECRET[:16] not in run.embeddings.movie.tobytes()
-    from cfcore import analysis
+    from cfcore.analysis.export import write_projector_files
 
-    for path in analysis.write_projector_files(run, tmp_path / "export"):
+    for path in write_projector_files(run, tmp_path / "export"):
         assert b"SECRET" not in Path(path).read_bytes()
     with pytest.raises(UnsafeWeightsError):
         load_model(tmp_path / "kept" / "model.keras")

@@ -2,7 +2,7 @@
 ``MAP_MAX_MOVIES`` in cfcore.constants), coloured by what the learner picks, with its view in the link and the
 workspace, and its coordinates as a download.
 
-t-SNE is computed in the background (:class:`cfcore.projection.ProjectionJobs`, shared by the server's
+t-SNE is computed in the background (:class:`cfcore.analysis.projection.ProjectionJobs`, shared by the server's
 sessions); while it runs the page shows its progress and every other page works as usual.
 """
 
@@ -15,7 +15,7 @@ import streamlit as st
 
 from cfcore import explore_charts as charts
 from cfcore import share
-from cfcore.projection import DEFAULT_PERPLEXITY, PERPLEXITY_RANGE, ProjectionError
+from cfcore.analysis.projection import DEFAULT_PERPLEXITY, PERPLEXITY_RANGE, ProjectionError
 from cfcore.runs.run import Run
 from cfcore.text import count, md, server_text
 from ui import services, state

@@ -1,13 +1,14 @@
-"""What a Dense layer on one-hot vectors costs next to a lookup, measured on the page (cfcore.onehot.CostJobs)."""
+"""What a Dense layer on one-hot vectors costs next to a lookup, measured on the page
+(:class:`cfcore.analysis.onehot.CostJobs`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from cfcore.analysis.onehot import MeasureError, check_measure, input_bytes
 from cfcore.data.dataset import Dataset
 from cfcore.data.split import Split
-from cfcore.onehot import MeasureError, check_measure, input_bytes
 from cfcore.text import md
 from ui import services, state
 

@@ -10,12 +10,12 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from cfcore import beyond
 from cfcore import explore_charts as charts
+from cfcore.analysis.similarity import Comparison, SimilarityError, aligned_maps, compare_runs, extremes
 from cfcore.config import FACTOR_LABELS
 from cfcore.runs.run import Run
-from cfcore.similarity import Comparison, SimilarityError, compare_runs
 from cfcore.text import md, server_text
+from ui.beyond_words import default_pair, similarity_verdict
 from ui.page import chart, metric_row, page_link
 
 EXTREMES = 5
@@ -24,7 +24,7 @@ EXTREMES = 5
 @st.cache_data(show_spinner=False, max_entries=32)
 def _compared(key_a: str, key_b: str, min_ratings: int, _a: Run, _b: Run):
     # Keyed by the run folders (a workspace never rewrites one): 9,724 movies take 2.4 s to compare.
-    return compare_runs(_a, _b, min_ratings), beyond.aligned_maps(_a, _b, min_ratings)
+    return compare_runs(_a, _b, min_ratings), aligned_maps(_a, _b, min_ratings)
 
 
 def _key(run: Run) -> str:
@@ -33,7 +33,7 @@ def _key(run: Run) -> str:
 
 def question(runs: Mapping[str, Run], method: str, key: str) -> None:
     """Compare the newest ``method`` run with the newest trained model, or say what to make first."""
-    mine, trained = beyond.default_pair(runs, method)
+    mine, trained = default_pair(runs, method)
     if mine is None:
         st.info(f"Compute a **{FACTOR_LABELS[method]}** run in the section above (seconds), then come back here.")
     elif trained is None:
@@ -56,7 +56,7 @@ def compare(run_a: Run, run_b: Run, key: str, min_ratings: int = 20) -> Comparis
     row.metric("Neighbour overlap@10", f"{comparison.neighbour_overlap_at_10:.3f}", width="content",
                help="The share of each movie's 10 nearest movies (cosine) that both runs agree on, averaged.")
     row.metric("Shared movies", f"{len(comparison.movie_ids):,}", width="content")
-    st.markdown(beyond.similarity_verdict(comparison, md(run_a.name), md(run_b.name)))
+    st.markdown(similarity_verdict(comparison, md(run_a.name), md(run_b.name)))
     chart(st, charts.aligned_maps_figure(left, right, run_a.name, run_b.name), key=f"{key}_maps")
     st.caption("Each run's movies on its own first two principal components (centred and scaled to the same "
                "spread: CKA ignores both), the right map turned and flipped (orthogonal Procrustes) to lie as close "
@@ -65,7 +65,7 @@ def compare(run_a: Run, run_b: Run, key: str, min_ratings: int = 20) -> Comparis
         st.markdown(f"**The ends of {axis}**")
         sides = st.columns(2)
         for side, (run, frame) in zip(sides, ((run_a, left), (run_b, right)), strict=True):
-            table = beyond.extremes(frame, column, EXTREMES).rename(columns={column: axis})
+            table = extremes(frame, column, EXTREMES).rename(columns={column: axis})
             side.caption(md(run.name))
             side.dataframe(table, hide_index=True, column_config={axis: st.column_config.NumberColumn(format="%.3f")},
                            key=f"{key}_{axis}_{run.name}")

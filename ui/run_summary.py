@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cfcore import charts
-from cfcore.baselines import diverged, global_mean_baseline
+from cfcore.analysis.baselines import diverged, global_mean_baseline
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data.dataset import Dataset, is_article_dataset
 from cfcore.data.split import Split

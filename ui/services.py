@@ -15,9 +15,9 @@ import streamlit as st
 
 from cfcore import constants as C
 from cfcore import settings
+from cfcore.analysis.projection import ProjectionJobs
 from cfcore.data.dataset import Dataset
 from cfcore.data.sources import load_dataset
-from cfcore.projection import ProjectionJobs
 from cfcore.runs.cache import RunCache
 from cfcore.runs.folder import content_hash
 from cfcore.text import server_text
@@ -148,14 +148,14 @@ def projections() -> ProjectionJobs:
 def onehot_costs():
     """Measurements of a Dense layer on one-hot vectors against a lookup, for every session of this server, each
     made once per set of sizes in a child process (TensorFlow stays out of the server)."""
-    from cfcore.onehot import CostJobs
+    from cfcore.analysis.onehot import CostJobs
 
     return CostJobs(caps=job_caps())
 
 
 def onehot_linear(dataset: Dataset, split):
     """The linear model on one-hot vectors beside the bias baseline, on this split (once per dataset and split)."""
-    from cfcore.onehot import onehot_linear as fit
+    from cfcore.analysis.onehot import onehot_linear as fit
 
     return _onehot_linear_cached(dataset.fingerprint, split_key(split), dataset, split, fit)
 
@@ -205,7 +205,7 @@ def load_path_dataset(path: str = "") -> Dataset:
 
 def bias_baseline_rmse(dataset: Dataset, split) -> float:
     """Validation RMSE of the biases-only baseline on this split (computed once per dataset and split)."""
-    from cfcore.baselines import bias_baseline
+    from cfcore.analysis.baselines import bias_baseline
 
     return _bias_baseline_cached(dataset.fingerprint, split_key(split), dataset, split,
                                  bias_baseline)

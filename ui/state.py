@@ -29,7 +29,7 @@ import streamlit as st
 
 from cfcore import constants as C
 from cfcore import share
-from cfcore.baselines import diverged
+from cfcore.analysis.baselines import diverged
 from cfcore.data.dataset import Dataset
 from cfcore.data.dataset_file import read_dataset_file, save_dataset_file
 from cfcore.data.errors import DataError

@@ -67,12 +67,32 @@ class Embeddings:
 
     def squash(self, logit: np.ndarray) -> np.ndarray:
         """What the model's output does to a logit (see ``link``)."""
-        if self.link == "identity":
-            return logit
-        probability = 1.0 / (1.0 + np.exp(-logit, dtype=np.float32))
-        if self.link == "logistic":
-            return probability
-        return probability * np.float32(self.max_rating - self.min_rating) + np.float32(self.min_rating)
+        return link_output(logit, self.link, self.min_rating, self.max_rating)
+
+
+def link_output(logit, link: str, min_rating: float | None = None, max_rating: float | None = None) -> np.ndarray:
+    """The link function, the one place it is written for NumPy: what a model with biases does with its logit
+    (``dot + biases + offset``). "identity" returns it (the SVD), "logistic" its sigmoid, a probability (the
+    implicit task), and "sigmoid" that sigmoid scaled to ``min_rating``..``max_rating`` (the bias model, SVD++,
+    AutoRec). Computed in the logit's own float type: float32 for a model's outputs, as Keras computes them,
+    float64 for fold-in's fitting and an explanation's terms.
+
+    Raises:
+        ValueError: for a link that is none of :data:`LINKS`.
+    """
+    if link not in LINKS:
+        raise ValueError(f"link must be one of {', '.join(LINKS)}. Received: {link!r}")
+    logit = np.asarray(logit)
+    if logit.dtype.kind != "f":
+        logit = logit.astype(np.float64)
+    if link == "identity":
+        return logit
+    with np.errstate(over="ignore"):  # exp(-z) is inf for z < -88 (float32): the sigmoid is then 0, as it should
+        probability = 1.0 / (1.0 + np.exp(-logit))
+    if link == "logistic":
+        return probability
+    kind = logit.dtype.type
+    return probability * kind(max_rating - min_rating) + kind(min_rating)
 
 
 def implicit_sets(pairs: np.ndarray, n_users: int, n_movies: int) -> tuple[np.ndarray, ...]:

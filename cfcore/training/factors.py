@@ -30,7 +30,7 @@ import scipy.sparse as sp
 import tensorflow as tf
 from scipy.sparse.linalg import svds
 
-from cfcore.baselines import fit_biases
+from cfcore.analysis.baselines import fit_biases
 from cfcore.config import FACTOR_METHODS, ConfigError, TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.data.split import Split, split_dataset
@@ -80,7 +80,7 @@ def svd_factors(users: np.ndarray, movies: np.ndarray, ratings: np.ndarray, n_us
                 dim: int, seed: int = 0) -> Embeddings:
     """The truncated SVD of ``ratings`` (at ``users``, ``movies``) after removing user and movie biases.
 
-    The biases are :func:`cfcore.baselines.fit_biases`'s; the residuals go in a sparse user x movie matrix with
+    The biases are :func:`cfcore.analysis.baselines.fit_biases`'s; the residuals go in a sparse user x movie matrix with
     missing entries 0, whose ``dim`` largest singular triplets give ``U sqrt(S)`` (users) and ``V sqrt(S)``
     (movies), largest first, each column's sign chosen so that its movie factors sum to a positive number.
 

@@ -6,7 +6,7 @@ cfcore.constants: no sampling), on L2-normalised vectors, so that its notion of 
 of the neighbours table. scikit-learn's Barnes-Hut t-SNE from a random start drawn from the seed gives the same
 map for the same vectors, seed and perplexity, and another map for another seed (``tests/test_projection.py``).
 
-:class:`ProjectionJobs` runs each t-SNE in a child process (``python -m cfcore.projection IN OUT``): the web
+:class:`ProjectionJobs` runs each t-SNE in a child process (``python -m cfcore.analysis.projection IN OUT``): the web
 server's thread and its GIL stay free, progress comes from the child's report of its iterations, and the
 result is kept in memory by (vectors, seed, perplexity), so any session that asks for the same map gets it at
 once. No Streamlit here.
@@ -98,9 +98,9 @@ def map_movies(run: Run, min_ratings: int = 20, centered: bool = False) -> pd.Da
     Raises:
         ProjectionError: for embeddings with fewer than two dimensions.
     """
-    from cfcore import analysis
+    from cfcore.analysis.pca import movie_pca_frame
 
-    _, frame = analysis.movie_pca_frame(run, centered=centered)
+    _, frame = movie_pca_frame(run, centered=centered)
     if "PC2" not in frame:
         raise ProjectionError("a map needs embeddings with at least two dimensions")
     return frame[frame["num_ratings"] > min_ratings]
@@ -258,9 +258,9 @@ class ProjectionJobs:
                 job.fraction, job.stage = _SETUP_SHARE, "placing the movies"
 
         # One core: the trainer needs the other (scikit-learn's t-SNE would take every OpenMP thread).
-        ended = run_module("cfcore.projection", [str(folder / "in.npy"), str(folder / "out.npy"), "--seed",
-                                                 str(job.seed), "--perplexity", repr(job.perplexity)],
-                           self.timeout_s, follow)
+        arguments = [str(folder / "in.npy"), str(folder / "out.npy"), "--seed", str(job.seed), "--perplexity",
+                     repr(job.perplexity)]
+        ended = run_module("cfcore.analysis.projection", arguments, self.timeout_s, follow)
         if ended.returncode != 0:
             raise ProjectionError(ended.reason("the t-SNE process"))
         return np.load(folder / "out.npy")
@@ -280,7 +280,7 @@ def _sweep_stale_folders(older_than_s: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The child process: read IN (an ``(n, d)`` .npy), write OUT (its ``(n, 2)`` map), reporting progress."""
-    parser = argparse.ArgumentParser(prog="python -m cfcore.projection")
+    parser = argparse.ArgumentParser(prog="python -m cfcore.analysis.projection")
     parser.add_argument("vectors")
     parser.add_argument("out")
     parser.add_argument("--seed", type=int, default=0)

@@ -137,7 +137,7 @@ def baseline_ladder(run: Run) -> pd.DataFrame:
         Frame with columns name, val_rmse; rows in that order (the model's row is named after the run; none for
         a run that predicts no ratings).
     """
-    from cfcore.analysis import predict
+    from cfcore.analysis.predict import predict
 
     split = run.split
     rows = [

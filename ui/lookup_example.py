@@ -16,7 +16,7 @@ import numpy as np
 
 WEATHER = ("sunny", "cloudy", "rainy", "snowy", "windy", "foggy", "stormy")
 MAX_DAYS = 14  # more rows make the matrices unreadable
-MODELS_SOURCE = Path(__file__).resolve().parent / "training" / "models.py"
+MODELS_SOURCE = Path(__file__).resolve().parent.parent / "cfcore" / "training" / "models.py"
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,11 @@ Two facts, each shown by computing it:
    an intercept) is exactly the user + movie biases baseline: its weight for a user's column is that user's bias.
    :func:`onehot_linear` fits it by least squares over the sparse one-hot matrix (SciPy, no TensorFlow) with the
    baseline's own penalty, and sets its validation RMSE beside the baseline's own fit
-   (:func:`cfcore.baselines.fit_biases`, run to convergence).
+   (:func:`cfcore.analysis.baselines.fit_biases`, run to convergence).
 2. A ``Dense`` layer on one-hot inputs computes exactly what an embedding lookup does from the same weight
    matrix (one row is picked out), only at the cost of the one-hot vectors and a gradient for every row.
-   :func:`measure` (TensorFlow: run it in a child process, ``python -m cfcore.onehot``, or the trainer) checks the
-   two give the same predictions from the same weights and times a training step of each; :class:`CostJobs`
+   :func:`measure` (TensorFlow: run it in a child process, ``python -m cfcore.analysis.onehot``, or the trainer)
+   checks the two give the same predictions from the same weights and times a training step of each; :class:`CostJobs`
    runs that child for the web server, one measurement at a time, remembered by the sizes it depends on.
 """
 
@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import lsqr
 
 from cfcore import constants as C
-from cfcore.baselines import DEFAULT_BIAS_REG, fit_biases
+from cfcore.analysis.baselines import DEFAULT_BIAS_REG, fit_biases
 from cfcore.child import exit_with_parent, run_module
 from cfcore.data.split import Split
 from cfcore.trainer.caps import CapError, JobCaps
@@ -194,9 +194,9 @@ def _train_step(tf, predict, variables, optimizer):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cfcore.onehot --users N --movies M --train T [--dim D] [--batch-size B] [--steps S]``: print
+    """``python -m cfcore.analysis.onehot --users N --movies M --train T [--dim D] [--batch-size B] [--steps S]``: print
     progress lines, then the :func:`measure` result as one JSON line."""
-    parser = argparse.ArgumentParser(prog="python -m cfcore.onehot")
+    parser = argparse.ArgumentParser(prog="python -m cfcore.analysis.onehot")
     for flag in ("--users", "--movies", "--train"):
         parser.add_argument(flag, type=int, required=True)
     parser.add_argument("--dim", type=int, default=64)
@@ -250,7 +250,7 @@ class CostJob:
 class CostJobs:
     """Measurements for every session of a server, one at a time, each remembered by its sizes.
 
-    The measurement imports TensorFlow, which the web server never does: it runs ``python -m cfcore.onehot``
+    The measurement imports TensorFlow, which the web server never does: it runs ``python -m cfcore.analysis.onehot``
     with one thread (the trainer needs the other core).
     """
 
@@ -301,9 +301,9 @@ class CostJobs:
                 job.fraction, job.stage = float(fraction), stage
 
         try:
-            ended = run_module("cfcore.onehot", ["--users", str(job.key[0]), "--movies", str(job.key[1]), "--train",
-                                                 str(job.key[2]), "--dim", str(job.key[3]), "--batch-size",
-                                                 str(job.key[4])], self.timeout_s, follow)
+            arguments = ["--users", str(job.key[0]), "--movies", str(job.key[1]), "--train", str(job.key[2]),
+                         "--dim", str(job.key[3]), "--batch-size", str(job.key[4])]
+            ended = run_module("cfcore.analysis.onehot", arguments, self.timeout_s, follow)
             if ended.returncode != 0:
                 raise RuntimeError(ended.reason("the measurement"))
             job.result = json.loads(ended.lines[-1])

@@ -1,8 +1,8 @@
-"""The article's open questions, answered from a learner's runs: the numbers, and what they show in words.
+"""The "Beyond the article" page's words: what a learner's runs show about the article's open questions.
 
-The "Beyond the article" page asks three things: how much embeddings improve on one-hot vectors
-(:func:`onehot_verdict`), how embeddings differ with the task they were trained on, and how an autoencoder's codes
-differ from learned embeddings (:func:`similarity_verdict`, with :func:`aligned_maps` to see it). No TensorFlow.
+The page asks how much embeddings improve on one-hot vectors (:func:`onehot_verdict`), how embeddings differ with
+the task they were trained on, and how an autoencoder's codes differ from learned embeddings
+(:func:`similarity_verdict`; the numbers come from :mod:`cfcore.analysis.similarity`), and which runs to compare.
 """
 
 from __future__ import annotations
@@ -10,56 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-import numpy as np
-import pandas as pd
-
-from cfcore.analysis import pca
+from cfcore.analysis.similarity import NEIGHBOURS, Comparison, chance_overlap
 from cfcore.config import FACTOR_METHODS, MODEL_NAMES
 from cfcore.runs.run import Run
-from cfcore.similarity import NEIGHBOURS, Comparison, SimilarityError, procrustes_align, shared_movies
 from cfcore.text import count
-
-
-def aligned_maps(run_a: Run, run_b: Run, min_ratings: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Both runs' shared movies on their own first two principal components (centred, as CKA is, and scaled to
-    a root-mean-square distance of 1 from the centre, as CKA ignores scale), ``run_b``'s map turned and flipped
-    (orthogonal Procrustes) to lie as close as it can on ``run_a``'s.
-
-    Returns:
-        Two frames with movieId, title, genres, num_ratings, rating, x and y: the same movies in the same order.
-
-    Raises:
-        SimilarityError: when the runs share fewer than 3 movies above ``min_ratings``.
-    """
-    ids, x, y = shared_movies(run_a, run_b, min_ratings)
-    if len(ids) < 3 or x.shape[1] < 2 or y.shape[1] < 2:
-        raise SimilarityError(f"a map needs 3 shared movies with 2 factors or more; there are {len(ids)}")
-    a, b = (_unit_spread(pca(m, centered=True).scores[:, :2]) for m in (x, y))
-    b = procrustes_align(a, b)
-    movies = run_a.dataset.movies.set_index("movieId").loc[ids].reset_index()
-    table = pd.DataFrame({"movieId": ids, "title": movies["title"], "genres": movies["genres"],
-                          "num_ratings": movies["num_ratings"], "rating": movies["mean_rating"]})
-    return table.assign(x=a[:, 0], y=a[:, 1]), table.assign(x=b[:, 0], y=b[:, 1])
-
-
-def _unit_spread(points: np.ndarray) -> np.ndarray:
-    spread = float(np.sqrt(np.mean(np.sum(points**2, axis=1))))
-    return points / spread if spread > 0 else points
-
-
-def extremes(frame: pd.DataFrame, column: str, n: int = 5) -> pd.DataFrame:
-    """The ``n`` movies lowest and the ``n`` highest on a map's ``column``: columns end ("lowest"/"highest"),
-    title, the value."""
-    ordered = frame.sort_values(column, kind="stable")
-    low, high = ordered.head(n), ordered.tail(n).iloc[::-1]
-    return pd.DataFrame({"end": ["lowest"] * len(low) + ["highest"] * len(high),
-                         "title": list(low["title"]) + list(high["title"]),
-                         column: list(low[column]) + list(high[column])})
-
-
-def chance_overlap(n_movies: int, k: int = NEIGHBOURS) -> float:
-    """The neighbour overlap@k two unrelated representations of ``n_movies`` movies would have on average."""
-    return k / max(n_movies - 1, 1)
 
 
 def similarity_verdict(comparison: Comparison, name_a: str, name_b: str) -> str:
