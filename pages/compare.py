@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from cfcore import explore_charts as charts
 from cfcore import settings, share
 from cfcore.analysis.baselines import diverged, shared_ladder
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data.dataset import is_article_dataset
+from cfcore.figures.tables import runs_table
+from cfcore.figures.training import METRIC_LABELS, baseline_ladder_figure, compare_curves
 from cfcore.runs.errors import RunError
 from cfcore.runs.zip import RunZipError
 from cfcore.text import count, md, server_text
@@ -37,18 +38,18 @@ def _loaded(name: str, new: bool) -> None:
 if active is None:
     st.info("No trained runs yet. Train one on the Train page, or load a saved run below.")
 else:
-    st.dataframe(charts.runs_table(shown), hide_index=True, column_config={
+    st.dataframe(runs_table(shown), hide_index=True, column_config={
         "best val RMSE": st.column_config.NumberColumn(format="%.4f"),
         "seconds": st.column_config.NumberColumn(format="%.1f"),
     })
     if hidden:
         st.caption(f"Hidden from the table and charts: {md(', '.join(sorted(hidden)))}.")
-    metric = st.radio("Curve", list(charts.METRIC_LABELS), horizontal=True, key="cmp_metric",
-                      format_func=charts.METRIC_LABELS.get)
+    metric = st.radio("Curve", list(METRIC_LABELS), horizontal=True, key="cmp_metric",
+                      format_func=METRIC_LABELS.get)
     reference = (ARTICLE_VAL_RMSE["dot_with_bias"] if metric == "val_rmse" and is_article_dataset(active.dataset)
                  else None)
     broken = [name for name, run in shown.items() if diverged(run)]  # their RMSE of 80 would flatten the rest
-    chart(st, charts.compare_curves({name: run.result.history for name, run in shown.items() if name not in broken},
+    chart(st, compare_curves({name: run.result.history for name, run in shown.items() if name not in broken},
                                     metric, reference, "the article's dot_with_bias"))
     if broken:
         st.caption(f"Left out of the curves and the ladder because they diverged (lower the learning rate): "
@@ -56,7 +57,7 @@ else:
 
     st.subheader("The baseline ladder")
     ladder, skipped = shared_ladder(active, [run for name, run in shown.items() if name not in broken])
-    chart(st, charts.baseline_ladder_figure(ladder))
+    chart(st, baseline_ladder_figure(ladder))
     st.caption(f"Validation RMSE on the split of **{md(active.name)}**; lower is better."
                + (f" {count(skipped, 'run')} on other data or another split "
                   f"{'is' if skipped == 1 else 'are'} left out." if skipped else ""))

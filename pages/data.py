@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from cfcore import charts, settings
+from cfcore import settings
 from cfcore.data.dataset import dataset_from_files
 from cfcore.data.errors import DataError
 from cfcore.data.split import split_dataset
+from cfcore.figures.data import rating_histogram, ratings_per_movie, ratings_per_user
+from cfcore.figures.tables import joined_sample
 from cfcore.text import md, server_text
 from ui.page import chart, dataset_label, intro, metric_row
 from ui.services import configured_data_path, load_path_dataset
@@ -19,8 +21,8 @@ def _overview(fingerprint: str, _dataset) -> tuple:
     About 50 ms of Python on every visit otherwise, for every learner. Shared objects: nothing changes a
     figure or the sample after it is built, and only a session with the very same data (fingerprint) gets them.
     """
-    return (charts.rating_histogram(_dataset), charts.ratings_per_user(_dataset),
-            charts.ratings_per_movie(_dataset), charts.joined_sample(_dataset, n=8))
+    return (rating_histogram(_dataset), ratings_per_user(_dataset),
+            ratings_per_movie(_dataset), joined_sample(_dataset, n=8))
 
 
 init_session()

@@ -4,11 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from cfcore import constants as C
-from cfcore import explore_charts as charts
 from cfcore import share
 from cfcore.analysis.movies import heatmap_frame, most_rated
 from cfcore.analysis.neighbours import nearest_movies
 from cfcore.analysis.pca import movie_pca_frame, pc1_average_alignment, pc_rankings
+from cfcore.figures.embeddings import embedding_heatmap, neighbours_figure, variance_figure
+from cfcore.figures.tables import for_display, genre_names
 from cfcore.text import count, md
 from ui import movie_map
 from ui.page import chart, intro, require_run
@@ -41,7 +42,7 @@ def _rankings(run, min_ratings: int, top: int, centered: bool):
 
 @st.cache_data(scope="session", max_entries=4, show_spinner=False, hash_funcs=BY_RUN)
 def _genres(run) -> list[str]:
-    return charts.genre_names(run.dataset.movies["genres"])
+    return genre_names(run.dataset.movies["genres"])
 
 
 dataset = run.dataset
@@ -55,13 +56,13 @@ TABLE_FORMAT["num_ratings"] = st.column_config.NumberColumn("ratings")
 
 st.subheader("The raw vectors")
 rows = st.slider("Movies shown", 1, min(100, dataset.n_movies), min(20, dataset.n_movies), key="emb_heatmap_rows")
-chart(st, charts.embedding_heatmap(heatmap_frame(run, rows), f"First {count(rows, 'movie')} (by movieId)"))
+chart(st, embedding_heatmap(heatmap_frame(run, rows), f"First {count(rows, 'movie')} (by movieId)"))
 st.caption("Red and blue are opposite signs; white is 0. No single dimension means anything on its own.")
 
 st.subheader("Main directions: PCA")
 centered = st.toggle("Center the vectors before PCA", key="emb_centered")
 pca_result, movie_frame = _pca(run, centered)
-chart(st, charts.variance_figure(pca_result.explained, centered))
+chart(st, variance_figure(pca_result.explained, centered))
 alignment = pc1_average_alignment(run.embeddings.movie, pca_result)
 if centered:
     st.caption("Centered: the average movie vector is subtracted first, so every component describes how movies "
@@ -88,7 +89,7 @@ elif pca_result.components.shape[1] >= 2:
     for tab, pc in zip(st.tabs(["PC1", "PC2"]), ("pc1", "pc2"), strict=True):
         for end in ("lowest", "highest"):
             tab.markdown(f"**{end.capitalize()} on {pc.upper()}**")
-            tab.dataframe(charts.for_display(tables[f"{pc}_{end}"]), column_config=TABLE_FORMAT)
+            tab.dataframe(for_display(tables[f"{pc}_{end}"]), column_config=TABLE_FORMAT)
 else:
     st.info("PC rankings need embeddings with at least two dimensions.")
 
@@ -139,11 +140,11 @@ else:
     neighbours = nearest_movies(run, movie_id, k=k, metric=metric, min_ratings=int(min_ratings))
     left, right = st.columns([3, 2])
     similarity = "cosine similarity" if metric == "cosine" else "dot product"
-    left.dataframe(charts.for_display(neighbours[["title", "similarity", "rating", "num_ratings", "genres"]]),
+    left.dataframe(for_display(neighbours[["title", "similarity", "rating", "num_ratings", "genres"]]),
                    column_config={**TABLE_FORMAT, "similarity": st.column_config.NumberColumn(similarity,
                                                                                               format="%.3f")},
                    hide_index=True)
-    chart(right, charts.neighbours_figure(neighbours, metric))
+    chart(right, neighbours_figure(neighbours, metric))
     left.download_button("These neighbours (CSV)", share.table_csv_bytes(neighbours), f"neighbours_{movie_id}.csv",
                          "text/csv", key="emb_download_neighbours", on_click="ignore")
 

@@ -5,13 +5,15 @@ import math
 import pandas as pd
 import streamlit as st
 
-from cfcore import explore_charts as charts
 from cfcore import share
 from cfcore.analysis.baselines import diverged
 from cfcore.analysis.explain import explain_prediction
 from cfcore.analysis.fold_in import fold_in, recommend_for_vector
 from cfcore.analysis.pca import movie_pca_frame
 from cfcore.analysis.predict import off_scale, recommend, user_ratings, user_rmse
+from cfcore.figures.embeddings import pc_scatter
+from cfcore.figures.predictions import dot_product_bars, explanation_waterfall, predicted_vs_actual
+from cfcore.figures.tables import for_display
 from cfcore.text import count, md
 from ui.page import chart, intro, metric_row, remembered_tabs, require_run
 
@@ -88,12 +90,12 @@ if user_tab.open:
                    f"{val_rmse:.3f}" if math.isfinite(val_rmse) else "none held out", width="content",
                    help="This user's ratings in the validation split, which the model never trained on.")
         left, right = st.columns([3, 2])
-        left.dataframe(charts.for_display(rated.drop(columns=["movieId", "genres"])), column_config=THEIR_FORMAT,
+        left.dataframe(for_display(rated.drop(columns=["movieId", "genres"])), column_config=THEIR_FORMAT,
                        hide_index=True)
-        chart(right, charts.predicted_vs_actual(rated, low, high))
+        chart(right, predicted_vs_actual(rated, low, high))
         st.markdown(f"**Top {top} for user {user_id}** among movies they have not rated")
         recs = recommend(run, user_id, top=top, min_ratings=int(min_ratings))
-        st.dataframe(charts.for_display(recs.drop(columns=["movieId"])), column_config=FORMAT, hide_index=True)
+        st.dataframe(for_display(recs.drop(columns=["movieId"])), column_config=FORMAT, hide_index=True)
         _flag_off_scale(pd.concat([rated["predicted"], recs["predicted"]]))
 
 if you_tab.open:
@@ -118,17 +120,17 @@ if you_tab.open:
             left, right = st.columns(2)
             left.markdown(f"**Your top {top}**")
             mine = recommend_for_vector(run, fold, top=top, min_ratings=int(min_ratings), exclude=yours)
-            left.dataframe(charts.for_display(mine[["title", "predicted", "genres"]]), column_config=FORMAT,
+            left.dataframe(for_display(mine[["title", "predicted", "genres"]]), column_config=FORMAT,
                            hide_index=True)
             every = recommend_for_vector(run, fold, top=dataset.n_movies)
             fit = every[every["movieId"].isin(list(yours))].assign(yours=lambda f: f["movieId"].map(yours))
             left.markdown("**How your vector reproduces your ratings**")
-            left.dataframe(charts.for_display(fit[["title", "yours", "predicted"]]), hide_index=True,
+            left.dataframe(for_display(fit[["title", "yours", "predicted"]]), hide_index=True,
                            column_config={**FORMAT, "yours": st.column_config.NumberColumn("you said", format="%.1f")})
             pca_result, frame = _pca(run)
             if "PC2" in frame:
                 position = tuple(float(v) for v in pca_result.project(fold.vector)[0, :2])  # = project_vector()
-                chart(right, charts.pc_scatter(frame[frame["num_ratings"] > min_ratings], you=position))
+                chart(right, pc_scatter(frame[frame["num_ratings"] > min_ratings], you=position))
                 right.caption(f"You at PC1 = {position[0]:.3f}, PC2 = {position[1]:.3f} on the movie map.")
 
 if explain_tab.open:
@@ -150,10 +152,10 @@ if explain_tab.open:
                       f"{why.max_rating - why.min_rating:g} × {why.sigmoid:.3f} = **{why.prediction:.2f}**."
                       if why.link == "sigmoid" else f"= **{why.prediction:.2f}** (no sigmoid).")
             st.markdown(f"User {user_id} and **{md(titles[movie_id])}** ({seen}): {terms} {ending}")
-            chart(st, charts.explanation_waterfall(why))
+            chart(st, explanation_waterfall(why))
         else:
             st.info(f"The {run.config.model} model has no biases and no sigmoid: its prediction is the plain dot "
                     "product of the user's and the movie's vectors, the sum of the bars below.")
             emb = run.embeddings
             user_vec = emb.user[dataset.user_to_index[user_id]]
-            chart(st, charts.dot_product_bars(user_vec, emb.movie[dataset.movie_to_index[movie_id]]))
+            chart(st, dot_product_bars(user_vec, emb.movie[dataset.movie_to_index[movie_id]]))

@@ -5,13 +5,14 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from cfcore import charts, share
-from cfcore import explore_charts as tables
+from cfcore import share
 from cfcore.config import ConfigError
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data.errors import DataError
 from cfcore.data.split import split_dataset
-from cfcore.live_curve import training_curves_svg
+from cfcore.figures.live_svg import training_curves_svg
+from cfcore.figures.tables import runs_table
+from cfcore.figures.training import training_curves
 from cfcore.text import md, server_text
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
@@ -106,7 +107,7 @@ with panel.container(key="train_panel"):
             failed = st.session_state.get(f"{PURPOSE}_last_failed")
             if failed and failed[2]:
                 st.caption(f"The epochs {md(failed[0])} completed before it stopped:")
-                chart(st, charts.training_curves(failed[2], failed[1]), key="train_failed_chart")
+                chart(st, training_curves(failed[2], failed[1]), key="train_failed_chart")
         if st.session_state.get("train_last_notice"):
             st.warning(st.session_state["train_last_notice"])
         if st.session_state.get("train_last_reused"):
@@ -123,7 +124,7 @@ with panel.container(key="train_panel"):
 
 if runs():
     st.subheader("Runs in this workspace")
-    st.dataframe(tables.runs_table(runs()), hide_index=True)
+    st.dataframe(runs_table(runs()), hide_index=True)
     st.caption("Switch the active model in the sidebar; the Compare page puts runs side by side.")
 
 with st.expander("Share these settings, or come back to this workspace"):

@@ -7,11 +7,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from cfcore import explore_charts as charts
 from cfcore.analysis.baselines import global_mean_baseline
 from cfcore.config import PRESETS, ConfigError, preset
 from cfcore.data.split import split_dataset
-from cfcore.live_curve import compare_curves_svg
+from cfcore.figures.live_svg import compare_curves_svg
+from cfcore.figures.predictions import onehot_product_figure
+from cfcore.figures.training import compare_curves
 from cfcore.text import md, server_text
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
@@ -48,7 +49,7 @@ if not days.known_count:
 def _example(tags: tuple[str, ...], dim: int) -> tuple[LookupExample, go.Figure]:
     """The lookup and its three heatmaps, built once per input for the whole server and only read afterwards."""
     example = lookup_example(list(tags), dim)
-    return example, charts.onehot_product_figure(example.onehot, example.weights, example.product, example.rows,
+    return example, onehot_product_figure(example.onehot, example.weights, example.product, example.rows,
                                                  list(WEATHER))
 
 
@@ -125,7 +126,7 @@ else:
 embedding_run = _newest("simple_embedding", config)
 if dot_run is not None and embedding_run is not None:
     histories = {run.name: run.result.history for run in (dot_run, embedding_run)}
-    chart(st, charts.compare_curves(histories))
+    chart(st, compare_curves(histories))
     gap = embedding_run.result.best_val_rmse - dot_run.result.best_val_rmse
     baseline = global_mean_baseline(dot_run.split).val_rmse
     st.caption((f"From its own start the hand-made layer ends {gap:+.3f} from simple_dot: the layers compute the "

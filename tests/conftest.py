@@ -238,7 +238,7 @@ def wait_for(predicate, timeout: float = 10.0) -> bool:
 
 
 def live_points(at) -> dict[str, int]:
-    """Series -> points in a running job's SVG chart (``cfcore.live_curve``) on an AppTest page; {} when none."""
+    """Series -> points in a running job's SVG chart (``cfcore.figures.live_svg``) on an AppTest page; {} when none."""
     import xml.etree.ElementTree as ET
 
     ns = {"s": "http://www.w3.org/2000/svg"}

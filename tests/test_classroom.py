@@ -81,7 +81,7 @@ def test_reference_lines_name_the_baselines_and_the_article_only_on_its_data(tin
     from cfcore.data.sources import load_dataset
 
     assert is_article_dataset(load_dataset(movielens_path)) and not is_article_dataset(tiny_run.dataset)
-    from cfcore.charts import training_curves
+    from cfcore.figures.training import training_curves
 
     lines = {"article, simple_dot": 1.08, "article, dot_with_bias": 0.88, "article, simple_embedding": 1.13,
              "global mean": 1.046, "biases only": 0.865}
@@ -297,7 +297,7 @@ def test_an_empty_map_with_a_count_colouring_is_a_message(tiny_run):
 
 def test_a_genre_named_like_a_column_is_still_a_genre(tiny_run):
     from cfcore.analysis.projection import movie_map
-    from cfcore.explore_charts import pc_scatter
+    from cfcore.figures.embeddings import pc_scatter
 
     frame = movie_map(tiny_run, "pca", 0)
     frame.loc[frame.index[:3], "genres"] = "title|x"

@@ -10,8 +10,23 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from cfcore import explore_charts as ec
 from cfcore.constants import ARTICLE_VAL_RMSE
+from cfcore.figures.embeddings import (
+    embedding_heatmap,
+    neighbours_figure,
+    pc_scatter,
+    selected_movie_id,
+    variance_figure,
+)
+from cfcore.figures.predictions import (
+    dot_product_bars,
+    explanation_waterfall,
+    onehot_product_figure,
+    predicted_vs_actual,
+)
+from cfcore.figures.style import BLUE, MUTED
+from cfcore.figures.tables import for_display, genre_names, has_genre, readable_genres, runs_table
+from cfcore.figures.training import baseline_ladder_figure, compare_curves
 
 
 def _pca_frame(n: int = 30, seed: int = 0) -> pd.DataFrame:
@@ -31,19 +46,19 @@ def _pca_frame(n: int = 30, seed: int = 0) -> pd.DataFrame:
 
 
 def test_readable_genres_and_genre_helpers():
-    assert ec.readable_genres("Action|Thriller") == "Action, Thriller"
-    assert ec.readable_genres("Action, Thriller") == "Action, Thriller"  # idempotent
-    assert ec.readable_genres("(no genres listed)") == ""
+    assert readable_genres("Action|Thriller") == "Action, Thriller"
+    assert readable_genres("Action, Thriller") == "Action, Thriller"  # idempotent
+    assert readable_genres("(no genres listed)") == ""
     series = pd.Series(["Action|Thriller", "Comedy", "Sci-Fi|Action"])
-    assert ec.genre_names(series) == ["Action", "Comedy", "Sci-Fi", "Thriller"]
+    assert genre_names(series) == ["Action", "Comedy", "Sci-Fi", "Thriller"]
     # Exact genre match: "Action" is not found inside "Sci-Fi".
-    assert ec.has_genre(series, "Action").tolist() == [True, False, True]
-    assert ec.has_genre(series, "Fi").tolist() == [False, False, False]
+    assert has_genre(series, "Action").tolist() == [True, False, True]
+    assert has_genre(series, "Fi").tolist() == [False, False, False]
 
 
 def test_for_display_rounds_floats_and_formats_genres():
     frame = pd.DataFrame({"title": ["A"], "PC1": [0.123456], "num_ratings": [5], "genres": ["Action|Drama"]})
-    shown = ec.for_display(frame, decimals=2)
+    shown = for_display(frame, decimals=2)
     assert shown.loc[0, "PC1"] == 0.12
     assert shown.loc[0, "genres"] == "Action, Drama"
     assert shown.loc[0, "num_ratings"] == 5
@@ -53,7 +68,7 @@ def test_for_display_rounds_floats_and_formats_genres():
 def test_heatmap_shape_and_colour_scale_centred_at_zero():
     values = np.array([[1.0, -3.0, 0.5], [0.2, 0.0, -0.1]])
     frame = pd.DataFrame(values, index=["Same title", "Same title"], columns=[1, 2, 3])
-    fig = ec.embedding_heatmap(frame)
+    fig = embedding_heatmap(frame)
     heat = fig.data[0]
     assert isinstance(heat, go.Heatmap)
     assert np.asarray(heat.z).shape == (2, 3)
@@ -67,27 +82,27 @@ def test_heatmap_shape_and_colour_scale_centred_at_zero():
 
 def test_heatmap_truncates_long_titles_only_on_the_axis():
     long_title = "A" * 100
-    fig = ec.embedding_heatmap(pd.DataFrame([[0.5]], index=[long_title], columns=[1]))
+    fig = embedding_heatmap(pd.DataFrame([[0.5]], index=[long_title], columns=[1]))
     assert len(fig.layout.yaxis.ticktext[0]) <= 45
     assert fig.data[0].customdata[0][0] == long_title
 
 
 def test_variance_figure_bars_and_cumulative_line():
     explained = np.array([0.5, 0.3, 0.15, 0.05])
-    fig = ec.variance_figure(explained, centered=True)
+    fig = variance_figure(explained, centered=True)
     bar, line = fig.data
     assert isinstance(bar, go.Bar) and isinstance(line, go.Scatter)
     assert list(bar.x) == ["PC1", "PC2", "PC3", "PC4"]
     np.testing.assert_allclose(bar.y, [50, 30, 15, 5])
     np.testing.assert_allclose(line.y, [50, 80, 95, 100])
     assert "centered" in fig.layout.title.text
-    assert "uncentered" in ec.variance_figure(explained, centered=False).layout.title.text
-    assert len(ec.variance_figure(explained, False, max_components=2).data[0].x) == 2
+    assert "uncentered" in variance_figure(explained, centered=False).layout.title.text
+    assert len(variance_figure(explained, False, max_components=2).data[0].x) == 2
 
 
 def test_pc_scatter_by_rating_carries_movie_ids_for_selection():
     frame = _pca_frame()
-    fig = ec.pc_scatter(frame)
+    fig = pc_scatter(frame)
     assert len(fig.data) == 1
     points = fig.data[0]
     assert len(points.x) == len(frame)
@@ -98,20 +113,20 @@ def test_pc_scatter_by_rating_carries_movie_ids_for_selection():
 
 def test_pc_scatter_by_genre_splits_points_and_highlights():
     frame = _pca_frame()
-    fig = ec.pc_scatter(frame, color_by="Comedy", highlight=int(frame["movieId"][3]), you=(0.5, -0.25))
+    fig = pc_scatter(frame, color_by="Comedy", highlight=int(frame["movieId"][3]), you=(0.5, -0.25))
     names = [trace.name for trace in fig.data]
     assert names == ["other", "Comedy", "selected", "you"]
-    n_comedy = int(ec.has_genre(frame["genres"], "Comedy").sum())
+    n_comedy = int(has_genre(frame["genres"], "Comedy").sum())
     assert len(fig.data[1].x) == n_comedy and len(fig.data[0].x) == len(frame) - n_comedy
     assert fig.data[2].customdata[0][0] == frame["movieId"][3]
     assert (fig.data[3].x[0], fig.data[3].y[0]) == (0.5, -0.25)
     # A highlight that is not in the frame (filtered out) draws nothing and does not fail.
-    assert [t.name for t in ec.pc_scatter(frame, highlight=-5).data] == ["movies"]
+    assert [t.name for t in pc_scatter(frame, highlight=-5).data] == ["movies"]
 
 
 def test_neighbours_figure_orders_bars_like_the_frame():
     frame = pd.DataFrame({"title": ["B", "C"], "similarity": [0.9, 0.5]})
-    fig = ec.neighbours_figure(frame, metric="dot")
+    fig = neighbours_figure(frame, metric="dot")
     assert list(fig.data[0].x) == [0.9, 0.5]
     assert list(fig.layout.yaxis.ticktext) == ["B", "C"]
     assert fig.layout.xaxis.title.text == "dot product"
@@ -120,7 +135,7 @@ def test_neighbours_figure_orders_bars_like_the_frame():
 def test_predicted_vs_actual_has_a_trace_per_split_and_the_diagonal():
     frame = pd.DataFrame({"title": ["a", "b", "c"], "rating": [4.0, 3.0, 5.0], "predicted": [3.8, 3.1, 4.2],
                           "split": ["train", "validation", "train"]})
-    fig = ec.predicted_vs_actual(frame, 0.5, 5.0)
+    fig = predicted_vs_actual(frame, 0.5, 5.0)
     assert [t.name for t in fig.data] == ["train", "validation", "perfect"]
     assert list(fig.data[0].x) == [4.0, 5.0]
     assert list(fig.data[2].x) == [0.5, 5.0]
@@ -151,7 +166,7 @@ class _Explanation:
 def test_waterfall_sums_to_the_logit_and_maps_to_the_prediction(offset):
     contributions = np.array([0.05, -0.4, 0.3, 0.01, -0.02, 0.2, 0.0, 0.15, -0.06, 0.03])
     explanation = _Explanation(offset, 0.25, -0.1, contributions)
-    fig = ec.explanation_waterfall(explanation, top=4)
+    fig = explanation_waterfall(explanation, top=4)
     waterfall = fig.data[0]
     assert isinstance(waterfall, go.Waterfall)
     measures = list(waterfall.measure)
@@ -174,7 +189,7 @@ def test_waterfall_sums_to_the_logit_and_maps_to_the_prediction(offset):
 def test_dot_product_bars_sum_to_the_prediction():
     user = np.array([1.0, -2.0, 0.5, 0.1, 0.0])
     movie = np.array([0.5, 0.5, 2.0, 1.0, 3.0])
-    fig = ec.dot_product_bars(user, movie, top=2)
+    fig = dot_product_bars(user, movie, top=2)
     bars = fig.data[0]
     assert list(bars.x) == ["dim 2", "dim 3", "other 3 dims"]
     assert sum(bars.y) == pytest.approx(float(user @ movie))
@@ -186,7 +201,7 @@ def test_compare_curves_one_line_per_run_and_reference():
         "a": [{"epoch": 1, "val_rmse": 1.2}, {"epoch": 2, "val_rmse": 1.0}],
         "b": [{"epoch": 1, "val_rmse": 1.1}],
     }
-    fig = ec.compare_curves(histories, reference=0.9)
+    fig = compare_curves(histories, reference=0.9)
     assert [t.name for t in fig.data] == ["a", "b"]
     assert list(fig.data[0].y) == [1.2, 1.0]
     assert len(fig.layout.shapes) == 1 and fig.layout.shapes[0].y0 == 0.9
@@ -194,34 +209,34 @@ def test_compare_curves_one_line_per_run_and_reference():
 
 def test_baseline_ladder_colours_baselines_apart_from_runs():
     frame = pd.DataFrame({"name": ["global mean", "biases", "run 1"], "val_rmse": [1.04, 0.9, 0.87]})
-    fig = ec.baseline_ladder_figure(frame)
+    fig = baseline_ladder_figure(frame)
     bars = fig.data[0]
     assert list(bars.x) == ["global mean", "biases", "run 1"]
-    assert list(bars.marker.color) == [ec.MUTED, ec.MUTED, ec.PRIMARY]
+    assert list(bars.marker.color) == [MUTED, MUTED, BLUE]
     assert list(bars.text) == ["1.040", "0.900", "0.870"]
 
 
 def test_onehot_product_figure_has_three_heatmaps():
     weights = np.arange(12, dtype=float).reshape(4, 3) - 6
     onehot = np.eye(4)[[2, 0]]
-    fig = ec.onehot_product_figure(onehot, weights, onehot @ weights, ["day 1", "day 2"], list("abcd"))
+    fig = onehot_product_figure(onehot, weights, onehot @ weights, ["day 1", "day 2"], list("abcd"))
     assert [type(t) for t in fig.data] == [go.Heatmap] * 3
     assert np.asarray(fig.data[2].z).shape == (2, 3)
     assert fig.data[1].zmid == 0
 
 
 def test_selected_movie_id_reads_a_plotly_selection_safely():
-    fig = ec.pc_scatter(_pca_frame(), you=(0.0, 0.0))
+    fig = pc_scatter(_pca_frame(), you=(0.0, 0.0))
     first = list(fig.data[0].customdata[0])
-    assert ec.selected_movie_id({"selection": {"points": [{"customdata": first, "x": 1}]}}) == first[0]
-    assert ec.selected_movie_id({"selection": {"points": [{"x": 1}]}}) is None  # the "you" star has no id
+    assert selected_movie_id({"selection": {"points": [{"customdata": first, "x": 1}]}}) == first[0]
+    assert selected_movie_id({"selection": {"points": [{"x": 1}]}}) is None  # the "you" star has no id
     for empty in (None, {}, {"selection": {"points": []}}, {"selection": None}, {"selection": {"points": [
             {"customdata": ["abc"]}]}}):
-        assert ec.selected_movie_id(empty) is None
+        assert selected_movie_id(empty) is None
 
 
 def test_runs_table_one_row_per_run(tiny_run):
-    table = ec.runs_table({"a": tiny_run, "b": tiny_run})
+    table = runs_table({"a": tiny_run, "b": tiny_run})
     assert table["run"].tolist() == ["a", "b"]
     assert table.loc[0, "best val RMSE"] == tiny_run.result.best_val_rmse
     assert table.loc[0, "epochs run"] == tiny_run.result.epochs_run
@@ -233,12 +248,12 @@ def test_runs_table_one_row_per_run(tiny_run):
 
 def test_waterfall_without_a_sigmoid_ends_at_the_rating():
     explanation = _Explanation(3.5, 0.25, -0.1, np.array([0.2, -0.05]), link="identity")
-    fig = ec.explanation_waterfall(explanation)
+    fig = explanation_waterfall(explanation)
     assert len(fig.data) == 1 and list(fig.data[0].x)[-1] == "rating"
     assert fig.data[0].y[-1] == pytest.approx(3.5 + 0.25 - 0.1 + 0.15)
 
 
 def test_waterfall_has_a_bar_for_what_they_rated():
     explanation = _Explanation(0.0, 0.25, -0.1, np.array([0.2, -0.05]), implicit=0.3)
-    labels = list(ec.explanation_waterfall(explanation).data[0].x)
+    labels = list(explanation_waterfall(explanation).data[0].x)
     assert "what they rated" in labels

@@ -12,10 +12,28 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from cfcore import charts
-from cfcore import explore_charts as ec
 from cfcore.data.dataset import build_dataset
 from cfcore.data.validate import validate_movies, validate_ratings
+from cfcore.figures import data as data_figures
+from cfcore.figures import embeddings as embedding_figures
+from cfcore.figures import predictions as prediction_figures
+from cfcore.figures import training as training_figures
+from cfcore.figures.data import rating_histogram, ratings_per_movie, ratings_per_user
+from cfcore.figures.embeddings import (
+    MAP_COLOURS,
+    aligned_maps_figure,
+    embedding_heatmap,
+    neighbours_figure,
+    pc_scatter,
+    variance_figure,
+)
+from cfcore.figures.predictions import (
+    dot_product_bars,
+    explanation_waterfall,
+    onehot_product_figure,
+    predicted_vs_actual,
+)
+from cfcore.figures.training import baseline_ladder_figure, compare_curves, training_curves
 from tests.conftest import make_synthetic_frames
 
 LINK = '<a href="http://x">t</a>'
@@ -24,8 +42,10 @@ GENRE = "<i>genre</i>"
 TEXT = f"{LINK} {BOLD}"
 # What would show if any of the above reached a figure as it is (the figures' own templates use <b>...</b>
 # around inserted data and <br>, never these).
+FIGURE_MODULES = (data_figures, embedding_figures, prediction_figures, training_figures)
 RAW = ("<a ", "</a>", "<b>bold", "<i>genre")
-FIGURE_FUNCTIONS = {name for module in (charts, ec) for name, function in inspect.getmembers(module, inspect.isfunction)
+FIGURE_FUNCTIONS = {name for module in FIGURE_MODULES
+                    for name, function in inspect.getmembers(module, inspect.isfunction)
                     if function.__module__ == module.__name__ and not name.startswith("_")
                     and inspect.signature(function).return_annotation == "go.Figure"}
 
@@ -60,24 +80,24 @@ def _figures() -> dict[str, list[go.Figure]]:
     heat = pd.DataFrame(np.ones((3, 2)), index=frame["title"][:3], columns=[LINK, BOLD])
     split = frame.assign(predicted=frame["rating"] + 0.1, split=["train", "validation"] * 6)
     return {
-        "rating_histogram": [charts.rating_histogram(dataset)],
-        "ratings_per_user": [charts.ratings_per_user(dataset)],
-        "ratings_per_movie": [charts.ratings_per_movie(dataset)],
-        "training_curves": [charts.training_curves(history, 3, {TEXT: 0.9}, title=TEXT)],
-        "embedding_heatmap": [ec.embedding_heatmap(heat, TEXT)],
-        "variance_figure": [ec.variance_figure(np.array([0.5, 0.3]), centered=False)],
-        "pc_scatter": [ec.pc_scatter(frame, colour, highlight=picked, you=(0.0, 0.0), x_title=TEXT, y_title=TEXT)
-                       for colour in (*ec.MAP_COLOURS, GENRE, LINK)],
-        "neighbours_figure": [ec.neighbours_figure(frame.assign(similarity=0.5))],
-        "predicted_vs_actual": [ec.predicted_vs_actual(split, 0.5, 5.0)],
-        "explanation_waterfall": [ec.explanation_waterfall(EXPLANATION)],
-        "dot_product_bars": [ec.dot_product_bars(np.ones(3), np.ones(3))],
-        "compare_curves": [ec.compare_curves({TEXT: history, LINK: history}, reference=0.9, reference_label=TEXT)],
-        "baseline_ladder_figure": [ec.baseline_ladder_figure(pd.DataFrame({"name": [TEXT, LINK],
+        "rating_histogram": [rating_histogram(dataset)],
+        "ratings_per_user": [ratings_per_user(dataset)],
+        "ratings_per_movie": [ratings_per_movie(dataset)],
+        "training_curves": [training_curves(history, 3, {TEXT: 0.9}, title=TEXT)],
+        "embedding_heatmap": [embedding_heatmap(heat, TEXT)],
+        "variance_figure": [variance_figure(np.array([0.5, 0.3]), centered=False)],
+        "pc_scatter": [pc_scatter(frame, colour, highlight=picked, you=(0.0, 0.0), x_title=TEXT, y_title=TEXT)
+                       for colour in (*MAP_COLOURS, GENRE, LINK)],
+        "neighbours_figure": [neighbours_figure(frame.assign(similarity=0.5))],
+        "predicted_vs_actual": [predicted_vs_actual(split, 0.5, 5.0)],
+        "explanation_waterfall": [explanation_waterfall(EXPLANATION)],
+        "dot_product_bars": [dot_product_bars(np.ones(3), np.ones(3))],
+        "compare_curves": [compare_curves({TEXT: history, LINK: history}, reference=0.9, reference_label=TEXT)],
+        "baseline_ladder_figure": [baseline_ladder_figure(pd.DataFrame({"name": [TEXT, LINK],
                                                                            "val_rmse": [1.0, 0.9]}))],
-        "onehot_product_figure": [ec.onehot_product_figure(np.eye(2), np.ones((2, 2)), np.ones((2, 2)),
+        "onehot_product_figure": [onehot_product_figure(np.eye(2), np.ones((2, 2)), np.ones((2, 2)),
                                                            [TEXT, LINK], [BOLD, GENRE])],
-        "aligned_maps_figure": [ec.aligned_maps_figure(frame, frame, TEXT, LINK)],
+        "aligned_maps_figure": [aligned_maps_figure(frame, frame, TEXT, LINK)],
     }
 
 

@@ -3,7 +3,7 @@
 import math
 import xml.etree.ElementTree as ET
 
-from cfcore.live_curve import training_curves_svg
+from cfcore.figures.live_svg import training_curves_svg
 
 NS = {"s": "http://www.w3.org/2000/svg"}
 
@@ -85,7 +85,7 @@ def test_a_missing_value_is_skipped_and_long_runs_thin_their_ticks():
 
 
 def test_compared_runs_get_one_series_each_with_its_own_dash_and_the_planned_epochs():
-    from cfcore.live_curve import compare_curves_svg
+    from cfcore.figures.live_svg import compare_curves_svg
 
     same = _history(3)
     svg = ET.fromstring(compare_curves_svg({"simple_dot": same, "simple_embedding": same[:2]}, epochs=10))

@@ -111,11 +111,11 @@ def test_data_page_summarises_the_configured_dataset(data_env, synthetic_dataset
 
 
 def test_the_data_overview_is_built_once_per_dataset_for_every_session(data_env, synthetic_frames, monkeypatch):
-    from cfcore import charts
+    from cfcore.figures import data as data_figures
 
     built: list[int] = []
-    original = charts.ratings_per_user
-    monkeypatch.setattr(charts, "ratings_per_user", lambda dataset: built.append(dataset.n_ratings) or
+    original = data_figures.ratings_per_user
+    monkeypatch.setattr(data_figures, "ratings_per_user", lambda dataset: built.append(dataset.n_ratings) or
                         original(dataset))
     first, second = open_app(), open_app()  # two learners, the same configured data
     first.run()
@@ -135,7 +135,7 @@ def test_the_data_overview_is_built_once_per_dataset_for_every_session(data_env,
     assert built == [len(ratings), len(smaller)]
     import plotly.io
 
-    expected = json.loads(plotly.io.to_json(charts.rating_histogram(second.session_state["dataset"])))
+    expected = json.loads(plotly.io.to_json(data_figures.rating_histogram(second.session_state["dataset"])))
     assert json.loads(second.get("plotly_chart")[0].proto.spec) == expected, "the histogram is not the upload's"
     assert first.get("plotly_chart")[0].proto.spec != second.get("plotly_chart")[0].proto.spec
 
@@ -316,7 +316,7 @@ def test_the_live_curve_is_rebuilt_only_when_an_epoch_is_added(data_env, monkeyp
     import threading
     from types import SimpleNamespace
 
-    from cfcore import live_curve
+    from cfcore.figures import live_svg
 
     next_epoch, finish = threading.Event(), threading.Event()
 
@@ -331,8 +331,8 @@ def test_the_live_curve_is_rebuilt_only_when_an_epoch_is_added(data_env, monkeyp
         raise RuntimeError("ended by the test")
 
     builds: list[int] = []
-    original = live_curve.training_curves_svg
-    monkeypatch.setattr(live_curve, "training_curves_svg", lambda history, *a, **k: builds.append(len(history)) or
+    original = live_svg.training_curves_svg
+    monkeypatch.setattr(live_svg, "training_curves_svg", lambda history, *a, **k: builds.append(len(history)) or
                         original(history, *a, **k))
     at = open_app(page="pages/train.py")
     monkeypatch.setattr(training_manager(), "_train_fn", two_epochs)

@@ -510,12 +510,12 @@ def test_compare_loads_from_the_runs_folder_only(tiny_run_dir, tmp_path, monkeyp
 def test_under_the_hood_builds_its_heatmaps_once_per_input(monkeypatch):
     import streamlit as st
 
-    from cfcore import explore_charts
+    from cfcore.figures import predictions
 
     st.cache_resource.clear()
     built: list[int] = []
-    original = explore_charts.onehot_product_figure
-    monkeypatch.setattr(explore_charts, "onehot_product_figure",
+    original = predictions.onehot_product_figure
+    monkeypatch.setattr(predictions, "onehot_product_figure",
                         lambda onehot, *a, **k: built.append(onehot.shape[0]) or original(onehot, *a, **k))
     at = _app("under_the_hood").run()
     at.run()

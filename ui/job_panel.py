@@ -22,7 +22,7 @@ from ui import services, state
 from ui.page import chart
 
 # The live panel is redrawn this often (and at once when an epoch ends); every watching browser redraws it,
-# about 0.07 s of its CPU on the Train page (cfcore/live_curve.py), which is why the curve there is not Plotly's.
+# about 0.07 s of its CPU on the Train page (cfcore/figures/live_svg.py), which is why the curve there is not Plotly's.
 POLL_SECONDS = 1.0
 STOPPING = "Stopping after the current group of batches..."
 
@@ -180,7 +180,7 @@ def describe_failure(purpose: str) -> str | None:
 def other_trainings(key: str) -> None:
     """This workspace's trainings this server does not run: one on another replica (a line), one a restart
     interrupted (its curve so far, and Dismiss). ``key`` prefixes the widget keys."""
-    from cfcore import charts
+    from cfcore.figures.training import training_curves
 
     for record in elsewhere():
         st.info(f"**{md(record.name)}** is training on another server of this app (epoch {len(record.history)} of "
@@ -190,7 +190,7 @@ def other_trainings(key: str) -> None:
             st.warning(f"**{md(record.name)}** was interrupted (the server restarted or its trainer stopped) after "
                        f"{len(record.history)} of {record.config.get('epochs', '?')} epochs. Its curve so far:")
             if record.history:
-                chart(st, charts.training_curves(record.history, int(record.config.get("epochs", 1))),
+                chart(st, training_curves(record.history, int(record.config.get("epochs", 1))),
                                 key=f"{key}_interrupted_{record.job_id}")
             if st.button("Dismiss", key=f"{key}_dismiss_{record.job_id}"):
                 dismiss_interrupted(record.job_id)

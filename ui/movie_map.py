@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
-from cfcore import explore_charts as charts
 from cfcore import share
 from cfcore.analysis.projection import DEFAULT_PERPLEXITY, PERPLEXITY_RANGE, ProjectionError
+from cfcore.figures.embeddings import MAP_COLOURS, pc_scatter, selected_movie_id
 from cfcore.runs.run import Run
 from cfcore.text import count, md, server_text
 from ui import services, state
@@ -44,7 +44,7 @@ def apply_link_view(genres: list[str]) -> None:
 
 
 def colour_options(genres: list[str]) -> list[str]:
-    return [*charts.MAP_COLOURS, *genres]
+    return [*MAP_COLOURS, *genres]
 
 
 def show(run: Run, movies: pd.DataFrame, listed: pd.DataFrame, explained, genres: list[str],
@@ -87,7 +87,7 @@ def show(run: Run, movies: pd.DataFrame, listed: pd.DataFrame, explained, genres
         why = (f"it is not among the {len(movies):,} most-rated" if passing > len(movies) else
                "it has too few ratings for the filter above")
         st.caption(f"The movie picked below is not on the map: {why}.")
-    chart(st, charts.pc_scatter(drawn, colour, highlight=movie_id, x="x", y="y", x_title=titles[0],
+    chart(st, pc_scatter(drawn, colour, highlight=movie_id, x="x", y="y", x_title=titles[0],
                                 y_title=titles[1]),
           key="emb_map", on_select=_pick_from_map, selection_mode="points")
     if passing > len(movies):
@@ -101,7 +101,7 @@ def show(run: Run, movies: pd.DataFrame, listed: pd.DataFrame, explained, genres
 
 
 def _pick_from_map() -> None:
-    picked = charts.selected_movie_id(st.session_state.get("emb_map"))
+    picked = selected_movie_id(st.session_state.get("emb_map"))
     if picked is not None:
         st.session_state["emb_movie"] = picked
 

@@ -82,13 +82,13 @@ def chart(container, figure, **kwargs):
 
 
 def live_svg(svg: str) -> None:
-    """A running training's chart from :mod:`cfcore.live_curve` (it says why not Plotly's), which escapes every
+    """A running training's chart from :mod:`cfcore.figures.live_svg` (it says why not Plotly's), which escapes every
     text in it; ``st.html`` drops SVG."""
     st.markdown(svg, unsafe_allow_html=True)
 
 
 def svg_font_px() -> int:
-    """Text size for :mod:`cfcore.live_curve`'s charts: the projector's larger labels in presenter mode."""
+    """Text size for :mod:`cfcore.figures.live_svg`'s charts: the projector's larger labels in presenter mode."""
     return presenter.CHART_FONT_PX + 2 if presenter.on() else 13
 
 

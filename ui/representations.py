@@ -10,9 +10,9 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from cfcore import explore_charts as charts
 from cfcore.analysis.similarity import Comparison, SimilarityError, aligned_maps, compare_runs, extremes
 from cfcore.config import FACTOR_LABELS
+from cfcore.figures.embeddings import aligned_maps_figure
 from cfcore.runs.run import Run
 from cfcore.text import md, server_text
 from ui.beyond_words import default_pair, similarity_verdict
@@ -57,7 +57,7 @@ def compare(run_a: Run, run_b: Run, key: str, min_ratings: int = 20) -> Comparis
                help="The share of each movie's 10 nearest movies (cosine) that both runs agree on, averaged.")
     row.metric("Shared movies", f"{len(comparison.movie_ids):,}", width="content")
     st.markdown(similarity_verdict(comparison, md(run_a.name), md(run_b.name)))
-    chart(st, charts.aligned_maps_figure(left, right, run_a.name, run_b.name), key=f"{key}_maps")
+    chart(st, aligned_maps_figure(left, right, run_a.name, run_b.name), key=f"{key}_maps")
     st.caption("Each run's movies on its own first two principal components (centred and scaled to the same "
                "spread: CKA ignores both), the right map turned and flipped (orthogonal Procrustes) to lie as close "
                "as it can on the left one. Hover a point for its movie.")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cfcore import charts
 from cfcore.analysis.baselines import diverged, global_mean_baseline
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data.dataset import Dataset, is_article_dataset
 from cfcore.data.split import Split
+from cfcore.figures.training import training_curves
 from cfcore.runs.run import Run
 from cfcore.text import count, md
 from ui.page import chart, metric_row
@@ -49,7 +49,7 @@ def show(run: Run, name: str) -> None:
                delta=f"{result.best_val_rmse - article:+.3f} vs article" if article else None)
     row.metric("Epochs run", f"{result.epochs_run} of {config.epochs}", width="content")
     row.metric("Training time", f"{result.train_seconds:.1f} s", width="content")
-    chart(st, charts.training_curves(result.history, config.epochs, reference_lines(run.dataset, run.split)),
+    chart(st, training_curves(result.history, config.epochs, reference_lines(run.dataset, run.split)),
           key="train_chart")
     if st.session_state.get("active_run") == name:
         st.caption("This is the active model: the Embeddings, Recommend and Under the hood pages use it.")

@@ -43,7 +43,7 @@ CURVE_TITLE = "RMSE per epoch"
 # One snapshot of the Train page while it trains: the live chart's points, the progress text, and
 # whether the finished run's metrics are already shown.
 _TRAIN_STATE_JS = """(title) => {
-    // While the run goes the panel draws the curve as SVG (cfcore/live_curve.py); the finished run gets Plotly's.
+    // While the run goes the panel draws the curve as SVG (cfcore/figures/live_svg.py); the finished run gets Plotly's.
     const live = Array.from(document.querySelectorAll('svg[role="img"]'))
         .find(el => el.getAttribute('aria-label') === title);
     const chart = Array.from(document.querySelectorAll('.js-plotly-plot'))

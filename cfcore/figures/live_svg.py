@@ -1,6 +1,6 @@
 """A running training's curves as a small SVG: what the live panel redraws on every new epoch.
 
-The finished run gets Plotly's chart (:func:`cfcore.charts.training_curves`). While a run goes, each new epoch
+The finished run gets Plotly's chart (:func:`cfcore.figures.training.training_curves`). While a run goes, each new epoch
 changes the figure, Streamlit sends it as a new chart and every watching browser draws Plotly's chart from
 scratch; this SVG costs a browser less than half as much per poll (docs/benchmarks.md, "A class pressing Train at
 once", has the measurements). Pure functions; no Streamlit.
@@ -13,15 +13,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from cfcore.charts import BLUE, GREEN, ORANGE, shown_references
+from cfcore.figures.style import BLUE, GRID, ORANGE, RUN_COLORS
+from cfcore.figures.training import shown_references
 
 # About the live panel's width on a laptop, so that text shows near its own size.
 WIDTH, HEIGHT = 520, 360
 _RIGHT = 16
-_GRID = "#e4e7eb"
 _REFERENCE_DASH = "6 4"
 # Runs compared side by side: a colour and a dash each, so identical curves (same seed, same maths) stay two.
-_RUN_STYLES = ((BLUE, ""), (ORANGE, "8 4"), (GREEN, "2 3"), ("#9b5de5", "8 3 2 3"))
+_RUN_STYLES = tuple(zip(RUN_COLORS, ("", "8 4", "2 3", "8 3 2 3"), strict=True))
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def _curves_svg(
     started: bool,
 ) -> str:
     """The chart both functions above draw: RMSE ``curves`` over epochs 1..``epochs`` (or the last point's),
-    the reference lines :func:`cfcore.charts.shown_references` picks (named in the legend), and until
+    the reference lines :func:`cfcore.figures.training.shown_references` picks (named in the legend), and until
     ``started`` a note that points are coming."""
     shown = shown_references(references)
     values = [v for curve in curves for _, v in curve.points] + [v for _, v, _ in shown]
@@ -116,7 +116,7 @@ def _curves_svg(
     for i in range(round((y_max - y_min) / step) + 1):
         value = y_min + i * step
         y = y_at(value)
-        out.append(f'<line x1="{left}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{_GRID}"/>')
+        out.append(f'<line x1="{left}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
         out.append(f'<text x="{left - 6}" y="{y + font_px / 3:.1f}" text-anchor="end">'
                    f"{value:.{_decimals(step)}f}</text>")
     tick_every = 1 if last <= 20 else max(1, round(_nice_step(last, 8)))
