@@ -13,17 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cfcore import settings
+
 # Where ``-m cfcore...`` resolves, whatever folder the server was started from.
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-# Set for a child run_module starts: its standard input is a pipe from the parent that ends when the parent does.
-PARENT_PIPE_ENV = "CFCORE_CHILD_PARENT_PIPE"
 
 
 def exit_with_parent() -> None:
     """In a child :func:`run_module` started, end this process the moment its parent (the web server) ends, even
     killed with SIGKILL: the parent's end of the standard input pipe closes, and reading it returns. Does nothing
     in a process started otherwise (by hand, from a terminal)."""
-    if os.environ.get(PARENT_PIPE_ENV) != "1":
+    if os.environ.get(settings.CHILD_PARENT_PIPE_ENV_VAR) != "1":
         return
 
     def wait_for_parent() -> None:
@@ -61,7 +61,7 @@ def run_module(module: str, args: list[str], timeout_s: float, on_line: Callable
     other core), calling ``on_line`` with each line of its output as it comes; kill it after ``timeout_s``. The
     child should call :func:`exit_with_parent` first, so it ends with this process."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": str(threads), "TF_CPP_MIN_LOG_LEVEL": "2",
-           PARENT_PIPE_ENV: "1"}
+           settings.CHILD_PARENT_PIPE_ENV_VAR: "1"}
     lines: collections.deque[str] = collections.deque(maxlen=keep)
     errors: collections.deque[str] = collections.deque(maxlen=keep)
     # The child's standard input stays open, unwritten, for as long as this process lives (exit_with_parent).
@@ -85,3 +85,16 @@ def run_module(module: str, args: list[str], timeout_s: float, on_line: Callable
             timer.cancel()
         drain.join(timeout=5)
     return ChildRun(child.returncode, expired.is_set(), list(lines), list(errors))
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process with this id exists on this machine (someone else's counts)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        return True
+    return True

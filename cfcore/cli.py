@@ -184,7 +184,7 @@ def _prepare_out_dir(out: str) -> None:
 
 def _train_and_save(args: argparse.Namespace, config):
     """Load ``--data``, train (or compute) ``config`` with one line per epoch, save the run in ``--out``."""
-    from cfcore import constants as C
+    from cfcore import settings
     from cfcore.config import check_work, predicts_ratings
     from cfcore.data.download import DownloadError
     from cfcore.data.sources import load_dataset
@@ -193,7 +193,7 @@ def _train_and_save(args: argparse.Namespace, config):
         dataset = load_dataset(args.data)
     except DownloadError as err:
         raise CliError(f"{err}. Give the data another way: --data PATH (a MovieLens folder or .zip) or "
-                       f"the {C.DATA_ENV_VAR} variable") from None
+                       f"the {settings.DATA_ENV_VAR} variable") from None
     check_work(config, dataset.n_users, dataset.n_movies)
     _prepare_out_dir(args.out)
     log = sys.stderr if args.json else sys.stdout

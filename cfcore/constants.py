@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from pathlib import Path
-
 DATASET_NAME = "ml-latest-small"
 DATASET_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
-DATA_ENV_VAR = "CFCORE_DATA"
-CACHE_ENV_VAR = "CFCORE_CACHE"
-
-
-def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
-    """Folder where downloaded datasets are kept (``CFCORE_CACHE`` or ``~/.cache/cfcore``)."""
-    configured = str((os.environ if environ is None else environ).get(CACHE_ENV_VAR, "")).strip()
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "cfcore"
 
 
 RATINGS_FILE = "ratings.csv"

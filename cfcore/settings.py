@@ -19,6 +19,11 @@ from pathlib import Path
 
 from cfcore import constants as C
 
+DATA_ENV_VAR = "CFCORE_DATA"
+CACHE_ENV_VAR = "CFCORE_CACHE"
+# Set by cfcore.child for the processes it starts: "1" means stdin is a pipe from the parent, and EOF on it means
+# the parent is gone.
+CHILD_PARENT_PIPE_ENV_VAR = "CFCORE_CHILD_PARENT_PIPE"
 MAX_TRAININGS_ENV_VAR = "CFCORE_MAX_TRAININGS"
 MAX_TRAIN_SECONDS_ENV_VAR = "CFCORE_MAX_TRAIN_SECONDS"
 RUNS_DIR_ENV_VAR = "CFCORE_RUNS_DIR"
@@ -37,6 +42,13 @@ CLIENT_MAX_JOBS_ENV_VAR = "CFCORE_CLIENT_MAX_JOBS"
 CLIENT_NEW_WORKSPACES_ENV_VAR = "CFCORE_CLIENT_NEW_WORKSPACES_PER_HOUR"
 
 PROFILES = ("local", "public")
+
+
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Folder where downloaded datasets are kept (``CFCORE_CACHE`` or ``~/.cache/cfcore``)."""
+    configured = str((os.environ if environ is None else environ).get(CACHE_ENV_VAR, "")).strip()
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "cfcore"
+
 # What each profile sets, by the variable that overrides it: (local, public). A public server's CPU and memory are
 # shared by strangers: one training at a time (identical ones still join), a shorter time limit (the article's
 # trainings take 6-17 s, the best preset about 4 s), smaller workspaces, memory back sooner, uploads up to
@@ -132,28 +144,28 @@ def _value(env: Mapping[str, str], name: str) -> str:
 
 
 def _data_path(env: Mapping[str, str]) -> Path | None:
-    raw = _value(env, C.DATA_ENV_VAR)
+    raw = _value(env, DATA_ENV_VAR)
     if not raw:
         return None
     path = Path(raw).expanduser()
     if not path.exists():
-        raise SettingsError(f"{C.DATA_ENV_VAR}={raw}: no such folder or file; point it at a MovieLens folder or "
+        raise SettingsError(f"{DATA_ENV_VAR}={raw}: no such folder or file; point it at a MovieLens folder or "
                             f".zip, or unset it to use the built-in download")
     if not path.is_dir() and not path.is_file():
-        raise SettingsError(f"{C.DATA_ENV_VAR}={raw}: not a folder or a file")
+        raise SettingsError(f"{DATA_ENV_VAR}={raw}: not a folder or a file")
     return path
 
 
 def _cache_folder(env: Mapping[str, str]) -> Path:
-    raw = _value(env, C.CACHE_ENV_VAR)
-    path = C.cache_dir(env)
-    shown = f"{C.CACHE_ENV_VAR}={raw}" if raw else f"the download cache {path}"
+    raw = _value(env, CACHE_ENV_VAR)
+    path = cache_dir(env)
+    shown = f"{CACHE_ENV_VAR}={raw}" if raw else f"the download cache {path}"
     existing = next((p for p in (path, *path.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
-        raise SettingsError(f"{shown}: {existing} is a file, not a folder; point {C.CACHE_ENV_VAR} at a folder "
+        raise SettingsError(f"{shown}: {existing} is a file, not a folder; point {CACHE_ENV_VAR} at a folder "
                             "(it is created if missing)")
     if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
-        raise SettingsError(f"{shown}: {existing} is not writable; point {C.CACHE_ENV_VAR} at a folder you can "
+        raise SettingsError(f"{shown}: {existing} is not writable; point {CACHE_ENV_VAR} at a folder you can "
                             "write to")
     return path
 

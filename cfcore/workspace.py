@@ -33,6 +33,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cfcore.child import process_exists
+
 try:
     import fcntl
 except ImportError:  # Windows: one server process per state folder there
@@ -51,8 +53,7 @@ _TOUCH_EVERY_S = 60.0
 SERVER_TOKEN = uuid.uuid4().hex
 HOST = socket.gethostname()
 # A record from another machine is a training that machine's server still runs while it keeps being updated
-# (every epoch, and at least every HEARTBEAT_S); older than this, its server is gone.
-HEARTBEAT_S = 30.0
+# (every epoch, and at least every cfcore.trainer.jobs.HEARTBEAT_S); older than this, its server is gone.
 STALE_S = 120.0
 # A workspace opened this recently is never deleted to make room for another visitor: the newcomer is refused.
 PROTECTED_S = 24 * 3600.0
@@ -192,20 +193,8 @@ class JobRecord:
         if self.server == SERVER_TOKEN:
             return False
         if self.host == HOST:
-            return not _process_exists(self.pid)
+            return not process_exists(self.pid)
         return time.time() - self.updated > STALE_S
-
-
-def _process_exists(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: it exists
-        return True
-    return True
 
 
 class Workspace:

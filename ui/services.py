@@ -13,7 +13,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from cfcore import constants as C
 from cfcore import settings
 from cfcore.analysis.projection import ProjectionJobs
 from cfcore.data.dataset import Dataset
@@ -183,7 +182,7 @@ def run_cache() -> RunCache:
 
 def configured_data_path() -> str:
     """The folder or zip named by ``CFCORE_DATA``, or "" when it is not set."""
-    return os.environ.get(C.DATA_ENV_VAR, "").strip()
+    return os.environ.get(settings.DATA_ENV_VAR, "").strip()
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 from cfcore import constants as C
+from cfcore import settings
 from cfcore.data.errors import DataError
 
 
@@ -122,7 +123,7 @@ def _manifest_matches(folder: Path) -> bool:
 def extract_once(archive: Path) -> Path:
     """Extract a user-provided zip into the cache, keyed by its content hash; re-extract a damaged copy."""
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
-    target = C.cache_dir() / "extracted" / digest
+    target = settings.cache_dir() / "extracted" / digest
     if not _manifest_matches(target):
         shutil.rmtree(target, ignore_errors=True)
         try:

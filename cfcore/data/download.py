@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from cfcore import constants as C
+from cfcore import settings
 from cfcore.data.cache import check_folder, has_both_files, is_usable_copy, safe_extract_zip, write_manifest
 from cfcore.data.errors import DataError
 
@@ -43,7 +44,7 @@ def download_dataset(url: str = C.DATASET_URL, cache: Path | None = None) -> Pat
     Raises:
         DownloadError: when the host cannot be reached or the archive is unusable (after one retry).
     """
-    cache = Path(cache) if cache else C.cache_dir()
+    cache = Path(cache) if cache else settings.cache_dir()
     folder = cache / C.DATASET_NAME
     if is_usable_copy(folder):
         return check_folder(folder)

@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 from cfcore import constants as C
+from cfcore import settings
 from cfcore.data.cache import check_folder, extract_once, is_usable_copy
 from cfcore.data.dataset import Dataset, build_dataset
 from cfcore.data.download import DownloadError, download_dataset
@@ -16,7 +17,7 @@ from cfcore.data.read import Limits, read_movies, read_ratings
 
 def resolve_data_path(path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
     """Find the folder holding the data: explicit path, ``CFCORE_DATA``, cache, download."""
-    chosen = path if path not in (None, "") else os.environ.get(C.DATA_ENV_VAR) or None
+    chosen = path if path not in (None, "") else os.environ.get(settings.DATA_ENV_VAR) or None
     if chosen is not None:
         candidate = Path(chosen).expanduser()
         if not candidate.exists():
@@ -27,10 +28,10 @@ def resolve_data_path(path: str | os.PathLike | None = None, *, download: bool =
             candidate = extract_once(candidate)
         return check_folder(candidate)
     if not download:
-        folder = C.cache_dir() / C.DATASET_NAME
+        folder = settings.cache_dir() / C.DATASET_NAME
         if is_usable_copy(folder):
             return check_folder(folder)
-        raise DownloadError(f"no dataset configured and none downloaded yet into {C.cache_dir()}")
+        raise DownloadError(f"no dataset configured and none downloaded yet into {settings.cache_dir()}")
     return download_dataset()
 
 

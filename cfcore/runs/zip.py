@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from cfcore import constants as C
+from cfcore.child import process_exists
 from cfcore.data.read import upload_limits
 from cfcore.runs.embeddings import EMBEDDINGS_FILE
 from cfcore.runs.errors import RunError
@@ -206,23 +207,13 @@ def sweep_scratch(temp_dir: str | Path | None = None) -> list[Path]:
     removed = []
     for folder in root.glob(f"{SCRATCH_PREFIX}*"):
         pid = folder.name.removeprefix(SCRATCH_PREFIX)
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_exists(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     for folder in root.glob(f"{_LEGACY_PREFIX}*"):
         shutil.rmtree(folder, ignore_errors=True)
         removed.append(folder)
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 def _label(data: object) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from cfcore import settings
 from cfcore.config import TrainConfig, check_work
 from cfcore.trainer.caps import CapError, JobCaps
+from cfcore.trainer.spec import DONE, FAILED, FINISHED_STATES, QUEUED, RUNNING, STOPPED
 
 if TYPE_CHECKING:  # the real imports would pull in TensorFlow
     from cfcore.data.dataset import Dataset
@@ -38,8 +39,6 @@ FINISHED_RUNS_KEPT = 16
 # Finished jobs nobody collected (a closed tab) are dropped after this long.
 FINISHED_JOB_TTL_SECONDS = 3600.0
 
-QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
-FINISHED_STATES = (DONE, STOPPED, FAILED)
 
 TrainFn = Callable[..., "Run"]
 
@@ -162,7 +161,7 @@ def backend_train_fn(backend, datasets_dir: Path) -> TrainFn:
     trainer saves the run folder, and the run comes back as arrays (:func:`cfcore.runs.run.load_run`)."""
     from cfcore.data.dataset_file import save_dataset_file
     from cfcore.runs.run import load_run
-    from cfcore.trainer.spec import FAILED, JobSpec
+    from cfcore.trainer.spec import JobSpec
 
     def train(dataset, config, *, split, listeners, stop_event, job):
         from cfcore.data.split import split_dataset

@@ -21,7 +21,6 @@ from cfcore.runs.run import Progress
 from cfcore.trainer.spec import DIED_MESSAGE, FAILED, JobSpec, Outcome, progress_from_message
 
 _LOG = logging.getLogger(__name__)
-ADDRESS_ENV_VAR = "CFCORE_RAY_ADDRESS"
 _POLL_S = 0.25
 _CAPACITY_REFRESH_S = 10.0
 

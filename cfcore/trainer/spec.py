@@ -13,7 +13,9 @@ import numpy as np
 
 from cfcore.runs.run import Progress
 
-DONE, STOPPED, FAILED = "done", "stopped", "failed"
+# A job's states: waiting for a trainer, training, and the three ways it ends (an Outcome's).
+QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
+FINISHED_STATES = (DONE, STOPPED, FAILED)
 DIED_MESSAGE = ("the trainer stopped unexpectedly ({why}); the epochs so far are shown. Press Train to try again: "
                 "a fresh trainer starts")
 
