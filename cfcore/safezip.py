@@ -97,7 +97,7 @@ def open_archive(fileobj: BinaryIO, label: str, max_members: int) -> zipfile.Zip
     """
     count = declared_entry_count(fileobj)
     if count is None:
-        raise UnsafeZipError(f"{label}: not a zip archive")
+        raise UnsafeZipError(f"{label}: not a zip archive, or a cut one")
     if count > max_members:
         raise UnsafeZipError(f"{label}: the archive has {count:,} members, over the limit of {max_members}")
     try:
@@ -117,9 +117,9 @@ def name_problem(name: str) -> str | None:
     if _CONTROL.search(name):
         return "has control characters in its name"
     if name.startswith(("/", "\\")):
-        return "has an absolute path"
+        return "has an absolute path (it would be written outside the target folder)"
     if _DRIVE.match(name):
-        return "has a drive letter"
+        return "has a drive letter (it would be written outside the target folder)"
     if ".." in re.split(r"[/\\]", name):
         return "would be written outside the target folder ('..' in its path)"
     return None
@@ -213,6 +213,36 @@ def check_nested_zip(path: Path, label: str, allowed: set[str], max_members: int
             total += info.file_size
         if total > max_bytes:
             raise UnsafeZipError(f"{label}: declares {total:,} bytes, over the limit of {max_bytes:,}")
+
+
+def extract_all(path: Path, target: Path, label: str, max_members: int, max_bytes: int) -> Path:
+    """Extract every member of the zip at ``path`` under ``target`` (a MovieLens release, a learner's data zip),
+    folders kept. Every member is checked before anything is written; at most ``max_bytes`` are written in all,
+    counted as they are produced.
+
+    Raises:
+        UnsafeZipError: for an archive that breaks a rule, or is corrupt; ``target`` may then hold part of it.
+    """
+    target = Path(target).resolve()
+    with open(path, "rb") as fh, open_archive(fh, label, max_members) as archive:
+        members = archive.infolist()
+        for info in members:
+            check_member(info, label)
+            if not (target / info.filename.replace("\\", "/")).resolve().is_relative_to(target):
+                raise UnsafeZipError(f"{label}: member {info.filename!r} would be written outside the target folder")
+        total = sum(info.file_size for info in members)
+        if total > max_bytes:
+            raise UnsafeZipError(f"{label}: would extract to {total:,} bytes, over the limit of {max_bytes:,}")
+        target.mkdir(parents=True, exist_ok=True)
+        written = 0
+        for info in members:
+            dest = target / info.filename.replace("\\", "/")
+            if info.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            written += copy_member(archive, info, dest, max_bytes - written, label)
+    return target
 
 
 def _first_line(err: BaseException) -> str:

@@ -10,12 +10,15 @@ import hashlib
 import json
 import os
 import shutil
-import zipfile
 from pathlib import Path
 
 from cfcore import constants as C
 from cfcore import settings
 from cfcore.data.errors import DataError
+from cfcore.safezip import UnsafeZipError, extract_all
+
+# A MovieLens release holds a handful of files (ml-25m: 7); far more is not one.
+DATA_ZIP_MAX_MEMBERS = 1000
 
 
 def _find_data_folder(root: Path) -> Path | None:
@@ -29,55 +32,17 @@ def _find_data_folder(root: Path) -> Path | None:
 def safe_extract_zip(
     archive: str | os.PathLike, target: str | os.PathLike, max_bytes: int = C.MAX_EXTRACTED_BYTES
 ) -> Path:
-    """Extract a zip so that nothing lands outside ``target``.
-
-    Rejects absolute paths, ``..`` members, links, and archives whose
-    uncompressed size is over ``max_bytes`` (zip bombs).
+    """Extract a data zip so that nothing lands outside ``target``, by :mod:`cfcore.safezip`'s rules (the run
+    zips' too): no absolute paths, ``..`` members, links or special files, at most :data:`DATA_ZIP_MAX_MEMBERS`
+    members and ``max_bytes`` extracted.
 
     Raises:
         DataError: for a corrupt or hostile archive.
     """
-    target = Path(target).resolve()
     try:
-        with zipfile.ZipFile(archive) as zf:
-            members = zf.infolist()
-            total = sum(m.file_size for m in members)
-            if total > max_bytes:
-                raise DataError(
-                    f"{Path(archive).name}: would extract to {total:,} bytes, "
-                    f"over the limit of {max_bytes:,}"
-                )
-            for member in members:
-                name = member.filename.replace("\\", "/")
-                dest = (target / name).resolve()
-                if name.startswith("/") or ".." in name.split("/") or not dest.is_relative_to(target):
-                    raise DataError(
-                        f"{Path(archive).name}: member {member.filename!r} would be written "
-                        "outside the target folder"
-                    )
-                if (member.external_attr >> 16) & 0o170000 == 0o120000:
-                    raise DataError(f"{Path(archive).name}: member {member.filename!r} is a link")
-            # CRC check only after the cheap checks: testzip decompresses everything.
-            bad = zf.testzip()
-            if bad is not None:
-                raise DataError(f"{Path(archive).name}: corrupt member {bad!r} (CRC mismatch)")
-            target.mkdir(parents=True, exist_ok=True)
-            written = 0
-            for member in members:
-                dest = (target / member.filename.replace("\\", "/")).resolve()
-                if member.is_dir():
-                    dest.mkdir(parents=True, exist_ok=True)
-                    continue
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(member) as src, open(dest, "wb") as out:
-                    while chunk := src.read(1 << 20):
-                        written += len(chunk)
-                        if written > max_bytes:
-                            raise DataError(f"{Path(archive).name}: extracted data is over the limit")
-                        out.write(chunk)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, RuntimeError) as err:
-        raise DataError(f"{Path(archive).name}: not a readable zip archive ({err})") from None
-    return target
+        return extract_all(Path(archive), Path(target), Path(archive).name, DATA_ZIP_MAX_MEMBERS, max_bytes)
+    except UnsafeZipError as err:
+        raise DataError(str(err)) from None
 
 
 def check_folder(folder: Path) -> Path:
