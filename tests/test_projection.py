@@ -82,7 +82,7 @@ def test_a_background_job_returns_at_once_and_computes_the_same_map_in_its_own_p
         time.sleep(0.02)
     assert job.state == "done", job.error
     assert fractions == sorted(fractions) and job.fraction == 1.0
-    assert np.array_equal(job.coords, tsne_map(vectors, seed=3, perplexity=20))
+    assert np.array_equal(job.result, tsne_map(vectors, seed=3, perplexity=20))
     assert jobs.request(vectors, 3, 20) is job  # remembered: any session asking for it gets it at once
     assert jobs.request(vectors, 4, 20) is not job
 
@@ -144,7 +144,7 @@ def test_cli_projection_errors_are_one_line(tiny_run_dir, args, message):
 def test_a_server_waits_on_few_maps_at_once_and_forgets_only_finished_ones():
     vectors, _ = _planted(n_per=20, seed=4)
     jobs = ProjectionJobs(max_waiting=3, keep=2)
-    jobs._slots.acquire()  # one map holds the only slot: everything else waits
+    jobs.slots.acquire()  # one map holds the only slot: everything else waits
     try:
         waiting = [jobs.request(vectors, seed, 10) for seed in range(3)]
         with pytest.raises(ProjectionError, match="computing 3 other t-SNE maps"):
@@ -152,7 +152,7 @@ def test_a_server_waits_on_few_maps_at_once_and_forgets_only_finished_ones():
         assert all(job.state == "queued" for job in waiting)
         assert [jobs.get(job.key) for job in waiting] == waiting  # over keep=2, but none is finished: all kept
     finally:
-        jobs._slots.release()
+        jobs.slots.release()
     for job in waiting:
         _wait(job)
     assert all(job.state == "done" for job in waiting)

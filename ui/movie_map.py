@@ -121,19 +121,19 @@ def _tsne(run: Run, movies: pd.DataFrame, seed: int, perplexity: float) -> pd.Da
             st.rerun()
         return None
     if not job.finished:
-        _progress(job.key)
+        _progress(job.key, len(movies))
         return None
-    return movies.assign(x=job.coords[:, 0], y=job.coords[:, 1])
+    return movies.assign(x=job.result[:, 0], y=job.result[:, 1])
 
 
 @st.fragment(run_every=POLL_SECONDS)
-def _progress(key: str) -> None:
+def _progress(key: str, n_movies: int) -> None:
     """The t-SNE job's progress, polled; the page draws the map once it is done."""
     job = services.projections().get(key)
     if job is None or job.finished:
         st.rerun()
     where = f"{job.stage}" if job.state == "running" else "waiting for another map to finish"
-    st.progress(job.fraction, text=f"Computing the t-SNE map of {job.n:,} movies: {where}. Other pages work "
+    st.progress(job.fraction, text=f"Computing the t-SNE map of {n_movies:,} movies: {where}. Other pages work "
                                    "meanwhile; the map appears here when it is ready.")
 
 

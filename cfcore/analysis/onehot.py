@@ -21,9 +21,8 @@ import json
 import math
 import os
 import sys
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,6 +30,7 @@ from scipy.sparse.linalg import lsqr
 
 from cfcore import constants as C
 from cfcore.analysis.baselines import DEFAULT_BIAS_REG, fit_biases
+from cfcore.background import BackgroundJob, BackgroundJobs
 from cfcore.child import exit_with_parent, run_module
 from cfcore.data.split import Split
 from cfcore.trainer.caps import CapError, JobCaps
@@ -230,87 +230,52 @@ def main(argv: list[str] | None = None) -> int:
 # -- the web server's side ---------------------------------------------------------------------------------------
 
 
-@dataclass
-class CostJob:
-    """One measurement under way or done: ``state`` "running", "done" or "failed"."""
-
-    key: tuple
-    owner: str = ""
-    state: str = "running"
-    fraction: float = 0.0
-    stage: str = "starting TensorFlow in a child process"
-    result: dict | None = field(default=None, repr=False)
-    error: str = ""
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("done", "failed")
-
-
 class CostJobs:
-    """Measurements for every session of a server, one at a time, each remembered by its sizes.
+    """Measurements for every session of a server (a :class:`~cfcore.background.BackgroundJobs` of kind
+    "measurement"), one at a time, each remembered by its sizes; a job's ``result`` is the measurement's dict.
 
-    The measurement imports TensorFlow, which the web server never does: it runs ``python -m cfcore.analysis.onehot``
-    with one thread (the trainer needs the other core).
+    The measurement imports TensorFlow, which the web server never does: it runs
+    ``python -m cfcore.analysis.onehot`` with one thread (the trainer needs the other core).
     """
 
     def __init__(self, timeout_s: float = 300.0, keep: int = 16, caps: JobCaps | None = None):
-        self.timeout_s, self.keep = float(timeout_s), int(keep)
-        self._jobs: dict[tuple, CostJob] = {}
-        self._lock = threading.Lock()
-        self.caps = caps or JobCaps()
-        self.caps.count_with("measurement", self._active_owners)
+        self.timeout_s = float(timeout_s)
+        self.jobs = BackgroundJobs("measurement", self._compute, caps, keep=keep, when_busy="refuse",
+                                   retry_failed=True, first_stage="starting TensorFlow in a child process")
+        self.caps = self.jobs.caps
 
     def request(self, n_users: int, n_movies: int, n_train: int, dim: int = 64, batch_size: int = 32,
-                owner: str = "") -> CostJob:
+                owner: str = "") -> BackgroundJob:
         """The measurement for these sizes: the one done or under way, else a new one for ``owner`` (a
-        workspace) under its cap on jobs of every kind (never waits). A refused one comes back "failed", saying
-        why.
+        workspace) under its cap on jobs of every kind (never waits). While another runs, the job comes back
+        "waiting" (ask again); a refused one comes back "failed", saying why.
 
         Raises:
-            MeasureError: when the sizes are past the memory a measurement may take (checked before anything starts).
+            MeasureError: when the sizes are past the memory a measurement may take (checked before anything
+                starts).
         """
         check_measure(n_users, n_movies, dim, batch_size)
         key = (int(n_users), int(n_movies), int(n_train), int(dim), int(batch_size))
-        with self._lock:
-            job = self._jobs.get(key)
-            if job is not None and job.state != "failed":
-                return job
-            if any(not other.finished for other in self._jobs.values()):  # one at a time; ask again later
-                return CostJob(key, state="waiting", stage="waiting for another measurement (about half a minute)")
+        job = self.jobs.known(key)
+        if job is not None:
+            return job
         try:
-            self.caps.check(owner, "measurement")
+            return self.jobs.start(key, owner, busy_stage="waiting for another measurement (about half a minute)")
         except CapError as err:
-            return CostJob(key, owner, state="failed", error=str(err))
-        with self._lock:
-            job = CostJob(key, owner)
-            self._jobs[key] = job
-            while len(self._jobs) > self.keep:
-                self._jobs.pop(next(iter(self._jobs)))
-        threading.Thread(target=self._run, args=(job,), name="cfcore-onehot", daemon=True).start()
-        return job
+            return BackgroundJob(key, owner, state="failed", error=str(err))
 
-    def _active_owners(self) -> list[str]:
-        with self._lock:
-            return [job.owner for job in self._jobs.values() if not job.finished]
-
-    def _run(self, job: CostJob) -> None:
+    def _compute(self, job: BackgroundJob, _data: None) -> dict:
         def follow(line: str) -> None:
             if line.startswith("progress "):
                 _, fraction, stage = line.strip().split(" ", 2)
                 job.fraction, job.stage = float(fraction), stage
 
-        try:
-            arguments = ["--users", str(job.key[0]), "--movies", str(job.key[1]), "--train", str(job.key[2]),
-                         "--dim", str(job.key[3]), "--batch-size", str(job.key[4])]
-            ended = run_module("cfcore.analysis.onehot", arguments, self.timeout_s, follow)
-            if ended.returncode != 0:
-                raise RuntimeError(ended.reason("the measurement"))
-            job.result = json.loads(ended.lines[-1])
-            job.state, job.fraction, job.stage = "done", 1.0, "done"
-        except Exception as err:  # the page shows it, with a retry
-            job.error = str(err) or type(err).__name__
-            job.state = "failed"
+        arguments = ["--users", str(job.key[0]), "--movies", str(job.key[1]), "--train", str(job.key[2]),
+                     "--dim", str(job.key[3]), "--batch-size", str(job.key[4])]
+        ended = run_module("cfcore.analysis.onehot", arguments, self.timeout_s, follow)
+        if ended.returncode != 0:
+            raise RuntimeError(ended.reason("the measurement"))
+        return json.loads(ended.lines[-1])
 
 
 if __name__ == "__main__":

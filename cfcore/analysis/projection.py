@@ -15,7 +15,6 @@ once. No Streamlit here.
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import hashlib
 import os
@@ -23,15 +22,14 @@ import re
 import shutil
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cfcore import constants as C
+from cfcore.background import BackgroundJob, BackgroundJobs
 from cfcore.child import exit_with_parent, run_module
 from cfcore.trainer.caps import CapError, JobCaps
 
@@ -130,56 +128,25 @@ def vectors_key(vectors: np.ndarray, seed: int, perplexity: float) -> str:
     return digest.hexdigest()[:32]
 
 
-@dataclass
-class MapJob:
-    """One t-SNE map being computed, or computed.
-
-    Attributes:
-        state: "queued", "running", "done" or "failed".
-        fraction: Progress from 0 to 1.
-        stage: What it is doing, in words.
-        coords: The ``(n, 2)`` map once done.
-    """
-
-    key: str
-    n: int
-    seed: int
-    perplexity: float
-    state: str = "queued"
-    fraction: float = 0.0
-    stage: str = "waiting for another map to finish"
-    coords: np.ndarray | None = field(default=None, repr=False)
-    error: str = ""
-    started: float = 0.0
-    seconds: float = 0.0
-    owner: str = ""
-
-    @property
-    def finished(self) -> bool:
-        return self.state in ("done", "failed")
-
-
 class ProjectionJobs:
-    """t-SNE maps computed in child processes, at most ``max_running`` at once, the last ``keep`` remembered.
+    """t-SNE maps computed in child processes (a :class:`~cfcore.background.BackgroundJobs` of kind "map"), at
+    most ``max_running`` at once, the last ``keep`` remembered; a job's ``result`` is the ``(n, 2)`` map.
 
     Thread-safe; :meth:`request` never waits for a computation.
     """
 
     def __init__(self, max_running: int = 1, keep: int = 32, timeout_s: float = 600.0, max_waiting: int = 4,
                  caps: JobCaps | None = None):
-        self._slots = threading.Semaphore(max_running)
-        self.caps = caps or JobCaps()
-        self.caps.count_with("map", self._active_owners)
-        self._jobs: collections.OrderedDict[str, MapJob] = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self.keep = int(keep)
         self.timeout_s = float(timeout_s)
         # Maps not yet finished, all sessions together: each holds a copy of its vectors while it waits, and
         # stepping a seed input would otherwise queue hours of t-SNE.
         self.max_waiting = int(max_waiting)
+        self.jobs = BackgroundJobs("map", self._compute, caps, max_running=max_running, keep=keep,
+                                   before_start=self._still_wanted, first_stage="waiting for another map to finish")
+        self.caps, self.slots = self.jobs.caps, self.jobs.slots
         _sweep_stale_folders(2 * self.timeout_s)
 
-    def request(self, vectors: np.ndarray, seed: int, perplexity: float, owner: str = "") -> MapJob:
+    def request(self, vectors: np.ndarray, seed: int, perplexity: float, owner: str = "") -> BackgroundJob:
         """The job for this map: the one computed or under way, else a new one started in the background for
         ``owner`` (a workspace), under its cap on jobs of every kind.
 
@@ -189,65 +156,35 @@ class ProjectionJobs:
         """
         check_tsne(len(vectors), perplexity)
         key = vectors_key(vectors, seed, perplexity)
-        with self._lock:
-            job = self._jobs.get(key)
-            if job is not None:
-                self._jobs.move_to_end(key)
-                return job
+        job = self.jobs.known(key)
+        if job is not None:
+            return job
+        waiting = self.jobs.unfinished()
+        if waiting >= self.max_waiting:
+            raise ProjectionError(f"the server is computing {waiting} other t-SNE maps; try again when they "
+                                  "are done (a minute or so), or look at the PCA map meanwhile")
+        data = (np.array(vectors, dtype=np.float64), int(seed), float(perplexity))  # a copy: the caller's may change
         try:
-            self.caps.check(owner, "map")
+            return self.jobs.start(key, owner, data)
         except CapError as err:
             raise ProjectionError(str(err)) from None
-        with self._lock:
-            waiting = sum(not other.finished for other in self._jobs.values())
-            if waiting >= self.max_waiting:
-                raise ProjectionError(f"the server is computing {waiting} other t-SNE maps; try again when they "
-                                      "are done (a minute or so), or look at the PCA map meanwhile")
-            job = MapJob(key, len(vectors), int(seed), float(perplexity), owner=owner)
-            self._jobs[key] = job
-            finished = [name for name, other in self._jobs.items() if other.finished]  # oldest first
-            for name in finished[:max(0, len(self._jobs) - self.keep)]:
-                self._jobs.pop(name)
-        data = np.array(vectors, dtype=np.float64)  # a copy: the caller's array may change
-        threading.Thread(target=self._run, args=(job, data), name=f"tsne-{key[:8]}", daemon=True).start()
-        return job
 
-    def _active_owners(self) -> list[str]:
-        with self._lock:
-            return [job.owner for job in self._jobs.values() if not job.finished]
-
-    def get(self, key: str) -> MapJob | None:
+    def get(self, key: str) -> BackgroundJob | None:
         """The job with this key, if it is still remembered."""
-        with self._lock:
-            return self._jobs.get(key)
+        return self.jobs.get(key)
 
     def forget(self, key: str) -> None:
         """Drop a finished job (a failed one, to try again)."""
-        with self._lock:
-            job = self._jobs.get(key)
-            if job is not None and job.finished:
-                self._jobs.pop(key)
+        self.jobs.forget(key)
 
-    def _run(self, job: MapJob, vectors: np.ndarray) -> None:
-        with self._slots:
-            job.state, job.stage, job.started = "running", "finding each movie's neighbours", time.time()
-            folder = None
-            try:
-                if not self.caps.present(job.owner):
-                    raise ProjectionError("nobody was waiting for it any more; open the map again to compute it")
-                folder = Path(tempfile.mkdtemp(prefix=_FOLDER_PREFIX))
-                np.save(folder / "in.npy", vectors)
-                job.coords = self._child(job, folder)
-                job.state, job.fraction, job.stage = "done", 1.0, "done"
-            except Exception as err:  # the page shows any failure as a message, with a retry
-                job.error = str(err) or type(err).__name__
-                job.state, job.stage = "failed", "failed"
-            finally:
-                job.seconds = time.time() - job.started
-                if folder is not None:
-                    shutil.rmtree(folder, ignore_errors=True)
+    def _still_wanted(self, job: BackgroundJob) -> None:
+        job.stage = "finding each movie's neighbours"
+        if not self.caps.present(job.owner):
+            raise ProjectionError("nobody was waiting for it any more; open the map again to compute it")
 
-    def _child(self, job: MapJob, folder: Path) -> np.ndarray:
+    def _compute(self, job: BackgroundJob, data: tuple[np.ndarray, int, float]) -> np.ndarray:
+        vectors, seed, perplexity = data
+
         def follow(line: str) -> None:
             found = _ITERATION_LINE.search(line)
             if found:
@@ -257,13 +194,18 @@ class ProjectionJobs:
             elif "conditional probabilities" in line:
                 job.fraction, job.stage = _SETUP_SHARE, "placing the movies"
 
-        # One core: the trainer needs the other (scikit-learn's t-SNE would take every OpenMP thread).
-        arguments = [str(folder / "in.npy"), str(folder / "out.npy"), "--seed", str(job.seed), "--perplexity",
-                     repr(job.perplexity)]
-        ended = run_module("cfcore.analysis.projection", arguments, self.timeout_s, follow)
-        if ended.returncode != 0:
-            raise ProjectionError(ended.reason("the t-SNE process"))
-        return np.load(folder / "out.npy")
+        folder = Path(tempfile.mkdtemp(prefix=_FOLDER_PREFIX))
+        try:
+            np.save(folder / "in.npy", vectors)
+            # One core: the trainer needs the other (scikit-learn's t-SNE would take every OpenMP thread).
+            arguments = [str(folder / "in.npy"), str(folder / "out.npy"), "--seed", str(seed), "--perplexity",
+                         repr(perplexity)]
+            ended = run_module("cfcore.analysis.projection", arguments, self.timeout_s, follow)
+            if ended.returncode != 0:
+                raise ProjectionError(ended.reason("the t-SNE process"))
+            return np.load(folder / "out.npy")
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 _FOLDER_PREFIX = "cfcore-tsne-"
