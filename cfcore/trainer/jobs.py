@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cfcore import settings
 from cfcore.config import TrainConfig, check_work
+from cfcore.trainer.backend import TrainerBackend
 from cfcore.trainer.caps import CapError, JobCaps
 from cfcore.trainer.spec import DONE, FAILED, FINISHED_STATES, QUEUED, RUNNING, STOPPED
 
@@ -155,10 +156,10 @@ class TrainingFailed(RuntimeError):
     """A training ended with an error; the message is for the learner as it stands."""
 
 
-def backend_train_fn(backend, datasets_dir: Path) -> TrainFn:
-    """The manager's training function for a backend (``backend.run(spec, on_progress, stop_event)``, such as
-    :class:`cfcore.trainer.local.LocalTrainer`): the dataset goes to ``datasets_dir`` once per fingerprint, the
-    trainer saves the run folder, and the run comes back as arrays (:func:`cfcore.runs.run.load_run`)."""
+def backend_train_fn(backend: TrainerBackend, datasets_dir: Path) -> TrainFn:
+    """The manager's training function for a backend (:class:`~cfcore.trainer.backend.TrainerBackend`): the
+    dataset goes to ``datasets_dir`` once per fingerprint, the trainer saves the run folder, and the run comes back
+    as arrays (:func:`cfcore.runs.run.load_run`)."""
     from cfcore.data.dataset_file import save_dataset_file
     from cfcore.runs.run import load_run
     from cfcore.trainer.spec import JobSpec

@@ -14,7 +14,15 @@ from cfcore.runs.run import Progress, TrainResult
 
 
 class Monitor(keras.callbacks.Callback):
-    """Records history, reports progress, early-stops, honours stop requests, keeps best weights."""
+    """Records history, reports progress, early-stops, honours stop requests, keeps best weights.
+
+    One callback rather than Keras's ``History``, ``EarlyStopping(restore_best_weights=True)`` and a progress
+    callback in a ``CallbackList``: the compiled loop (:class:`cfcore.training.engine.CompiledLoop`) calls these
+    hooks itself, and the run needs what those do not give. Patience running out in the last epoch must not count
+    as stopping early (``EarlyStopping`` says it stopped), a learner's stop must end the epoch loop within a batch
+    group and keep the best weights so far (``EarlyStopping`` restores only when it stops the run itself), and each
+    history row records whether its epoch ran to the end.
+    """
 
     def __init__(self, config, steps_per_epoch, listeners, stop_event):
         super().__init__()
