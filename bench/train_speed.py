@@ -50,7 +50,7 @@ SHARED = REPO.parent / "shared" / "data"
 DATASETS = ("ml-latest-small", "ml-latest-small-2016")
 # The issue's targets (ml-latest-small, 80/20): article preset at most a third of the naive
 # fit's seconds per epoch with the same best RMSE (+-0.01); fast preset <= 0.86 within 3 s;
-# best preset <= 0.830 averaged over seeds, in at most half of myFM-with-implicit-blocks' fit time (issue 16).
+# best preset <= 0.830 averaged over seeds, in at most half of myFM-with-implicit-blocks' fit time.
 SPEEDUP_TARGET = 3.0
 SAME_RMSE = 0.01
 FAST_TARGET = (0.86, 3.0)

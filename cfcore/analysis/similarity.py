@@ -1,4 +1,4 @@
-"""How alike two sets of movie factors are (issue 17): linear CKA, nearest-neighbour overlap, Procrustes.
+"""How alike two sets of movie factors are: linear CKA, nearest-neighbour overlap, Procrustes.
 
 Two runs (of any kind) are compared over the movies both have factors for; with ``min_ratings`` only those
 with more than that many ratings in both runs' data (the article's filter is 20). Factors are compared as they
