@@ -7,11 +7,11 @@ from cfcore import constants as C
 from cfcore import share
 from cfcore.analysis.movies import heatmap_frame, most_rated
 from cfcore.analysis.neighbours import nearest_movies
-from cfcore.analysis.pca import movie_pca_frame, pc1_average_alignment, pc_rankings
+from cfcore.analysis.pca import pc1_average_alignment
 from cfcore.figures.embeddings import embedding_heatmap, neighbours_figure, variance_figure
-from cfcore.figures.tables import for_display, genre_names
+from cfcore.figures.tables import for_display
 from cfcore.text import count, md
-from ui import movie_map
+from ui import cached, movie_map
 from ui.page import chart, intro, require_run
 
 st.title("Embeddings")
@@ -24,29 +24,8 @@ run = require_run()
 if run is None:
     st.stop()
 
-# A trained run never changes: compute its PCA once, not on every widget change. Kept as one object that the
-# page only reads (st.cache_resource): st.cache_data would keep it pickled and unpickle a copy on every rerun,
-# which for an upload of 200,000 movies is about 200 MB each time.
-BY_RUN = {"cfcore.runs.Run": lambda r: (id(r), r.name)}
-
-
-@st.cache_resource(max_entries=4, ttl=600, show_spinner=False, hash_funcs=BY_RUN)
-def _pca(run, centered: bool):
-    return movie_pca_frame(run, centered=centered)
-
-
-@st.cache_data(scope="session", max_entries=16, show_spinner=False, hash_funcs=BY_RUN)
-def _rankings(run, min_ratings: int, top: int, centered: bool):
-    return pc_rankings(run, min_ratings, top, centered=centered, frame=_pca(run, centered)[1])
-
-
-@st.cache_data(scope="session", max_entries=4, show_spinner=False, hash_funcs=BY_RUN)
-def _genres(run) -> list[str]:
-    return genre_names(run.dataset.movies["genres"])
-
-
 dataset = run.dataset
-movie_map.apply_link_view(_genres(run))
+movie_map.apply_link_view(cached.genres(run))
 if dataset.n_movies < 2:
     st.info("This run's data has fewer than two movies: there is nothing to compare.")
     st.stop()
@@ -61,7 +40,7 @@ st.caption("Red and blue are opposite signs; white is 0. No single dimension mea
 
 st.subheader("Main directions: PCA")
 centered = st.toggle("Center the vectors before PCA", key="emb_centered")
-pca_result, movie_frame = _pca(run, centered)
+pca_result, movie_frame = cached.movie_pca(run, centered)
 chart(st, variance_figure(pca_result.explained, centered))
 alignment = pc1_average_alignment(run.embeddings.movie, pca_result)
 if centered:
@@ -85,7 +64,7 @@ if min_ratings >= most:
     st.warning(f"No movie has more than {count(int(min_ratings), 'rating')}: the most-rated one has {most:,}. The "
                "tables, the map and the movie finder below stay empty until you lower this filter.")
 elif pca_result.components.shape[1] >= 2:
-    tables = _rankings(run, int(min_ratings), top, centered)
+    tables = cached.pc_rankings(run, int(min_ratings), top, centered)
     for tab, pc in zip(st.tabs(["PC1", "PC2"]), ("pc1", "pc2"), strict=True):
         for end in ("lowest", "highest"):
             tab.markdown(f"**{end.capitalize()} on {pc.upper()}**")
@@ -109,7 +88,7 @@ shown = most_rated(movie_frame, C.MAP_MAX_MOVIES, where=passing)
 listed = shown  # the finder's movies: a chosen one below the filter too, so it never vanishes
 if movie_id is not None and movie_id not in set(shown["movieId"]):
     listed = pd.concat([shown, movie_frame[movie_frame["movieId"] == movie_id]])
-movie_map.show(run, shown, listed, pca_result.explained, _genres(run), movie_id, n_passing)
+movie_map.show(run, shown, listed, pca_result.explained, cached.genres(run), movie_id, n_passing)
 
 st.subheader("Nearest neighbours")
 # The movies on the map, most rated first: listing all ~10,000 titles costs the browser a quarter of a second

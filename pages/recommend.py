@@ -1,21 +1,10 @@
 """Recommend page: one user's predictions and recommendations, fold-in for you, and one prediction explained."""
 
-import math
-
-import pandas as pd
 import streamlit as st
 
 from cfcore import share
-from cfcore.analysis.baselines import diverged
-from cfcore.analysis.explain import explain_prediction
-from cfcore.analysis.fold_in import fold_in, recommend_for_vector
-from cfcore.analysis.pca import movie_pca_frame
-from cfcore.analysis.predict import off_scale, recommend, user_ratings, user_rmse
-from cfcore.figures.embeddings import pc_scatter
-from cfcore.figures.predictions import dot_product_bars, explanation_waterfall, predicted_vs_actual
-from cfcore.figures.tables import for_display
-from cfcore.text import count, md
-from ui.page import chart, intro, metric_row, remembered_tabs, require_run
+from ui import recommend_tabs
+from ui.page import intro, remembered_tabs, require_run
 
 st.title("Recommend")
 intro(
@@ -26,26 +15,10 @@ run = require_run(predicts_ratings=True)
 if run is None:
     st.stop()
 
-
-@st.cache_data(scope="session", max_entries=4, show_spinner=False,
-               hash_funcs={"cfcore.runs.Run": lambda r: (id(r), r.name)})
-def _pca(run):
-    # A trained run never changes: one PCA per session, not one per widget change.
-    return movie_pca_frame(run)
-
-
 dataset = run.dataset
 counts = dataset.ratings.groupby("userId").size()
 titles = dict(zip(dataset.movies["movieId"].astype(int), dataset.movies["title"].astype(str), strict=True))
 movies_by_popularity = dataset.movies.sort_values("num_ratings", ascending=False)["movieId"].astype(int).tolist()
-low, high = dataset.min_rating, dataset.max_rating
-FORMAT = {
-    "predicted": st.column_config.NumberColumn(format="%.2f"),
-    "error": st.column_config.NumberColumn(format="%+.2f"),
-    "rating": st.column_config.NumberColumn("mean rating", format="%.2f"),
-    "num_ratings": st.column_config.NumberColumn("ratings"),
-}
-THEIR_FORMAT = {**FORMAT, "rating": st.column_config.NumberColumn("their rating", format="%.1f")}
 if "rec_user" not in st.session_state:
     shared = share.read_id(st.query_params, share.USER_KEY) or st.session_state.get(share.SESSION_USER_KEY)
     st.session_state["rec_user"] = shared if shared in counts.index else int(counts.index[0])
@@ -64,98 +37,12 @@ TABS = ["This user", "Rate movies yourself", "Explain a prediction"]
 user_tab, you_tab, explain_tab = remembered_tabs(
     TABS, "rec_tab", default=TABS[2] if st.session_state.get(share.SESSION_MOVIE_KEY) else TABS[0])
 
-def _flag_off_scale(predicted) -> None:
-    """Say so when predictions leave the rating scale (the shaded band on the chart)."""
-    outside, lowest, highest = off_scale(predicted, low, high)
-    if not outside:
-        return
-    emb = run.embeddings
-    why = ("this run diverged: lower the learning rate and train again" if diverged(run) else
-           "a plain dot product has nothing that keeps it on the scale; the bias model's sigmoid does"
-           if not emb.has_bias else "the SVD adds biases and a dot product with no sigmoid to keep them on the "
-           "scale" if emb.link == "identity" else "the predictions are not clipped to the scale")
-    st.warning(f"{count(outside, 'prediction')} on this page fall outside the {low:g} to {high:g} star scale "
-               f"(from {lowest:.2f} to {highest:.2f}): {why}.")
-
-
 if user_tab.open:
     with user_tab:
-        rated = user_ratings(run, user_id)
-        validation = rated[rated["split"] == "validation"]
-        row = metric_row()
-        row.metric("Ratings", len(rated), width="content")
-        row.metric("RMSE, all their ratings", f"{user_rmse(rated):.3f}", width="content")
-        val_rmse = user_rmse(validation)
-        row.metric(f"RMSE, {count(len(validation), 'held-out rating')}",
-                   f"{val_rmse:.3f}" if math.isfinite(val_rmse) else "none held out", width="content",
-                   help="This user's ratings in the validation split, which the model never trained on.")
-        left, right = st.columns([3, 2])
-        left.dataframe(for_display(rated.drop(columns=["movieId", "genres"])), column_config=THEIR_FORMAT,
-                       hide_index=True)
-        chart(right, predicted_vs_actual(rated, low, high))
-        st.markdown(f"**Top {top} for user {user_id}** among movies they have not rated")
-        recs = recommend(run, user_id, top=top, min_ratings=int(min_ratings))
-        st.dataframe(for_display(recs.drop(columns=["movieId"])), column_config=FORMAT, hide_index=True)
-        _flag_off_scale(pd.concat([rated["predicted"], recs["predicted"]]))
-
+        recommend_tabs.this_user(run, user_id, top, int(min_ratings))
 if you_tab.open:
     with you_tab:
-        st.markdown(
-            "Rate 5 to 20 movies. The movie vectors stay frozen; a small least-squares fit finds the user vector "
-            "(and bias) that best reproduces your ratings. That is *fold-in*: no retraining."
-        )
-        # One Enter or one click adds one movie: no "Select N matches" entry (typing "Alien" and pressing Enter
-        # added twenty), and titles match as typed, not by fuzzy subsequence.
-        picked = st.multiselect("Movies you have seen", movies_by_popularity, format_func=titles.get,
-                                max_selections=20, key="rec_you_movies", placeholder="Type part of a title",
-                                select_all=False, filter_mode="contains", persist_state="session")
-        yours = {}
-        for column, movie_id in zip(st.columns(4) * 5, picked, strict=False):
-            yours[movie_id] = column.slider(md(titles[movie_id]), low, high, round((low + high) / 2 * 2) / 2, 0.5,
-                                            key=f"rec_you_rating_{movie_id}", persist_state="session")
-        if len(yours) < 5:
-            st.info(f"Rate {count(5 - len(yours), 'more movie', 'more movies')} to get recommendations.")
-        else:
-            fold = fold_in(run, yours)
-            left, right = st.columns(2)
-            left.markdown(f"**Your top {top}**")
-            mine = recommend_for_vector(run, fold, top=top, min_ratings=int(min_ratings), exclude=yours)
-            left.dataframe(for_display(mine[["title", "predicted", "genres"]]), column_config=FORMAT,
-                           hide_index=True)
-            every = recommend_for_vector(run, fold, top=dataset.n_movies)
-            fit = every[every["movieId"].isin(list(yours))].assign(yours=lambda f: f["movieId"].map(yours))
-            left.markdown("**How your vector reproduces your ratings**")
-            left.dataframe(for_display(fit[["title", "yours", "predicted"]]), hide_index=True,
-                           column_config={**FORMAT, "yours": st.column_config.NumberColumn("you said", format="%.1f")})
-            pca_result, frame = _pca(run)
-            if "PC2" in frame:
-                position = tuple(float(v) for v in pca_result.project(fold.vector)[0, :2])  # = project_vector()
-                chart(right, pc_scatter(frame[frame["num_ratings"] > min_ratings], you=position))
-                right.caption(f"You at PC1 = {position[0]:.3f}, PC2 = {position[1]:.3f} on the movie map.")
-
+        recommend_tabs.rate_yourself(run, top, int(min_ratings), titles, movies_by_popularity)
 if explain_tab.open:
     with explain_tab:
-        if "rec_movie" not in st.session_state:
-            shared = share.read_id(st.query_params, share.MOVIE_KEY) or st.session_state.get(share.SESSION_MOVIE_KEY)
-            first = recommend(run, user_id, top=1, min_ratings=int(min_ratings))  # the page's filter
-            fallback = int(first["movieId"].iloc[0]) if len(first) else movies_by_popularity[0]
-            st.session_state["rec_movie"] = shared if shared in titles else fallback
-        movie_id = st.selectbox("Movie", movies_by_popularity, format_func=titles.get, key="rec_movie",
-                                filter_mode="contains", persist_state="session")
-        st.query_params[share.MOVIE_KEY] = str(movie_id)
-        if run.embeddings.has_bias:
-            why = explain_prediction(run, user_id, movie_id)
-            seen = f"they rated it {why.actual:g}" if why.actual is not None else "they have not rated it"
-            terms = (f"{'offset + ' if why.global_offset else ''}user bias + movie bias + "
-                     f"{'what they rated + ' if why.implicit else ''}the {len(why.contributions)} terms u_k·v_k")
-            ending = (f"= logit **{why.logit:.3f}**; sigmoid = {why.sigmoid:.3f}; rating = {why.min_rating:g} + "
-                      f"{why.max_rating - why.min_rating:g} × {why.sigmoid:.3f} = **{why.prediction:.2f}**."
-                      if why.link == "sigmoid" else f"= **{why.prediction:.2f}** (no sigmoid).")
-            st.markdown(f"User {user_id} and **{md(titles[movie_id])}** ({seen}): {terms} {ending}")
-            chart(st, explanation_waterfall(why))
-        else:
-            st.info(f"The {run.config.model} model has no biases and no sigmoid: its prediction is the plain dot "
-                    "product of the user's and the movie's vectors, the sum of the bars below.")
-            emb = run.embeddings
-            user_vec = emb.user[dataset.user_to_index[user_id]]
-            chart(st, dot_product_bars(user_vec, emb.movie[dataset.movie_to_index[movie_id]]))
+        recommend_tabs.explain(run, user_id, int(min_ratings), titles, movies_by_popularity)

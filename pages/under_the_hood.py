@@ -4,20 +4,18 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from cfcore.analysis.baselines import global_mean_baseline
 from cfcore.config import PRESETS, ConfigError, preset
 from cfcore.data.split import split_dataset
 from cfcore.figures.live_svg import compare_curves_svg
-from cfcore.figures.predictions import onehot_product_figure
 from cfcore.figures.training import compare_curves
 from cfcore.text import md, server_text
 from cfcore.trainer.jobs import JobError
 from cfcore.workspace import WorkspaceError
-from ui import job_panel
-from ui.lookup_example import MAX_DAYS, WEATHER, LookupExample, layer_source, lookup_example, parse_days
+from ui import cached, job_panel
+from ui.lookup_example import MAX_DAYS, WEATHER, layer_source, parse_days
 from ui.page import chart, intro, live_svg, load_default_dataset_button, svg_font_px
 from ui.state import current_dataset, runs, split_settings
 
@@ -45,15 +43,7 @@ if not days.known_count:
             "separated by commas.")
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def _example(tags: tuple[str, ...], dim: int) -> tuple[LookupExample, go.Figure]:
-    """The lookup and its three heatmaps, built once per input for the whole server and only read afterwards."""
-    example = lookup_example(list(tags), dim)
-    return example, onehot_product_figure(example.onehot, example.weights, example.product, example.rows,
-                                                 list(WEATHER))
-
-
-example, figure = _example(tuple(days.tags), dim)
+example, figure = cached.lookup_figures(tuple(days.tags), dim)
 chart(st, figure)
 left, right = st.columns(2)
 left.markdown("`take(W, indices)`: rows looked up, as the layer's `call` does")

@@ -1,0 +1,79 @@
+"""The Compare page's loading of saved runs: from the server's runs folder (``CFCORE_RUNS_DIR``) or a run zip."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cfcore import settings, share
+from cfcore.runs.errors import RunError
+from cfcore.runs.zip import RunZipError
+from cfcore.text import count, md, server_text
+from cfcore.workspace import WorkspaceError
+from ui import state
+from ui.page import remembered_tabs
+
+
+def _loaded(name: str, new: bool) -> None:
+    st.session_state["cmp_loaded"] = (name, new)
+    st.rerun()
+
+
+def show() -> None:
+    """What was just loaded, then the two ways to load a run, in tabs."""
+    st.subheader("Load a saved run")
+    if "cmp_loaded" in st.session_state:
+        name, new = st.session_state.pop("cmp_loaded")
+        if new:
+            st.success(f"Loaded **{md(name)}**; it is now the active model.")
+        else:
+            st.info(f"That run is already in this workspace as **{md(name)}**; nothing was added.")
+    folder_tab, zip_tab = remembered_tabs(["From the runs folder", "From a zip"], "cmp_load_tab")
+    with folder_tab:
+        root = share.runs_root()
+        if root is None:
+            st.caption(f"Set the environment variable {share.RUNS_DIR_ENV_VAR} to a folder of saved runs "
+                       "(`python -m cfcore train ... --out FOLDER/name`) to list them here.")
+        else:
+            names = share.list_run_dirs(root)
+            folder_label = (f"Runs in {root}" if settings.show_paths()
+                            else f"Runs in the {share.RUNS_DIR_ENV_VAR} folder")
+            choice = st.selectbox(folder_label, names, index=None, key="cmp_run_dir",
+                                  placeholder="Choose a run" if names else "No saved runs there yet")
+            typed = st.text_input("Or a path inside that folder", key="cmp_run_path")
+            load_one, load_all = st.columns(2)
+            if load_one.button("Load run", key="cmp_load_dir", disabled=not (choice or typed.strip())):
+                try:
+                    with st.spinner("Loading..."):
+                        result = state.keep_folder_run(share.resolve_run_dir(root, typed.strip() or choice))
+                except (share.RunsFolderError, RunError, WorkspaceError) as err:
+                    st.error(md(server_text(err)))
+                else:
+                    _loaded(*result)
+            if load_all.button(f"Load all {len(names)}", key="cmp_load_all", disabled=not names):
+                added, problems = [], []
+                with st.spinner("Loading..."):
+                    for folder_name in names:
+                        try:
+                            name, new = state.keep_folder_run(share.resolve_run_dir(root, folder_name))
+                        except (share.RunsFolderError, RunError, WorkspaceError) as err:
+                            problems.append(f"{folder_name}: {server_text(err)}")
+                            if isinstance(err, WorkspaceError):
+                                break
+                        else:
+                            added += [name] if new else []
+                here = len(names) - len(added) - len(problems)
+                st.success(f"Added {count(len(added), 'run')}; {count(here, 'run')} {'was' if here == 1 else 'were'} "
+                           "here already.")
+                for problem in problems:
+                    st.error(md(server_text(problem)))
+    with zip_tab:
+        upload = st.file_uploader('A run zip (the "Whole run" download above)', type="zip", key="cmp_upload",
+                                  max_upload_size=settings.upload_max_mb())
+        if st.button("Load uploaded run", key="cmp_load_zip", disabled=upload is None):
+            try:
+                with st.spinner("Checking and loading..."):
+                    result = state.keep_zip_run(upload)  # checked in a scratch folder, then moved into the workspace
+            except (RunZipError, WorkspaceError) as err:
+                st.error(f"That zip could not be loaded: {md(server_text(err))}")
+            else:
+                _loaded(*result)
