@@ -68,8 +68,8 @@ class Job:
         reused: Whether its run is a copy of an identical training that had just finished.
         detached: Whether its owner stopped watching a training others still wait for (state "stopped", no run).
 
-    A job is what one owner asked for. The computation is a *training* (an internal job no owner sees) that
-    every identical request watches: its progress is copied to each, and each gets its own copy of the run.
+    A job is what one owner asked for. The computation is a :class:`Training` (no owner sees it) that every
+    identical request watches: its progress is copied to each, and each gets its own copy of the run.
     """
 
     id: str
@@ -95,8 +95,7 @@ class Job:
     finished_at: float | None = None
     _stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     _manager: TrainingManager | None = field(default=None, repr=False)
-    _training: Job | None = field(default=None, repr=False)  # a request's computation
-    _watchers: list[Job] = field(default_factory=list, repr=False)  # a computation's requests
+    _training: Training | None = field(default=None, repr=False)  # the computation this request watches
 
     @property
     def finished(self) -> bool:
@@ -132,6 +131,51 @@ class Job:
             self._stop_event.set()
 
     def _on_progress(self, progress: Progress) -> None:
+        # Runs on the training thread; swapping references is atomic, so readers never see half an update.
+        self.history = list(progress.history)
+        self.progress = progress
+
+
+@dataclass(eq=False)
+class Training:
+    """The computation identical requests share: one trainer run on one thread, watched by ``watchers`` (the
+    :class:`Job` of each owner who asked for it). Internal to the manager.
+
+    Attributes:
+        id: Unique id (the trainer's job id; a scratch run folder is named by it).
+        state: "queued", "running", "done", "stopped" or "failed".
+        progress, history: The latest :class:`~cfcore.runs.run.Progress` and the epoch rows so far.
+        run, error, time_limited: How it ended (see :class:`Job`).
+        out_dir: Always None: the trainer saves a training in a scratch folder; each watcher gets a copy.
+    """
+
+    id: str
+    config: TrainConfig
+    dataset: Any = field(repr=False)
+    split: Any = field(default=None, repr=False)
+    name: str = ""
+    identity: str = ""
+    state: str = QUEUED
+    progress: Progress | None = field(default=None, repr=False)
+    history: list[dict] = field(default_factory=list, repr=False)
+    run: Run | None = field(default=None, repr=False)
+    error: str = ""
+    time_limited: bool = False
+    out_dir: Path | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    watchers: list[Job] = field(default_factory=list, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_event.is_set()
+
+    def on_progress(self, progress: Progress) -> None:
         # Runs on the training thread; swapping references is atomic, so readers never see half an update.
         self.history = list(progress.history)
         self.progress = progress
@@ -194,9 +238,10 @@ class TrainingManager:
     Args:
         max_concurrent: How many jobs may train at once (>= 1).
         max_queue: How many may wait; :meth:`submit` raises :class:`JobError` beyond that.
-        train_fn: Trains one job: called with ``(dataset, config, *, split, listeners, stop_event, job)`` on the
-            job's thread, returns its :class:`~cfcore.runs.Run` (None when stopped before the first epoch ended);
-            :func:`backend_train_fn` makes one for a backend. Tests pass fakes.
+        train_fn: Trains one :class:`Training`: called with ``(dataset, config, *, split, listeners, stop_event,
+            job)`` (``job`` the training) on its thread, returns its :class:`~cfcore.runs.run.Run` (None when
+            stopped before the first epoch ended); :func:`backend_train_fn` makes one for a backend. Tests pass
+            fakes.
         on_change: Called with ``(job, event)`` for "started", "epoch" (an epoch ended, or :data:`HEARTBEAT_S`
             passed within one) and "finished", on the
             job's thread; its errors are logged. The app records a workspace's jobs with it.
@@ -307,15 +352,15 @@ class TrainingManager:
                         f"the training queue is full ({len(self._queue)} waiting, {len(self._running)} running); "
                         "try again when a run has finished"
                     )
-                training = Job(id=uuid.uuid4().hex, owner="", config=config, dataset=dataset, split=split,
-                               name=job.name, identity=identity, _manager=self)
+                training = Training(id=uuid.uuid4().hex, config=config, dataset=dataset, split=split, name=job.name,
+                                    identity=identity)
                 self._queue.append(training)
             elif training is not None:
                 job.joined = True
             self._jobs[job.id] = job
             if training is not None:
                 job._training = training
-                training._watchers.append(job)
+                training.watchers.append(job)
                 job.state, job.started_at = training.state, training.started_at
                 job.history, job.progress = list(training.history), training.progress
                 self._start_next_locked()
@@ -331,13 +376,13 @@ class TrainingManager:
         """Stop the queued trainings none of whose owners has had a page open lately (closed tabs): they would
         hold the queue for visitors who are there."""
         with self._lock:
-            gone = [w for t in self._queue for w in t._watchers
-                    if not any(self.caps.present(other.owner) for other in t._watchers)]
+            gone = [w for t in self._queue for w in t.watchers
+                    if not any(self.caps.present(other.owner) for other in t.watchers)]
         for job in gone:
             _LOG.info("dropping queued training %s: its workspace has no page open", job.id[:8])
             self._stop(job)
 
-    def _training_for_locked(self, identity: str) -> Job | None:
+    def _training_for_locked(self, identity: str) -> Training | None:
         if not identity:
             return None
         return next((t for t in [*self._running, *self._queue] if t.identity == identity and not t.stop_requested),
@@ -368,7 +413,7 @@ class TrainingManager:
 
     def queue_position(self, job: Job) -> int:
         """1-based place of ``job``'s training in the wait queue; 0 when it is not waiting."""
-        training = job._training or job
+        training = job._training
         with self._lock:
             for position, queued in enumerate(self._queue, start=1):
                 if queued is training:
@@ -405,13 +450,13 @@ class TrainingManager:
                 job._stop_event.set()
                 return
             job._stop_event.set()
-            others = [w for w in training._watchers if w is not job]
+            others = [w for w in training.watchers if w is not job]
             if others:  # the others still want it: this job leaves, the training goes on
-                training._watchers.remove(job)
+                training.watchers.remove(job)
                 job.state, job.detached, job.finished_at = STOPPED, True, time.time()
                 detached = True
             else:
-                training._stop_event.set()
+                training.stop_event.set()
                 if training in self._queue:
                     self._queue.remove(training)
                     training.state = job.state = STOPPED
@@ -423,24 +468,24 @@ class TrainingManager:
     def _start_next_locked(self) -> None:
         while len(self._running) < self.max_concurrent:
             # First in, first out, skipping trainings whose every watcher already has a training running.
-            busy = {w.owner for t in self._running for w in t._watchers}
-            training = next((t for t in self._queue if any(w.owner not in busy for w in t._watchers)), None)
+            busy = {w.owner for t in self._running for w in t.watchers}
+            training = next((t for t in self._queue if any(w.owner not in busy for w in t.watchers)), None)
             if training is None:
                 return
             self._queue.remove(training)
             training.state, training.started_at = RUNNING, time.time()
-            for watcher in training._watchers:
+            for watcher in training.watchers:
                 watcher.state, watcher.started_at = RUNNING, training.started_at
             self._running.add(training)
             thread = threading.Thread(target=self._work, args=(training,), name=f"cfcore-train-{training.id[:8]}",
                                       daemon=True)
             thread.start()
 
-    def _watchers_of(self, training: Job) -> list[Job]:
+    def _watchers_of(self, training: Training) -> list[Job]:
         with self._lock:
-            return list(training._watchers)
+            return list(training.watchers)
 
-    def _work(self, training: Job) -> None:
+    def _work(self, training: Training) -> None:
         run = None
         error = ""
         timer = threading.Timer(self.max_seconds, self._time_up, args=(training,))
@@ -451,7 +496,7 @@ class TrainingManager:
         epochs_seen, last_notice = [0], [time.monotonic()]
 
         def on_progress(progress) -> None:
-            training._on_progress(progress)
+            training.on_progress(progress)
             watchers = self._watchers_of(training)
             for watcher in watchers:
                 watcher._on_progress(progress)
@@ -463,7 +508,7 @@ class TrainingManager:
 
         try:
             run = self._train_fn(training.dataset, training.config, split=training.split, listeners=[on_progress],
-                                 stop_event=training._stop_event, job=training)
+                                 stop_event=training.stop_event, job=training)
         except TrainingFailed as err:
             error = str(err)
         except Exception as err:  # a failed run must never take the manager or the app down
@@ -474,10 +519,10 @@ class TrainingManager:
         if run is not None:
             training.history = [dict(row) for row in run.result.history]
         training.run, training.error = run, error
-        complete = run is not None and not error and not training._stop_event.is_set() and \
+        complete = run is not None and not error and not training.stop_event.is_set() and \
             not run.result.stopped_by_user
         with self._lock:
-            watchers = list(training._watchers)
+            watchers = list(training.watchers)
             self._running.discard(training)
             kept = complete and bool(training.identity)
             if kept:
@@ -536,10 +581,10 @@ class TrainingManager:
             self._changed.notify_all()
 
     @staticmethod
-    def _time_up(job: Job) -> None:
-        if not job.finished:
-            job.time_limited = True
-            job._stop_event.set()
+    def _time_up(training: Training) -> None:
+        if not training.finished:
+            training.time_limited = True
+            training.stop_event.set()
 
     def _prune_locked(self) -> None:
         now = time.time()
