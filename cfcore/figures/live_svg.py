@@ -1,9 +1,9 @@
 """A running training's curves as a small SVG: what the live panel redraws on every new epoch.
 
-The finished run gets Plotly's chart (:func:`cfcore.figures.training.training_curves`). While a run goes, each new epoch
-changes the figure, Streamlit sends it as a new chart and every watching browser draws Plotly's chart from
-scratch; this SVG costs a browser less than half as much per poll (docs/benchmarks.md, "A class pressing Train at
-once", has the measurements). Pure functions; no Streamlit.
+The finished run gets Plotly's chart (:func:`cfcore.figures.training.training_curves`). While a run goes, each new
+epoch changes the figure, Streamlit sends it as a new chart and every watching browser draws Plotly's chart from
+scratch; this SVG costs a browser less than half as much per poll (CHANGELOG.md, "The live curves as a small SVG
+instead of Plotly's chart", has the measurements). Pure functions; no Streamlit.
 """
 
 from __future__ import annotations
