@@ -49,7 +49,7 @@ if kind == "csv":
 else:
     import tempfile
     from pathlib import Path
-    from cfcore.workspace import folder_bytes
+    from cfcore.workspaces.disk import folder_bytes
     load_run_from_zip(open(warm, "rb").read())
     kept = Path(tempfile.mkdtemp(prefix="cfcore-hostile-kept-")) / "run"
     load = lambda: load_run_from_zip(open(path, "rb").read(), kept)

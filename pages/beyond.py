@@ -7,7 +7,7 @@ from cfcore.config import FACTOR_DESCRIPTIONS, FACTOR_LABELS, FACTOR_METHODS, Co
 from cfcore.data.split import split_dataset
 from cfcore.text import count, md, server_text
 from cfcore.trainer.jobs import JobError
-from cfcore.workspace import WorkspaceError
+from cfcore.workspaces.disk import WorkspaceError
 from ui import job_panel, onehot_panel, representations, services, state
 from ui.beyond_words import onehot_verdict
 from ui.page import intro, load_default_dataset_button

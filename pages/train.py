@@ -12,7 +12,7 @@ from cfcore.data.split import split_dataset
 from cfcore.figures.tables import runs_table
 from cfcore.text import md, server_text
 from cfcore.trainer.jobs import JobError
-from cfcore.workspace import WorkspaceError
+from cfcore.workspaces.disk import WorkspaceError
 from ui import job_panel, train_panel, train_settings
 from ui.page import dataset_label, intro, load_default_dataset_button, scroll_into_view
 from ui.state import current_dataset, init_session, runs, split_settings

@@ -8,7 +8,7 @@ from cfcore.config import PRESETS, ConfigError, preset
 from cfcore.data.split import split_dataset
 from cfcore.text import md, server_text
 from cfcore.trainer.jobs import JobError
-from cfcore.workspace import WorkspaceError
+from cfcore.workspaces.disk import WorkspaceError
 from ui import job_panel, layer_race, lookup_section
 from ui.page import intro, load_default_dataset_button
 from ui.state import current_dataset, split_settings

@@ -11,13 +11,13 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from cfcore import workspace as W
 from cfcore.config import TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.data.split import Split
 from cfcore.text import md, server_text
 from cfcore.trainer.jobs import Job
-from cfcore.workspace import JobRecord
+from cfcore.workspaces import workspace
+from cfcore.workspaces.workspace import JobRecord
 from ui import services, state
 from ui.page import chart
 
@@ -164,8 +164,9 @@ def interrupted() -> list[JobRecord]:
 def elsewhere() -> list[JobRecord]:
     """Trainings of this workspace that another server of this app (a replica) is running now."""
     live = {j.id for j in services.training_manager().jobs(state.workspace_id())}
+    this_server = workspace.SERVER_TOKEN  # read now, not at import: a restart changes it
     return [record for record in state.workspace().job_records()
-            if record.job_id not in live and not record.interrupted and record.server != W.SERVER_TOKEN]
+            if record.job_id not in live and not record.interrupted and record.server != this_server]
 
 
 def dismiss_interrupted(job_id: str) -> None:

@@ -8,7 +8,7 @@ from cfcore import settings, share
 from cfcore.runs.errors import RunError
 from cfcore.runs.zip import RunZipError
 from cfcore.text import count, md, server_text
-from cfcore.workspace import WorkspaceError
+from cfcore.workspaces.disk import WorkspaceError
 from ui import state
 from ui.page import remembered_tabs
 

@@ -23,7 +23,7 @@ from cfcore.text import server_text
 from cfcore.trainer.caps import JobCaps
 from cfcore.trainer.jobs import Job, TrainingManager, backend_train_fn
 from cfcore.trainer.local import LocalTrainer
-from cfcore.workspace import WorkspaceStore
+from cfcore.workspaces.store import WorkspaceStore
 
 _LOG = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The one owner of every session-state key, and of the workspace behind them.
 
-A browser session is a view of a *workspace* (:mod:`cfcore.workspace`), named by the ``ws`` query parameter,
+A browser session is a view of a *workspace* (:mod:`cfcore.workspaces.workspace`), named by the ``ws`` query parameter,
 which this module keeps in the URL on every run: reload, or open the link in another tab, and the same workspace
 opens. A missing, malformed or unknown value opens a fresh workspace (never anyone else's).
 
@@ -36,7 +36,9 @@ from cfcore.data.errors import DataError
 from cfcore.runs.errors import RunError
 from cfcore.runs.run import Run
 from cfcore.text import md
-from cfcore.workspace import Workspace, WorkspaceError, new_run_id
+from cfcore.workspaces.disk import WorkspaceError
+from cfcore.workspaces.ids import new_run_id
+from cfcore.workspaces.workspace import Workspace
 from ui import services
 from ui.streamlit_fixes import leave_pages_folder_mode
 
@@ -97,8 +99,8 @@ def _open_workspace() -> Workspace:
 
 
 def workspace() -> Workspace:
-    """This session's workspace (see :meth:`cfcore.workspace.WorkspaceStore.create`: a new one has no folder until
-    it saves something)."""
+    """This session's workspace (see :meth:`cfcore.workspaces.store.WorkspaceStore.create`: a new one has no folder
+    until it saves something)."""
     init_session()
     return services.store().open(st.session_state["ws_id"]) or _open_workspace()
 
