@@ -20,9 +20,11 @@ from cfcore.data.sources import load_dataset
 from cfcore.runs.cache import RunCache
 from cfcore.runs.folder import content_hash
 from cfcore.text import server_text
+from cfcore.trainer.backend import backend_train_fn
 from cfcore.trainer.caps import JobCaps
-from cfcore.trainer.jobs import Job, TrainingManager, backend_train_fn
+from cfcore.trainer.jobs import Job
 from cfcore.trainer.local import LocalTrainer
+from cfcore.trainer.manager import TrainingManager
 from cfcore.workspaces.store import WorkspaceStore
 
 _LOG = logging.getLogger(__name__)

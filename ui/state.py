@@ -316,7 +316,7 @@ def set_active_run(name: str) -> None:
 def next_run_name(model: str, taken: set[str] | None = None, exclude: str = "") -> str:
     """ "dot_with_bias #2": the first number not used by a run (but run ``exclude``, the one being named) or a
     training under way in this workspace."""
-    from cfcore.trainer.jobs import FINISHED_STATES
+    from cfcore.trainer.spec import FINISHED_STATES
 
     used = {name for run_id, name in workspace().run_names().items() if run_id != exclude} | set(taken or ())
     used |= {job.name for job in services.training_manager().jobs(workspace_id()) if job.state not in FINISHED_STATES}

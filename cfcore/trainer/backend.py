@@ -1,15 +1,20 @@
 """What a trainer backend is: the one interface the training manager uses, implemented by
 :class:`cfcore.trainer.local.LocalTrainer` (a child process on this machine) and
-:class:`cfcore.trainer.ray.RayTrainer` (a reused Ray actor per node)."""
+:class:`cfcore.trainer.ray.RayTrainer` (a reused Ray actor per node), and the manager's training function over one
+(:func:`backend_train_fn`)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from cfcore.runs.run import Progress
-from cfcore.trainer.spec import JobSpec, Outcome
+from cfcore.trainer.spec import FAILED, JobSpec, Outcome
+
+# What the manager calls to train one Training: (dataset, config, *, split, listeners, stop_event, job) -> Run | None.
+TrainFn = Callable[..., Any]
 
 
 @runtime_checkable
@@ -29,3 +34,36 @@ class TrainerBackend(Protocol):
         after the current batch group once ``stop_event`` is set; the run folder is written to
         ``spec.out_dir``."""
         ...
+
+
+class TrainingFailed(RuntimeError):
+    """A training ended with an error; the message is for the learner as it stands."""
+
+
+def backend_train_fn(backend: TrainerBackend, datasets_dir: Path) -> TrainFn:
+    """The manager's training function for a backend (:class:`~cfcore.trainer.backend.TrainerBackend`): the
+    dataset goes to ``datasets_dir`` once per fingerprint, the trainer saves the run folder, and the run comes back
+    as arrays (:func:`cfcore.runs.run.load_run`)."""
+    from cfcore.data.dataset_file import save_dataset_file
+    from cfcore.runs.run import load_run
+    from cfcore.trainer.spec import JobSpec
+
+    def train(dataset, config, *, split, listeners, stop_event, job):
+        from cfcore.data.split import split_dataset
+
+        split = split or split_dataset(dataset, config.val_fraction, config.seed)
+        dataset_file = save_dataset_file(dataset, Path(datasets_dir) / f"{dataset.fingerprint}.npz")
+        out_dir = job.out_dir or Path(datasets_dir).parent / "scratch-runs" / job.id
+        spec = JobSpec(job.id, config.to_dict(), str(dataset_file), dataset.fingerprint, split.val_rows,
+                       int(split.seed), str(out_dir), job.name)
+
+        def on_progress(progress):
+            for listener in listeners:
+                listener(progress)
+
+        outcome = backend.run(spec, on_progress, stop_event)
+        if outcome.state == FAILED:
+            raise TrainingFailed(outcome.error)
+        return None if outcome.folder is None else load_run(outcome.folder)
+
+    return train

@@ -50,7 +50,7 @@ HOST = socket.gethostname()
 
 
 # A record from another machine is a training that machine's server still runs while it keeps being updated
-# (every epoch, and at least every cfcore.trainer.jobs.HEARTBEAT_S); older than this, its server is gone.
+# (every epoch, and at least every cfcore.trainer.manager.HEARTBEAT_S); older than this, its server is gone.
 STALE_S = 120.0
 
 
