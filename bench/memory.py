@@ -93,7 +93,7 @@ def child(folder: Path, epochs: int, naive_steps: int) -> dict:
     if naive_steps:
         import keras
 
-        from cfcore.training.models import build_model
+        from cfcore.training.build import build_model
 
         model = build_model(config.model, dataset.n_users, dataset.n_movies, config.embedding_dim, seed=0,
                             min_rating=dataset.min_rating, max_rating=dataset.max_rating)

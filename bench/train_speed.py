@@ -102,7 +102,7 @@ def naive_fit(dataset, split, seed: int, epochs: int | None) -> Trial:
     """The article's way: compile, then one ``model.fit`` call on NumPy arrays, batch 32."""
     import keras
 
-    from cfcore.training.models import build_model
+    from cfcore.training.build import build_model
 
     config = replace(PRESETS["article"], seed=seed)
     started = time.perf_counter()

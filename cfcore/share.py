@@ -306,7 +306,7 @@ def projector_bytes(run: Run) -> tuple[bytes, bytes]:
 
 
 def model_bytes(run: Run) -> bytes:
-    """The trained model as a ``.keras`` file (load it with ``cfcore.training.models.load_model``): the one the
+    """The trained model as a ``.keras`` file (load it with ``cfcore.training.build.load_model``): the one the
     trainer saved in the run folder."""
     if run.path is None:
         raise ValueError(f"run {run.name or run.config.model!r} has no run folder to take the model from")

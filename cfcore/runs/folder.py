@@ -350,7 +350,7 @@ def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: in
     return sizes
 
 
-# Which arrays an embeddings.npz holds, by the kind of model (cfcore.training.models.embedding_arrays writes them).
+# Which arrays an embeddings.npz holds, by the kind of model (cfcore.training.build.embedding_arrays writes them).
 _TABLES = ("user", "movie")
 
 

@@ -1,7 +1,7 @@
 """Checking a Keras weights file (HDF5) from outside before anything reads it: the trainer's side only.
 
 The web server never opens HDF5 (it reads a run's ``embeddings.npz``); this is for
-:func:`cfcore.training.models.load_model` and the CLI's ``upgrade-run``, where Keras does.
+:func:`cfcore.training.build.load_model` and the CLI's ``upgrade-run``, where Keras does.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ import tensorflow as tf
 from cfcore.config import TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.data.split import Split
+from cfcore.training.build import configured_model
 from cfcore.training.callbacks import Monitor
-from cfcore.training.models import configured_model
 
 SVDPP_STEPS_PER_CALL = 16
 

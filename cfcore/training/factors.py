@@ -3,7 +3,7 @@
 The article opens with the SVD of a rating matrix and ends asking how embeddings differ with the task they were
 trained on, and from an autoencoder's codes. Each method here gives a :class:`~cfcore.runs.Run` like a trained
 model's (saved with :func:`cfcore.training.save.save_run`, read by ``explore``, ``export`` and every page), whose
-model is a :class:`~cfcore.training.models.FactorModel`:
+model is a :class:`~cfcore.training.factor_model.FactorModel`:
 
 - ``svd``: a truncated SVD of the training ratings after removing user and movie biases (missing = 0); movie
   factors ``V sqrt(Sigma)``, user factors ``U sqrt(Sigma)``; it predicts ``mu + b_u + b_i + p_u . q_i``.
@@ -37,7 +37,7 @@ from cfcore.data.split import Split, split_dataset
 from cfcore.runs.embeddings import Embeddings
 from cfcore.runs.run import Progress, Run
 from cfcore.training.callbacks import Monitor, result_of
-from cfcore.training.models import factor_model
+from cfcore.training.factor_model import factor_model
 
 # Negatives drawn per training rating, each epoch, for the implicit task.
 IMPLICIT_NEGATIVES = 4

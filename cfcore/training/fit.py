@@ -14,10 +14,10 @@ from cfcore.data.dataset import Dataset
 from cfcore.data.errors import DataError
 from cfcore.data.split import Split, split_dataset
 from cfcore.runs.run import Progress, Run
+from cfcore.training.build import configured_model, embeddings_of
 from cfcore.training.callbacks import Monitor, result_of
 from cfcore.training.engine import ENGINES, CompiledLoop, make_dataset, steps_per_execution
 from cfcore.training.factors import compute_factors
-from cfcore.training.models import configured_model, embeddings_of
 
 
 def train(

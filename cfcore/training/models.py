@@ -1,4 +1,4 @@
-"""The article's three rating models, in Keras 3.
+"""The article's three rating models, in Keras 3, and the hand-made embedding layer.
 
 Every model takes one integer input of shape ``(batch, 2)`` holding
 (user index, movie index) and returns predicted ratings of shape ``(batch, 1)``.
@@ -6,17 +6,8 @@ Every model takes one integer input of shape ``(batch, 2)`` holding
 
 from __future__ import annotations
 
-import zipfile
-
 import keras
-import numpy as np
 from keras import layers, ops
-
-from cfcore.config import MODEL_NAMES, TrainConfig
-from cfcore.data.dataset import Dataset
-from cfcore.data.split import Split
-from cfcore.runs.embeddings import SET_NAMES, Embeddings, embeddings_from_arrays, implicit_sets
-from cfcore.trainer.weights import check_weights_file
 
 
 def _positive_int(label: str, value) -> int:
@@ -30,7 +21,7 @@ def _positive_int(label: str, value) -> int:
     return whole
 
 
-def _rowwise_dot(u, v):
+def rowwise_dot(u, v):
     # Sum over the embedding axis only: one dot product per row of the batch.
     return ops.sum(u * v, axis=-1, keepdims=True)
 
@@ -86,7 +77,7 @@ def _article_initializer(seed: int | None):
     return keras.initializers.RandomUniform(minval=0.0, maxval=0.05, seed=seed)
 
 
-class _RatingModel(keras.Model):
+class RatingModel(keras.Model):
     """Shared configuration of the three models."""
 
     def __init__(self, n_users: int, n_movies: int, embedding_dim: int = 64, seed: int | None = None, **kwargs):
@@ -121,7 +112,7 @@ class _RatingModel(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="cfcore")
-class SimpleDot(_RatingModel):
+class SimpleDot(RatingModel):
     """Model 1: prediction = dot(user embedding, movie embedding).
 
     Input ``(batch, 2)`` int; output ``(batch, 1)`` float.
@@ -141,7 +132,7 @@ class SimpleDot(_RatingModel):
 
     def call(self, inputs):
         inputs = ops.cast(inputs, "int32")
-        return _rowwise_dot(self.user_embedding(inputs[:, 0]), self.movie_embedding(inputs[:, 1]))
+        return rowwise_dot(self.user_embedding(inputs[:, 0]), self.movie_embedding(inputs[:, 1]))
 
 
 def _own_initializer(seed: int | None):
@@ -150,7 +141,7 @@ def _own_initializer(seed: int | None):
 
 
 @keras.saving.register_keras_serializable(package="cfcore")
-class SimpleEmbedding(_RatingModel):
+class SimpleEmbedding(RatingModel):
     """Model 3: :class:`SimpleDot` rebuilt on :class:`GatherEmbedding`.
 
     By default both layers start from exactly :class:`SimpleDot`'s weights (same initialiser, same seeds), so the
@@ -174,11 +165,11 @@ class SimpleEmbedding(_RatingModel):
 
     def call(self, inputs):
         inputs = ops.cast(inputs, "int32")
-        return _rowwise_dot(self.user_embedding(inputs[:, 0]), self.movie_embedding(inputs[:, 1]))
+        return rowwise_dot(self.user_embedding(inputs[:, 0]), self.movie_embedding(inputs[:, 1]))
 
 
 @keras.saving.register_keras_serializable(package="cfcore")
-class DotWithBias(_RatingModel):
+class DotWithBias(RatingModel):
     """Model 2: sigmoid(dot + user bias + movie bias [+ global bias]) scaled to the rating range.
 
     Args:
@@ -245,7 +236,7 @@ class DotWithBias(_RatingModel):
         users, movies = inputs[:, 0], inputs[:, 1]
         user_vec = self.user_dropout(self.user_embedding(users), training=training)
         movie_vec = self.movie_dropout(self.movie_embedding(movies), training=training)
-        total = _rowwise_dot(user_vec, movie_vec) + self.user_bias(users) + self.movie_bias(movies)
+        total = rowwise_dot(user_vec, movie_vec) + self.user_bias(users) + self.movie_bias(movies)
         if self.use_global_bias:
             total = total + self.global_offset
         return total
@@ -267,256 +258,3 @@ class DotWithBias(_RatingModel):
             }
         )
         return config
-
-
-def _rated_sums(splits, members, table):
-    """``|S|^-1/2 * sum of table rows over S`` for every row's set S (0 for an empty set), all rows at once:
-    cheaper per step than gathering a batch's own sets (a heavy user's runs to thousands of movies, and a batch
-    holds many heavy users)."""
-    import tensorflow as tf
-
-    lengths = splits[1:] - splits[:-1]
-    if members.shape[0] == 0:
-        # TensorFlow 2.21's gradient of segment_sqrt_n over no members is uninitialised memory (1e+37, NaN
-        # seen in tests/test_svdpp.py), not zeros: with nothing rated, there is nothing to add up.
-        return tf.zeros((tf.shape(lengths)[0], tf.shape(table)[1]), table.dtype)
-    rows = tf.repeat(tf.range(tf.shape(lengths)[0]), lengths)
-    return tf.sparse.segment_sqrt_n(table, members, rows, num_segments=tf.shape(lengths)[0])
-
-
-@keras.saving.register_keras_serializable(package="cfcore")
-class SVDpp(DotWithBias):
-    """Model 4, SVD++-style: the bias model whose user vector adds what the user rated and whose movie vector
-    adds who rated it: ``p_u + |N(u)|^-1/2 sum_{j in N(u)} y_j`` and ``q_i + |R(i)|^-1/2 sum_{v in R(i)} z_v``.
-
-    N(u) (the movies u rated) and R(i) (the users who rated i) come from the training ratings only
-    (:func:`implicit_sets`), kept in the model as integer weights so a saved model predicts on its own. With
-    empty sets it is exactly :class:`DotWithBias`.
-
-    Args:
-        n_user_links, n_movie_links: Sizes of the sets' member arrays (the number of training ratings).
-    """
-
-    def __init__(self, n_users, n_movies, embedding_dim=64, seed=None, n_user_links: int = 0,
-                 n_movie_links: int = 0, **kwargs):
-        super().__init__(n_users, n_movies, embedding_dim, seed, **kwargs)
-        self.n_user_links, self.n_movie_links = int(n_user_links), int(n_movie_links)
-        # y_j: what having rated movie j adds to a user; z_v: what having been rated by user v adds to a movie.
-        self.rated_embedding = self._table(self.n_movies, self.embedding_dim, 4, "rated_embedding")
-        self.rater_embedding = self._table(self.n_users, self.embedding_dim, 5, "rater_embedding")
-
-    def build(self, input_shape=None):
-        if not hasattr(self, "user_splits"):
-            sizes = {"user_splits": self.n_users + 1, "user_movies": self.n_user_links,
-                     "movie_splits": self.n_movies + 1, "movie_users": self.n_movie_links}
-            for name, size in sizes.items():
-                setattr(self, name, self.add_weight(shape=(size,), initializer="zeros", dtype="int32",
-                                                    trainable=False, name=name))
-        for layer in (self.rated_embedding, self.rater_embedding):
-            if not layer.built:
-                layer.build((None,))
-        super().build(input_shape)
-
-    def set_implicit(self, sets: tuple[np.ndarray, ...]) -> None:
-        """Put :func:`implicit_sets`' arrays in (their sizes must be the model's)."""
-        for variable, values in zip((self.user_splits, self.user_movies, self.movie_splits, self.movie_users),
-                                    sets, strict=True):
-            variable.assign(np.asarray(values, dtype=np.int32))
-
-    def implicit_parts(self, users, movies):
-        """The two implicit terms for a batch: ``(user part, movie part)``, each ``(batch, d)``."""
-        every_user = _rated_sums(self.user_splits, self.user_movies, self.rated_embedding.embeddings)
-        every_movie = _rated_sums(self.movie_splits, self.movie_users, self.rater_embedding.embeddings)
-        return ops.take(every_user, users, axis=0), ops.take(every_movie, movies, axis=0)
-
-    def logit(self, inputs, training=False):
-        inputs = ops.cast(inputs, "int32")
-        users, movies = inputs[:, 0], inputs[:, 1]
-        user_part, movie_part = self.implicit_parts(users, movies)
-        user_vec = self.user_dropout(self.user_embedding(users) + user_part, training=training)
-        movie_vec = self.movie_dropout(self.movie_embedding(movies) + movie_part, training=training)
-        total = _rowwise_dot(user_vec, movie_vec) + self.user_bias(users) + self.movie_bias(movies)
-        if self.use_global_bias:
-            total = total + self.global_offset
-        return total
-
-    def get_config(self):
-        return {**super().get_config(), "n_user_links": self.n_user_links, "n_movie_links": self.n_movie_links}
-
-
-@keras.saving.register_keras_serializable(package="cfcore")
-class FactorModel(_RatingModel):
-    """Factors from another method (:mod:`cfcore.training.factors`: an SVD, AutoRec, the implicit task) as a model
-    with the rating models' input and output: ``link(user . movie + user bias + movie bias + offset)``.
-
-    Nothing here is trained: the method computes the tables, :func:`factor_model` puts them in. ``link`` is
-    "identity" (the SVD's prediction as it is), "sigmoid" (scaled to ``min_rating``..``max_rating``) or "logistic"
-    (a probability: the implicit task's "was it rated at all").
-    """
-
-    LINKS = ("identity", "sigmoid", "logistic")
-
-    def __init__(self, n_users, n_movies, embedding_dim=64, seed=None, method: str = "svd", link: str = "identity",
-                 min_rating: float = 0.5, max_rating: float = 5.0, global_bias: bool = True, **kwargs):
-        # ``global_bias`` is always True (the offset is always there); it is in the config for the run reader.
-        super().__init__(n_users, n_movies, embedding_dim, seed, **kwargs)
-        if link not in self.LINKS:
-            raise ValueError(f"link must be one of {', '.join(self.LINKS)}. Received: link={link!r}")
-        self.method, self.link = str(method), link
-        self.min_rating, self.max_rating = float(min_rating), float(max_rating)
-        self.use_global_bias = True
-        self.user_embedding = layers.Embedding(self.n_users, self.embedding_dim, "zeros", name="user_embedding")
-        self.movie_embedding = layers.Embedding(self.n_movies, self.embedding_dim, "zeros", name="movie_embedding")
-        self.user_bias = layers.Embedding(self.n_users, 1, "zeros", name="user_bias")
-        self.movie_bias = layers.Embedding(self.n_movies, 1, "zeros", name="movie_bias")
-
-    def build(self, input_shape=None):
-        if not hasattr(self, "global_offset"):
-            self.global_offset = self.add_weight(shape=(1,), initializer="zeros", name="global_offset")
-        super().build(input_shape)
-
-    def _lookup_layers(self) -> list[layers.Layer]:
-        return [self.user_embedding, self.movie_embedding, self.user_bias, self.movie_bias]
-
-    def call(self, inputs):
-        inputs = ops.cast(inputs, "int32")
-        users, movies = inputs[:, 0], inputs[:, 1]
-        logit = (_rowwise_dot(self.user_embedding(users), self.movie_embedding(movies)) + self.user_bias(users)
-                 + self.movie_bias(movies) + self.global_offset)
-        if self.link == "identity":
-            return logit
-        if self.link == "logistic":
-            return ops.sigmoid(logit)
-        return ops.sigmoid(logit) * (self.max_rating - self.min_rating) + self.min_rating
-
-    def get_config(self):
-        return {**super().get_config(), "method": self.method, "link": self.link, "min_rating": self.min_rating,
-                "max_rating": self.max_rating, "global_bias": True}
-
-
-def factor_model(embeddings, method: str, seed: int | None = None) -> FactorModel:
-    """A :class:`FactorModel` holding ``embeddings`` (a :class:`cfcore.runs.Embeddings` with biases)."""
-    n_users, dim = embeddings.user.shape
-    model = FactorModel(n_users, embeddings.movie.shape[0], dim, seed, method=method, link=embeddings.link,
-                        min_rating=embeddings.min_rating, max_rating=embeddings.max_rating, name=method)
-    model.build((None, 2))
-    model.user_embedding.embeddings.assign(embeddings.user)
-    model.movie_embedding.embeddings.assign(embeddings.movie)
-    model.user_bias.embeddings.assign(np.asarray(embeddings.user_bias, np.float32)[:, None])
-    model.movie_bias.embeddings.assign(np.asarray(embeddings.movie_bias, np.float32)[:, None])
-    model.global_offset.assign([embeddings.global_offset])
-    return model
-
-
-MODEL_CLASSES: dict[str, type[_RatingModel]] = {
-    "simple_dot": SimpleDot,
-    "dot_with_bias": DotWithBias,
-    "simple_embedding": SimpleEmbedding,
-    "svdpp": SVDpp,
-}
-
-
-def build_model(
-    name: str,
-    n_users: int,
-    n_movies: int,
-    embedding_dim: int = 64,
-    *,
-    seed: int | None = None,
-    min_rating: float = 0.5,
-    max_rating: float = 5.0,
-    user_dropout: float = 0.3,
-    movie_dropout: float = 0.6,
-    l2: float = 0.0,
-    global_bias: bool = False,
-    own_init: bool = False,
-    train_pairs: np.ndarray | None = None,
-) -> keras.Model:
-    """Build one of :data:`MODEL_NAMES`, with all weights created.
-
-    ``train_pairs`` (``svdpp`` only): the training ``(user, movie)`` pairs its rated sets come from (none: empty
-    sets, the bias model).
-
-    Raises:
-        ValueError: for an unknown name or a bad size.
-    """
-    if name not in MODEL_CLASSES:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
-    if name in ("dot_with_bias", "svdpp"):
-        settings = dict(min_rating=min_rating, max_rating=max_rating, user_dropout=user_dropout,
-                        movie_dropout=movie_dropout, l2=l2, global_bias=global_bias, name=name)
-        if name == "svdpp":
-            sets = implicit_sets(np.zeros((0, 2)) if train_pairs is None else train_pairs, n_users, n_movies)
-            model = SVDpp(n_users, n_movies, embedding_dim, seed, n_user_links=len(sets[1]),
-                          n_movie_links=len(sets[3]), **settings)
-            model.build((None, 2))
-            model.set_implicit(sets)
-            return model
-        model = DotWithBias(n_users, n_movies, embedding_dim, seed, **settings)
-    elif name == "simple_embedding":
-        model = SimpleEmbedding(n_users, n_movies, embedding_dim, seed, own_init=own_init, name=name)
-    else:
-        model = MODEL_CLASSES[name](n_users, n_movies, embedding_dim, seed, name=name)
-    model.build((None, 2))
-    return model
-
-
-def load_model(path) -> keras.Model:
-    """Load a saved ``.keras`` model with Keras safe mode on (no arbitrary code), after
-    :func:`check_weights_file` has found its weights wholly inside the file.
-
-    Raises:
-        cfcore.trainer.weights.UnsafeWeightsError: for weights that reach outside the file or are not a model's
-            plain tables.
-    """
-    with zipfile.ZipFile(path) as archive:
-        check_weights_file(archive.read("model.weights.h5"))
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
-
-
-def embedding_arrays(model: keras.Model) -> dict[str, np.ndarray]:
-    """Every array of a model that the web server needs, by the names of a run's ``embeddings.npz``.
-
-    The user and movie tables for every model; biases, global offset, rating range and link for models with
-    biases; SVD++'s own tables (its movie part, ``rated``, ``rater``) and its rated sets. :func:`cfcore.runs.embeddings.
-    embeddings_from_arrays` turns them into :class:`~cfcore.runs.embeddings.Embeddings`.
-    """
-    def weights(variable):
-        return np.asarray(keras.ops.convert_to_numpy(variable), dtype=np.float32)
-
-    arrays = {"user": weights(model.user_embedding.embeddings), "movie": weights(model.movie_embedding.embeddings)}
-    if not hasattr(model, "user_bias"):
-        return arrays
-    offset = weights(model.global_offset).reshape(-1)[0] if model.use_global_bias else np.float32(0.0)
-    arrays.update(user_bias=weights(model.user_bias.embeddings)[:, 0],
-                  movie_bias=weights(model.movie_bias.embeddings)[:, 0], global_offset=np.float32(offset),
-                  min_rating=np.float64(model.min_rating), max_rating=np.float64(model.max_rating),
-                  link=np.str_(getattr(model, "link", "sigmoid")))
-    if isinstance(model, SVDpp):
-        arrays.update(rated=weights(model.rated_embedding.embeddings), rater=weights(model.rater_embedding.embeddings))
-        for name, variable in zip(SET_NAMES, (model.user_splits, model.user_movies, model.movie_splits,
-                                              model.movie_users), strict=True):
-            arrays[name] = np.asarray(keras.ops.convert_to_numpy(variable), dtype=np.int32)
-    return arrays
-
-
-def embeddings_of(model: keras.Model) -> Embeddings:
-    """Copy the user and movie matrices (and biases, where present) out of any of the models.
-
-    Returns:
-        :class:`cfcore.runs.embeddings.Embeddings` with ``user`` ``(n_users, d)`` and ``movie`` ``(n_movies, d)``.
-    """
-    return embeddings_from_arrays(embedding_arrays(model))
-
-
-def configured_model(config: TrainConfig, n_users: int, n_movies: int, dataset: Dataset, split: Split | None = None
-                     ) -> keras.Model:
-    """The untrained model ``config`` describes, with ``n_users`` and ``n_movies`` rows, its output scaled to
-    ``dataset``'s rating range (SVD++'s rated sets from ``split``'s training pairs)."""
-    return build_model(
-        config.model, n_users, n_movies, config.embedding_dim, seed=config.seed,
-        min_rating=dataset.min_rating, max_rating=dataset.max_rating,
-        user_dropout=config.user_dropout, movie_dropout=config.movie_dropout,
-        l2=config.l2, global_bias=config.global_bias, own_init=config.own_init,
-        train_pairs=None if split is None else split.x_train,
-    )

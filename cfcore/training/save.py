@@ -15,7 +15,7 @@ from cfcore.runs.errors import RunError
 from cfcore.runs.folder import read_run_files
 from cfcore.runs.run import Run
 from cfcore.trainer.weights import UnsafeWeightsError
-from cfcore.training.models import embedding_arrays, load_model
+from cfcore.training.build import embedding_arrays, load_model
 
 
 def save_run(run: Run, directory: str | Path) -> Path:
