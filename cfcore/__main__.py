@@ -1,8 +1,8 @@
-"""``python -m cfcore``: see :mod:`cfcore.cli`."""
+"""``python -m cfcore``: see :mod:`cfcore.cli.main`."""
 
 import sys
 
-from cfcore.cli import main
+from cfcore.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

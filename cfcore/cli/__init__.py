@@ -1,0 +1,1 @@
+"""The command line: ``python -m cfcore <command>`` (:mod:`cfcore.cli.main`)."""
