@@ -12,8 +12,9 @@ from cfcore.analysis.baselines import diverged
 from cfcore.analysis.pca import pc1_average_alignment, pca
 from cfcore.analysis.predict import user_ratings
 from cfcore.text import count
-from tests.conftest import make_synthetic_frames, open_app, seed_workspace, shown
-from tests.test_pages_part2 import _app, _figures, _ok
+from tests.support.app import assert_page, chart_specs, open_app, page_app, page_texts
+from tests.support.data import make_synthetic_frames
+from tests.support.workspaces import seed_workspace
 
 
 @pytest.fixture(scope="module")
@@ -26,50 +27,46 @@ def wild_run(synthetic_dataset):
                                                 learning_rate=1.0, patience=0, seed=1))
 
 
-def _texts(at, *kinds: str) -> str:
-    return " ".join(shown(str(e.value)) for kind in kinds for e in at.get(kind))
-
-
 # -- numbers that mislead ------------------------------------------------------------------------------
 
 
 def test_a_diverged_run_is_called_so_and_kept_off_comparisons(wild_run, tiny_run, dot_run):
     # dot_run is two epochs of simple_dot, still falling from far above the global mean: not diverged.
     assert diverged(wild_run) and not diverged(tiny_run) and not diverged(dot_run)
-    at = _app("train", wild_run).run()
-    _ok(at, "Train")
-    assert "diverged: lower the learning rate" in _texts(at, "markdown")
-    assert "finished" not in _texts(at, "markdown").split("diverged")[0][-20:]
+    at = page_app("train", wild_run).run()
+    assert_page(at, "Train")
+    assert "diverged: lower the learning rate" in page_texts(at, "markdown")
+    assert "finished" not in page_texts(at, "markdown").split("diverged")[0][-20:]
     assert any("blew up" in w.value for w in at.warning)
 
-    at = _app("compare", tiny_run, wild=wild_run).run()
-    _ok(at, "Compare")
-    curves = next(f for f in _figures(at) if f["layout"].get("xaxis", {}).get("title", {}).get("text") == "epoch")
+    at = page_app("compare", tiny_run, wild=wild_run).run()
+    assert_page(at, "Compare")
+    curves = next(f for f in chart_specs(at) if f["layout"].get("xaxis", {}).get("title", {}).get("text") == "epoch")
     assert [trace["name"] for trace in curves["data"]] == ["tiny"]  # the RMSE of 87 does not flatten the rest
-    assert "they diverged (lower the learning rate): wild" in _texts(at, "caption")
+    assert "they diverged (lower the learning rate): wild" in page_texts(at, "caption")
 
 
 def test_predictions_off_the_rating_scale_are_flagged_and_drawn(wild_run, tiny_run):
     user = int(wild_run.dataset.index_to_user[0])
-    at = _app("recommend", wild_run)
+    at = page_app("recommend", wild_run)
     at.query_params["user"] = str(user)
     at.run()
-    _ok(at, "Recommend")
-    warning = _texts(at, "warning")
+    assert_page(at, "Recommend")
+    warning = page_texts(at, "warning")
     assert "fall outside the 0.5 to 5 star scale" in warning and "this run diverged" in warning
-    scatter = next(f for f in _figures(at) if any(t.get("name") == "perfect" for t in f["data"]))
+    scatter = next(f for f in chart_specs(at) if any(t.get("name") == "perfect" for t in f["data"]))
     highest = float(user_ratings(wild_run, user)["predicted"].max())
     assert scatter["layout"]["yaxis"]["range"][1] >= highest > 5  # the axis shows them
     assert scatter["layout"]["shapes"]  # the off-scale band is shaded
 
-    at = _app("recommend", tiny_run).run()
-    assert "outside the" not in _texts(at, "warning")
+    at = page_app("recommend", tiny_run).run()
+    assert "outside the" not in page_texts(at, "warning")
 
 
 def test_reference_lines_name_the_baselines_and_the_article_only_on_its_data(tiny_run, movielens_path):
-    at = _app("train", tiny_run).run()
-    _ok(at, "Train")
-    curve = next(f for f in _figures(at) if "RMSE per epoch" in str(f["layout"].get("title", {}).get("text")))
+    at = page_app("train", tiny_run).run()
+    assert_page(at, "Train")
+    curve = next(f for f in chart_specs(at) if "RMSE per epoch" in str(f["layout"].get("title", {}).get("text")))
     names = [trace["name"] for trace in curve["data"]]
     assert names[:2] == ["train RMSE", "validation RMSE"]
     assert any(n.startswith("global mean: ") for n in names) and any(n.startswith("biases only: ") for n in names)
@@ -98,20 +95,20 @@ def test_the_pca_text_says_what_pc1_is_for_the_run_on_screen(tiny_run):
     assert pc1_average_alignment(offset, pca(offset)) > 0.99
     assert pc1_average_alignment(zero_mean, pca(zero_mean)) < 0.9
 
-    at = _app("embeddings", tiny_run).run()
+    at = page_app("embeddings", tiny_run).run()
     result = pca(tiny_run.embeddings.movie)
     alignment = pc1_average_alignment(tiny_run.embeddings.movie, result)
-    text = _texts(at, "caption")
+    text = page_texts(at, "caption")
     assert f"PC1 carries {result.explained[0]:.0%} of the variance" in text
     assert ("points along the average movie vector" in text) == (alignment > 0.9)
     assert ("is not the average movie vector" in text) == (alignment <= 0.9)
     at.toggle(key="emb_centered").set_value(True).run()
-    assert "Centered: the average movie vector is subtracted first" in _texts(at, "caption")
+    assert "Centered: the average movie vector is subtracted first" in page_texts(at, "caption")
 
 
 def test_explain_opens_on_a_movie_the_ratings_filter_lets_through(tiny_run):
     threshold = int(tiny_run.dataset.movies["num_ratings"].quantile(0.75))
-    at = _app("recommend", tiny_run).run()
+    at = page_app("recommend", tiny_run).run()
     at.number_input(key="rec_min_ratings").set_value(threshold).run()
     at.session_state["rec_tab"] = "Explain a prediction"
     at.run()
@@ -124,13 +121,13 @@ def test_explain_opens_on_a_movie_the_ratings_filter_lets_through(tiny_run):
 
 
 def test_rate_movies_yourself_adds_one_movie_per_enter_and_matches_titles_as_typed(tiny_run):
-    at = _app("recommend", tiny_run)
+    at = page_app("recommend", tiny_run)
     at.session_state["rec_tab"] = "Rate movies yourself"
     at.run()
     proto = at.multiselect(key="rec_you_movies").proto
     assert proto.select_all == 0  # no "Select N matches": Enter on "Alien" added twenty movies
     assert proto.max_selections == 20
-    finder = _app("embeddings", tiny_run).run().selectbox(key="emb_movie").proto
+    finder = page_app("embeddings", tiny_run).run().selectbox(key="emb_movie").proto
     assert [proto.filter_mode, finder.filter_mode] == [finder.filter_mode, finder.filter_mode]
     assert finder.filter_mode != type(finder).DESCRIPTOR.fields_by_name["filter_mode"].default_value
 
@@ -156,18 +153,18 @@ def test_tabs_open_where_the_learner_left_them_after_a_page_switch(data_env, tin
 
 def test_a_ratings_filter_above_every_movie_says_why_everything_is_empty(tiny_run):
     most = int(tiny_run.dataset.movies["num_ratings"].max())
-    at = _app("embeddings", tiny_run).run()
+    at = page_app("embeddings", tiny_run).run()
     at.number_input(key="emb_min_ratings").set_value(most).run()
-    _ok(at, "Embeddings")
-    assert f"the most-rated one has {most:,}" in _texts(at, "warning")
+    assert_page(at, "Embeddings")
+    assert f"the most-rated one has {most:,}" in page_texts(at, "warning")
     assert len(at.dataframe) == 0  # no empty ranking tables
-    assert "a rarer movie's title finds nothing here" in _texts(at, "caption")
+    assert "a rarer movie's title finds nothing here" in page_texts(at, "caption")
 
 
 def test_a_new_dataset_under_an_old_model_is_pointed_out(data_env, tiny_run_dir):
     ws = seed_workspace({"tiny": tiny_run_dir})
     at = open_app(ws, page="pages/embeddings.py")
-    assert "was trained on" not in _texts(at, "warning")
+    assert "was trained on" not in page_texts(at, "warning")
     ratings, movies = make_synthetic_frames(n_users=30, n_movies=20, seed=5)
     at.switch_page("pages/data.py").run()
     at.radio(key="data_source").set_value("upload").run()
@@ -179,12 +176,13 @@ def test_a_new_dataset_under_an_old_model_is_pointed_out(data_env, tiny_run_dir)
     for page in ("pages/embeddings.py", "pages/recommend.py"):
         at.switch_page(page).run()
         assert not at.exception
-        assert "was trained on" in _texts(at, "warning") and "not on the data now loaded" in _texts(at, "warning")
+        assert ("was trained on" in page_texts(at, "warning")
+                and "not on the data now loaded" in page_texts(at, "warning"))
 
 
 def test_bad_values_in_a_shared_link_are_named(data_env):
     at = open_app(page="pages/train.py", epochs="9999", model="foo", learning_rate="0.0013", seed="abc")
-    warnings = _texts(at, "warning")
+    warnings = page_texts(at, "warning")
     assert "epochs=9999 is not on the page's controls: the nearest, 50, is used" in warnings
     assert "model='foo' is not one of simple_dot, dot_with_bias, simple_embedding" in warnings
     assert "learning_rate=0.0013" in warnings and "seed='abc'" in warnings
@@ -195,10 +193,10 @@ def test_bad_values_in_a_shared_link_are_named(data_env):
 def test_under_the_hood_says_when_it_cuts_or_replaces_the_weather(data_env):
     at = open_app(page="pages/under_the_hood.py")
     at.text_input(key="uth_days").set_value(", ".join(["sunny", "rainy"] * 10)).run()
-    assert "Showing the first 14 of your 20 days" in _texts(at, "info")
+    assert "Showing the first 14 of your 20 days" in page_texts(at, "info")
     at.text_input(key="uth_days").set_value("hail, , ").run()
-    assert "Skipping unknown tags: hail" in _texts(at, "warning")
-    assert "No known weather tag to look up yet: showing one sunny day" in _texts(at, "info")
+    assert "Skipping unknown tags: hail" in page_texts(at, "warning")
+    assert "No known weather tag to look up yet: showing one sunny day" in page_texts(at, "info")
 
 
 # -- words ---------------------------------------------------------------------------------------------------
@@ -210,19 +208,19 @@ def test_counts_read_as_words():
 
 
 def test_no_raw_keys_and_every_number_says_what_it_is_over(tiny_run, dot_run):
-    at = _app("compare", tiny_run, dot=dot_run).run()
+    at = page_app("compare", tiny_run, dot=dot_run).run()
     assert list(at.radio(key="cmp_metric").options) == ["validation RMSE", "training RMSE", "validation loss",
                                                        "training loss"]
-    assert not any("val_rmse" in json.dumps(f["layout"]) for f in _figures(at))
+    assert not any("val_rmse" in json.dumps(f["layout"]) for f in chart_specs(at))
 
     movie = int(tiny_run.dataset.movies["movieId"].iloc[0])
-    at = _app("embeddings", tiny_run)
+    at = page_app("embeddings", tiny_run)
     at.query_params.update({"movie": str(movie), "minr": "0"})
     at.run()
     neighbours = at.dataframe[-1].value
     assert list(neighbours.columns)[:2] == ["title", "similarity"]
 
-    at = _app("recommend", tiny_run)
+    at = page_app("recommend", tiny_run)
     user = int(tiny_run.dataset.index_to_user[0])
     at.query_params["user"] = str(user)
     at.run()
@@ -239,12 +237,12 @@ def test_presenter_mode_from_the_link_and_the_toggle(data_env, tiny_run_dir):
     assert at.session_state["present"] is True and at.query_params["present"] == "1"
     assert any("font-size: 20px" in h.proto.body for h in at.get("html"))
     assert at.selectbox(key="present_active_run").value == "tiny"  # the picker, on the page itself
-    curve = next(f for f in _figures(at) if "RMSE per epoch" in str(f["layout"].get("title", {}).get("text")))
+    curve = next(f for f in chart_specs(at) if "RMSE per epoch" in str(f["layout"].get("title", {}).get("text")))
     assert curve["layout"]["xaxis"]["tickfont"]["size"] >= 14 and curve["layout"]["yaxis"]["tickfont"]["size"] >= 14
     at.sidebar.toggle(key="present").set_value(False).run()
     assert "present" not in at.query_params
     assert not any(box.key == "present_active_run" for box in at.get("selectbox"))
-    curve = next(f for f in _figures(at) if "RMSE per epoch" in str(f["layout"].get("title", {}).get("text")))
+    curve = next(f for f in chart_specs(at) if "RMSE per epoch" in str(f["layout"].get("title", {}).get("text")))
     assert "tickfont" not in curve["layout"].get("xaxis", {})  # the shared figure itself was never enlarged
 
 
@@ -263,8 +261,8 @@ def test_the_hand_made_layer_can_start_the_articles_way(dot_run):
     """Same seed, same start: identical curves, and the page says why; the toggle gives the article's own start."""
     from ui.services import training_manager
 
-    at = _app("under_the_hood", dot_run).run()
-    assert "both start from the very same weights" in _texts(at, "markdown")
+    at = page_app("under_the_hood", dot_run).run()
+    assert "both start from the very same weights" in page_texts(at, "markdown")
     at.toggle(key="uth_own_init").set_value(True).run()
     at.button(key="uth_train").click().run()
     manager = training_manager()
@@ -272,8 +270,8 @@ def test_the_hand_made_layer_can_start_the_articles_way(dot_run):
     assert job.config.model == "simple_embedding" and job.config.own_init is True
     assert manager.wait(job, timeout=120)
     at.run()
-    _ok(at, "Under the hood")
-    caption = _texts(at, "caption")
+    assert_page(at, "Under the hood")
+    caption = page_texts(at, "caption")
     assert "From its own start the hand-made layer ends" in caption and "global mean" in caption
 
 
@@ -288,11 +286,11 @@ def test_overflowing_link_numbers_are_named_not_a_crash(data_env):
 
 
 def test_an_empty_map_with_a_count_colouring_is_a_message(tiny_run):
-    at = _app("embeddings", tiny_run)
+    at = page_app("embeddings", tiny_run)
     at.query_params.update({"colour": "number of ratings", "minr": "1000"})
     at.run()
-    _ok(at, "Embeddings")
-    assert "No movie passes the ratings filter above" in _texts(at, "info")
+    assert_page(at, "Embeddings")
+    assert "No movie passes the ratings filter above" in page_texts(at, "info")
 
 
 def test_a_genre_named_like_a_column_is_still_a_genre(tiny_run):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -12,8 +11,8 @@ import numpy as np
 import pytest
 
 from cfcore.cli import main
+from tests.support.paths import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RANKING_KEYS = ["pc1_lowest", "pc1_highest", "pc2_lowest", "pc2_highest"]
 ROW_KEYS = {"title", "PC1", "PC2", "rating", "genres", "num_ratings"}
 

@@ -6,13 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from cfcore.cli import main
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO
 
 SUMMARY_KEYS = {"model", "epochs_run", "best_epoch", "best_val_rmse", "val_rmse", "train_rmse", "train_seconds",
                 "n_users", "n_movies", "n_train", "n_val"}

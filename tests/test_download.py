@@ -224,7 +224,8 @@ def test_the_cli_adds_its_own_advice_and_the_app_its_own(tmp_path, monkeypatch, 
     import streamlit as st
 
     from cfcore.data import download
-    from tests.conftest import open_app, shown
+    from tests.support.app import open_app
+    from tests.support.text import shown
 
     monkeypatch.setattr(download.download_dataset, "__defaults__", (closed_port_url(), None))
     monkeypatch.delenv("CFCORE_DATA", raising=False)

@@ -25,7 +25,7 @@ from cfcore.runs.run import load_run
 from cfcore.training.factors import masked_mse, sample_negatives, svd_factors
 from cfcore.training.fit import train
 from cfcore.training.save import save_run
-from tests.conftest import rewrite_model_member
+from tests.support.runs import rewrite_model_member
 
 
 def _dataset(users, movies, ratings, n_movies):

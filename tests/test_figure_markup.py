@@ -34,7 +34,7 @@ from cfcore.figures.predictions import (
     predicted_vs_actual,
 )
 from cfcore.figures.training import baseline_ladder_figure, compare_curves, training_curves
-from tests.conftest import make_synthetic_frames
+from tests.support.data import make_synthetic_frames
 
 LINK = '<a href="http://x">t</a>'
 BOLD = "<b>bold</b>"

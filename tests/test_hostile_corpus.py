@@ -21,8 +21,9 @@ from streamlit.testing.v1 import AppTest
 
 from cfcore import cli
 from cfcore.runs.folder import RUN_FILES
+from tests.support.app import PAGES
 from tests.support.crafted import KINDS, weights_reaching_outside
-from tests.test_pages_part1 import APP, PAGES
+from tests.support.paths import APP
 
 JUNK = [b"", b"\x00" * 64, b"PK\x05\x06" + bytes(18), "\u202e![c](http://127.0.0.1:9/c.png)".encode(), b"{" * 5000]
 JSON_VALUES = [None, True, -1, 10**12, 1e308, "x" * 300, [], {}, [{}], ["a"], {"a": {"b": [1]}}, "NaN"]

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,9 +18,9 @@ from cfcore.analysis.projection import ProjectionError, ProjectionJobs
 from cfcore.config import TrainConfig
 from cfcore.trainer.caps import CapError, JobCaps
 from cfcore.trainer.jobs import JobError, TrainingManager
-from tests.conftest import wait_for
+from tests.support.paths import REPO
+from tests.support.waiting import wait_for
 
-REPO = Path(__file__).resolve().parent.parent
 TINY = SimpleNamespace(n_users=5, n_movies=5)
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from cfcore.config import PRESETS, TrainConfig
 from cfcore.trainer.jobs import TrainingManager, backend_train_fn
-from tests.conftest import wait_for
-from tests.test_jobs import FakeTrainer
+from tests.support.trainers import FakeTrainer
+from tests.support.waiting import wait_for
 
 
 class CountingTrainer(FakeTrainer):

@@ -7,7 +7,9 @@ import time
 import pytest
 
 from cfcore.config import factor_config
-from tests.conftest import open_app, seed_workspace, shown, workspace_run_names
+from tests.support.app import open_app
+from tests.support.text import shown
+from tests.support.workspaces import seed_workspace, workspace_run_names
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,9 @@ import pytest
 
 from cfcore import share
 from cfcore.analysis.projection import movie_map, vectors_key
-from tests.conftest import open_app, seed_workspace, shown
-from tests.test_pages_part2 import _app, _array, _figures, _ok
+from tests.support.app import assert_page, chart_specs, figure_array, open_app, page_app
+from tests.support.text import shown
+from tests.support.workspaces import seed_workspace
 
 TSNE_VIEW = {"proj": "tsne", "perp": "5", "tseed": "3", "minr": "0"}
 
@@ -23,7 +24,7 @@ def _axis(figure: dict) -> str:
 
 
 def _map(at) -> dict:
-    return next(f for f in _figures(at) if _axis(f).startswith(("t-SNE", "PC1 (")))
+    return next(f for f in chart_specs(at) if _axis(f).startswith(("t-SNE", "PC1 (")))
 
 
 def _job_for(run, seed: int, perplexity: float, min_ratings: int = 0):
@@ -39,17 +40,17 @@ def test_tsne_is_computed_in_the_background_while_other_pages_render(tiny_run, r
     jobs = services.projections()
     jobs._slots.acquire()  # another map holds the one slot: this one has to wait, however fast it would be
     try:
-        at = _app("embeddings", tiny_run)
+        at = page_app("embeddings", tiny_run)
         at.query_params.update(TSNE_VIEW)
         started = time.monotonic()
         at.run()
-        _ok(at, "Embeddings")
+        assert_page(at, "Embeddings")
         assert time.monotonic() - started < 30
         assert any("Computing the t-SNE map of 40 movies" in p.proto.text for p in at.get("progress"))
         job = _job_for(tiny_run, 3, 5.0)
         assert job is not None and job.state == "queued"
-        other = _app("recommend", tiny_run).run()  # another page, while the map waits
-        _ok(other, "Recommend")
+        other = page_app("recommend", tiny_run).run()  # another page, while the map waits
+        assert_page(other, "Recommend")
         assert job.state == "queued"
     finally:
         jobs._slots.release()
@@ -59,17 +60,17 @@ def test_tsne_is_computed_in_the_background_while_other_pages_render(tiny_run, r
         time.sleep(0.1)
     assert job.state == "done", job.error
     at.run()
-    _ok(at, "Embeddings")
+    assert_page(at, "Embeddings")
     figure = _map(at)
     assert figure["layout"]["xaxis"]["title"]["text"] == "t-SNE 1 (no unit)"
     expected = movie_map(tiny_run, "tsne", 0, seed=3, perplexity=5)
-    assert np.allclose(_array(figure["data"][0]["x"]), expected["x"])
-    assert len(_array(figure["data"][0]["x"])) == tiny_run.dataset.n_movies  # every movie, no sampling
+    assert np.allclose(figure_array(figure["data"][0]["x"]), expected["x"])
+    assert len(figure_array(figure["data"][0]["x"])) == tiny_run.dataset.n_movies  # every movie, no sampling
     assert "distances between groups" in " ".join(c.value for c in at.caption)
 
 
 def test_pca_axes_are_named_and_colours_cover_ratings_counts_pcs_and_genres(tiny_run):
-    at = _app("embeddings", tiny_run)
+    at = page_app("embeddings", tiny_run)
     at.query_params["minr"] = "0"
     at.run()
     figure = _map(at)
@@ -90,11 +91,11 @@ def test_pca_axes_are_named_and_colours_cover_ratings_counts_pcs_and_genres(tiny
 
 
 def test_a_link_opens_its_view_and_says_which_values_it_changed(tiny_run):
-    at = _app("embeddings", tiny_run)
+    at = page_app("embeddings", tiny_run)
     at.query_params.update({"proj": "tsne", "perp": "500", "tseed": "2", "colour": "number of ratings",
                             "minr": "-4"})
     at.run()
-    _ok(at, "Embeddings")
+    assert_page(at, "Embeddings")
     assert at.radio(key="emb_projection").value == "tsne"
     assert at.slider(key="emb_perplexity").value == 50 and at.number_input(key="emb_tsne_seed").value == 2
     assert at.selectbox(key="emb_colour").value == "number of ratings"
@@ -103,7 +104,7 @@ def test_a_link_opens_its_view_and_says_which_values_it_changed(tiny_run):
     assert "perp=500 is outside 5 to 50" in warnings and "minr=-4" in warnings
     assert at.query_params["proj"] == "tsne" and at.query_params["perp"] == "50"
 
-    at = _app("embeddings", tiny_run)
+    at = page_app("embeddings", tiny_run)
     at.query_params.update({"proj": "umap", "colour": "Westerns"})
     at.run()
     assert at.radio(key="emb_projection").value == "pca"
@@ -119,27 +120,27 @@ def test_the_view_is_kept_in_the_workspace(data_env, tiny_run_dir):
     at.number_input(key="emb_min_ratings").set_value(3).run()
     assert not at.exception
     again = open_app(ws, page="pages/embeddings.py")  # a new session on the workspace's link
-    _ok(again, "Embeddings")
+    assert_page(again, "Embeddings")
     assert again.radio(key="emb_projection").value == "tsne"
     assert again.selectbox(key="emb_colour").value == "PC2"
     assert again.number_input(key="emb_min_ratings").value == 3
 
 
 def test_link_to_this_view_carries_a_copy_of_the_run_and_the_view(tiny_run):
-    at = _app("embeddings", tiny_run)
+    at = page_app("embeddings", tiny_run)
     at.query_params.update({"colour": "PC1", "minr": "2"})
     at.run()
     at.button(key="emb_share_view").click().run()
     link = next(c.value for c in at.code if "shared_run=" in c.value)
     assert "colour=PC1" in link and "minr=2" in link and "proj=pca" in link
     token = link.split("shared_run=")[1].split("&")[0]
-    friend = _app("embeddings")
+    friend = page_app("embeddings")
     for part in link.split("?")[1].split("&"):
         key, value = part.split("=", 1)
         friend.query_params[key] = value.replace("+", " ")
     assert friend.query_params["shared_run"] == token
     friend.run()
-    _ok(friend, "Embeddings")
+    assert_page(friend, "Embeddings")
     assert friend.selectbox(key="emb_colour").value == "PC1" and friend.number_input(key="emb_min_ratings").value == 2
     assert friend.session_state["ws_id"] != at.session_state["ws_id"]
 
@@ -157,7 +158,7 @@ def test_the_map_and_neighbour_downloads_neutralise_formulas(tiny_run):
 def test_every_chart_saves_a_projector_sized_image_in_the_chosen_format(tiny_run, page):
     import json
 
-    at = _app(page, tiny_run).run()
+    at = page_app(page, tiny_run).run()
     configs = [json.loads(c.proto.config)["toImageButtonOptions"] for c in at.get("plotly_chart")]
     assert configs and all(c["width"] == 1920 and c["height"] == 1080 and c["format"] == "png" for c in configs)
     at.session_state["chart_image_format"] = "svg"
@@ -173,10 +174,10 @@ def test_a_map_draws_at_most_the_cap_the_most_rated_and_says_so(tiny_run, monkey
     monkeypatch.setattr(constants, "MAP_MAX_MOVIES", 25)
     counts = tiny_run.dataset.movies.set_index("movieId")["num_ratings"]
     expected = set(most_rated(movie_map(tiny_run, "pca", 0), 25)["movieId"])
-    at = _app("embeddings", tiny_run)
+    at = page_app("embeddings", tiny_run)
     at.query_params["minr"] = "0"
     at.run()
-    _ok(at, "Embeddings")
+    assert_page(at, "Embeddings")
     drawn = [int(row[0]) for trace in _map(at)["data"] for row in trace["customdata"]]
     assert len(drawn) == 25 and set(drawn) == expected
     assert min(counts[drawn]) >= max(counts.drop(drawn))  # the most-rated ones
@@ -193,10 +194,10 @@ def test_tsne_places_the_movies_the_capped_map_draws(tiny_run, monkeypatch, rout
 
     monkeypatch.setattr(constants, "MAP_MAX_MOVIES", 25)
     movies = most_rated(movie_map(tiny_run, "pca", 0), 25)
-    at = _app("embeddings", tiny_run)
+    at = page_app("embeddings", tiny_run)
     at.query_params.update(TSNE_VIEW)
     at.run()
-    _ok(at, "Embeddings")
+    assert_page(at, "Embeddings")
     assert any("Computing the t-SNE map of 25 movies" in p.proto.text for p in at.get("progress"))
     job = services.projections().get(vectors_key(tiny_run.embeddings.movie[movies.index.to_numpy()], 3, 5.0))
     deadline = time.monotonic() + 120

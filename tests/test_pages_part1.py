@@ -14,18 +14,17 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from cfcore.config import PRESETS
-from tests.conftest import live_points, open_app, seed_workspace, shown
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.app import PAGES, live_points, open_app
+from tests.support.paths import APP, REPO
+from tests.support.text import shown
+from tests.support.workspaces import seed_workspace
 
 
 def training_manager():
     from ui.services import training_manager as manager
 
     return manager()
-APP = str(REPO / "app.py")
-PAGES = ["pages/data.py", "pages/train.py", "pages/embeddings.py", "pages/recommend.py",
-         "pages/under_the_hood.py", "pages/compare.py", "pages/beyond.py"]
+
 
 
 def figure_traces(at: AppTest) -> dict[str, list]:
@@ -263,7 +262,7 @@ def test_preset_fills_the_controls_and_they_survive_a_page_switch(data_env):
 
 
 def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env, monkeypatch, tmp_path):
-    from tests.conftest import make_synthetic_frames
+    from tests.support.data import make_synthetic_frames
 
     # Data big enough that 50 epochs take minutes in the trainer (the 1,200 synthetic ratings take a second).
     ratings, movies = make_synthetic_frames(n_users=400, n_movies=300, density=0.5)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import shutil
 import zipfile
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,53 +16,18 @@ from cfcore.analysis.fold_in import fold_in, project_vector, recommend_for_vecto
 from cfcore.analysis.neighbours import nearest_movies
 from cfcore.analysis.pca import movie_pca_frame, pc_rankings
 from cfcore.analysis.predict import predict, user_ratings, user_rmse
-from tests.conftest import seed_workspace, shown, workspace_run_names
-
-PAGES = Path(__file__).resolve().parent.parent / "pages"
-TIMEOUT = 120
-
-
-def _app(page: str, run=None, **runs) -> AppTest:
-    """The page opened on a workspace holding ``run`` (as "tiny", the active one) and ``runs`` by name."""
-    import tempfile
-
-    from cfcore.training.save import save_run
-
-    at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=TIMEOUT)
-    if run is not None:
-        folder = Path(tempfile.mkdtemp(prefix="cfcore-test-runs-"))
-        folders = {name: save_run(each, folder / name.replace(" ", "_")) for name, each in
-                   {"tiny": run, **runs}.items()}
-        at.query_params["ws"] = seed_workspace(folders, active="tiny")
-    return at
-
-
-def _names(at: AppTest) -> list[str]:
-    return workspace_run_names(at.session_state["ws_id"])
-
-
-def _figures(at: AppTest) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-
-
-def _array(value) -> np.ndarray:
-    """A figure array from plotly's JSON: a plain list, or a typed array {"dtype", "bdata"[, "shape"]}."""
-    if isinstance(value, dict) and "bdata" in value:
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
-    return np.asarray(value)
-
-
-def _trace(figure: dict, name: str) -> dict:
-    return next(trace for trace in figure["data"] if trace.get("name") == name)
-
-
-def _ok(at: AppTest, title: str) -> None:
-    # A script that fails to compile shows no exception element, so also check the page got drawn.
-    assert not at.exception, [e.value for e in at.exception]
-    assert [t.value for t in at.title] == [title]
-
+from tests.support.app import (
+    PAGES_DIR,
+    TIMEOUT,
+    assert_page,
+    chart_specs,
+    figure_array,
+    named_trace,
+    page_app,
+    page_run_names,
+)
+from tests.support.text import shown
+from tests.support.workspaces import seed_workspace
 
 # ---------------------------------------------------------------------------
 # No run: a friendly message on every page
@@ -74,8 +37,8 @@ def _ok(at: AppTest, title: str) -> None:
 @pytest.mark.parametrize("page, title", [("embeddings", "Embeddings"), ("recommend", "Recommend"),
                                          ("under_the_hood", "Under the hood"), ("compare", "Compare")])
 def test_pages_without_a_run_show_an_info_message(page, title):
-    at = _app(page).run()
-    _ok(at, title)
+    at = page_app(page).run()
+    assert_page(at, title)
     assert at.info, "expected a friendly st.info message"
     assert not at.error
 
@@ -86,14 +49,14 @@ def test_pages_without_a_run_show_an_info_message(page, title):
 
 
 def test_embeddings_page_heatmap_variance_rankings_and_map(tiny_run):
-    at = _app("embeddings", tiny_run).run()
-    _ok(at, "Embeddings")
-    heatmap, variance, scatter = _figures(at)[:3]
-    z = _array(heatmap["data"][0]["z"])
+    at = page_app("embeddings", tiny_run).run()
+    assert_page(at, "Embeddings")
+    heatmap, variance, scatter = chart_specs(at)[:3]
+    z = figure_array(heatmap["data"][0]["z"])
     assert z.shape == (20, tiny_run.config.embedding_dim)
     assert heatmap["data"][0]["zmid"] == 0
-    assert len(_array(variance["data"][0]["x"])) == tiny_run.config.embedding_dim
-    assert len(_array(scatter["data"][0]["x"])) == int((tiny_run.dataset.movies["num_ratings"] > 20).sum())
+    assert len(figure_array(variance["data"][0]["x"])) == tiny_run.config.embedding_dim
+    assert len(figure_array(scatter["data"][0]["x"])) == int((tiny_run.dataset.movies["num_ratings"] > 20).sum())
     tables = at.dataframe[:4]
     for table in tables:
         assert list(table.value.columns) == ["title", "PC1", "PC2", "rating", "genres", "num_ratings"]
@@ -111,45 +74,45 @@ def test_embeddings_page_heatmap_variance_rankings_and_map(tiny_run):
     at.slider(key="emb_top").set_value(3)
     at.toggle(key="emb_centered").set_value(True)
     at.run()
-    _ok(at, "Embeddings")
-    heatmap, variance, scatter = _figures(at)[:3]
-    assert _array(heatmap["data"][0]["z"]).shape == (7, tiny_run.config.embedding_dim)
+    assert_page(at, "Embeddings")
+    heatmap, variance, scatter = chart_specs(at)[:3]
+    assert figure_array(heatmap["data"][0]["z"]).shape == (7, tiny_run.config.embedding_dim)
     assert "centered" in variance["layout"]["title"]["text"] and "uncentered" not in variance["layout"]["title"]["text"]
     expected = pc_rankings(tiny_run, threshold, 3, centered=True)
     for table, key in zip(at.dataframe[:4], ("pc1_lowest", "pc1_highest", "pc2_lowest", "pc2_highest"), strict=True):
         assert table.value["title"].tolist() == expected[key]["title"].tolist()
         assert (table.value["num_ratings"] > threshold).all()
-    assert len(_array(scatter["data"][0]["x"])) == int((tiny_run.dataset.movies["num_ratings"] > threshold).sum())
+    assert len(figure_array(scatter["data"][0]["x"])) == int((tiny_run.dataset.movies["num_ratings"] > threshold).sum())
 
 
 def test_embeddings_search_shows_neighbours_highlight_and_sets_the_url(tiny_run):
-    at = _app("embeddings", tiny_run).run()
+    at = page_app("embeddings", tiny_run).run()
     movie_id = int(tiny_run.dataset.movies["movieId"].iloc[4])
     at.selectbox(key="emb_movie").set_value(movie_id).run()
     at.radio(key="emb_metric").set_value("dot").run()
-    _ok(at, "Embeddings")
+    assert_page(at, "Embeddings")
     neighbours = at.dataframe[4].value
     expected = nearest_movies(tiny_run, movie_id, k=10, metric="dot", min_ratings=20)
     assert neighbours["title"].tolist() == expected["title"].tolist()
     assert tiny_run.dataset.movies["title"].iloc[4] not in neighbours["title"].tolist()
-    scatter = _figures(at)[2]
-    assert _trace(scatter, "selected")["customdata"][0][0] == movie_id
+    scatter = chart_specs(at)[2]
+    assert named_trace(scatter, "selected")["customdata"][0][0] == movie_id
     assert at.query_params["movie"] == str(movie_id)
 
 
 def test_embeddings_opens_on_the_movie_in_the_url_and_ignores_bad_ids(tiny_run):
     movie_id = int(tiny_run.dataset.movies["movieId"].iloc[2])
-    at = _app("embeddings", tiny_run)
+    at = page_app("embeddings", tiny_run)
     at.query_params["movie"] = str(movie_id)
     at.run()
-    _ok(at, "Embeddings")
+    assert_page(at, "Embeddings")
     assert at.selectbox(key="emb_movie").value == movie_id
     assert len(at.dataframe) == 5  # the four rankings and the neighbours
 
-    at = _app("embeddings", tiny_run)
+    at = page_app("embeddings", tiny_run)
     at.query_params["movie"] = "999999999"
     at.run()
-    _ok(at, "Embeddings")
+    assert_page(at, "Embeddings")
     assert at.selectbox(key="emb_movie").value is None
     assert "movie" not in at.query_params
 
@@ -158,11 +121,11 @@ def test_embeddings_finder_lists_the_movies_on_the_map(tiny_run):
     movies = tiny_run.dataset.movies
     threshold = int(movies["num_ratings"].quantile(0.75))
     rare = movies[movies["num_ratings"] <= threshold]
-    at = _app("embeddings", tiny_run)
+    at = page_app("embeddings", tiny_run)
     at.query_params["movie"] = str(int(rare["movieId"].iloc[0]))  # a shared link to a movie below the filter
     at.run()
     at.number_input(key="emb_min_ratings").set_value(threshold).run()
-    _ok(at, "Embeddings")
+    assert_page(at, "Embeddings")
     listed = at.selectbox(key="emb_movie").options
     expected = set(movies.loc[movies["num_ratings"] > threshold, "title"]) | {rare["title"].iloc[0]}
     assert set(listed) == expected and len(listed) == len(expected) < len(movies)
@@ -172,10 +135,10 @@ def test_embeddings_finder_lists_the_movies_on_the_map(tiny_run):
 
 
 def test_embeddings_colour_by_genre_and_downloads(tiny_run):
-    at = _app("embeddings", tiny_run).run()
+    at = page_app("embeddings", tiny_run).run()
     at.selectbox(key="emb_colour").set_value("Comedy").run()
-    _ok(at, "Embeddings")
-    assert [trace["name"] for trace in _figures(at)[2]["data"]] == ["other", "Comedy"]
+    assert_page(at, "Embeddings")
+    assert [trace["name"] for trace in chart_specs(at)[2]["data"]] == ["other", "Comedy"]
     assert {b.key for b in at.get("download_button")} >= {"emb_download_csv", "emb_download_vectors",
                                                           "emb_download_metadata"}
 
@@ -188,10 +151,10 @@ def test_embeddings_colour_by_genre_and_downloads(tiny_run):
 def test_recommend_page_user_table_rmse_and_recommendations(tiny_run):
     dataset = tiny_run.dataset
     user_id = int(dataset.index_to_user[3])
-    at = _app("recommend", tiny_run)
+    at = page_app("recommend", tiny_run)
     at.query_params["user"] = str(user_id)
     at.run()
-    _ok(at, "Recommend")
+    assert_page(at, "Recommend")
     select = at.selectbox(key="rec_user")
     assert select.value == user_id
     n = int((dataset.ratings["userId"] == user_id).sum())
@@ -205,7 +168,7 @@ def test_recommend_page_user_table_rmse_and_recommendations(tiny_run):
                                                                            "movieId"], "title"])
     assert not seen & set(recs["title"])
     assert len(recs) <= 10
-    scatter = _figures(at)[0]
+    scatter = chart_specs(at)[0]
     assert {t["name"] for t in scatter["data"]} >= {"perfect"}
     assert at.query_params["user"] == str(user_id)
 
@@ -213,16 +176,16 @@ def test_recommend_page_user_table_rmse_and_recommendations(tiny_run):
 def test_recommend_falls_back_to_the_ids_the_session_was_opened_with(tiny_run):
     # Page switches clear the URL; the app keeps a shared link's ids in session state.
     user_id, movie_id = int(tiny_run.dataset.index_to_user[5]), int(tiny_run.dataset.movies["movieId"].iloc[6])
-    at = _app("recommend", tiny_run)
+    at = page_app("recommend", tiny_run)
     at.session_state["share_user"], at.session_state["share_movie"] = user_id, movie_id
     at.run()  # a session opened with a movie starts on its explanation
-    _ok(at, "Recommend")
+    assert_page(at, "Recommend")
     assert at.selectbox(key="rec_user").value == user_id
     assert at.selectbox(key="rec_movie").value == movie_id
-    at = _app("recommend", tiny_run)
+    at = page_app("recommend", tiny_run)
     at.query_params["user"] = "not-a-user"
     at.run()
-    _ok(at, "Recommend")
+    assert_page(at, "Recommend")
     assert at.selectbox(key="rec_user").value == int(tiny_run.dataset.index_to_user[0])
 
 
@@ -230,7 +193,7 @@ def test_recommend_fold_in_matches_the_analysis_functions(tiny_run):
     dataset = tiny_run.dataset
     picked = [int(m) for m in dataset.movies["movieId"].iloc[:6]]
     ratings = dict(zip(picked, [5.0, 4.5, 1.0, 0.5, 3.0, 4.0], strict=True))
-    at = _app("recommend", tiny_run)
+    at = page_app("recommend", tiny_run)
     at.session_state["rec_tab"] = "Rate movies yourself"
     at.run()
     at.multiselect(key="rec_you_movies").set_value(picked[:4]).run()
@@ -240,20 +203,20 @@ def test_recommend_fold_in_matches_the_analysis_functions(tiny_run):
         at.slider(key=f"rec_you_rating_{movie_id}").set_value(rating)
     at.number_input(key="rec_min_ratings").set_value(0)
     at.run()
-    _ok(at, "Recommend")
+    assert_page(at, "Recommend")
     fold = fold_in(tiny_run, ratings)
     expected = recommend_for_vector(tiny_run, fold, top=10, exclude=ratings)
     mine = at.dataframe[0].value  # only the open tab is drawn
     assert mine["title"].tolist() == expected["title"].tolist()
     assert not set(mine["title"]) & set(dataset.movies["title"].iloc[:6])
-    you = _trace(_figures(at)[0], "you")
-    assert (_array(you["x"])[0], _array(you["y"])[0]) == pytest.approx(project_vector(tiny_run, fold))
+    you = named_trace(chart_specs(at)[0], "you")
+    assert (figure_array(you["x"])[0], figure_array(you["y"])[0]) == pytest.approx(project_vector(tiny_run, fold))
 
 
 def test_recommend_draws_only_the_open_tab_and_keeps_your_ratings_when_you_look_away(tiny_run):
     picked = [int(m) for m in tiny_run.dataset.movies["movieId"].iloc[:3]]
-    at = _app("recommend", tiny_run).run()
-    _ok(at, "Recommend")
+    at = page_app("recommend", tiny_run).run()
+    assert_page(at, "Recommend")
     assert len(at.dataframe) == 2 and not at.multiselect and not at.get("selectbox")[1:]  # only "This user"
     at.session_state["rec_tab"] = "Rate movies yourself"
     at.run()
@@ -277,15 +240,15 @@ def test_fold_in_known_case_lands_on_the_side_of_the_movies_you_love(tiny_run, l
     ordered = frame.sort_values("PC1")["movieId"].astype(int).tolist()
     high, low = (5.0, 0.5) if loves_high_pc1 else (0.5, 5.0)
     ratings = {**{m: high for m in ordered[-3:]}, **{m: low for m in ordered[:3]}}
-    at = _app("recommend", tiny_run)
+    at = page_app("recommend", tiny_run)
     at.session_state["rec_tab"] = "Rate movies yourself"
     at.run()
     at.multiselect(key="rec_you_movies").set_value(list(ratings)).run()
     for movie_id, rating in ratings.items():
         at.slider(key=f"rec_you_rating_{movie_id}").set_value(rating)
     at.run()
-    _ok(at, "Recommend")
-    x = _array(_trace(_figures(at)[0], "you")["x"])[0]
+    assert_page(at, "Recommend")
+    x = figure_array(named_trace(chart_specs(at)[0], "you")["x"])[0]
     assert (x > 1.0) if loves_high_pc1 else (x < -1.0)
     fit = at.dataframe[1].value
     assert len(fit) == 6
@@ -295,36 +258,36 @@ def test_fold_in_known_case_lands_on_the_side_of_the_movies_you_love(tiny_run, l
 def test_recommend_explains_a_bias_model_prediction_with_a_waterfall(tiny_run):
     dataset = tiny_run.dataset
     user_id, movie_id = int(dataset.index_to_user[0]), int(dataset.movies["movieId"].iloc[1])
-    at = _app("recommend", tiny_run)
+    at = page_app("recommend", tiny_run)
     at.query_params.update({"user": str(user_id), "movie": str(movie_id)})
     at.run()
-    _ok(at, "Recommend")
+    assert_page(at, "Recommend")
     assert at.selectbox(key="rec_movie").value == movie_id
-    figure = _figures(at)[-1]
+    figure = chart_specs(at)[-1]
     waterfall = figure["data"][0]
     assert waterfall["type"] == "waterfall"
     predicted = predict(tiny_run, dataset.user_to_index[user_id], dataset.movie_to_index[movie_id])[0]
-    steps = _array(waterfall["y"])
+    steps = figure_array(waterfall["y"])
     logit = steps[:-1].sum()
     assert steps[-1] == pytest.approx(logit, abs=1e-9)
     low, high = dataset.min_rating, dataset.max_rating
     assert low + (high - low) / (1 + np.exp(-logit)) == pytest.approx(predicted, abs=1e-4)
-    assert _array(_trace(figure, "prediction")["y"])[0] == pytest.approx(predicted, abs=1e-4)
+    assert figure_array(named_trace(figure, "prediction")["y"])[0] == pytest.approx(predicted, abs=1e-4)
     assert f"**{predicted:.2f}**" in " ".join(m.value for m in at.markdown)
 
 
 def test_recommend_explains_a_dot_model_as_bars(tiny_run, dot_run):
     dataset = dot_run.dataset
     user_id, movie_id = int(dataset.index_to_user[2]), int(dataset.movies["movieId"].iloc[3])
-    at = _app("recommend", dot_run)
+    at = page_app("recommend", dot_run)
     at.query_params.update({"user": str(user_id), "movie": str(movie_id)})
     at.run()
-    _ok(at, "Recommend")
+    assert_page(at, "Recommend")
     assert any("plain dot product" in info.value for info in at.info)
-    bars = _figures(at)[-1]["data"][0]
+    bars = chart_specs(at)[-1]["data"][0]
     assert bars["type"] == "bar"
     predicted = predict(dot_run, dataset.user_to_index[user_id], dataset.movie_to_index[movie_id])[0]
-    assert _array(bars["y"]).sum() == pytest.approx(predicted, abs=1e-5)
+    assert figure_array(bars["y"]).sum() == pytest.approx(predicted, abs=1e-5)
 
 
 # ---------------------------------------------------------------------------
@@ -333,11 +296,11 @@ def test_recommend_explains_a_dot_model_as_bars(tiny_run, dot_run):
 
 
 def test_under_the_hood_lookup_equals_one_hot_product():
-    at = _app("under_the_hood")
+    at = page_app("under_the_hood")
     at.run()
     at.text_input(key="uth_days").input("snowy, sunny, hail, snowy").run()
     at.slider(key="uth_dim").set_value(4).run()
-    _ok(at, "Under the hood")
+    assert_page(at, "Under the hood")
     assert any("hail" in w.value for w in at.warning)
     looked_up, product = at.dataframe[0].value, at.dataframe[1].value
     assert looked_up.shape == (3, 4)
@@ -349,8 +312,8 @@ def test_under_the_hood_lookup_equals_one_hot_product():
 
 
 def test_under_the_hood_trains_simple_embedding_next_to_a_finished_simple_dot(dot_run):
-    at = _app("under_the_hood", dot_run).run()
-    _ok(at, "Under the hood")
+    at = page_app("under_the_hood", dot_run).run()
+    assert_page(at, "Under the hood")
     button = at.button(key="uth_train")
     assert button.label == "Train simple_embedding"  # the finished simple_dot run is reused
     button.click().run()
@@ -362,11 +325,11 @@ def test_under_the_hood_trains_simple_embedding_next_to_a_finished_simple_dot(do
         **{**dot_run.config.to_dict(), "model": "simple_embedding"})
     assert manager.wait(job, timeout=TIMEOUT)
     at.run()
-    _ok(at, "Under the hood")
-    names = _names(at)
+    assert_page(at, "Under the hood")
+    names = page_run_names(at)
     assert names[0] == "tiny" and names[1].startswith("simple_embedding")
     assert at.session_state["active_run"] == "tiny"  # the comparison does not swap the active model
-    curves = _figures(at)[-1]
+    curves = chart_specs(at)[-1]
     assert [t["name"] for t in curves["data"]] == ["tiny", names[1]]
 
 
@@ -375,7 +338,7 @@ def test_under_the_hood_draws_the_running_comparison_live(dot_run, monkeypatch):
     import time
     from types import SimpleNamespace
 
-    from tests.conftest import live_points
+    from tests.support.app import live_points
     from ui.services import training_manager
 
     finish = threading.Event()
@@ -388,7 +351,7 @@ def test_under_the_hood_draws_the_running_comparison_live(dot_run, monkeypatch):
         finish.wait(60)
         raise RuntimeError("ended by the test")
 
-    at = _app("under_the_hood", dot_run).run()
+    at = page_app("under_the_hood", dot_run).run()
     monkeypatch.setattr(training_manager(), "_train_fn", one_epoch_then_wait)
     # An earlier test may have finished this very training: no reuse, so that this one runs live.
     monkeypatch.setattr(training_manager(), "_finished", type(training_manager()._finished)())
@@ -412,17 +375,17 @@ def test_under_the_hood_reports_a_failed_training(synthetic_dataset, monkeypatch
 
     manager = training_manager()
     monkeypatch.setattr(manager, "_train_fn", broken_train)
-    at = AppTest.from_file(str(PAGES / "under_the_hood.py"), default_timeout=TIMEOUT)
+    at = AppTest.from_file(str(PAGES_DIR / "under_the_hood.py"), default_timeout=TIMEOUT)
     at.query_params["ws"] = seed_workspace(dataset=synthetic_dataset)
     at.run()
     at.button(key="uth_train").click().run()
     for job in manager.jobs(at.session_state["ws_id"]):
         assert manager.wait(job, timeout=TIMEOUT)
     at.run()
-    _ok(at, "Under the hood")
+    assert_page(at, "Under the hood")
     messages = [shown(e.value) for e in at.error]
     assert len(messages) == 1 and messages[0].startswith("Training failed: the trainer stopped unexpectedly")
-    assert not _names(at)
+    assert not page_run_names(at)
     assert at.button(key="uth_train").label == "Train simple_embedding and simple_dot"  # can try again
 
 
@@ -435,21 +398,21 @@ def test_compare_page_table_curves_ladder_and_downloads(tiny_run, dot_run, synth
     from cfcore.data.split import split_dataset
 
     other_split = replace(tiny_run, split=split_dataset(synthetic_dataset, 0.2, seed=99), name="other split")
-    at = _app("compare", tiny_run, dot=dot_run, other=other_split).run()
-    _ok(at, "Compare")
+    at = page_app("compare", tiny_run, dot=dot_run, other=other_split).run()
+    assert_page(at, "Compare")
     table = at.dataframe[0].value
     assert table["run"].tolist() == ["tiny", "dot", "other"]
     assert table["best val RMSE"].tolist()[:2] == pytest.approx([tiny_run.result.best_val_rmse,
                                                                  dot_run.result.best_val_rmse])
-    curves, ladder = _figures(at)
+    curves, ladder = chart_specs(at)
     assert [t["name"] for t in curves["data"]] == ["tiny", "dot", "other"]
     bars = ladder["data"][0]
     # tiny and dot share a split, so both stand on the ladder; the run on another split is left out.
-    assert list(_array(bars["x"])) == ["global mean", "user + movie biases", "tiny", "dot"]
+    assert list(figure_array(bars["x"])) == ["global mean", "user + movie biases", "tiny", "dot"]
     from cfcore.analysis.baselines import baseline_ladder
 
     expected = list(baseline_ladder(tiny_run)["val_rmse"]) + [baseline_ladder(dot_run)["val_rmse"].iloc[-1]]
-    assert _array(bars["y"]) == pytest.approx(expected)
+    assert figure_array(bars["y"]) == pytest.approx(expected)
     assert any("1 run on other data or another split is left out" in c.value for c in at.caption)
     assert {b.key for b in at.get("download_button")} == {"cmp_download_model", "cmp_download_history",
                                                           "cmp_download_run"}
@@ -458,22 +421,22 @@ def test_compare_page_table_curves_ladder_and_downloads(tiny_run, dot_run, synth
 def test_compare_loads_an_uploaded_run_zip_and_rejects_hostile_ones(tiny_run_dir, tmp_path):
     from cfcore.runs.zip import export_run_zip
 
-    at = _app("compare").run()
+    at = page_app("compare").run()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("../../evil.txt", "x")
     for name, data in (("garbage.zip", b"not a zip at all"), ("evil.zip", buffer.getvalue())):
         at.file_uploader(key="cmp_upload").set_value((name, data, "application/zip")).run()
         at.button(key="cmp_load_zip").click().run()
-        _ok(at, "Compare")
+        assert_page(at, "Compare")
         assert at.error and "could not be loaded" in at.error[0].value
-        assert not _names(at)
+        assert not page_run_names(at)
 
     at.file_uploader(key="cmp_upload").set_value(("tiny.zip", export_run_zip(tiny_run_dir), "application/zip")).run()
     at.button(key="cmp_load_zip").click().run()
-    _ok(at, "Compare")
+    assert_page(at, "Compare")
     assert not at.error
-    names = _names(at)
+    names = page_run_names(at)
     assert len(names) == 1
     # A demo with no data loaded gets the run's data.
     from cfcore.runs.run import load_run
@@ -482,7 +445,7 @@ def test_compare_loads_an_uploaded_run_zip_and_rejects_hostile_ones(tiny_run_dir
     assert at.dataframe[0].value["run"].tolist() == names
     # The same zip again is the same run: nothing is added.
     at.button(key="cmp_load_zip").click().run()
-    assert _names(at) == names and any("already in this workspace" in i.value for i in at.info)
+    assert page_run_names(at) == names and any("already in this workspace" in i.value for i in at.info)
 
 
 def test_compare_loads_from_the_runs_folder_only(tiny_run_dir, tmp_path, monkeypatch):
@@ -491,20 +454,20 @@ def test_compare_loads_from_the_runs_folder_only(tiny_run_dir, tmp_path, monkeyp
     shutil.copytree(tiny_run_dir, root / "demo")
     shutil.copytree(tiny_run_dir, tmp_path / "outside")
     monkeypatch.setenv("CFCORE_RUNS_DIR", str(root))
-    at = _app("compare").run()
+    at = page_app("compare").run()
     assert at.selectbox(key="cmp_run_dir").options == ["demo"]
     at.text_input(key="cmp_run_path").input("../outside").run()
     at.button(key="cmp_load_dir").click().run()
-    _ok(at, "Compare")
+    assert_page(at, "Compare")
     assert at.error and "outside the runs folder" in at.error[0].value
-    assert not _names(at)
+    assert not page_run_names(at)
 
     at.text_input(key="cmp_run_path").input("").run()
     at.selectbox(key="cmp_run_dir").set_value("demo").run()
     at.button(key="cmp_load_dir").click().run()
-    _ok(at, "Compare")
+    assert_page(at, "Compare")
     assert not at.error
-    assert len(_names(at)) == 1
+    assert len(page_run_names(at)) == 1
 
 
 def test_under_the_hood_builds_its_heatmaps_once_per_input(monkeypatch):
@@ -517,12 +480,12 @@ def test_under_the_hood_builds_its_heatmaps_once_per_input(monkeypatch):
     original = predictions.onehot_product_figure
     monkeypatch.setattr(predictions, "onehot_product_figure",
                         lambda onehot, *a, **k: built.append(onehot.shape[0]) or original(onehot, *a, **k))
-    at = _app("under_the_hood").run()
+    at = page_app("under_the_hood").run()
     at.run()
-    _app("under_the_hood").run()  # another session, the same example
+    page_app("under_the_hood").run()  # another session, the same example
     assert built == [5]
     at.text_input(key="uth_days").input("snowy, sunny").run()
-    _ok(at, "Under the hood")
+    assert_page(at, "Under the hood")
     assert built == [5, 2]
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert spec["data"][0]["y"] == ["day 1: snowy", "day 2: sunny"]
@@ -535,10 +498,10 @@ def test_a_load_error_on_a_public_server_hides_the_servers_folders(tiny_run_dir,
     (root / "broken" / "embeddings.npz").write_bytes(b"not an archive")
     monkeypatch.setenv("CFCORE_RUNS_DIR", str(root))
     monkeypatch.setenv("CFCORE_PROFILE", "public")
-    at = _app("compare").run()
+    at = page_app("compare").run()
     at.selectbox(key="cmp_run_dir").set_value("broken").run()
     at.button(key="cmp_load_dir").click().run()
-    _ok(at, "Compare")
+    assert_page(at, "Compare")
     shown = at.error[0].value.replace("\\", "") if at.error else ""  # Markdown escapes read back as characters
     assert "embeddings.npz: not a zip archive" in shown
     assert str(tmp_path) not in shown and "[folder]" in shown

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_pages_part1 import APP
+from tests.support.paths import APP
 
 
 @pytest.fixture

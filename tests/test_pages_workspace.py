@@ -13,9 +13,10 @@ import pytest
 import streamlit as st
 
 from cfcore import workspace as W
-from tests.conftest import open_app, seed_workspace, shown, workspace_run_names
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+from tests.support.app import open_app
+from tests.support.paths import APP
+from tests.support.text import shown
+from tests.support.workspaces import dead_pid, seed_workspace, workspace_run_names
 
 
 def restart_server(monkeypatch) -> None:
@@ -79,10 +80,8 @@ def test_an_interrupted_training_is_listed_with_its_curve_and_can_be_dismissed(d
                 "seconds": 1.0, "complete": True} for e in (1, 2, 3)]
     space.record_job("b" * 32, "dot_with_bias #4", {"epochs": 10}, history)
     # As a server that has since stopped left it: another process of this machine, no longer running.
-    from tests.test_workspace import _dead_pid
-
     (space.folder / "jobs" / f"{'b' * 32}.json").write_text(json.dumps(
-        {**json.loads((space.folder / "jobs" / f"{'b' * 32}.json").read_text()), "server": "old", "pid": _dead_pid()}))
+        {**json.loads((space.folder / "jobs" / f"{'b' * 32}.json").read_text()), "server": "old", "pid": dead_pid()}))
     at = open_app(ws, page="pages/train.py")
     [warning] = [w for w in at.warning if "interrupted" in w.value]
     assert "dot_with_bias #4" in shown(warning.value) and "after 3 of 10 epochs" in shown(warning.value)
@@ -165,7 +164,7 @@ def test_an_unusable_state_folder_is_one_readable_message(data_env, tmp_path, mo
     st.cache_resource.clear()
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert "misconfigured" in at.error[0].value and "cannot write there" in at.error[0].value
 

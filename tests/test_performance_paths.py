@@ -21,7 +21,8 @@ from cfcore.data.split import split_dataset
 from cfcore.training.engine import CompiledLoop, steps_per_execution
 from cfcore.training.fit import train
 from cfcore.training.models import configured_model
-from tests.conftest import REPO, make_synthetic_frames
+from tests.support.data import make_synthetic_frames
+from tests.support.paths import REPO
 
 
 @pytest.fixture(scope="module")

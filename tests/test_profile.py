@@ -10,7 +10,8 @@ from cfcore.data.errors import DataError
 from cfcore.data.read import upload_limits
 from cfcore.settings import SettingsError, check_environment
 from cfcore.text import hide_paths, server_text
-from tests.conftest import open_app, shown
+from tests.support.app import open_app
+from tests.support.text import shown
 
 PUBLIC = {"CFCORE_PROFILE": "public"}
 
@@ -106,7 +107,7 @@ def test_a_missing_data_folder_on_a_public_server_is_a_message_without_its_path(
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from tests.test_pages_part1 import APP
+    from tests.support.paths import APP
 
     monkeypatch.setenv("CFCORE_PROFILE", "public")
     monkeypatch.setenv("CFCORE_DATA", str(tmp_path / "nowhere"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_pages_part1 import open_app
+from tests.support.app import open_app
 
 
 def _upload(at, ratings: bytes, movies: bytes) -> None:
@@ -42,7 +42,7 @@ def test_markdown_in_titles_and_file_names_is_shown_as_text(data_env, synthetic_
     """A title or file name with Markdown image syntax made every visitor's browser fetch it (issue 19.6)."""
     import re
 
-    from tests.conftest import shown
+    from tests.support.text import shown
 
     ratings, movies = synthetic_frames
     hostile = movies.assign(title=[f"{CANARY} [link](http://evil.example) {i}" for i in range(len(movies))])

@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO
 
 SCRIPT = r'''
 import sys, time
@@ -40,7 +39,7 @@ if __name__ == "__main__":
         original(self, *a, **k)
         PagesManager.uses_pages_directory = False
     PagesManager.__init__ = init
-    from tests.conftest import seed_workspace
+    from tests.support.workspaces import seed_workspace
     at = visit()                                    # no runs yet
     assert not heavy(), heavy()[:5]
     at = visit(seed_workspace({"tiny": sys.argv[1]}))  # a trained run in the workspace

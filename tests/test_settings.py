@@ -50,7 +50,7 @@ def test_the_app_shows_the_problem_instead_of_a_traceback(monkeypatch, tmp_path,
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from tests.test_pages_part1 import APP
+    from tests.support.paths import APP
 
     (tmp_path / "a-file").write_text("x")
     monkeypatch.setenv("CFCORE_CACHE", str(tmp_path / "a-file"))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+
+from tests.support.paths import APP
 
 
 def _chart_code_script():
@@ -32,7 +33,7 @@ def test_the_app_clears_the_chart_code_placeholder(monkeypatch, tmp_path):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("CFCORE_DATA", str(tmp_path / "missing"))  # the Data page stops with an error message
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
     assert at.session_state["_chart_code_requested"] is True
     assert not at.get("plotly_chart")

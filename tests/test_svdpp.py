@@ -18,7 +18,7 @@ from cfcore.training.engine import CompiledLoop
 from cfcore.training.fit import train
 from cfcore.training.models import build_model, implicit_sets
 from cfcore.training.save import save_run
-from tests.test_pages_part2 import _app, _array, _figures, _ok
+from tests.support.app import assert_page, chart_specs, figure_array, page_app
 
 CONFIG = TrainConfig(model="svdpp", embedding_dim=4, epochs=4, batch_size=64, learning_rate=0.01, patience=0,
                      seed=1, global_bias=True, user_dropout=0.0, movie_dropout=0.0)
@@ -168,17 +168,17 @@ def test_the_explanation_has_its_own_bar_for_what_they_rated(svdpp_run):
     predicted = predict(svdpp_run, dataset.user_to_index[user_id], dataset.movie_to_index[movie_id])[0]
     assert why.prediction == pytest.approx(predicted, abs=1e-4)
 
-    at = _app("recommend", svdpp_run)
+    at = page_app("recommend", svdpp_run)
     at.query_params.update({"user": str(user_id), "movie": str(movie_id)})
     at.run()
-    _ok(at, "Recommend")
-    waterfall = _figures(at)[-1]["data"][0]
+    assert_page(at, "Recommend")
+    waterfall = chart_specs(at)[-1]["data"][0]
     assert waterfall["type"] == "waterfall" and "what they rated" in waterfall["x"]
-    assert _array(waterfall["y"])[-1] == pytest.approx(why.logit, abs=1e-6)
+    assert figure_array(waterfall["y"])[-1] == pytest.approx(why.logit, abs=1e-6)
 
 
 def test_the_train_page_offers_it(data_env):
-    from tests.conftest import open_app
+    from tests.support.app import open_app
 
     at = open_app(page="pages/train.py")
     at.selectbox(key="train_model").set_value("svdpp").run()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cfcore.text import md, plain, spreadsheet_cell, spreadsheet_safe
-from tests.conftest import shown
+from tests.support.text import shown
 
 HOSTILE = [
     "![x](http://127.0.0.1:9/canary.png)", "[click](http://evil.example)", "<img src=http://x/y.png>",

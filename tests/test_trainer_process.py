@@ -13,7 +13,7 @@ import pytest
 from cfcore.config import TrainConfig
 from cfcore.trainer.jobs import TrainingManager, backend_train_fn
 from cfcore.trainer.local import LocalTrainer
-from tests.conftest import wait_for
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import pytest
 
 from cfcore.config import TrainConfig
 from cfcore.trainer.jobs import TrainingManager, backend_train_fn
+from tests.support.paths import REPO
 
 
 def _free_port() -> int:
@@ -76,4 +77,4 @@ def test_without_the_variable_nothing_imports_ray():
             "assert 'ray' not in sys.modules, 'ray was imported'")
     env = {k: v for k, v in os.environ.items() if k != "CFCORE_RAY_ADDRESS"}
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env,
-                   cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+                   cwd=REPO)

@@ -24,8 +24,8 @@ from cfcore.runs.zip import RUN_ZIP_FILES, RunZipError, export_run_zip, load_run
 from cfcore.trainer.weights import UnsafeWeightsError, check_weights_file
 from cfcore.training.models import load_model
 from tests.support.crafted import MOVIE_TABLE, weights_reaching_outside
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SECRET = b"SECRET-server-file-" * 100
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 
 from cfcore import workspace as W
 from cfcore.workspace import WorkspaceError, WorkspaceStore
-from tests.conftest import wait_for
+from tests.support.paths import REPO
+from tests.support.waiting import wait_for
+from tests.support.workspaces import dead_pid
 
 
 @pytest.fixture
@@ -120,15 +121,6 @@ def test_a_shared_run_is_a_copy_behind_a_token_that_reveals_no_workspace(store, 
         assert store.shared_run(value) is None
 
 
-def _dead_pid() -> int:
-    import subprocess
-    import sys
-
-    finished = subprocess.Popen([sys.executable, "-c", "pass"])
-    finished.wait()
-    return finished.pid
-
-
 def _rewrite(space, job_id: str, **changes) -> None:
     path = space.folder / "jobs" / f"{job_id}.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
@@ -141,7 +133,7 @@ def test_job_records_know_whether_their_server_is_gone(store):
     [record] = space.job_records()
     assert not record.interrupted and record.history[0]["epoch"] == 1  # this very server runs it
     # A restart: the record is from a process on this machine that is gone.
-    _rewrite(space, job, server="an-earlier-server", pid=_dead_pid())
+    _rewrite(space, job, server="an-earlier-server", pid=dead_pid())
     assert space.job_records()[0].interrupted and space.job_records(live_only=True) == []
     # Another replica on another machine: running while its record is fresh, gone once it is stale.
     _rewrite(space, job, server="a-replica", host="elsewhere", updated=time.time())
@@ -227,7 +219,7 @@ def test_runs_registered_at_once_from_threads_and_processes_get_distinct_names(s
               "Path(sys.argv[4] + sys.argv[5]).touch()\n"
               "while not Path(sys.argv[4]).exists():\n    time.sleep(0.005)\n"
               "for _ in range(15):\n    space.register_run(W.new_run_id(), 'dot_with_bias #1')\n")
-    repo = str(Path(__file__).resolve().parent.parent)
+    repo = str(REPO)
     writers = [subprocess.Popen([sys.executable, "-c", script, repo, str(store.root), space.id, str(go), f"-{n}"])
                for n in range(3)]
     assert wait_for(lambda: all((tmp_path / f"go-{n}").exists() for n in range(3)), timeout=60)

@@ -13,7 +13,10 @@ import threading
 
 import pandas as pd
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import expect
+
+from tests.support.browser import (
+    UPLOAD_LABEL,
     assert_no_traceback,
     go_to,
     open_page,
@@ -21,10 +24,9 @@ from e2e_helpers import (
     screenshot,
     select_option,
     train_fast,
+    upload,
     wait_for_app,
 )
-from playwright.sync_api import expect
-from test_e2e_bad_upload import UPLOAD_LABEL, upload
 
 pytestmark = pytest.mark.e2e
 

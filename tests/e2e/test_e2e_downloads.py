@@ -4,8 +4,9 @@ the rerun drop the previous button's file before the browser fetched it (MediaFi
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import ARTIFACTS, go_to, open_page, train_fast, wait_for_app
 from playwright.sync_api import expect
+
+from tests.support.browser import ARTIFACTS, go_to, open_page, train_fast, wait_for_app
 
 pytestmark = pytest.mark.e2e
 BUTTONS = ("Model (.keras)", "History (CSV)", "Whole run (zip, loads below)")

@@ -8,8 +8,9 @@ import io
 import struct
 
 import pytest
-from e2e_helpers import assert_no_traceback, go_to, open_page, screenshot, train_fast, wait_for_app
 from playwright.sync_api import expect
+
+from tests.support.browser import assert_no_traceback, go_to, open_page, screenshot, train_fast, wait_for_app
 
 pytestmark = pytest.mark.e2e
 

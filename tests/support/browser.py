@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO
+
 ARTIFACTS = REPO / "test-artifacts"
 # Streamlit reruns a script in well under a second here, but the first Data page load parses 100k ratings.
 APP_TIMEOUT_MS = 60_000
@@ -190,3 +194,62 @@ def train_fast(page, timeout_ms: int = 180_000) -> None:
     page.get_by_test_id("stButton").filter(has_text="Train").get_by_role("button").click()
     expect(page.get_by_test_id("stMetricLabel").get_by_text("Final val RMSE", exact=True)).to_be_visible(
         timeout=timeout_ms)
+
+
+# -- uploads and trainings (several journeys) ------------------------------------------
+
+MOVIES = "movieId,title,genres\n1,Toy Story (1995),Animation|Comedy\n2,Heat (1995),Action\n3,Up (2009),Animation\n"
+UPLOAD_LABEL = "Upload ratings.csv and movies.csv"
+
+
+def upload(page, label_start: str, path) -> None:
+    """Attach a file to the uploader whose label starts with ``label_start`` and wait for the rerun."""
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text=label_start)
+    uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    expect(uploader).to_contain_text(path.name)
+    wait_for_app(page)
+
+
+# A fast run on a busy 2-core machine takes ~10 s; the limit is for a machine far busier than that.
+TRAIN_TIMEOUT_S = 150
+CURVE_TITLE = "RMSE per epoch"
+
+# One snapshot of the Train page while it trains: the live chart's points, the progress text, and
+# whether the finished run's metrics are already shown.
+_TRAIN_STATE_JS = """(title) => {
+    // While the run goes the panel draws the curve as SVG (cfcore/figures/live_svg.py); the finished run gets Plotly's.
+    const live = Array.from(document.querySelectorAll('svg[role="img"]'))
+        .find(el => el.getAttribute('aria-label') === title);
+    const chart = Array.from(document.querySelectorAll('.js-plotly-plot'))
+        .find(el => ((el.layout && el.layout.title && el.layout.title.text) || '').replace(/<[^>]*>/g, '') === title);
+    const progress = document.querySelector('[data-testid="stProgress"]');
+    const labels = Array.from(document.querySelectorAll('[data-testid="stMetricLabel"]'));
+    return {
+        // the two curves; reference lines (named "label: value") are not the run's
+        points: live
+            ? ['train_rmse', 'val_rmse'].map(key => live.querySelectorAll(`[data-series="${key}"] circle`).length)
+            : chart ? chart.data.filter(trace => !String(trace.name).includes(':'))
+            .map(trace => (trace.x || []).length) : null,
+        progress: progress ? progress.innerText.trim() : '',
+        finished: labels.some(label => label.innerText.trim() === 'Final val RMSE'),
+    };
+}"""
+
+
+def watch_training(page) -> list[dict]:
+    """Poll the Train page until the run's results appear; return the snapshots taken while it ran."""
+    seen: list[dict] = []
+    shot = False
+    deadline = time.monotonic() + TRAIN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        state = page.evaluate(_TRAIN_STATE_JS, CURVE_TITLE)
+        if state["finished"]:
+            return seen
+        assert page.get_by_test_id("stException").count() == 0, "an exception appeared while training"
+        if not seen or (state["points"], state["progress"]) != (seen[-1]["points"], seen[-1]["progress"]):
+            seen.append(state)
+            if not shot and state["points"] and min(state["points"]) >= 1:
+                screenshot(page, "journey1-03-training-live")
+                shot = True
+        page.wait_for_timeout(150)
+    pytest.fail(f"training did not finish within {TRAIN_TIMEOUT_S} s; last states: {seen[-5:]}")
