@@ -1,4 +1,4 @@
-"""Shared fixtures: synthetic data with planted structure, the shared MovieLens copy, a tiny run."""
+"""Shared fixtures: synthetic data with planted structure, the shared MovieLens copy, small trained runs."""
 
 from __future__ import annotations
 
@@ -73,6 +73,39 @@ def tiny_run_dir(tiny_run, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def wild_run(synthetic_dataset):
+    """simple_dot with Adam at learning rate 1: its validation RMSE climbs from 17 to 87, far off the scale."""
+    from cfcore.config import TrainConfig
+    from cfcore.training.fit import train
+
+    return train(synthetic_dataset, TrainConfig(model="simple_dot", embedding_dim=8, epochs=3, batch_size=16,
+                                                learning_rate=1.0, patience=0, seed=1))
+
+
+@pytest.fixture(scope="session")
+def svdpp_run(synthetic_dataset):
+    """A small SVD++ run (``tests.support.runs.SVDPP_CONFIG``) on the synthetic data."""
+    from cfcore.training.fit import train
+    from tests.support.runs import SVDPP_CONFIG
+
+    return train(synthetic_dataset, SVDPP_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def factor_run_dirs(synthetic_dataset, tmp_path_factory):
+    """A saved run of each factors method on the synthetic data, on the tiny run's split (seed 1)."""
+    from cfcore.config import factor_config
+    from cfcore.data.split import split_dataset
+    from cfcore.training.fit import train
+    from cfcore.training.save import save_run
+
+    split = split_dataset(synthetic_dataset, 0.2, 1)
+    root = tmp_path_factory.mktemp("factor-runs")
+    return {method: save_run(train(synthetic_dataset, factor_config(method, 4, 1, epochs=3), split=split),
+                             root / method) for method in ("svd", "autorec", "implicit")}
+
+
+@pytest.fixture(scope="session")
 def movielens_path() -> Path:
     path = shared_data_path()
     if path is None:
@@ -80,10 +113,20 @@ def movielens_path() -> Path:
     return path
 
 
+@pytest.fixture
+def secret_file(tmp_path) -> Path:
+    """A file only the server should read (``tests.support.crafted.SECRET``), for crafted files to point at."""
+    from tests.support.crafted import SECRET
+
+    path = tmp_path / "server-secret.txt"
+    path.write_bytes(SECRET)
+    return path
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_keras_reset_between_script_runs():
     """Streamlit calls ``keras.backend.clear_session()`` (a full ``gc.collect``) after every script run when Keras
-    is imported. The app's server never imports it (tests/test_server_imports.py), but this test process does, for
+    is imported. The app's server never imports it (tests/unit/test_server_imports.py), but this test process does, for
     its trained fixtures: there each collection took 0.25 s per script run and the hostile corpus ran 4x slower.
     So, in tests only, the hook is off."""
     from streamlit.runtime.scriptrunner import script_runner

@@ -1,10 +1,13 @@
-"""Shared links: settings in the query string open the Train page with the same setup, and back."""
+"""Shared links: settings in the query string open the Train page with the same setup, and back; values the page
+cannot use are clamped or named, never a crash."""
 
 from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from cfcore import share
+from tests.support.app import open_app, page_texts
 from tests.support.paths import APP
 
 
@@ -50,3 +53,20 @@ def test_hostile_query_values_are_ignored_or_clamped(data_env, loaded):  # noqa:
     assert at.slider(key="train_epochs").value == 1
     assert at.select_slider(key="train_batch_size").value == 32
     assert at.select_slider(key="train_learning_rate").value == 0.001
+
+
+def test_bad_values_in_a_shared_link_are_named(data_env):
+    at = open_app(page="pages/train.py", epochs="9999", model="foo", learning_rate="0.0013", seed="abc")
+    warnings = page_texts(at, "warning")
+    assert "epochs=9999 is not on the page's controls: the nearest, 50, is used" in warnings
+    assert "model='foo' is not one of simple_dot, dot_with_bias, simple_embedding" in warnings
+    assert "learning_rate=0.0013" in warnings and "seed='abc'" in warnings
+    assert at.slider(key="train_epochs").value == 50
+    assert share.config_link_notes(share.config_to_params(share.TrainConfig())) == []  # a clean link: no notes
+
+
+def test_overflowing_link_numbers_are_named_not_a_crash(data_env):
+    view, notes = share.params_to_view({"perp": "1e400", "tseed": "inf", "minr": "-inf"})
+    assert view == {} and len(notes) == 3
+    at = open_app(page="pages/data.py", perp="1e400", tseed="inf")
+    assert not at.exception

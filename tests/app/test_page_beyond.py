@@ -1,4 +1,4 @@
-"""AppTest of the "Beyond the article" page, and of factor runs on the other pages."""
+"""AppTest of the "Beyond the article" page."""
 
 from __future__ import annotations
 
@@ -6,23 +6,9 @@ import time
 
 import pytest
 
-from cfcore.config import factor_config
 from tests.support.app import open_app
 from tests.support.text import shown
 from tests.support.workspaces import seed_workspace, workspace_run_names
-
-
-@pytest.fixture(scope="session")
-def factor_run_dirs(synthetic_dataset, tmp_path_factory):
-    """A saved run of each factors method on the synthetic data, on the tiny run's split (seed 1)."""
-    from cfcore.data.split import split_dataset
-    from cfcore.training.fit import train
-    from cfcore.training.save import save_run
-
-    split = split_dataset(synthetic_dataset, 0.2, 1)
-    root = tmp_path_factory.mktemp("factor-runs")
-    return {method: save_run(train(synthetic_dataset, factor_config(method, 4, 1, epochs=3), split=split),
-                             root / method) for method in ("svd", "autorec", "implicit")}
 
 
 def _texts(at) -> str:
@@ -102,30 +88,3 @@ def test_a_dataset_past_the_measurement_budget_is_not_measured_and_says_why(data
     assert "Not measured on this dataset: measuring 60 users and 40 movies would take about" in shown(said)
     assert "past the 0 MB this server allows a measurement" in shown(said)
     assert "an epoch's one-hot inputs built at once would take" in said
-
-
-@pytest.mark.parametrize("page", ["pages/embeddings.py", "pages/recommend.py", "pages/compare.py",
-                                  "pages/train.py", "pages/under_the_hood.py"])
-@pytest.mark.parametrize("method", ["svd", "autorec", "implicit"])
-def test_every_page_takes_a_factor_run_as_the_active_model(data_env, tiny_run_dir, factor_run_dirs, page, method):
-    at = open_app(ws=seed_workspace({f"{method} #1": factor_run_dirs[method], "tiny": tiny_run_dir},
-                                    active=f"{method} #1"), page=page)
-    assert at.sidebar.selectbox(key="sidebar_active_run").value == f"{method} #1"
-    if page == "pages/recommend.py" and method == "implicit":
-        assert any("predicts only that" in i.value or "rated at all" in i.value for i in at.info)
-
-
-def test_recommend_explains_an_svd_prediction_without_a_sigmoid(data_env, tiny_run_dir, factor_run_dirs):
-    import json
-
-    from cfcore.analysis.predict import predict
-    from cfcore.runs.run import load_run
-
-    run = load_run(factor_run_dirs["svd"])
-    user_id, movie_id = int(run.dataset.index_to_user[0]), int(run.dataset.movies["movieId"].iloc[1])
-    at = open_app(ws=seed_workspace({"svd #1": factor_run_dirs["svd"]}), page="pages/recommend.py",
-                  user=str(user_id), movie=str(movie_id))
-    waterfall = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
-    assert waterfall["type"] == "waterfall" and waterfall["x"][-1] == "rating"
-    predicted = predict(run, run.dataset.user_to_index[user_id], run.dataset.movie_to_index[movie_id])[0]
-    assert any(f"**{predicted:.2f}** (no sigmoid)" in m.value for m in at.markdown)

@@ -1,4 +1,5 @@
-"""AppTest checks for the shell, the Data page and the live Train page (and a smoke test of every page)."""
+"""AppTest of the Data page: the summary, the split controls, uploads (one visitor's never reaches
+another), and a built-in source that cannot be downloaded."""
 
 from __future__ import annotations
 
@@ -6,92 +7,33 @@ import json
 import os
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from cfcore.config import PRESETS
-from tests.support.app import PAGES, live_points, open_app
+from tests.support.app import open_app
 from tests.support.paths import APP, REPO
 from tests.support.text import shown
-from tests.support.workspaces import seed_workspace
 
 
-def training_manager():
-    from ui.services import training_manager as manager
-
-    return manager()
-
-
-
-def figure_traces(at: AppTest) -> dict[str, list]:
-    """Trace name -> y values over every plotly chart on the page."""
-    traces = {}
-    for element in at.get("plotly_chart"):
-        for trace in json.loads(element.proto.spec).get("data", []):
-            if "name" in trace and isinstance(trace.get("y"), list):
-                traces[trace["name"]] = trace["y"]
-    return traces
-
-
-def poll(at: AppTest, predicate, timeout: float = 90.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return False
-
-
-# -- every page -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("page", PAGES)
-def test_page_renders_with_no_model(data_env, page):
-    at = open_app(page=page)
-    assert at.session_state["active_run"] is None
-    assert any("None yet" in c.value for c in at.sidebar.caption)
-
-
-@pytest.mark.parametrize("page", PAGES)
-def test_page_renders_with_a_trained_model(data_env, tiny_run_dir, page):
-    at = open_app(page=page, ws=seed_workspace({"tiny": tiny_run_dir}))
-    assert at.sidebar.selectbox(key="sidebar_active_run").value == "tiny"
-
-
-@pytest.mark.parametrize("page", PAGES[:2])
-def test_page_renders_standalone(data_env, tiny_run_dir, page):
-    """The Data and Train page files also run on their own (no navigation), with a model in the workspace."""
-    at = AppTest.from_file(str(REPO / page), default_timeout=60)
-    at.query_params["ws"] = seed_workspace({"tiny": tiny_run_dir})
+def _upload(at, ratings: bytes, movies: bytes) -> None:
+    at.radio(key="data_source").set_value("upload").run()
+    at.file_uploader(key="data_upload_ratings").set_value(("ratings.csv", ratings, "text/csv"))
+    at.file_uploader(key="data_upload_movies").set_value(("movies.csv", movies, "text/csv"))
     at.run()
-    assert not at.exception, at.exception
+    assert not at.exception and not at.error, at.error
 
 
-def test_analysis_pages_point_to_train_when_there_is_no_model(data_env):
-    at = open_app(page="pages/embeddings.py")
-    assert any("Train" in info.value for info in at.info)
+def _sample_titles(at) -> set[str]:
+    return set(at.dataframe[0].value["title"])
 
 
-def test_deep_link_is_routed_through_app(monkeypatch, synthetic_folder, tmp_path):
-    """Unpatched AppTest starts each run in the old pages-folder mode, like a fresh server's first request."""
-    monkeypatch.setenv("CFCORE_DATA", str(synthetic_folder))
-    monkeypatch.setenv("CFCORE_CACHE", str(tmp_path / "cache"))
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("pages/train.py").run()
-    assert not at.exception
-    assert [t.value for t in at.title] == ["Train"]
-    assert [m.value for m in at.sidebar.markdown][:2] == ["**Dataset**", "**Active model**"]
-    registered = [Path(str(info.get("script_path"))).name for info in at._registered_pages.values()]
-    assert registered == [Path(page).name for page in PAGES]  # not common.py, not app.py
+CANARY = "![c](http://127.0.0.1:9/canary.png)"
 
 
-# -- Data page ---------------------------------------------------------------------------------
+def _markdown_on_page(at) -> list[str]:
+    kinds = ("markdown", "caption", "subheader", "title", "header", "error", "warning", "info", "success")
+    return [element.value for kind in kinds for element in at.get(kind)]
 
 
 def test_data_page_summarises_the_configured_dataset(data_env, synthetic_dataset):
@@ -232,150 +174,35 @@ def test_data_page_does_not_import_tensorflow(synthetic_folder, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-# -- Train page --------------------------------------------------------------------------------
+def test_an_upload_with_the_built_in_ratings_never_shows_its_titles_to_others(data_env, synthetic_frames):
+    """Same ratings, other titles: the shared caches must tell the two datasets apart."""
+    ratings, movies = synthetic_frames
+    poisoned = movies.assign(title=[f"POISONED by session A {i}" for i in range(len(movies))])
+    attacker = open_app()
+    _upload(attacker, ratings.to_csv(index=False).encode(), poisoned.to_csv(index=False).encode())
+    assert any("POISONED" in title for title in _sample_titles(attacker))
+    for visitor in (open_app(), open_app()):  # B on the built-in data, then a new visitor C
+        assert visitor.session_state["dataset"].source == str(data_env)
+        titles = _sample_titles(visitor)
+        assert titles and not any("POISONED" in title for title in titles), titles
 
 
-def test_train_page_offers_to_load_data_when_none_is_loaded(data_env):
-    at = AppTest.from_file(str(REPO / "pages/train.py"), default_timeout=60).run()
+def test_markdown_in_titles_and_file_names_is_shown_as_text(data_env, synthetic_frames):
+    """A title or file name with Markdown image syntax made every visitor's browser fetch it (issue 19.6)."""
+    import re
+
+    from tests.support.text import shown
+
+    ratings, movies = synthetic_frames
+    hostile = movies.assign(title=[f"{CANARY} [link](http://evil.example) {i}" for i in range(len(movies))])
+    at = open_app()
+    at.radio(key="data_source").set_value("upload").run()
+    at.file_uploader(key="data_upload_ratings").set_value((f"{CANARY}.csv", ratings.to_csv(index=False).encode(),
+                                                           "text/csv"))
+    at.file_uploader(key="data_upload_movies").set_value(("m.csv", hostile.to_csv(index=False).encode(), "text/csv"))
+    at.run()
     assert not at.exception
-    at.button(key="train_load_default").click().run()
-    assert not at.exception
-    assert at.session_state["dataset"] is not None
-    assert at.button(key="train_start").disabled is False
-
-
-def test_preset_fills_the_controls_and_they_survive_a_page_switch(data_env):
-    at = open_app(page="pages/train.py")
-    assert at.slider(key="train_epochs").value == 10 and at.select_slider(key="train_batch_size").value == 32
-    at.selectbox(key="train_model").set_value("simple_dot").run()
-    at.selectbox(key="train_preset").set_value("fast").run()
-    fast = PRESETS["fast"]
-    assert at.select_slider(key="train_batch_size").value == fast.batch_size
-    assert at.select_slider(key="train_learning_rate").value == fast.learning_rate
-    assert at.slider(key="train_epochs").value == fast.epochs
-    assert at.selectbox(key="train_model").value == "simple_dot"  # a preset is a recipe, not a model
-    at.slider(key="train_epochs").set_value(5).run()
-    at.switch_page("pages/data.py").run()
-    at.switch_page("pages/train.py").run()
-    assert at.slider(key="train_epochs").value == 5
-    assert at.selectbox(key="train_preset").value == "fast"
-
-
-def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env, monkeypatch, tmp_path):
-    from tests.support.data import make_synthetic_frames
-
-    # Data big enough that 50 epochs take minutes in the trainer (the 1,200 synthetic ratings take a second).
-    ratings, movies = make_synthetic_frames(n_users=400, n_movies=300, density=0.5)
-    bigger = tmp_path / "bigger"
-    bigger.mkdir()
-    ratings.to_csv(bigger / "ratings.csv", index=False)
-    movies.to_csv(bigger / "movies.csv", index=False)
-    monkeypatch.setenv("CFCORE_DATA", str(bigger))
-    at = open_app(page="pages/train.py")
-    at.number_input(key="train_embedding_dim").set_value(4)
-    at.slider(key="train_epochs").set_value(50)
-    at.select_slider(key="train_batch_size").set_value(16)
-    at.slider(key="train_patience").set_value(0)
-    at.button(key="train_start").click().run()
-    assert not at.exception
-    [job] = training_manager().jobs(at.session_state["ws_id"])
-    assert at.button(key="train_start").disabled
-
-    assert poll(at, lambda: live_points(at).get("val_rmse", 0) >= 1), "no epoch appeared"
-    assert any("epoch" in p.proto.text for p in at.get("progress")), [p.proto for p in at.get("progress")]
-    assert live_points(at)["train_rmse"], "the train curve is empty"
-    # On the Train page the panel shows the progress; the sidebar points to it instead of lagging behind it.
-    assert any(shown(c.value) == "Training dot_with_bias #1: its progress is on this page." for c in at.sidebar.caption)
-
-    reloaded = open_app(page="pages/train.py", ws=at.session_state["ws_id"])  # F5: the live panel is back
-    assert poll(reloaded, lambda: live_points(reloaded).get("val_rmse")), "the reload lost the training"
-    assert reloaded.button(key="train_start").disabled and [b for b in reloaded.button if b.key == "train_stop"]
-    other = open_app(page="pages/train.py")  # another browser with no link sees nothing of this run
-    assert not training_manager().jobs(other.session_state["ws_id"]) and not other.button(key="train_start").disabled
-    assert not [b for b in other.button if b.key == "train_stop"]
-
-    at.switch_page("pages/data.py").run()  # leaving the page does not stop the run
-    at.switch_page("pages/train.py").run()
-    at.button(key="train_stop").click().run()
-    assert poll(at, lambda: at.session_state["active_run"], timeout=30), "the stopped run was not kept"
-    at.run()  # the poll may end on a fragment rerun; a full run redraws the sidebar with the new run
-
-    name = at.session_state["active_run"]
-    assert not training_manager().jobs(at.session_state["ws_id"])
-    run = job.run
-    assert run.result.stopped_by_user and 1 <= run.result.epochs_run < 50
-    metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Epochs run"] == f"{run.result.epochs_run} of 50"
-    assert len(figure_traces(at)["validation RMSE"]) == run.result.epochs_run
-    assert name in at.sidebar.selectbox(key="sidebar_active_run").value
-
-
-def test_the_live_curve_is_rebuilt_only_when_an_epoch_is_added(data_env, monkeypatch):
-    # Every poll redraws the live panel; the curve is built again only when the history grew.
-    import threading
-    from types import SimpleNamespace
-
-    from cfcore.figures import live_svg
-
-    next_epoch, finish = threading.Event(), threading.Event()
-
-    def two_epochs(dataset, config, *, split, listeners, stop_event, **_):
-        history = []
-        for epoch, wait in ((1, next_epoch), (2, finish)):
-            history.append({"epoch": epoch, "train_rmse": 1.0, "val_rmse": 1.1})
-            for listener in listeners:
-                listener(SimpleNamespace(stage="epoch", epoch=epoch, epochs=config.epochs, step=1, steps_per_epoch=1,
-                                         history=list(history)))
-            wait.wait(60)
-        raise RuntimeError("ended by the test")
-
-    builds: list[int] = []
-    original = live_svg.training_curves_svg
-    monkeypatch.setattr(live_svg, "training_curves_svg", lambda history, *a, **k: builds.append(len(history)) or
-                        original(history, *a, **k))
-    at = open_app(page="pages/train.py")
-    monkeypatch.setattr(training_manager(), "_train_fn", two_epochs)
-    try:
-        at.button(key="train_start").click().run()
-        assert poll(at, lambda: live_points(at).get("val_rmse") == 1, timeout=30)
-        builds.clear()
-        for _ in range(3):
-            at.run()
-        assert builds == [] and live_points(at)["val_rmse"] == 1
-        next_epoch.set()
-        assert poll(at, lambda: live_points(at).get("val_rmse") == 2, timeout=30)
-        at.run()
-        assert builds == [2], builds
-    finally:
-        next_epoch.set()
-        finish.set()
-
-
-def test_switching_pages_with_a_trained_model_recomputes_nothing(data_env, tiny_run_dir, monkeypatch):
-    # Page switches must be quick: a page already seen with this run reuses its PCA and rankings, and no
-    # page trains or predicts for the whole dataset again. Count the expensive calls while clicking around.
-    from cfcore.analysis import pca
-    from cfcore.trainer import jobs
-
-    calls: list[str] = []
-
-    def counting(name, fn):
-        def wrapper(*args, **kwargs):
-            calls.append(name)
-            return fn(*args, **kwargs)
-        return wrapper
-
-    for name in ("movie_pca_frame", "pc_rankings"):
-        monkeypatch.setattr(pca, name, counting(name, getattr(pca, name)))
-    monkeypatch.setattr(jobs.TrainingManager, "submit", counting("submit", jobs.TrainingManager.submit))
-    at = open_app(ws=seed_workspace({"tiny": tiny_run_dir}))
-    for page in PAGES:
-        at.switch_page(page).run()
-        assert not at.exception, (page, at.exception)
-    first_round = list(calls)
-    assert "movie_pca_frame" in first_round and "pc_rankings" in first_round
-    for page in PAGES:
-        at.switch_page(page).run()
-        assert not at.exception, (page, at.exception)
-    assert calls == first_round, f"recomputed on the second visit: {calls[len(first_round):]}"
-    assert "submit" not in calls
+    texts = _markdown_on_page(at) + [c.value for c in at.sidebar.caption]
+    assert any(CANARY in shown(text) for text in texts), "the file name should be on the page, as text"
+    for text in texts:
+        assert not re.search(r"(?<!\\)!\[|(?<!\\)\]\(", text), text

@@ -1,18 +1,16 @@
-"""AppTest for the Embeddings page's movie map (issue 20): t-SNE in the background, colours, the view in the link
-and the workspace, and the exports."""
+"""AppTest of the Embeddings page: the heatmap, the variance and the rankings, a movie's neighbours, and
+the movie map (t-SNE in the background, colours, the view in the link and in the workspace)."""
 
 from __future__ import annotations
 
-import io
 import time
 
 import numpy as np
-import pandas as pd
-import pytest
 
-from cfcore import share
+from cfcore.analysis.neighbours import nearest_movies
+from cfcore.analysis.pca import pc1_average_alignment, pc_rankings, pca
 from cfcore.analysis.projection import movie_map, vectors_key
-from tests.support.app import assert_page, chart_specs, figure_array, open_app, page_app
+from tests.support.app import assert_page, chart_specs, figure_array, named_trace, open_app, page_app, page_texts
 from tests.support.text import shown
 from tests.support.workspaces import seed_workspace
 
@@ -145,28 +143,6 @@ def test_link_to_this_view_carries_a_copy_of_the_run_and_the_view(tiny_run):
     assert friend.session_state["ws_id"] != at.session_state["ws_id"]
 
 
-def test_the_map_and_neighbour_downloads_neutralise_formulas(tiny_run):
-    placed = movie_map(tiny_run, "pca", 0).copy()
-    placed.loc[placed.index[0], "title"] = '=HYPERLINK("http://example.com","x")'
-    table = pd.read_csv(io.BytesIO(share.map_csv_bytes(placed)))
-    assert list(table.columns) == ["movieId", "title", "genres", "mean_rating", "num_ratings", "x", "y"]
-    assert table["title"].iloc[0].startswith("'=") and len(table) == tiny_run.dataset.n_movies
-    assert np.allclose(table["x"], placed["x"])
-
-
-@pytest.mark.parametrize("page", ["embeddings", "data"])
-def test_every_chart_saves_a_projector_sized_image_in_the_chosen_format(tiny_run, page):
-    import json
-
-    at = page_app(page, tiny_run).run()
-    configs = [json.loads(c.proto.config)["toImageButtonOptions"] for c in at.get("plotly_chart")]
-    assert configs and all(c["width"] == 1920 and c["height"] == 1080 and c["format"] == "png" for c in configs)
-    at.session_state["chart_image_format"] = "svg"
-    at.run()
-    assert all(json.loads(c.proto.config)["toImageButtonOptions"]["format"] == "svg"
-               for c in at.get("plotly_chart"))
-
-
 def test_a_map_draws_at_most_the_cap_the_most_rated_and_says_so(tiny_run, monkeypatch):
     from cfcore import constants
     from cfcore.analysis.movies import most_rated
@@ -209,3 +185,140 @@ def test_tsne_places_the_movies_the_capped_map_draws(tiny_run, monkeypatch, rout
     figure = _map(at)
     assert figure["layout"]["xaxis"]["title"]["text"] == "t-SNE 1 (no unit)"
     assert [int(row[0]) for row in figure["data"][0]["customdata"]] == movies["movieId"].tolist()
+
+
+def test_analysis_pages_point_to_train_when_there_is_no_model(data_env):
+    at = open_app(page="pages/embeddings.py")
+    assert any("Train" in info.value for info in at.info)
+
+
+def test_embeddings_page_heatmap_variance_rankings_and_map(tiny_run):
+    at = page_app("embeddings", tiny_run).run()
+    assert_page(at, "Embeddings")
+    heatmap, variance, scatter = chart_specs(at)[:3]
+    z = figure_array(heatmap["data"][0]["z"])
+    assert z.shape == (20, tiny_run.config.embedding_dim)
+    assert heatmap["data"][0]["zmid"] == 0
+    assert len(figure_array(variance["data"][0]["x"])) == tiny_run.config.embedding_dim
+    assert len(figure_array(scatter["data"][0]["x"])) == int((tiny_run.dataset.movies["num_ratings"] > 20).sum())
+    tables = at.dataframe[:4]
+    for table in tables:
+        assert list(table.value.columns) == ["title", "PC1", "PC2", "rating", "genres", "num_ratings"]
+        assert len(table.value) == 10
+        assert not table.value["genres"].str.contains("|", regex=False).any()
+        assert (table.value["num_ratings"] > 20).all()
+    # PC1 lowest is sorted ascending, highest descending.
+    assert tables[0].value["PC1"].is_monotonic_increasing
+    assert tables[1].value["PC1"].is_monotonic_decreasing
+    assert at.info  # no movie picked yet: a hint instead of neighbours
+
+    at.slider(key="emb_heatmap_rows").set_value(7)
+    threshold = int(tiny_run.dataset.movies["num_ratings"].quantile(0.75))
+    at.number_input(key="emb_min_ratings").set_value(threshold)
+    at.slider(key="emb_top").set_value(3)
+    at.toggle(key="emb_centered").set_value(True)
+    at.run()
+    assert_page(at, "Embeddings")
+    heatmap, variance, scatter = chart_specs(at)[:3]
+    assert figure_array(heatmap["data"][0]["z"]).shape == (7, tiny_run.config.embedding_dim)
+    assert "centered" in variance["layout"]["title"]["text"] and "uncentered" not in variance["layout"]["title"]["text"]
+    expected = pc_rankings(tiny_run, threshold, 3, centered=True)
+    for table, key in zip(at.dataframe[:4], ("pc1_lowest", "pc1_highest", "pc2_lowest", "pc2_highest"), strict=True):
+        assert table.value["title"].tolist() == expected[key]["title"].tolist()
+        assert (table.value["num_ratings"] > threshold).all()
+    assert len(figure_array(scatter["data"][0]["x"])) == int((tiny_run.dataset.movies["num_ratings"] > threshold).sum())
+
+
+def test_embeddings_search_shows_neighbours_highlight_and_sets_the_url(tiny_run):
+    at = page_app("embeddings", tiny_run).run()
+    movie_id = int(tiny_run.dataset.movies["movieId"].iloc[4])
+    at.selectbox(key="emb_movie").set_value(movie_id).run()
+    at.radio(key="emb_metric").set_value("dot").run()
+    assert_page(at, "Embeddings")
+    neighbours = at.dataframe[4].value
+    expected = nearest_movies(tiny_run, movie_id, k=10, metric="dot", min_ratings=20)
+    assert neighbours["title"].tolist() == expected["title"].tolist()
+    assert tiny_run.dataset.movies["title"].iloc[4] not in neighbours["title"].tolist()
+    scatter = chart_specs(at)[2]
+    assert named_trace(scatter, "selected")["customdata"][0][0] == movie_id
+    assert at.query_params["movie"] == str(movie_id)
+
+
+def test_embeddings_opens_on_the_movie_in_the_url_and_ignores_bad_ids(tiny_run):
+    movie_id = int(tiny_run.dataset.movies["movieId"].iloc[2])
+    at = page_app("embeddings", tiny_run)
+    at.query_params["movie"] = str(movie_id)
+    at.run()
+    assert_page(at, "Embeddings")
+    assert at.selectbox(key="emb_movie").value == movie_id
+    assert len(at.dataframe) == 5  # the four rankings and the neighbours
+
+    at = page_app("embeddings", tiny_run)
+    at.query_params["movie"] = "999999999"
+    at.run()
+    assert_page(at, "Embeddings")
+    assert at.selectbox(key="emb_movie").value is None
+    assert "movie" not in at.query_params
+
+
+def test_embeddings_finder_lists_the_movies_on_the_map(tiny_run):
+    movies = tiny_run.dataset.movies
+    threshold = int(movies["num_ratings"].quantile(0.75))
+    rare = movies[movies["num_ratings"] <= threshold]
+    at = page_app("embeddings", tiny_run)
+    at.query_params["movie"] = str(int(rare["movieId"].iloc[0]))  # a shared link to a movie below the filter
+    at.run()
+    at.number_input(key="emb_min_ratings").set_value(threshold).run()
+    assert_page(at, "Embeddings")
+    listed = at.selectbox(key="emb_movie").options
+    expected = set(movies.loc[movies["num_ratings"] > threshold, "title"]) | {rare["title"].iloc[0]}
+    assert set(listed) == expected and len(listed) == len(expected) < len(movies)
+    assert at.selectbox(key="emb_movie").value == int(rare["movieId"].iloc[0])
+    at.number_input(key="emb_min_ratings").set_value(0).run()
+    assert len(at.selectbox(key="emb_movie").options) == len(movies)
+
+
+def test_embeddings_colour_by_genre_and_downloads(tiny_run):
+    at = page_app("embeddings", tiny_run).run()
+    at.selectbox(key="emb_colour").set_value("Comedy").run()
+    assert_page(at, "Embeddings")
+    assert [trace["name"] for trace in chart_specs(at)[2]["data"]] == ["other", "Comedy"]
+    assert {b.key for b in at.get("download_button")} >= {"emb_download_csv", "emb_download_vectors",
+                                                          "emb_download_metadata"}
+
+
+def test_the_pca_text_says_what_pc1_is_for_the_run_on_screen(tiny_run):
+    rng = np.random.default_rng(0)
+    shared = rng.normal(size=8)
+    offset = shared + 0.05 * rng.normal(size=(200, 8))  # every vector mostly the same direction
+    zero_mean = rng.normal(size=(200, 8))
+    assert pc1_average_alignment(offset, pca(offset)) > 0.99
+    assert pc1_average_alignment(zero_mean, pca(zero_mean)) < 0.9
+
+    at = page_app("embeddings", tiny_run).run()
+    result = pca(tiny_run.embeddings.movie)
+    alignment = pc1_average_alignment(tiny_run.embeddings.movie, result)
+    text = page_texts(at, "caption")
+    assert f"PC1 carries {result.explained[0]:.0%} of the variance" in text
+    assert ("points along the average movie vector" in text) == (alignment > 0.9)
+    assert ("is not the average movie vector" in text) == (alignment <= 0.9)
+    at.toggle(key="emb_centered").set_value(True).run()
+    assert "Centered: the average movie vector is subtracted first" in page_texts(at, "caption")
+
+
+def test_a_ratings_filter_above_every_movie_says_why_everything_is_empty(tiny_run):
+    most = int(tiny_run.dataset.movies["num_ratings"].max())
+    at = page_app("embeddings", tiny_run).run()
+    at.number_input(key="emb_min_ratings").set_value(most).run()
+    assert_page(at, "Embeddings")
+    assert f"the most-rated one has {most:,}" in page_texts(at, "warning")
+    assert len(at.dataframe) == 0  # no empty ranking tables
+    assert "a rarer movie's title finds nothing here" in page_texts(at, "caption")
+
+
+def test_an_empty_map_with_a_count_colouring_is_a_message(tiny_run):
+    at = page_app("embeddings", tiny_run)
+    at.query_params.update({"colour": "number of ratings", "minr": "1000"})
+    at.run()
+    assert_page(at, "Embeddings")
+    assert "No movie passes the ratings filter above" in page_texts(at, "info")

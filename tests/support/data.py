@@ -1,9 +1,42 @@
-"""Synthetic ratings with planted structure."""
+"""Data for tests: synthetic ratings with planted structure, small CSV files and the messages they are refused with."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+import pytest
+
+from cfcore.data.errors import DataError
+from cfcore.data.read import Limits, read_movies, read_ratings
+
+# A ratings.csv header, and a movies.csv of three movies (the third with no genres).
+HEADER = "userId,movieId,rating,timestamp\n"
+MOVIES = b"movieId,title,genres\n1,Alpha (1990),Comedy\n2,Beta (1991),Drama\n3,Gamma (1992),\n"
+
+
+def ratings_error(text: str | bytes, limits: Limits | None = None) -> str:
+    """The message reading ``text`` as a ratings.csv is refused with (the test fails if it is read)."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    with pytest.raises(DataError) as info:
+        read_ratings(raw, "ratings.csv", limits or Limits())
+    return str(info.value)
+
+
+def movies_error(text: str) -> str:
+    """The message reading ``text`` as a movies.csv is refused with (the test fails if it is read)."""
+    with pytest.raises(DataError) as info:
+        read_movies(text.encode("utf-8"), "movies.csv")
+    return str(info.value)
+
+
+def write_pair(folder: Path, ratings: pd.DataFrame, movies: pd.DataFrame) -> Path:
+    """``folder`` holding the two frames as ratings.csv and movies.csv."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ratings.to_csv(folder / "ratings.csv", index=False)
+    movies.to_csv(folder / "movies.csv", index=False)
+    return folder
 
 
 def make_synthetic_frames(

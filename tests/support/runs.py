@@ -8,7 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cfcore.config import TrainConfig
+
 RATING_STEPS = np.arange(0.5, 5.01, 0.5)
+# A small SVD++ run, quick to train: no dropout, a global offset.
+SVDPP_CONFIG = TrainConfig(model="svdpp", embedding_dim=4, epochs=4, batch_size=64, learning_rate=0.01, patience=0,
+                           seed=1, global_bias=True, user_dropout=0.0, movie_dropout=0.0)
 
 
 def make_dataset(counts: list[int], n_users: int | None = None, titles: list[str] | None = None):

@@ -1,13 +1,18 @@
-"""cfcore.settings: every environment variable is checked at start with a clear message (issue 19.11)."""
+"""cfcore.settings: every environment variable is checked at start with a clear message, and
+CFCORE_PROFILE=public sets a stranger-facing server's defaults in one place, each still overridable."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
+from cfcore import settings
 from cfcore.settings import SettingsError, check_environment
+
+PUBLIC = {"CFCORE_PROFILE": "public"}
+
+
+def _checked(tmp_path, **env):
+    return check_environment({"CFCORE_CACHE": str(tmp_path / "cache"), **env})
 
 
 def test_the_defaults_need_no_variables(tmp_path):
@@ -34,29 +39,42 @@ def test_a_bad_variable_is_one_clear_message(tmp_path, name, value, match):
     assert str(info.value).startswith(name) or "cache" in str(info.value)
 
 
-def test_the_cli_says_one_line_for_a_cache_that_is_a_file(tmp_path):
-    """It said `error: unexpected FileExistsError`."""
-    (tmp_path / "a-file").write_text("x")
-    env = {"CFCORE_CACHE": str(tmp_path / "a-file"), "PATH": "/usr/bin:/bin"}
-    done = subprocess.run([sys.executable, "-m", "cfcore", "explore", str(tmp_path)], env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 2
-    assert done.stderr.splitlines() == [
-        f"error: CFCORE_CACHE={tmp_path / 'a-file'}: {tmp_path / 'a-file'} is a file, not a folder; point "
-        "CFCORE_CACHE at a folder (it is created if missing)"]
+def test_each_profile_sets_every_value_of_its_table(tmp_path):
+    local, public = _checked(tmp_path), _checked(tmp_path, **PUBLIC)
+    assert (local.profile, public.profile) == ("local", "public")
+    fields = {
+        "CFCORE_MAX_TRAININGS": "max_trainings", "CFCORE_MAX_TRAIN_SECONDS": "max_train_seconds",
+        "CFCORE_TRAINER_IDLE_SECONDS": "trainer_idle_seconds", "CFCORE_STATE_MAX_MB": "state_max_mb",
+        "CFCORE_WORKSPACE_TTL_DAYS": "workspace_ttl_days", "CFCORE_WORKSPACE_MAX_RUNS": "workspace_max_runs",
+        "CFCORE_WORKSPACE_MAX_MB": "workspace_max_mb", "CFCORE_UPLOAD_MAX_MB": "upload_max_mb",
+        "CFCORE_UPLOAD_MAX_ROWS": "upload_max_rows", "CFCORE_SHOW_PATHS": "show_paths",
+        "CFCORE_CLIENT_MAX_JOBS": "client_max_jobs",
+        "CFCORE_CLIENT_NEW_WORKSPACES_PER_HOUR": "client_new_workspaces_per_hour",
+    }
+    assert set(fields) == set(settings.PROFILE_DEFAULTS)
+    for name, field in fields.items():
+        assert (getattr(local, field), getattr(public, field)) == settings.PROFILE_DEFAULTS[name], name
+    assert public.max_train_seconds < local.max_train_seconds and not public.show_paths and local.show_paths
 
 
-def test_the_app_shows_the_problem_instead_of_a_traceback(monkeypatch, tmp_path, routed):
-    import streamlit as st
-    from streamlit.testing.v1 import AppTest
+@pytest.mark.parametrize("name, value, field, expected", [
+    ("CFCORE_MAX_TRAININGS", "3", "max_trainings", 3),
+    ("CFCORE_MAX_TRAIN_SECONDS", "600", "max_train_seconds", 600.0),
+    ("CFCORE_WORKSPACE_MAX_RUNS", "5", "workspace_max_runs", 5),
+    ("CFCORE_UPLOAD_MAX_MB", "10", "upload_max_mb", 10),
+    ("CFCORE_SHOW_PATHS", "1", "show_paths", True),
+    ("CFCORE_CLIENT_MAX_JOBS", "40", "client_max_jobs", 40),
+])
+def test_a_variable_of_its_own_overrides_the_profile(tmp_path, name, value, field, expected):
+    assert getattr(_checked(tmp_path, **PUBLIC, **{name: value}), field) == expected
 
-    from tests.support.paths import APP
 
-    (tmp_path / "a-file").write_text("x")
-    monkeypatch.setenv("CFCORE_CACHE", str(tmp_path / "a-file"))
-    monkeypatch.delenv("CFCORE_DATA", raising=False)
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
-    assert len(at.error) == 1 and "CFCORE_CACHE" in at.error[0].value and "is a file" in at.error[0].value
-    st.cache_resource.clear()
+@pytest.mark.parametrize("name, value, match", [
+    ("CFCORE_PROFILE", "strangers", "must be one of local, public"),
+    ("CFCORE_SHOW_PATHS", "maybe", "must be 1 or 0"),
+    ("CFCORE_UPLOAD_MAX_MB", "51", "from 1 to 50"),
+    ("CFCORE_WORKSPACE_MAX_MB", "0", "from 1 to"),
+])
+def test_a_bad_profile_variable_is_one_clear_message(tmp_path, name, value, match):
+    with pytest.raises(SettingsError, match=match):
+        _checked(tmp_path, **{name: value})

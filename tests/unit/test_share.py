@@ -1,15 +1,20 @@
-"""Query-string settings: round trips, clamping, and never raising on hostile input."""
+"""cfcore.share: query-string settings (round trips, clamping, never raising on hostile input), download
+bytes, and the runs folder."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from urllib.parse import parse_qs, urlencode
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cfcore import share
+from cfcore.analysis.projection import movie_map
 from cfcore.config import BOUNDS, PRESETS, TrainConfig
 from cfcore.share import (
     CONFIG_KEYS,
@@ -104,11 +109,6 @@ def test_any_query_gives_a_valid_config_and_never_raises(params):
     read_id(params, MOVIE_KEY)
 
 
-# ---------------------------------------------------------------------------
-# Download bytes and the runs folder
-# ---------------------------------------------------------------------------
-
-
 def test_download_bytes_are_complete_and_load_back(tiny_run_dir, tmp_path):
     import io
 
@@ -197,9 +197,10 @@ def test_shared_settings_are_fitted_onto_the_train_page_controls():
         assert fit_to_controls({"user_dropout": value + 1e-9})["user_dropout"] == value
 
 
-def test_preset_extras_name_the_settings_without_a_control():
-    from cfcore.config import PRESETS, TrainConfig, preset_extras
-
-    assert preset_extras(PRESETS["article"]) == []
-    assert preset_extras(PRESETS["best"]) == ["L2 penalty 0.0003", "a global offset", "cosine learning-rate decay"]
-    assert preset_extras(TrainConfig(l2=0.01)) == ["L2 penalty 0.01"]
+def test_the_map_and_neighbour_downloads_neutralise_formulas(tiny_run):
+    placed = movie_map(tiny_run, "pca", 0).copy()
+    placed.loc[placed.index[0], "title"] = '=HYPERLINK("http://example.com","x")'
+    table = pd.read_csv(io.BytesIO(share.map_csv_bytes(placed)))
+    assert list(table.columns) == ["movieId", "title", "genres", "mean_rating", "num_ratings", "x", "y"]
+    assert table["title"].iloc[0].startswith("'=") and len(table) == tiny_run.dataset.n_movies
+    assert np.allclose(table["x"], placed["x"])

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 
-from cfcore.text import md, plain, spreadsheet_cell, spreadsheet_safe
+from cfcore.text import count, hide_paths, md, plain, server_text, spreadsheet_cell, spreadsheet_safe
 from tests.support.text import shown
 
 HOSTILE = [
@@ -43,3 +43,18 @@ def test_only_text_columns_are_changed():
     safe = spreadsheet_safe(frame)
     assert safe["title"].tolist() == ["'=1+1", "Heat"] and safe["dim_1"].tolist() == [-0.5, 0.25]
     assert frame["title"].tolist() == ["=1+1", "Heat"]  # a copy
+
+
+def test_paths_are_hidden_but_addresses_and_ratios_are_not(monkeypatch):
+    text = "CFCORE_DATA=/srv/cf/data: no such folder; see https://files.grouplens.org/x.zip, 3/5 stars"
+    assert hide_paths(text) == "CFCORE_DATA=[folder]: no such folder; see https://files.grouplens.org/x.zip, 3/5 stars"
+    assert server_text(text) == text
+    monkeypatch.setenv("CFCORE_PROFILE", "public")
+    assert "/srv" not in server_text(text)
+    monkeypatch.setenv("CFCORE_SHOW_PATHS", "nonsense")  # unreadable: hidden, not shown
+    assert "/srv" not in server_text(text)
+
+
+def test_counts_read_as_words():
+    assert [count(1, "movie"), count(2, "movie"), count(1235, "movie"), count(1, "more movie", "more movies")] == [
+        "1 movie", "2 movies", "1,235 movies", "1 more movie"]

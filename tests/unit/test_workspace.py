@@ -258,3 +258,16 @@ def test_the_room_left_is_what_both_caps_allow(tmp_path, tiny_run_dir):
     assert space.room_bytes() == 500
     store.max_bytes = 1
     assert space.room_bytes() == 0
+
+
+def test_new_workspaces_per_client_address_are_limited():
+    import tempfile
+
+    store = W.WorkspaceStore(tempfile.mkdtemp(prefix="cfcore-test-state-"), max_new_per_hour=2)
+    for _ in range(2):
+        store.begin(client="203.0.113.9").ensure()
+    with pytest.raises(W.WorkspaceError, match="started 2 workspaces in the last hour"):
+        store.begin(client="203.0.113.9").ensure()
+    store.begin(client="198.51.100.4").ensure()  # another address is not held back
+    looking = store.begin(client="203.0.113.9")  # looking around costs nothing and is never refused
+    assert not looking.exists and len(store.ids()) == 3

@@ -1,12 +1,21 @@
-"""Baselines on synthetic splits with planted biases, and the ladder on the tiny run."""
+"""cfcore.analysis.baselines: baselines on synthetic splits with planted biases, the ladder on the tiny run, and
+when a run has diverged."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from cfcore.analysis.baselines import BaselineResult, baseline_ladder, bias_baseline, fit_biases, global_mean_baseline
+from cfcore.analysis.baselines import (
+    BaselineResult,
+    baseline_ladder,
+    bias_baseline,
+    diverged,
+    fit_biases,
+    global_mean_baseline,
+)
 from cfcore.data.split import Split
+from tests.support.data import make_synthetic_frames
 
 
 def planted_split(n_users=200, n_movies=120, density=0.3, noise=0.3, seed=0):
@@ -83,3 +92,18 @@ def test_baseline_ladder_on_a_trained_run(tiny_run):
     assert ladder["val_rmse"].iloc[0] == pytest.approx(global_mean_baseline(tiny_run.split).val_rmse)
     # The model's row is recomputed with dropout off; it must agree with what training measured.
     assert ladder["val_rmse"].iloc[2] == pytest.approx(tiny_run.result.best_val_rmse, abs=1e-3)
+
+
+def test_a_narrow_rating_scale_does_not_make_a_young_run_diverged():
+    from cfcore.config import TrainConfig
+    from cfcore.data.dataset import build_dataset
+    from cfcore.data.validate import validate_movies, validate_ratings
+    from cfcore.training.fit import train
+
+    ratings, movies = make_synthetic_frames(seed=3)
+    ratings["rating"] = np.where(ratings["rating"] > 3, 5.0, 4.0)  # every rating 4 or 5
+    data = build_dataset(validate_ratings(ratings.astype(str)), validate_movies(movies.astype(str)), "narrow")
+    young = train(data, TrainConfig(model="simple_dot", embedding_dim=4, epochs=1, batch_size=64,
+                                    learning_rate=0.01, patience=0, seed=1))
+    assert young.result.history[-1]["val_rmse"] > data.max_rating - data.min_rating  # the old rule's trap
+    assert not diverged(young)

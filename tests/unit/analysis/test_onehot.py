@@ -1,4 +1,4 @@
-"""One-hot vectors against embeddings (cfcore.analysis.onehot)."""
+"""cfcore.analysis.onehot: one-hot vectors against embeddings."""
 
 from __future__ import annotations
 

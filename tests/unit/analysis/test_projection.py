@@ -1,10 +1,7 @@
-"""The movie map beyond PCA: t-SNE in cfcore.analysis.projection, its background jobs, the CLI's --projection."""
+"""cfcore.analysis.projection: t-SNE maps of the movies and their background jobs."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -105,39 +102,6 @@ def test_movie_map_places_exactly_the_movies_above_the_filter(tiny_run):
     assert np.array_equal(placed["x"], placed["PC1"])
     tsne = movie_map(tiny_run, "tsne", min_ratings=0, seed=1, perplexity=5)
     assert len(tsne) == tiny_run.dataset.n_movies and np.isfinite(tsne[["x", "y"]].to_numpy()).all()
-
-
-def _explore(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cfcore", "explore", *args], capture_output=True, text=True,
-                          timeout=300)
-
-
-@pytest.mark.slow
-def test_the_cli_gives_every_movies_place_and_the_same_seed_the_same_coordinates(tiny_run_dir, tiny_run):
-    runs = [_explore(str(tiny_run_dir), "--projection", "tsne", "--seed", "4", "--perplexity", "5",
-                     "--min-ratings", "2", "--json") for _ in range(2)]
-    assert all(done.returncode == 0 for done in runs), runs[0].stderr
-    first, second = (json.loads(done.stdout) for done in runs)
-    assert first["projection"] == second["projection"]
-    counts = tiny_run.dataset.movies.set_index("movieId")["num_ratings"]
-    assert [row["movieId"] for row in first["projection"]] == [int(m) for m in counts[counts > 2].index]
-    assert set(first["projection"][0]) == {"movieId", "x", "y"}
-    other = json.loads(_explore(str(tiny_run_dir), "--projection", "tsne", "--seed", "5", "--perplexity", "5",
-                                "--min-ratings", "2", "--json").stdout)
-    assert other["projection"] != first["projection"]
-    pca = json.loads(_explore(str(tiny_run_dir), "--projection", "pca", "--json").stdout)
-    assert len(pca["projection"]) == int((counts > 20).sum()) and "variance_explained" in pca
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--projection", "umap"], "invalid choice"),
-    (["--projection", "tsne", "--perplexity", "80"], "perplexity must be from 5 to 50"),
-    (["--projection", "tsne", "--min-ratings", "100000"], "more movies than its perplexity"),
-])
-def test_cli_projection_errors_are_one_line(tiny_run_dir, args, message):
-    done = _explore(str(tiny_run_dir), *args, "--json")
-    assert done.returncode == 2 and done.stdout == ""
-    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: ") and message in done.stderr
 
 
 @pytest.mark.slow

@@ -1,10 +1,7 @@
-"""Comparing two representations (issue 17.2, 17.5): linear CKA, neighbour overlap@10, Procrustes, the CLI."""
+"""cfcore.analysis.similarity: comparing two representations with linear CKA, neighbour
+overlap@10 and Procrustes."""
 
 from __future__ import annotations
-
-import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -78,24 +75,14 @@ def test_two_runs_are_compared_over_the_movies_both_rate_enough(tiny_run, dot_ru
         compare_runs(tiny_run, dot_run, 10_000)
 
 
-def _similarity(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cfcore", "similarity", *args], capture_output=True, text=True,
-                          timeout=120)
+def test_similarity_refuses_a_diverged_runs_nan_factors(wild_run):
+    from dataclasses import replace
 
+    from cfcore.analysis.similarity import SimilarityError, compare_runs
+    from cfcore.runs.embeddings import Embeddings
 
-def test_the_cli_contract(tiny_run_dir, tiny_run, tmp_path):
-    done = _similarity(str(tiny_run_dir), str(tiny_run_dir), "--min-ratings", "0", "--json")
-    assert done.returncode == 0, done.stderr
-    payload = json.loads(done.stdout)
-    assert set(payload) == {"linear_cka", "neighbour_overlap_at_10", "movies"}
-    assert payload["linear_cka"] == pytest.approx(1.0) and payload["neighbour_overlap_at_10"] == 1.0
-    assert payload["movies"] == tiny_run.dataset.n_movies
-    text = _similarity(str(tiny_run_dir), str(tiny_run_dir), "--min-ratings", "0")
-    assert text.returncode == 0 and "linear CKA" in text.stdout
-    for args, message in ((["--min-ratings", "100000"], "at least 11 are needed"),
-                          (["--min-ratings", "-1"], "must be 0 or more")):
-        failed = _similarity(str(tiny_run_dir), str(tiny_run_dir), *args, "--json")
-        assert failed.returncode == 2 and failed.stdout == "" and failed.stderr.startswith("error: ")
-        assert len(failed.stderr.splitlines()) == 1 and message in failed.stderr
-    missing = _similarity(str(tiny_run_dir), str(tmp_path / "nowhere"))
-    assert missing.returncode == 2 and missing.stderr == f"error: run directory not found: {tmp_path / 'nowhere'}\n"
+    broken = wild_run.embeddings.movie.copy()
+    broken[0, 0] = np.nan
+    nan_run = replace(wild_run, embeddings=Embeddings(**{**wild_run.embeddings.__dict__, "movie": broken}))
+    with pytest.raises(SimilarityError, match="NaN or infinity"):
+        compare_runs(nan_run, wild_run, 0)

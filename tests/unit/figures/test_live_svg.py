@@ -1,4 +1,5 @@
-"""The live panel's SVG training curve: valid markup, one point per epoch, references, escaping."""
+"""cfcore.figures.live_svg: the live panel's SVG training curve: valid markup, one point per epoch, references,
+escaping."""
 
 import math
 import xml.etree.ElementTree as ET

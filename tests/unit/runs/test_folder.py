@@ -1,4 +1,4 @@
-"""cfcore.runfiles: every file of a run folder is checked against its schema before anything uses it (issue 19)."""
+"""cfcore.runs.folder: every file of a run folder is checked against its schema before anything uses it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,13 @@ import numpy as np
 import pytest
 
 from cfcore import constants as C
+from cfcore.config import factor_config
+from cfcore.runs.embeddings import EMBEDDINGS_FILE, write_embeddings_file
 from cfcore.runs.errors import RunError
-from cfcore.runs.folder import read_run_files
+from cfcore.runs.folder import content_hash, read_run_files
+from cfcore.training.fit import train
+from cfcore.training.save import save_run
+from tests.support.runs import rewrite_model_member
 
 
 @pytest.fixture
@@ -130,3 +135,64 @@ def test_a_truncated_file_names_itself(run_dir):
     (run_dir / "ratings.npz").write_bytes(raw)
     (run_dir / "result.json").write_text('{"history": [')
     _refused(run_dir, "result.json: not valid JSON")
+
+
+def _rewrite_embeddings(folder, change) -> None:
+    """Rewrite the run's embeddings.npz with ``change(arrays)`` applied: what a hand-edited run zip would carry."""
+    with np.load(folder / EMBEDDINGS_FILE, allow_pickle=False) as archive:
+        arrays = {name: archive[name].copy() for name in archive.files}
+    change(arrays)
+    write_embeddings_file(arrays, folder)
+
+
+def test_a_factor_run_whose_model_claims_another_link_is_refused(synthetic_dataset, tmp_path):
+    run = train(synthetic_dataset, factor_config("svd", 4, 2))
+    folder = save_run(run, tmp_path / "svd")
+
+    def claim_sigmoid(data: bytes) -> bytes:
+        declared = json.loads(data)
+        declared["config"]["link"] = "sigmoid"
+        return json.dumps(declared).encode()
+
+    rewrite_model_member(folder, "config.json", claim_sigmoid)
+    with pytest.raises(RunError, match="link 'sigmoid'; a svd run's is 'identity'"):
+        read_run_files(folder)
+
+
+def test_content_hash_names_the_same_files_the_same(tiny_run_dir, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(tiny_run_dir, tmp_path / "copy")
+    assert content_hash(copy) == content_hash(tiny_run_dir)
+    (copy / "history.csv").write_text((copy / "history.csv").read_text() + "\n")
+    assert content_hash(copy) != content_hash(tiny_run_dir)
+
+
+def test_a_run_whose_rated_sets_point_nowhere_is_refused(svdpp_run, tmp_path):
+    from cfcore.runs.errors import RunError
+    from cfcore.runs.folder import read_run_files
+
+    folder = save_run(svdpp_run, tmp_path / "svdpp")
+
+    def point_nowhere(arrays) -> None:
+        arrays["user_movies"][0] = 10**6  # a rated movie that does not exist
+
+    _rewrite_embeddings(folder, point_nowhere)
+    with pytest.raises(RunError, match="rated sets do not fit"):
+        read_run_files(folder)
+
+
+def test_a_run_whose_rated_sets_are_not_its_training_ratings_is_refused(svdpp_run, tmp_path):
+    from cfcore.runs.errors import RunError
+    from cfcore.runs.folder import read_run_files
+
+    folder = save_run(svdpp_run, tmp_path / "svdpp")
+    held_out = svdpp_run.split.x_val[0]
+
+    def smuggle(arrays) -> None:  # a user's first rated movie swapped for one they rated in validation
+        start = int(arrays["user_splits"][int(held_out[0])])
+        arrays["user_movies"][start] = int(held_out[1])
+
+    _rewrite_embeddings(folder, smuggle)
+    with pytest.raises(RunError, match="not the run's training ratings"):
+        read_run_files(folder)

@@ -1,7 +1,8 @@
-"""A run as data: the arrays read from a run folder without Keras are the live model's, for every model."""
+"""cfcore.runs.run: a run as data, read from its folder without Keras, and folders that are not runs."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import pytest
 
 from cfcore.analysis.predict import predict
 from cfcore.config import TrainConfig
-from cfcore.runs.folder import content_hash
+from cfcore.runs.errors import RunError
 from cfcore.runs.run import load_run
 
 
@@ -51,24 +52,27 @@ def test_opening_and_analysing_a_run_imports_no_tensorflow(tiny_run_dir):
     assert out.stdout.strip() == "[]"
 
 
-def test_content_hash_names_the_same_files_the_same(tiny_run_dir, tmp_path):
-    import shutil
+def test_load_run_missing_folder(tmp_path):
+    with pytest.raises(RunError, match="run directory not found"):
+        load_run(tmp_path / "nothing")
 
+
+@pytest.mark.parametrize("missing", ["model.keras", "ratings.npz", "users.csv"])
+def test_load_run_incomplete_folder(tiny_run_dir, tmp_path, missing):
     copy = shutil.copytree(tiny_run_dir, tmp_path / "copy")
-    assert content_hash(copy) == content_hash(tiny_run_dir)
-    (copy / "history.csv").write_text((copy / "history.csv").read_text() + "\n")
-    assert content_hash(copy) != content_hash(tiny_run_dir)
+    (copy / missing).unlink()
+    with pytest.raises(RunError) as info:
+        load_run(copy)
+    assert "not a cfcore run directory" in str(info.value) and missing in str(info.value)
 
 
-def test_a_run_cache_shares_one_dataset_between_a_session_and_its_runs(tiny_run_dir):
-    from cfcore.data.dataset_file import read_dataset_file, save_dataset_file
-    from cfcore.runs.cache import RunCache
-
-    cache = RunCache(idle_seconds=600)
-    chosen = load_run(tiny_run_dir).dataset  # the session's choice, loaded on its own
-    assert cache.share(chosen) is chosen
-    run = cache.get(tiny_run_dir)
-    assert run.dataset is chosen  # the run's own copy of the same data is let go
-    # The same data read again, from the workspace's dataset file, is the object the cache has.
-    again = read_dataset_file(save_dataset_file(chosen, tiny_run_dir.parent / "dataset.npz"))
-    assert again is not chosen and cache.share(again) is chosen
+@pytest.mark.parametrize(
+    "name, content",
+    [("model.keras", b"not a zip"), ("config.json", b"{broken"), ("users.csv", b"index,userId\n0,1\n")],
+)
+def test_load_run_corrupt_files(tiny_run_dir, tmp_path, name, content):
+    copy = shutil.copytree(tiny_run_dir, tmp_path / "copy")
+    (copy / name).write_bytes(content)
+    with pytest.raises(RunError) as info:
+        load_run(copy)
+    assert str(copy) in str(info.value)

@@ -1,4 +1,5 @@
-"""Run zips: export/load round trip, and every rule that refuses a hostile archive."""
+"""cfcore.runs.zip: export/load round trip, every rule that refuses a hostile archive, and crafted model files that
+are refused or never opened."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ import pytest
 
 from cfcore import constants as C
 from cfcore.analysis.predict import predict
+from cfcore.runs.run import load_run
 from cfcore.runs.zip import RUN_ZIP_FILES, RunZipError, export_run_zip, load_run_from_zip, load_run_zip, scratch_root
+from cfcore.trainer.weights import UnsafeWeightsError
+from cfcore.training.models import load_model
+from tests.support.crafted import SECRET, crafted_model, crafted_run_zip
 
 
 @pytest.fixture(scope="module")
@@ -556,3 +561,25 @@ def test_a_failed_move_leaves_nothing_under_the_final_name(run_files, tmp_path, 
     with pytest.raises(RunZipError, match="could not keep the run .No space left on device.*disk may be full"):
         runzip.load_run_from_zip(make_zip(run_members(run_files)), tmp_path / "runs" / "r1")
     assert listing(tmp_path / "runs") == []
+
+
+def test_a_crafted_zip_of_an_older_version_is_refused_by_the_library(tiny_run_dir, tmp_path, secret_file):
+    data = crafted_run_zip(tiny_run_dir, crafted_model(tiny_run_dir, secret_file), with_embeddings=False)
+    with pytest.raises(RunZipError, match="older version.*upgrade-run") as info:
+        load_run_from_zip(data, tmp_path / "kept")
+    assert "SECRET" not in str(info.value) and not (tmp_path / "kept").exists()
+
+
+def test_a_crafted_model_beside_real_arrays_is_never_opened(tiny_run_dir, tmp_path, secret_file):
+    """The server reads embeddings.npz; the model file is only a download, its weights never opened."""
+    data = crafted_run_zip(tiny_run_dir, crafted_model(tiny_run_dir, secret_file), with_embeddings=True)
+    run = load_run_from_zip(data, tmp_path / "kept")
+    original = load_run(tiny_run_dir)
+    np.testing.assert_array_equal(run.embeddings.movie, original.embeddings.movie)
+    assert SECRET[:16] not in run.embeddings.movie.tobytes()
+    from cfcore.analysis.export import write_projector_files
+
+    for path in write_projector_files(run, tmp_path / "export"):
+        assert b"SECRET" not in Path(path).read_bytes()
+    with pytest.raises(UnsafeWeightsError):
+        load_model(tmp_path / "kept" / "model.keras")

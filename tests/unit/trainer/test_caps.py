@@ -1,11 +1,8 @@
-"""One cap per workspace over every kind of background job, per client address, and queues nobody waits for."""
+"""cfcore.trainer.caps: one cap per workspace over every kind of background job, per client address, and
+queues nobody waits for."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from types import SimpleNamespace
@@ -18,7 +15,6 @@ from cfcore.analysis.projection import ProjectionError, ProjectionJobs
 from cfcore.config import TrainConfig
 from cfcore.trainer.caps import CapError, JobCaps
 from cfcore.trainer.jobs import JobError, TrainingManager
-from tests.support.paths import REPO
 from tests.support.waiting import wait_for
 
 TINY = SimpleNamespace(n_users=5, n_movies=5)
@@ -120,34 +116,6 @@ def test_a_flood_of_closed_tabs_does_not_keep_an_honest_visitor_waiting():
     trainer.release.set()  # the running one (its time limit still applies) ends
     assert wait_for(lambda: len(trainer.started) == 2)
     assert trainer.started == [100, 1]  # the honest visitor's came straight after the running one
-
-
-def test_a_child_ends_when_its_server_is_killed(tmp_path):
-    """A computation's child process (a t-SNE map, a measurement) must not run on orphaned."""
-    (tmp_path / "sleeper.py").write_text(
-        "import os, time\nfrom cfcore.child import exit_with_parent\nexit_with_parent()\n"
-        "print(os.getpid(), flush=True)\ntime.sleep(600)\n")
-    script = (
-        "import os, sys\n"
-        f"sys.path.insert(0, {str(REPO)!r})\n"
-        f"os.environ['PYTHONPATH'] = {str(tmp_path)!r} + os.pathsep + {str(REPO)!r}\n"
-        "from cfcore.child import run_module\n"
-        "run_module('sleeper', [], 600, on_line=lambda line: print(line, end='', flush=True))\n"
-    )
-    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
-    child_pid = int(server.stdout.readline())
-    os.kill(server.pid, signal.SIGKILL)
-    server.wait()
-    assert wait_for(lambda: not _alive(child_pid), timeout=10), "the child ran on after its server was killed"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as fh:  # a zombie has ended; only its parent's wait is missing
-        return fh.read().split(") ")[-1][0] != "Z"
 
 
 def test_workspaces_unseen_for_a_day_are_forgotten_once_many_are_known(monkeypatch):

@@ -1,4 +1,5 @@
-"""The trainer process: real trainings outside the calling process, stop, a killed trainer, idling out."""
+"""cfcore.trainer.local, the trainer process: real trainings outside the calling process, stop, a killed trainer,
+idling out."""
 
 from __future__ import annotations
 

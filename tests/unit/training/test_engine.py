@@ -1,28 +1,30 @@
-"""Fast paths and scale paths: the compiled loop equals model.fit, presets, strategies, ml-1m data.
+"""cfcore.training.engine: the compiled loop equals model.fit, the engine it chooses, progress groups,
+and determinism.
 
 Functional tests only (no timing): the speed itself is measured by ``bench/train_speed.py``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import subprocess
 import sys
+import threading
 from dataclasses import replace
 
 import keras
 import numpy as np
 import pytest
 
-from cfcore.config import PRESETS, TrainConfig, preset
+from cfcore.config import PRESETS, TrainConfig
 from cfcore.data.sources import load_dataset
 from cfcore.data.split import split_dataset
 from cfcore.training.engine import CompiledLoop, steps_per_execution
 from cfcore.training.fit import train
-from cfcore.training.models import configured_model
+from cfcore.training.models import build_model, configured_model
 from tests.support.data import make_synthetic_frames
 from tests.support.paths import REPO
+from tests.support.runs import SVDPP_CONFIG
 
 
 @pytest.fixture(scope="module")
@@ -127,64 +129,53 @@ def test_progress_groups_stay_small_and_frequent():
     assert steps_per_execution(replace(article, steps_per_execution=7), steps) == 7
 
 
-def test_presets_are_the_tuned_bias_model_or_its_svdpp():
-    for name, config in PRESETS.items():
-        # The app shows their embeddings, biases and PCA; best adds the rated sets (SVD++).
-        assert config.model == ("svdpp" if name == "best" else "dot_with_bias"), name
-        assert preset(name) == config
-    article = PRESETS["article"]
-    assert (article.user_dropout, article.movie_dropout, article.l2, article.batch_size, article.learning_rate,
-            article.embedding_dim, article.patience, article.epochs) == (0.3, 0.6, 0.0, 32, 0.001, 64, 2, 10)
-    assert preset("best", epochs=2).epochs == 2 and PRESETS["best"].epochs > 2
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("name", "limit"), [("fast", 0.86), ("best", 0.830)])
-def test_presets_reach_their_accuracy_on_movielens(movielens_path, name, limit):
-    dataset = load_dataset(movielens_path, download=False)
-    run = train(dataset, replace(PRESETS[name], seed=0))
-    assert run.result.best_val_rmse <= limit
-    # The tuned model is still the app's model: named tables, saved and loaded by its config.
-    assert {layer.name for layer in run.model.layers} >= {"user_embedding", "movie_embedding", "user_bias",
-                                                          "movie_bias"}
-    config = run.model.get_config()
-    assert config["l2"] == PRESETS[name].l2 and config["global_bias"]
-
-
-def _write_ml1m(folder, n_users=40, n_movies=30, seed=5):
-    """A small folder in the ml-1m release's format: '::'-separated .dat files in latin-1."""
-    ratings, movies = make_synthetic_frames(n_users=n_users, n_movies=n_movies, seed=seed)
-    folder.mkdir()
-    lines = [f"{u}::{m}::{int(max(1, round(r)))}::{t}" for u, m, r, t in ratings.itertuples(index=False)]
-    (folder / "ratings.dat").write_text("\n".join(lines) + "\n")
-    titles = [f"{title.split(' (')[0]} Caf\xe9 ({title.split(' (')[1]}" for title in movies["title"]]
-    text = "".join(f"{m}::{t}::{g}\n" for m, t, g in zip(movies["movieId"], titles, movies["genres"], strict=True))
-    (folder / "movies.dat").write_bytes(text.encode("latin-1"))
-    return ratings
-
-
-@pytest.mark.slow
-def test_cli_trains_on_an_ml1m_format_folder(tmp_path):
-    data = tmp_path / "ml-1m"
-    ratings = _write_ml1m(data)
-    out = tmp_path / "run"
-    done = subprocess.run(
-        [sys.executable, "-m", "cfcore", "train", "--data", str(data), "--preset", "fast", "--epochs", "2",
-         "--out", str(out), "--json"],
-        capture_output=True, text=True, timeout=300, cwd=REPO,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert summary["n_users"] == ratings["userId"].nunique() and summary["n_train"] + summary["n_val"] == len(ratings)
-    assert summary["epochs_run"] == 2 and math.isfinite(summary["best_val_rmse"])
-    assert summary["config"]["batch_size"] == PRESETS["fast"].batch_size
-    movies = (out / "movies.csv").read_text(encoding="utf-8")
-    assert "Caf\xe9" in movies  # latin-1 titles arrive intact
-
-
 def test_config_and_data_modules_do_not_import_tensorflow():
     code = ("import sys, cfcore.config, cfcore.data.sources, cfcore.data.split; "
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize("preset", ["fast", "article"])
+def test_the_compiled_loop_is_deterministic(preset, synthetic_dataset):
+    """Two trainings of one identity give identical histories and weights: what joining assumes."""
+    from cfcore.data.split import split_dataset
+    from cfcore.training.fit import train
+    from cfcore.training.models import embeddings_of
+
+    config = replace(PRESETS[preset], epochs=2)
+    split = split_dataset(synthetic_dataset, 0.2, 42)
+    one, two = (train(synthetic_dataset, config, split=split) for _ in range(2))
+    assert [r["val_rmse"] for r in one.result.history] == [r["val_rmse"] for r in two.result.history]
+    for key in ("user", "movie", "user_bias", "movie_bias"):
+        np.testing.assert_array_equal(getattr(embeddings_of(one.model), key), getattr(embeddings_of(two.model), key))
+
+
+def test_it_trains_on_the_compiled_loop_with_progress_and_stop(synthetic_dataset):
+    from cfcore.data.split import split_dataset
+
+    split = split_dataset(synthetic_dataset, 0.2, 1)
+    model = build_model("svdpp", synthetic_dataset.n_users, synthetic_dataset.n_movies, 4, seed=1,
+                        train_pairs=split.x_train)
+    assert CompiledLoop(model, SVDPP_CONFIG, synthetic_dataset, 10).kind == "_DenseEngine"
+    stop, seen = threading.Event(), []
+
+    def listener(progress):
+        seen.append(progress.stage)
+        if progress.stage == "batch" and progress.step >= 1:
+            stop.set()
+
+    run = train(synthetic_dataset, SVDPP_CONFIG, listeners=[listener], stop_event=stop)
+    assert "batch" in seen and run.result.stopped_by_user and run.result.epochs_run == 1
+    early = train(synthetic_dataset, TrainConfig(**{**SVDPP_CONFIG.to_dict(), "learning_rate": 0.5, "epochs": 30,
+                                                   "patience": 2}))
+    assert early.result.stopped_early and early.result.epochs_run < 30
+
+
+def test_two_identical_trainings_are_identical(synthetic_dataset):
+    # Joining identical requests (issue 18) relies on it.
+    first, second = train(synthetic_dataset, SVDPP_CONFIG), train(synthetic_dataset, SVDPP_CONFIG)
+    assert [r["val_rmse"] for r in first.result.history] == [r["val_rmse"] for r in second.result.history]
+    assert all(np.array_equal(a, b) for a, b in zip(first.model.get_weights(), second.model.get_weights(),
+                                                    strict=True))

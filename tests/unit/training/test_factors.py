@@ -1,9 +1,7 @@
-"""Other ways to get movie factors (cfcore.training.factors): SVD, AutoRec, the implicit task, as runs and
-through the CLI."""
+"""cfcore.training.factors: other ways to get movie factors (SVD, AutoRec, the implicit task), as runs."""
 
 from __future__ import annotations
 
-import json
 import threading
 
 import numpy as np
@@ -11,21 +9,14 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from cfcore.analysis.errors import AnalysisError
-from cfcore.analysis.fold_in import fold_in, recommend_for_vector
 from cfcore.analysis.pca import pc_rankings
-from cfcore.analysis.predict import recommend, user_ratings
-from cfcore.config import ConfigError, check_work, factor_config
+from cfcore.config import factor_config
 from cfcore.data.dataset import build_dataset
-from cfcore.data.split import split_dataset
 from cfcore.data.validate import validate_movies, validate_ratings
-from cfcore.runs.errors import RunError
-from cfcore.runs.folder import read_run_files
 from cfcore.runs.run import load_run
 from cfcore.training.factors import masked_mse, sample_negatives, svd_factors
 from cfcore.training.fit import train
 from cfcore.training.save import save_run
-from tests.support.runs import rewrite_model_member
 
 
 def _dataset(users, movies, ratings, n_movies):
@@ -53,11 +44,6 @@ def test_svd_recovers_a_planted_low_rank_matrix():
     norms = np.linalg.norm(emb.movie, axis=0)
     assert np.all(np.diff(norms) <= 1e-6)
     assert np.allclose(norms, np.linalg.norm(emb.user, axis=0), rtol=1e-4)
-
-
-def test_svd_rank_must_fit_the_data(synthetic_dataset):
-    with pytest.raises(ConfigError, match="choose a size below 40"):
-        check_work(factor_config("svd", 40), synthetic_dataset.n_users, synthetic_dataset.n_movies)
 
 
 def test_masked_mse_ignores_missing_entries():
@@ -138,73 +124,3 @@ def test_factor_runs_save_and_load_as_run_folders(method, synthetic_dataset, tmp
     keras_out = run.model.predict(x, verbose=0)[:, 0]
     assert np.allclose(keras_out, back.embeddings.predict(x[:, 0], x[:, 1]), atol=1e-5)
     assert pc_rankings(back, min_ratings=0, top=3)["pc1_lowest"].shape[0] == 3
-
-
-def test_a_factor_run_whose_model_claims_another_link_is_refused(synthetic_dataset, tmp_path):
-    run = train(synthetic_dataset, factor_config("svd", 4, 2))
-    folder = save_run(run, tmp_path / "svd")
-
-    def claim_sigmoid(data: bytes) -> bytes:
-        declared = json.loads(data)
-        declared["config"]["link"] = "sigmoid"
-        return json.dumps(declared).encode()
-
-    rewrite_model_member(folder, "config.json", claim_sigmoid)
-    with pytest.raises(RunError, match="link 'sigmoid'; a svd run's is 'identity'"):
-        read_run_files(folder)
-
-
-def test_implicit_runs_refuse_rating_questions(synthetic_dataset):
-    run = train(synthetic_dataset, factor_config("implicit", 4, 2, epochs=1))
-    user = int(synthetic_dataset.index_to_user[0])
-    with pytest.raises(AnalysisError, match="predicts only that"):
-        recommend(run, user)
-    with pytest.raises(AnalysisError, match="predicts only that"):
-        fold_in(run, {int(synthetic_dataset.index_to_movie[0]): 4.0})
-
-
-def test_svd_fold_in_recovers_a_known_user(synthetic_dataset):
-    split = split_dataset(synthetic_dataset, 0.2, 2)
-    run = train(synthetic_dataset, factor_config("svd", 2, 2), split=split)
-    user = int(synthetic_dataset.index_to_user[3])
-    rated = user_ratings(run, user)
-    fold = fold_in(run, dict(zip(rated["movieId"], rated["predicted"], strict=True)), reg=1e-6)
-    again = recommend_for_vector(run, fold, top=synthetic_dataset.n_movies)
-    mine = recommend(run, user, top=synthetic_dataset.n_movies)
-    merged = mine.merge(again, on="movieId", suffixes=("", "_fold"))
-    assert np.allclose(merged["predicted"], merged["predicted_fold"], atol=1e-3)
-
-
-def test_cli_factors_contract(synthetic_folder, tmp_path, capsys):
-    from cfcore.cli import main
-
-    out = tmp_path / "svd_run"
-    assert main(["factors", "--data", str(synthetic_folder), "--method", "svd", "--dim", "3", "--seed", "5",
-                 "--out", str(out), "--json"]) == 0
-    payload = json.loads(capsys.readouterr().out)
-    assert payload["method"] == "svd" and 0 < payload["val_rmse"] < 2
-    assert main(["explore", str(out), "--min-ratings", "0", "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)["variance_explained"]) == 3
-
-    implicit = tmp_path / "implicit_run"
-    assert main(["factors", "--data", str(synthetic_folder), "--method", "implicit", "--dim", "3", "--seed", "5",
-                 "--out", str(implicit), "--json"]) == 0
-    payload = json.loads(capsys.readouterr().out)
-    assert payload["method"] == "implicit" and "val_rmse" not in payload and payload["val_loss"] > 0
-    assert main(["recommend", str(implicit), "--user", "1"]) == 2
-    assert capsys.readouterr().err.startswith("error: predicting ratings needs a model that predicts ratings")
-    assert main(["similarity", str(out), str(implicit), "--min-ratings", "0", "--json"]) == 0
-    assert set(json.loads(capsys.readouterr().out)) == {"linear_cka", "neighbour_overlap_at_10", "movies"}
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--method", "svd", "--dim", "40"], "error: an SVD of rank 40 needs more users and movies"),
-    (["--method", "nmf"], "error: argument --method: invalid choice: 'nmf'"),
-    (["--method", "autorec", "--dim", "0"], "error: embedding_dim must be between 1 and 256"),
-])
-def test_cli_factors_errors_are_one_line(argv, message, synthetic_folder, tmp_path, capsys):
-    from cfcore.cli import main
-
-    assert main(["factors", "--data", str(synthetic_folder), *argv, "--out", str(tmp_path / "run")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(message) and err.count("\n") == 1

@@ -1,4 +1,5 @@
-"""cfcore.training.models: shapes, the per-row dot product, the hand-made layer, serialization, bad sizes."""
+"""cfcore.training.models: shapes, the per-row dot product, the hand-made layer, the SVD++ model's rated sets,
+serialization, bad sizes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ import keras
 import numpy as np
 import pytest
 
-from cfcore.training.models import DotWithBias, GatherEmbedding, SimpleDot, SimpleEmbedding, build_model, load_model
+from cfcore.training.models import (
+    DotWithBias,
+    GatherEmbedding,
+    SimpleDot,
+    SimpleEmbedding,
+    build_model,
+    implicit_sets,
+    load_model,
+)
+from tests.support.runs import make_run
 
 N_USERS, N_MOVIES, DIM = 7, 11, 4
 PAIRS = np.array([[0, 0], [1, 3], [6, 10], [2, 5], [6, 0], [3, 3]], dtype=np.int32)
@@ -168,3 +178,68 @@ def test_the_hand_made_layer_starts_like_simple_dot_unless_it_uses_its_own_initi
     assert own.get_config()["own_init"] is True
     again = type(own).from_config(own.get_config())
     assert again.own_init is True
+
+
+@pytest.mark.parametrize("name", ["simple_dot", "dot_with_bias", "simple_embedding"])
+def test_embeddings_of_returns_the_set_weights(name):
+    from cfcore.training.models import embeddings_of
+
+    rng = np.random.default_rng(0)
+    movie = rng.normal(size=(5, 3))
+    user = rng.normal(size=(6, 3))
+    run = make_run(name, movie, user=user, user_bias=np.arange(6) * 0.1, movie_bias=-np.arange(5) * 0.2)
+    emb = embeddings_of(run.model)
+    np.testing.assert_allclose(emb.movie, movie, atol=1e-6)
+    np.testing.assert_allclose(emb.user, user, atol=1e-6)
+    if name == "dot_with_bias":
+        np.testing.assert_allclose(emb.user_bias, np.arange(6) * 0.1, atol=1e-6)
+        np.testing.assert_allclose(emb.movie_bias, -np.arange(5) * 0.2, atol=1e-6)
+        assert (emb.min_rating, emb.max_rating) == (0.5, 5.0)
+        assert emb.global_offset == 0.0
+    else:
+        assert emb.user_bias is None and emb.movie_bias is None and emb.min_rating is None
+
+
+def test_embeddings_of_reads_the_global_offset():
+    from cfcore.training.models import embeddings_of
+
+    run = make_run("dot_with_bias", np.ones((4, 2)), global_offset=0.75)
+    assert embeddings_of(run.model).global_offset == pytest.approx(0.75)
+
+
+def test_implicit_sets_are_the_rated_movies_and_the_raters():
+    pairs = np.array([[0, 2], [1, 0], [0, 1], [2, 2]])
+    user_splits, user_movies, movie_splits, movie_users = implicit_sets(pairs, 3, 4)
+    assert user_splits.tolist() == [0, 2, 3, 4] and user_movies.tolist() == [1, 2, 0, 2]
+    assert movie_splits.tolist() == [0, 1, 2, 4, 4] and movie_users.tolist() == [1, 0, 0, 2]
+
+
+def test_with_empty_sets_it_is_the_bias_model():
+    x = np.array([[0, 1], [3, 6], [2, 2], [4, 0]])
+    bias = build_model("dot_with_bias", 5, 7, 4, seed=3, global_bias=True)
+    empty = build_model("svdpp", 5, 7, 4, seed=3, global_bias=True)
+    assert np.array_equal(bias(x).numpy(), empty(x).numpy())
+    # And its rated-set tables get no gradient from the data: nothing to add up.
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(empty(x, training=True) - 3.0))
+    grads = tape.gradient(loss, [empty.rated_embedding.embeddings.value, empty.rater_embedding.embeddings.value])
+    assert all(g is None or float(tf.reduce_sum(tf.abs(tf.convert_to_tensor(g)))) == 0.0 for g in grads)
+    # With sets, the same weights predict something else.
+    filled = build_model("svdpp", 5, 7, 4, seed=3, global_bias=True, train_pairs=np.array([[0, 1], [0, 2], [3, 6]]))
+    assert not np.allclose(bias(x).numpy(), filled(x).numpy())
+
+
+def test_no_validation_rating_reaches_the_rated_sets(svdpp_run):
+    split, model = svdpp_run.split, svdpp_run.model
+    n_users, n_movies = svdpp_run.dataset.n_users, svdpp_run.dataset.n_movies
+    expected = implicit_sets(split.x_train, n_users, n_movies)
+    held = [np.asarray(v.numpy()) for v in (model.user_splits, model.user_movies, model.movie_splits,
+                                             model.movie_users)]
+    for mine, theirs in zip(held, expected, strict=True):
+        assert np.array_equal(mine, theirs)
+    splits, members = held[0], held[1]
+    in_sets = {(u, int(m)) for u in range(n_users) for m in members[splits[u]:splits[u + 1]]}
+    assert not in_sets & {(int(u), int(m)) for u, m in split.x_val}
+    assert len(in_sets) == split.n_train

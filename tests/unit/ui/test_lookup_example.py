@@ -1,4 +1,5 @@
-"""The Under the hood page's weather example: tags read, the lookup equal to the one-hot product, the layer's source."""
+"""ui.lookup_example, the Under the hood page's weather example: tags read, the lookup equal to the one-hot product,
+the layer's source."""
 
 import numpy as np
 

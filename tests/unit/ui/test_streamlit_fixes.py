@@ -1,10 +1,8 @@
-"""The remaining Streamlit adjustments: the chart and widget code the browser fetches early."""
+"""ui.streamlit_fixes: the chart and widget code the browser fetches early."""
 
 from __future__ import annotations
 
 import json
-
-from tests.support.paths import APP
 
 
 def _chart_code_script():
@@ -14,6 +12,12 @@ def _chart_code_script():
 
     slot = start_loading_chart_code()
     st.write("placeholder kept" if slot is not None else "no placeholder")
+
+
+def _widget_code_script():
+    from ui.streamlit_fixes import preload_widget_code
+
+    preload_widget_code()
 
 
 def test_chart_code_is_requested_once_per_session_with_an_invisible_chart():
@@ -29,16 +33,6 @@ def test_chart_code_is_requested_once_per_session_with_an_invisible_chart():
     assert not at.get("plotly_chart") and at.markdown[0].value == "no placeholder"
 
 
-def test_the_app_clears_the_chart_code_placeholder(monkeypatch, tmp_path):
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("CFCORE_DATA", str(tmp_path / "missing"))  # the Data page stops with an error message
-    at = AppTest.from_file(APP, default_timeout=60).run()
-    assert not at.exception
-    assert at.session_state["_chart_code_requested"] is True
-    assert not at.get("plotly_chart")
-
-
 def test_every_widget_chunk_name_is_a_file_of_the_installed_streamlit():
     """A Streamlit upgrade that renames a chunk makes this fail instead of silently preloading nothing."""
     from ui.streamlit_fixes import WIDGET_CHUNKS, widget_chunk_files
@@ -47,12 +41,6 @@ def test_every_widget_chunk_name_is_a_file_of_the_installed_streamlit():
     for name in WIDGET_CHUNKS:
         assert any(f.startswith(f"{name}.") for f in files), name
     assert all(f.endswith(".js") for f in files)
-
-
-def _widget_code_script():
-    from ui.streamlit_fixes import preload_widget_code
-
-    preload_widget_code()
 
 
 def test_widget_code_is_preloaded_once_per_session_from_the_sidebar():
