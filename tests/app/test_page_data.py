@@ -4,15 +4,11 @@ another), and a built-in source that cannot be downloaded."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import streamlit as st
 
 from tests.support.app import open_app
-from tests.support.paths import APP, REPO
 from tests.support.text import shown
 
 
@@ -156,22 +152,6 @@ def test_offline_builtin_source_shows_the_alternatives(monkeypatch, tmp_path, ro
     assert at.session_state["dataset"] is None
     at.button(key="data_retry").click().run()
     assert not at.exception and "could not download" in at.error[0].value
-
-
-def test_data_page_does_not_import_tensorflow(synthetic_folder, tmp_path):
-    code = (
-        "import sys\n"
-        "from streamlit.testing.v1 import AppTest\n"
-        f"at = AppTest.from_file({APP!r}, default_timeout=60).run()\n"
-        "assert not at.exception, at.exception\n"
-        "assert len(at.metric) >= 4, 'the Data page did not render its summary'\n"
-        "loaded = [name for name in ('tensorflow', 'keras') if name in sys.modules]\n"
-        "assert not loaded, f'the Data page imported {loaded}'\n"
-    )
-    env = {**os.environ, "CFCORE_DATA": str(synthetic_folder), "CFCORE_CACHE": str(tmp_path / "cache")}
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_an_upload_with_the_built_in_ratings_never_shows_its_titles_to_others(data_env, synthetic_frames):

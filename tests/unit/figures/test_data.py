@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import plotly.graph_objects as go
 
@@ -27,9 +24,3 @@ def test_per_user_and_per_movie_distributions(synthetic_dataset):
     assert int(np.sum(per_user.x)) == int(np.sum(per_movie.x)) == synthetic_dataset.n_ratings
     counts = synthetic_dataset.ratings.groupby("userId").size()
     assert sorted(per_user.x) == sorted(counts.to_numpy())
-
-
-def test_charts_module_does_not_import_tensorflow():
-    code = ("import sys, cfcore.figures.data, cfcore.figures.training; "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

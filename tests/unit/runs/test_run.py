@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -33,23 +31,6 @@ def test_arrays_read_from_the_folder_are_the_models(model, global_bias, syntheti
     x = trained.split.x_val[:500]
     np.testing.assert_allclose(predict(loaded, x[:, 0], x[:, 1]),
                                trained.model.predict(x, verbose=0)[:, 0], rtol=0, atol=1e-5)
-
-
-def test_opening_and_analysing_a_run_imports_no_tensorflow(tiny_run_dir):
-    script = (
-        "import sys\n"
-        "from cfcore.runs.run import load_run\n"
-        "from cfcore import share\n"
-        "from cfcore.analysis.pca import pc_rankings\n"
-        "from cfcore.analysis.predict import predict\n"
-        f"run = load_run({str(tiny_run_dir)!r})\n"
-        "pc_rankings(run, min_ratings=0)\n"
-        "predict(run, [0, 1], [2, 3])\n"
-        "share.run_zip_bytes(run); share.model_bytes(run)\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 def test_load_run_missing_folder(tmp_path):
