@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.support.app import open_app
 from tests.support.text import shown
+from tests.support.waiting import wait_for
 from tests.support.workspaces import seed_workspace, workspace_run_names
 
 
@@ -45,9 +44,7 @@ def test_compute_saves_a_factor_run_in_the_workspace(data_env, tiny_run_dir):
     at.number_input(key="bey_dim").set_value(3)
     at.button(key="bey_compute").click().run()
     assert not at.exception, at.exception
-    deadline = time.monotonic() + 120
-    while "svd #1" not in workspace_run_names(ws) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_for(lambda: "svd #1" in workspace_run_names(ws), timeout=120, interval=0.5)
     assert "svd #1" in workspace_run_names(ws)
     at.run()
     assert any("svd \\#1" in s.value for s in at.success)
@@ -67,10 +64,7 @@ def test_an_svd_too_big_for_the_data_is_a_message(data_env, tiny_run_dir):
 def test_the_onehot_cost_is_measured_on_request(data_env, tiny_run_dir):
     at = open_app(ws=seed_workspace({"tiny": tiny_run_dir}), page="pages/beyond.py")
     at.button(key="bey_cost_go").click().run()
-    deadline = time.monotonic() + 120
-    while len(at.dataframe) < 2 and time.monotonic() < deadline:
-        time.sleep(1)
-        at.run()
+    wait_for(lambda: len(at.run().dataframe) >= 2, timeout=120, interval=1)
     assert not at.exception, at.exception
     costs = at.dataframe[1].value
     assert list(costs["input"]) == ["Embedding lookup", "Dense layer on one-hot vectors"]

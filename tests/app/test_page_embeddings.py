@@ -12,6 +12,7 @@ from cfcore.analysis.pca import pc1_average_alignment, pc_rankings, pca
 from cfcore.analysis.projection import movie_map, vectors_key
 from tests.support.app import assert_page, chart_specs, figure_array, named_trace, open_app, page_app, page_texts
 from tests.support.text import shown
+from tests.support.waiting import wait_for
 from tests.support.workspaces import seed_workspace
 
 TSNE_VIEW = {"proj": "tsne", "perp": "5", "tseed": "3", "minr": "0"}
@@ -52,10 +53,7 @@ def test_tsne_is_computed_in_the_background_while_other_pages_render(tiny_run, r
         assert job.state == "queued"
     finally:
         jobs._slots.release()
-    deadline = time.monotonic() + 120
-    while not job.finished:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    assert wait_for(lambda: job.finished, timeout=120)
     assert job.state == "done", job.error
     at.run()
     assert_page(at, "Embeddings")
@@ -176,10 +174,7 @@ def test_tsne_places_the_movies_the_capped_map_draws(tiny_run, monkeypatch, rout
     assert_page(at, "Embeddings")
     assert any("Computing the t-SNE map of 25 movies" in p.proto.text for p in at.get("progress"))
     job = services.projections().get(vectors_key(tiny_run.embeddings.movie[movies.index.to_numpy()], 3, 5.0))
-    deadline = time.monotonic() + 120
-    while not job.finished:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    assert wait_for(lambda: job.finished, timeout=120)
     assert job.state == "done", job.error
     at.run()
     figure = _map(at)

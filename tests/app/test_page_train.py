@@ -4,7 +4,6 @@ interrupted and refused trainings."""
 from __future__ import annotations
 
 import json
-import time
 
 from streamlit.testing.v1 import AppTest
 
@@ -14,6 +13,7 @@ from cfcore.config import PRESETS
 from tests.support.app import assert_page, chart_specs, live_points, open_app, page_app, page_texts
 from tests.support.paths import REPO
 from tests.support.text import shown
+from tests.support.waiting import wait_for
 from tests.support.workspaces import dead_pid, seed_workspace
 
 
@@ -34,14 +34,15 @@ def figure_traces(at: AppTest) -> dict[str, list]:
 
 
 def poll(at: AppTest, predicate, timeout: float = 90.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Run the page again every quarter second until ``predicate`` holds (True) or ``timeout`` seconds pass (False);
+    fails on an exception."""
+
+    def ran_and_true() -> bool:
         at.run()
         assert not at.exception, at.exception
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return False
+        return predicate()
+
+    return wait_for(ran_and_true, timeout, interval=0.25)
 
 
 def test_train_page_offers_to_load_data_when_none_is_loaded(data_env):

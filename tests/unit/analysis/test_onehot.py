@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -20,6 +18,7 @@ from cfcore.analysis.onehot import (
 )
 from cfcore.constants import ONEHOT_MEASURE_MAX_BYTES
 from cfcore.data.split import split_dataset
+from tests.support.waiting import wait_for
 
 
 def test_onehot_rows_pick_one_user_and_one_movie():
@@ -53,9 +52,7 @@ def test_cost_jobs_measure_in_a_child_process_and_remember(monkeypatch, tmp_path
     jobs = CostJobs(timeout_s=120)
     job = jobs.request(20, 30, 400, dim=4, batch_size=8)
     assert jobs.request(21, 30, 400, dim=4, batch_size=8).state == "waiting"  # one at a time
-    deadline = time.time() + 120
-    while not job.finished and time.time() < deadline:
-        time.sleep(0.2)
+    wait_for(lambda: job.finished, timeout=120, interval=0.2)
     assert job.state == "done", job.error
     assert job.result["max_difference"] < 1e-6 and job.result["one-hot"]["seconds_per_step"] > 0
     assert jobs.request(20, 30, 400, dim=4, batch_size=8) is job

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cfcore.analysis.projection import ProjectionError, ProjectionJobs, check_tsne, movie_map, tsne_map, vectors_key
+from tests.support.waiting import wait_for
 
 
 def _planted(n_per: int = 60, dim: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -19,10 +20,7 @@ def _planted(n_per: int = 60, dim: int = 16, seed: int = 0) -> tuple[np.ndarray,
 
 
 def _wait(job, timeout: float = 120.0):
-    deadline = time.monotonic() + timeout
-    while not job.finished:
-        assert time.monotonic() < deadline, f"the map did not finish: {job}"
-        time.sleep(0.05)
+    assert wait_for(lambda: job.finished, timeout), f"the map did not finish: {job}"
     return job
 
 
@@ -74,9 +72,14 @@ def test_a_background_job_returns_at_once_and_computes_the_same_map_in_its_own_p
     job = jobs.request(vectors, 3, 20)
     assert time.monotonic() - started < 0.5 and not job.finished
     fractions = []
-    while not job.finished:
+
+    def finished_or_sampled() -> bool:
+        if job.finished:
+            return True
         fractions.append(job.fraction)
-        time.sleep(0.02)
+        return False
+
+    wait_for(finished_or_sampled, timeout=120, interval=0.02)
     assert job.state == "done", job.error
     assert fractions == sorted(fractions) and job.fraction == 1.0
     assert np.array_equal(job.coords, tsne_map(vectors, seed=3, perplexity=20))

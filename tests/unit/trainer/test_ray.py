@@ -15,6 +15,7 @@ import pytest
 from cfcore.config import TrainConfig
 from cfcore.trainer.jobs import TrainingManager, backend_train_fn
 from tests.support.paths import REPO
+from tests.support.waiting import wait_for
 
 
 def _free_port() -> int:
@@ -58,9 +59,7 @@ def test_a_training_runs_on_the_cluster_with_progress_and_stop(ray_head, synthet
 
         long = manager.submit(synthetic_dataset, TrainConfig(embedding_dim=4, epochs=100, batch_size=16, patience=0),
                               owner="b", out_dir=tmp_path / "runs" / "long")
-        deadline = time.monotonic() + 240
-        while len(long.history) < 1 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: len(long.history) >= 1, timeout=240, interval=0.1)
         assert long.history and long.progress is not None and long.progress.epochs == 100
         asked = time.monotonic()
         long.stop()
