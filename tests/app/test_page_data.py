@@ -168,7 +168,7 @@ def test_an_upload_with_the_built_in_ratings_never_shows_its_titles_to_others(da
 
 
 def test_markdown_in_titles_and_file_names_is_shown_as_text(data_env, synthetic_frames):
-    """A title or file name with Markdown image syntax made every visitor's browser fetch it (issue 19.6)."""
+    """A title or file name with Markdown image syntax made every visitor's browser fetch it."""
     import re
 
     from tests.support.text import shown

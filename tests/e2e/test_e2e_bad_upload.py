@@ -22,7 +22,6 @@ pytestmark = pytest.mark.e2e
 BAD_RATINGS = "userId,movieId,rating\n1,1,4.0\n2,abc,3.5\n3,2,5\n"
 
 
-
 def test_malformed_ratings_upload_shows_a_readable_error(page, app_url, tmp_path):
     open_page(page, app_url)
     expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()

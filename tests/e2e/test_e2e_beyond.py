@@ -1,4 +1,4 @@
-"""The "Beyond the article" page in Chromium (issue 17): a learner trains, computes the implicit task's and
+"""The "Beyond the article" page in Chromium: a learner trains, computes the implicit task's and
 AutoRec's factors, reads the comparisons, and measures what one-hot vectors cost."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Journey: a stranger's titles with Markdown and HTML in them make no visitor's browser fetch anything (issue 19.6).
+"""Journey: a stranger's titles with Markdown and HTML in them make no visitor's browser fetch anything.
 
 A canary HTTP server on loopback records every request. The upload's titles and genres point Markdown images,
 links and an ``<img>`` at it; the learner looks at the data, trains, finds a movie and compares runs. The

@@ -1,4 +1,4 @@
-"""Downloads clicked one after another all arrive (issue 15.20): a download button that reran the script let
+"""Downloads clicked one after another all arrive: a download button that reran the script let
 the rerun drop the previous button's file before the browser fetched it (MediaFileStorageError in the log)."""
 
 from __future__ import annotations

@@ -40,7 +40,6 @@ BATCH_SIZE = "128"
 USER_ID = 15
 
 
-
 def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     started = time.monotonic()
 

@@ -1,4 +1,4 @@
-"""The movie map in Chromium (issue 20): a t-SNE map of every movie above the filter, and what the learner can
+"""The movie map in Chromium: a t-SNE map of every movie above the filter, and what the learner can
 take away from it: the coordinates as CSV and any chart as a 1920x1080 PNG or an SVG (Plotly's own export)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""On a projector (issue 15.1-3): nothing cut at 1024x768 or at 150% zoom of 1366x768, presenter mode, and the
+"""On a projector: nothing cut at 1024x768 or at 150% zoom of 1366x768, presenter mode, and the
 live panel brought into view when Train is pressed."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""cfcore.text: a stranger's text is shown as text and downloaded as data, never run (issue 19.6, 19.7)."""
+"""cfcore.text: a stranger's text is shown as text and downloaded as data, never run."""
 
 from __future__ import annotations
 

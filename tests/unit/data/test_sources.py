@@ -132,7 +132,7 @@ def test_shared_datasets_have_the_published_counts(movielens_path, name, ratings
 
 
 def test_a_cache_cut_at_a_row_boundary_is_not_believed(isolated, tmp_path, synthetic_folder):
-    """A cut ratings.csv still marked complete loaded silently as ml-latest-small with 10 ratings (issue 19.9)."""
+    """A cut ratings.csv still marked complete loaded silently as ml-latest-small with 10 ratings."""
     cached = _cached_copy(tmp_path, synthetic_folder)
     lines = (cached / "ratings.csv").read_text().splitlines(keepends=True)
     (cached / "ratings.csv").write_text("".join(lines[:11]))

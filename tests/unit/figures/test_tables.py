@@ -46,5 +46,5 @@ def test_runs_table_one_row_per_run(tiny_run):
     assert table.loc[0, "epochs run"] == tiny_run.result.epochs_run
     assert table.loc[0, "dropout user/movie"] == "0.3/0.6"
     assert table.loc[0, "final val RMSE"] == tiny_run.result.history[-1]["val_rmse"]
-    # The article's figure only stands next to runs on its data; tiny_run's is synthetic (issue 15.7).
+    # The article's figure only stands next to runs on its data; tiny_run's is synthetic.
     assert math.isnan(table.loc[0, "article val RMSE"]) and tiny_run.config.model in ARTICLE_VAL_RMSE

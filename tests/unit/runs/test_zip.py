@@ -81,7 +81,7 @@ def test_export_then_load_round_trip(tiny_run, tiny_run_dir, tmp_path):
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert sorted(zf.namelist()) == sorted(f"{tiny_run_dir.name}/{n}" for n in RUN_ZIP_FILES)
     run = load_run_from_zip(data)
-    # Nothing is kept: the extracted files are gone (issue 19.3: +524 MB per load stayed on disk).
+    # Nothing is kept: the extracted files are gone (+524 MB per load once stayed on disk).
     assert run.path is None and not scratch_root().exists()
     assert run.dataset.fingerprint == tiny_run.dataset.fingerprint
     expected = [row["val_rmse"] for row in tiny_run.result.history]

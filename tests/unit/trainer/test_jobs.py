@@ -120,7 +120,7 @@ def test_max_concurrent_must_be_positive():
 
 
 def test_one_owner_gets_one_running_and_one_waiting_training():
-    """A closed tab's two long trainings held both slots; eight tabs filled the queue (issue 19.5, 19.10)."""
+    """A closed tab's two long trainings held both slots; eight tabs filled the queue."""
     trainer = FakeTrainer()
     manager = TrainingManager(max_concurrent=2, train_fn=trainer)
     first = manager.submit(TINY, CONFIG, owner="tab")

@@ -163,7 +163,7 @@ def test_it_trains_on_the_compiled_loop_with_progress_and_stop(synthetic_dataset
 
 
 def test_two_identical_trainings_are_identical(synthetic_dataset):
-    # Joining identical requests (issue 18) relies on it.
+    # Joining identical requests relies on it.
     first, second = train(synthetic_dataset, SVDPP_CONFIG), train(synthetic_dataset, SVDPP_CONFIG)
     assert [r["val_rmse"] for r in first.result.history] == [r["val_rmse"] for r in second.result.history]
     assert all(np.array_equal(a, b) for a, b in zip(first.model.get_weights(), second.model.get_weights(),

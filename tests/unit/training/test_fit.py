@@ -123,7 +123,7 @@ def test_early_stopping_with_patience(synthetic_dataset, planted_split):
     assert result.stopped_early and result.epochs_run < 30
     assert result.epochs_run == result.best_epoch + 1
     # The same run with exactly that many epochs: patience runs out in the last one, so nothing stopped early
-    # (it said "stopped early" next to "Epochs run 10 of 10", issue 15.4).
+    # (it said "stopped early" next to "Epochs run 10 of 10").
     last = train(synthetic_dataset, replace(config, epochs=result.epochs_run), split=planted_split).result
     assert [r["val_rmse"] for r in last.history] == [r["val_rmse"] for r in result.history]
     assert last.epochs_run == last.config.epochs

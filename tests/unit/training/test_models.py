@@ -164,7 +164,7 @@ def test_bad_sizes_raise_value_error_quoting_the_value(call, quoted):
 
 
 def test_the_hand_made_layer_starts_like_simple_dot_unless_it_uses_its_own_initialiser():
-    """Identical curves come from identical starts (issue 15.8); own_init gives the article's other start."""
+    """Identical curves come from identical starts; own_init gives the article's other start."""
     from cfcore.training.models import build_model
 
     dot = build_model("simple_dot", 30, 20, 8, seed=3)
