@@ -1,56 +1,19 @@
-"""Shared fixtures: synthetic data with planted structure, the shared MovieLens copy, a tiny run."""
+"""Shared fixtures: synthetic data with planted structure, the shared MovieLens copy, small trained runs."""
 
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
 
 from bench.harness import shared_data_path
+from tests.support.data import make_synthetic_frames
+from tests.support.workspaces import seed_workspace  # noqa: F401 - bench/hostile.py imports it from here
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def make_synthetic_frames(
-    n_users: int = 60, n_movies: int = 40, rank: int = 2, density: float = 0.5, seed: int = 0,
-    noise: float = 0.1,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Ratings from a planted low-rank model (plus biases), clipped to 0.5..5, with id gaps."""
-    rng = np.random.default_rng(seed)
-    users = rng.normal(0, 1, (n_users, rank))
-    movies = rng.normal(0, 1, (n_movies, rank))
-    scores = 3.0 + 0.6 * users @ movies.T + rng.normal(0, noise, (n_users, n_movies))
-    mask = rng.random((n_users, n_movies)) < density
-    mask[np.arange(n_users), rng.integers(0, n_movies, n_users)] = True
-    mask[rng.integers(0, n_users, n_movies), np.arange(n_movies)] = True
-    u_idx, m_idx = np.nonzero(mask)
-    # Ids with gaps, as uploaded data may have.
-    user_ids = np.arange(n_users) * 3 + 1
-    movie_ids = np.arange(n_movies) * 7 + 2
-    ratings = pd.DataFrame(
-        {
-            "userId": user_ids[u_idx],
-            "movieId": movie_ids[m_idx],
-            "rating": np.clip(np.round(scores[u_idx, m_idx] * 2) / 2, 0.5, 5.0),
-            "timestamp": 1_000_000 + np.arange(len(u_idx)),
-        }
-    )
-    genres = ["Comedy", "Drama", "Action|Thriller", "Comedy|Romance"]
-    movies_frame = pd.DataFrame(
-        {
-            "movieId": movie_ids,
-            "title": [f"Movie {i} ({1990 + i % 30})" for i in range(n_movies)],
-            "genres": [genres[i % len(genres)] for i in range(n_movies)],
-        }
-    )
-    return ratings, movies_frame
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +73,39 @@ def tiny_run_dir(tiny_run, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def wild_run(synthetic_dataset):
+    """simple_dot with Adam at learning rate 1: its validation RMSE climbs from 17 to 87, far off the scale."""
+    from cfcore.config import TrainConfig
+    from cfcore.training.fit import train
+
+    return train(synthetic_dataset, TrainConfig(model="simple_dot", embedding_dim=8, epochs=3, batch_size=16,
+                                                learning_rate=1.0, patience=0, seed=1))
+
+
+@pytest.fixture(scope="session")
+def svdpp_run(synthetic_dataset):
+    """A small SVD++ run (``tests.support.runs.SVDPP_CONFIG``) on the synthetic data."""
+    from cfcore.training.fit import train
+    from tests.support.runs import SVDPP_CONFIG
+
+    return train(synthetic_dataset, SVDPP_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def factor_run_dirs(synthetic_dataset, tmp_path_factory):
+    """A saved run of each factors method on the synthetic data, on the tiny run's split (seed 1)."""
+    from cfcore.config import factor_config
+    from cfcore.data.split import split_dataset
+    from cfcore.training.fit import train
+    from cfcore.training.save import save_run
+
+    split = split_dataset(synthetic_dataset, 0.2, 1)
+    root = tmp_path_factory.mktemp("factor-runs")
+    return {method: save_run(train(synthetic_dataset, factor_config(method, 4, 1, epochs=3), split=split),
+                             root / method) for method in ("svd", "autorec", "implicit")}
+
+
+@pytest.fixture(scope="session")
 def movielens_path() -> Path:
     path = shared_data_path()
     if path is None:
@@ -117,10 +113,20 @@ def movielens_path() -> Path:
     return path
 
 
+@pytest.fixture
+def secret_file(tmp_path) -> Path:
+    """A file only the server should read (``tests.support.crafted.SECRET``), for crafted files to point at."""
+    from tests.support.crafted import SECRET
+
+    path = tmp_path / "server-secret.txt"
+    path.write_bytes(SECRET)
+    return path
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _no_keras_reset_between_script_runs():
     """Streamlit calls ``keras.backend.clear_session()`` (a full ``gc.collect``) after every script run when Keras
-    is imported. The app's server never imports it (tests/test_server_imports.py), but this test process does, for
+    is imported. The app's server never imports it (tests/unit/test_server_imports.py), but this test process does, for
     its trained fixtures: there each collection took 0.25 s per script run and the hostile corpus ran 4x slower.
     So, in tests only, the hook is off."""
     from streamlit.runtime.scriptrunner import script_runner
@@ -168,100 +174,3 @@ def data_env(monkeypatch, synthetic_folder, tmp_path, routed):
     st.cache_data.clear()
     st.cache_resource.clear()
     return synthetic_folder
-
-
-def seed_workspace(runs: dict[str, Path] | None = None, active: str | None = None, dataset=None) -> str:
-    """A workspace in this test's state folder holding copies of ``runs`` (name -> run folder); the active run
-    is ``active`` (default: the first) and its data the active dataset (or ``dataset``). Returns its id, for
-    ``at.query_params["ws"]``."""
-    import shutil
-
-    from cfcore.data.dataset_file import save_dataset_file
-    from cfcore.runs.folder import content_hash
-    from cfcore.runs.run import load_run
-    from cfcore.workspace import WorkspaceStore, new_run_id
-
-    store = WorkspaceStore(os.environ["CFCORE_STATE_DIR"])
-    space = store.create()
-    ids = {}
-    for name, folder in (runs or {}).items():
-        run_id = new_run_id()
-        shutil.copytree(folder, space.run_dir(run_id))
-        space.register_run(run_id, name, content_hash(folder))
-        ids[name] = run_id
-    if ids:
-        active = active or next(iter(ids))
-        dataset = dataset or load_run(space.run_dir(ids[active])).dataset
-        space.update(active_run=ids[active])
-    if dataset is not None:
-        save_dataset_file(dataset, space.dataset_file(dataset.fingerprint))
-        space.update(dataset={"kind": "file", "fingerprint": dataset.fingerprint})
-    return space.id
-
-
-def workspace_run_names(ws_id: str) -> list[str]:
-    """The run names of a workspace, oldest first, as its folder holds them."""
-    from cfcore.workspace import WorkspaceStore
-
-    space = WorkspaceStore(os.environ["CFCORE_STATE_DIR"]).open(ws_id)
-    return list(space.run_names().values()) if space is not None else []
-
-
-def open_app(ws: str | None = None, page: str | None = None, **params):
-    """The app as a browser opens it (an AppTest of app.py, run): with ``ws``, that workspace's link; ``params``
-    more query parameters; ``page`` then switched to. Fails on an exception."""
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    if ws is not None:
-        at.query_params["ws"] = ws
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, at.exception
-    if page:
-        at.switch_page(page).run()
-        assert not at.exception, at.exception
-    return at
-
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    """Poll ``predicate`` until it is true (True) or ``timeout`` seconds pass (False)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
-
-
-def live_points(at) -> dict[str, int]:
-    """Series -> points in a running job's SVG chart (``cfcore.figures.live_svg``) on an AppTest page; {} when none."""
-    import xml.etree.ElementTree as ET
-
-    ns = {"s": "http://www.w3.org/2000/svg"}
-    for element in at.markdown:
-        if element.value.startswith("<svg"):
-            svg = ET.fromstring(element.value)
-            return {g.get("data-series"): len(g.findall("s:circle", ns)) for g in svg.findall("s:g", ns)}
-    return {}
-
-
-def shown(markdown: str) -> str:
-    """What a reader sees of a Markdown string the app escaped with ``cfcore.text.md``: backslash escapes read
-    back as their characters, and the invisible word joiners that stop link detection are dropped."""
-    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
-
-
-def rewrite_model_member(folder: Path, name: str, change) -> None:
-    """Replace member ``name`` of a run folder's ``model.keras`` with ``change(its bytes)`` (a tampered run)."""
-    import zipfile
-
-    with zipfile.ZipFile(folder / "model.keras") as archive:
-        members = {member: archive.read(member) for member in archive.namelist()}
-    members[name] = change(members[name])
-    with zipfile.ZipFile(folder / "model.keras", "w") as archive:
-        for member, data in members.items():
-            archive.writestr(member, data)

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_helpers import APP_TIMEOUT_MS, ARTIFACTS, screenshot
 
 from bench.harness import ServerError, launch_chromium, start_server, stop_server
+from tests.support.browser import APP_TIMEOUT_MS, ARTIFACTS, screenshot
 
 E2E_FOLDER = Path(__file__).resolve().parent
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from bench.harness import REPO, healthy
+from tests.support.waiting import wait_for
 
 SCRIPT = """
 import sys, time
@@ -30,9 +31,7 @@ def test_a_benchmark_stopped_by_sigterm_stops_its_server(tmp_path):
         assert healthy(url)
         runner.send_signal(signal.SIGTERM)  # what `timeout` sends
         assert runner.wait(timeout=60) == 128 + signal.SIGTERM
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
-            time.sleep(0.1)
+        wait_for(lambda: not Path(f"/proc/{pid}").exists(), timeout=30, interval=0.1)
         assert not Path(f"/proc/{pid}").exists(), "the server outlived the benchmark"
         assert not healthy(url)
     finally:
@@ -80,9 +79,7 @@ def test_the_browsers_share_goes_to_their_own_autogroup_and_back():
                             start_new_session=True)
     own = Path("/proc/self/autogroup").read_text()
     try:
-        deadline = time.monotonic() + 10
-        while fake.pid not in browser_pids() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: fake.pid in browser_pids(), timeout=10, interval=0.05)
         assert set_browsers_share(19) >= 1
         assert Path(f"/proc/{fake.pid}/autogroup").read_text().split()[-1] == "19"
         assert Path("/proc/self/autogroup").read_text() == own  # the benchmark's (and the server's) share unchanged
@@ -108,9 +105,7 @@ def test_a_protocol_session_opens_the_train_page_presses_train_and_gets_the_push
         assert "ws=" in session.query_string, session.query_string
         session.arm()
         session.click("Train")  # the article's settings
-        deadline = time.monotonic() + 180
-        while session.seen_at(result) is None and time.monotonic() < deadline and not session.closed:
-            time.sleep(0.1)
+        wait_for(lambda: session.seen_at(result) is not None or session.closed, timeout=180, interval=0.1)
         assert session.seen_at(progress) is not None, "no live progress came"
         assert session.seen_at(result) is not None, "no result came"
         assert session.seen_at(progress) < session.seen_at(result)

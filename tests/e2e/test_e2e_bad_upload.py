@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import assert_no_traceback, go_to, metric_value, open_page, screenshot, wait_for_app
 from playwright.sync_api import expect
+
+from tests.support.browser import (
+    MOVIES,
+    UPLOAD_LABEL,
+    assert_no_traceback,
+    go_to,
+    metric_value,
+    open_page,
+    screenshot,
+    upload,
+    wait_for_app,
+)
 
 pytestmark = pytest.mark.e2e
 
-MOVIES = "movieId,title,genres\n1,Toy Story (1995),Animation|Comedy\n2,Heat (1995),Action\n3,Up (2009),Animation\n"
 BAD_RATINGS = "userId,movieId,rating\n1,1,4.0\n2,abc,3.5\n3,2,5\n"
-UPLOAD_LABEL = "Upload ratings.csv and movies.csv"
-
-
-def upload(page, label_start: str, path) -> None:
-    """Attach a file to the uploader whose label starts with ``label_start`` and wait for the rerun."""
-    uploader = page.get_by_test_id("stFileUploader").filter(has_text=label_start)
-    uploader.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
-    expect(uploader).to_contain_text(path.name)
-    wait_for_app(page)
 
 
 def test_malformed_ratings_upload_shows_a_readable_error(page, app_url, tmp_path):

@@ -1,11 +1,12 @@
-"""The "Beyond the article" page in Chromium (issue 17): a learner trains, computes the implicit task's and
+"""The "Beyond the article" page in Chromium: a learner trains, computes the implicit task's and
 AutoRec's factors, reads the comparisons, and measures what one-hot vectors cost."""
 
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import assert_no_traceback, go_to, open_page, page_text, screenshot, train_fast, wait_for_app
 from playwright.sync_api import expect
+
+from tests.support.browser import assert_no_traceback, go_to, open_page, page_text, screenshot, train_fast, wait_for_app
 
 pytestmark = pytest.mark.e2e
 

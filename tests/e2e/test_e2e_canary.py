@@ -1,4 +1,4 @@
-"""Journey: a stranger's titles with Markdown and HTML in them make no visitor's browser fetch anything (issue 19.6).
+"""Journey: a stranger's titles with Markdown and HTML in them make no visitor's browser fetch anything.
 
 A canary HTTP server on loopback records every request. The upload's titles and genres point Markdown images,
 links and an ``<img>`` at it; the learner looks at the data, trains, finds a movie and compares runs. The
@@ -13,7 +13,10 @@ import threading
 
 import pandas as pd
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import expect
+
+from tests.support.browser import (
+    UPLOAD_LABEL,
     assert_no_traceback,
     go_to,
     open_page,
@@ -21,10 +24,9 @@ from e2e_helpers import (
     screenshot,
     select_option,
     train_fast,
+    upload,
     wait_for_app,
 )
-from playwright.sync_api import expect
-from test_e2e_bad_upload import UPLOAD_LABEL, upload
 
 pytestmark = pytest.mark.e2e
 

@@ -1,11 +1,12 @@
-"""Downloads clicked one after another all arrive (issue 15.20): a download button that reran the script let
+"""Downloads clicked one after another all arrive: a download button that reran the script let
 the rerun drop the previous button's file before the browser fetched it (MediaFileStorageError in the log)."""
 
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import ARTIFACTS, go_to, open_page, train_fast, wait_for_app
 from playwright.sync_api import expect
+
+from tests.support.browser import ARTIFACTS, go_to, open_page, train_fast, wait_for_app
 
 pytestmark = pytest.mark.e2e
 BUTTONS = ("Model (.keras)", "History (CSV)", "Whole run (zip, loads below)")

@@ -9,7 +9,13 @@ import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import expect
+
+from bench.harness import shared_data_path
+from cfcore import share
+from cfcore.config import PRESETS
+from cfcore.runs.zip import export_run_zip
+from tests.support.browser import (
     REPO,
     assert_no_traceback,
     check_embeddings_page,
@@ -22,12 +28,6 @@ from e2e_helpers import (
     slider_value,
     wait_for_app,
 )
-from playwright.sync_api import expect
-
-from bench.harness import shared_data_path
-from cfcore import share
-from cfcore.config import PRESETS
-from cfcore.runs.zip import export_run_zip
 
 pytestmark = pytest.mark.e2e
 

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import assert_no_traceback, metric_value, open_page, screenshot, wait_for_app
 from playwright.sync_api import expect
-from test_e2e_bad_upload import MOVIES, UPLOAD_LABEL, upload
+
+from tests.support.browser import (
+    MOVIES,
+    UPLOAD_LABEL,
+    assert_no_traceback,
+    metric_value,
+    open_page,
+    screenshot,
+    upload,
+    wait_for_app,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,11 @@ import re
 import time
 
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import expect
+
+from cfcore.config import BATCH_SIZE_STOPS, PRESETS
+from tests.support.browser import (
+    CURVE_TITLE,
     assert_no_traceback,
     check_embeddings_page,
     dataframe_rows,
@@ -22,63 +26,18 @@ from e2e_helpers import (
     selectbox_value,
     slider_value,
     wait_for_app,
+    watch_training,
     widget,
 )
-from playwright.sync_api import expect
-
-from cfcore.config import BATCH_SIZE_STOPS, PRESETS
 
 pytestmark = pytest.mark.e2e
 
-# A fast run on a busy 2-core machine takes ~10 s; the limit is for a machine far busier than that.
-TRAIN_TIMEOUT_S = 150
 # A sixteenth of the fast preset's batch, so the 1 s live panel is caught mid-run even on a server an earlier
 # journey has warmed up (TensorFlow loaded, steps traced: 6 epochs at 512 took 1.0 s in all there); 6 epochs,
 # so one stalled second (seen once in CI: no update for ~4 s after epoch 1) still leaves later epochs.
 EPOCHS = 6
 BATCH_SIZE = "128"
 USER_ID = 15
-CURVE_TITLE = "RMSE per epoch"
-
-# One snapshot of the Train page while it trains: the live chart's points, the progress text, and
-# whether the finished run's metrics are already shown.
-_TRAIN_STATE_JS = """(title) => {
-    // While the run goes the panel draws the curve as SVG (cfcore/figures/live_svg.py); the finished run gets Plotly's.
-    const live = Array.from(document.querySelectorAll('svg[role="img"]'))
-        .find(el => el.getAttribute('aria-label') === title);
-    const chart = Array.from(document.querySelectorAll('.js-plotly-plot'))
-        .find(el => ((el.layout && el.layout.title && el.layout.title.text) || '').replace(/<[^>]*>/g, '') === title);
-    const progress = document.querySelector('[data-testid="stProgress"]');
-    const labels = Array.from(document.querySelectorAll('[data-testid="stMetricLabel"]'));
-    return {
-        // the two curves; reference lines (named "label: value") are not the run's
-        points: live
-            ? ['train_rmse', 'val_rmse'].map(key => live.querySelectorAll(`[data-series="${key}"] circle`).length)
-            : chart ? chart.data.filter(trace => !String(trace.name).includes(':'))
-            .map(trace => (trace.x || []).length) : null,
-        progress: progress ? progress.innerText.trim() : '',
-        finished: labels.some(label => label.innerText.trim() === 'Final val RMSE'),
-    };
-}"""
-
-
-def watch_training(page) -> list[dict]:
-    """Poll the Train page until the run's results appear; return the snapshots taken while it ran."""
-    seen: list[dict] = []
-    shot = False
-    deadline = time.monotonic() + TRAIN_TIMEOUT_S
-    while time.monotonic() < deadline:
-        state = page.evaluate(_TRAIN_STATE_JS, CURVE_TITLE)
-        if state["finished"]:
-            return seen
-        assert page.get_by_test_id("stException").count() == 0, "an exception appeared while training"
-        if not seen or (state["points"], state["progress"]) != (seen[-1]["points"], seen[-1]["progress"]):
-            seen.append(state)
-            if not shot and state["points"] and min(state["points"]) >= 1:
-                screenshot(page, "journey1-03-training-live")
-                shot = True
-        page.wait_for_timeout(150)
-    pytest.fail(f"training did not finish within {TRAIN_TIMEOUT_S} s; last states: {seen[-5:]}")
 
 
 def test_learner_trains_the_bias_model_and_explores_it(page, app_url):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_helpers import assert_no_traceback, go_to, metric_value, open_page
 from playwright.sync_api import expect
+
+from tests.support.browser import assert_no_traceback, go_to, metric_value, open_page
 
 pytestmark = pytest.mark.e2e
 

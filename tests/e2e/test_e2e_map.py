@@ -1,4 +1,4 @@
-"""The movie map in Chromium (issue 20): a t-SNE map of every movie above the filter, and what the learner can
+"""The movie map in Chromium: a t-SNE map of every movie above the filter, and what the learner can
 take away from it: the coordinates as CSV and any chart as a 1920x1080 PNG or an SVG (Plotly's own export)."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import io
 import struct
 
 import pytest
-from e2e_helpers import assert_no_traceback, go_to, open_page, screenshot, train_fast, wait_for_app
 from playwright.sync_api import expect
+
+from tests.support.browser import assert_no_traceback, go_to, open_page, screenshot, train_fast, wait_for_app
 
 pytestmark = pytest.mark.e2e
 

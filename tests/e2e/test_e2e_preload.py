@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_helpers import go_to, open_page
+from tests.support.browser import go_to, open_page
 
 
 def test_later_pages_fetch_no_element_code_after_the_first_page(page, app_url):

@@ -1,11 +1,12 @@
-"""On a projector (issue 15.1-3): nothing cut at 1024x768 or at 150% zoom of 1366x768, presenter mode, and the
+"""On a projector: nothing cut at 1024x768 or at 150% zoom of 1366x768, presenter mode, and the
 live panel brought into view when Train is pressed."""
 
 from __future__ import annotations
 
 import pytest
-from e2e_helpers import APP_TIMEOUT_MS, go_to, open_page, screenshot, select_option, wait_for_app
 from playwright.sync_api import expect
+
+from tests.support.browser import APP_TIMEOUT_MS, go_to, open_page, screenshot, select_option, wait_for_app
 
 pytestmark = pytest.mark.e2e
 

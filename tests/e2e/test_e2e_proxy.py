@@ -21,7 +21,10 @@ import urllib.request
 import numpy as np
 import pandas as pd
 import pytest
-from e2e_helpers import (
+from playwright.sync_api import expect
+
+from bench.harness import ServerError, start_server, stop_server
+from tests.support.browser import (
     ARTIFACTS,
     REPO,
     assert_no_traceback,
@@ -30,13 +33,10 @@ from e2e_helpers import (
     open_page,
     screenshot,
     select_option,
+    upload,
     wait_for_app,
+    watch_training,
 )
-from playwright.sync_api import expect
-from test_e2e_bad_upload import upload
-from test_e2e_learner import watch_training
-
-from bench.harness import ServerError, start_server, stop_server
 
 pytestmark = pytest.mark.e2e
 

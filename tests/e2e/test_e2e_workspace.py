@@ -7,8 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from e2e_helpers import assert_no_traceback, go_to, open_page, screenshot, wait_for_app
 from playwright.sync_api import expect
+
+from tests.support.browser import assert_no_traceback, go_to, open_page, screenshot, wait_for_app
 
 pytestmark = pytest.mark.e2e
 TRAIN_TIMEOUT_S = 240
