@@ -52,7 +52,7 @@ def test_switching_pages_with_a_trained_model_recomputes_nothing(data_env, tiny_
     # Page switches must be quick: a page already seen with this run reuses its PCA and rankings, and no
     # page trains or predicts for the whole dataset again. Count the expensive calls while clicking around.
     from cfcore.analysis import pca
-    from cfcore.trainer import jobs
+    from cfcore.trainer.manager import TrainingManager
 
     calls: list[str] = []
 
@@ -64,7 +64,7 @@ def test_switching_pages_with_a_trained_model_recomputes_nothing(data_env, tiny_
 
     for name in ("movie_pca_frame", "pc_rankings"):
         monkeypatch.setattr(pca, name, counting(name, getattr(pca, name)))
-    monkeypatch.setattr(jobs.TrainingManager, "submit", counting("submit", jobs.TrainingManager.submit))
+    monkeypatch.setattr(TrainingManager, "submit", counting("submit", TrainingManager.submit))
     at = open_app(ws=seed_workspace({"tiny": tiny_run_dir}))
     for page in PAGES:
         at.switch_page(page).run()

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import streamlit as st
 
-from cfcore import workspace as W
+from cfcore.workspaces import workspace as workspace_module
+from cfcore.workspaces.store import WorkspaceStore
 from tests.support.app import open_app
 from tests.support.text import shown
 from tests.support.workspaces import seed_workspace, workspace_run_names
@@ -21,7 +22,7 @@ def restart_server(monkeypatch) -> None:
     """What a restart forgets: every process-wide cache, and this process's identity in job records."""
     st.cache_data.clear()
     st.cache_resource.clear()
-    monkeypatch.setattr(W, "SERVER_TOKEN", "a-restarted-server")
+    monkeypatch.setattr(workspace_module, "SERVER_TOKEN", "a-restarted-server")
 
 
 def _rmse(folder: Path) -> str:
@@ -61,7 +62,7 @@ def test_no_link_or_a_made_up_one_opens_a_fresh_workspace(data_env, tiny_run_dir
 
 def test_a_truncated_run_file_is_skipped_with_a_message_naming_it(data_env, tiny_run_dir):
     ws = seed_workspace({"good": tiny_run_dir, "broken": tiny_run_dir}, active="good")
-    space = W.WorkspaceStore(data_env.parent / "state").open(ws)
+    space = WorkspaceStore(data_env.parent / "state").open(ws)
     broken = next(run_id for run_id, name in space.run_names().items() if name == "broken")
     ratings = space.run_dir(broken) / "ratings.npz"
     ratings.write_bytes(ratings.read_bytes()[:100])
@@ -91,7 +92,7 @@ def test_a_training_finishes_and_is_saved_with_no_tab_open(data_env):
                                   "pages/recommend.py", "pages/compare.py"])
 def test_a_visitor_who_only_looks_makes_no_workspace_folder(data_env, page):
     """300 bare sessions once made 307 workspace folders, each kept until the TTL."""
-    store = W.WorkspaceStore(os.environ["CFCORE_STATE_DIR"])
+    store = WorkspaceStore(os.environ["CFCORE_STATE_DIR"])
     at = open_app(page=page)
     assert store.ids() == []
     assert store.open(at.session_state["ws_id"]) is None  # its id opens nothing until it saves something
@@ -100,7 +101,7 @@ def test_a_visitor_who_only_looks_makes_no_workspace_folder(data_env, page):
 def test_a_workspace_is_made_by_its_first_save_and_keeps_the_data_chosen_before(data_env, tiny_run_dir):
     from cfcore.runs.zip import export_run_zip
 
-    store = W.WorkspaceStore(os.environ["CFCORE_STATE_DIR"])
+    store = WorkspaceStore(os.environ["CFCORE_STATE_DIR"])
     at = open_app(page="pages/compare.py")
     at.file_uploader(key="cmp_upload").set_value(("tiny.zip", export_run_zip(tiny_run_dir), "application/zip")).run()
     at.button(key="cmp_load_zip").click().run()

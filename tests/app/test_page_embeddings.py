@@ -37,7 +37,7 @@ def test_tsne_is_computed_in_the_background_while_other_pages_render(tiny_run, r
     from ui import services
 
     jobs = services.projections()
-    jobs._slots.acquire()  # another map holds the one slot: this one has to wait, however fast it would be
+    jobs.slots.acquire()  # another map holds the one slot: this one has to wait, however fast it would be
     try:
         at = page_app("embeddings", tiny_run)
         at.query_params.update(TSNE_VIEW)
@@ -52,7 +52,7 @@ def test_tsne_is_computed_in_the_background_while_other_pages_render(tiny_run, r
         assert_page(other, "Recommend")
         assert job.state == "queued"
     finally:
-        jobs._slots.release()
+        jobs.slots.release()
     assert wait_for(lambda: job.finished, timeout=120)
     assert job.state == "done", job.error
     at.run()

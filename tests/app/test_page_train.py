@@ -7,9 +7,9 @@ import json
 
 from streamlit.testing.v1 import AppTest
 
-from cfcore import workspace as W
 from cfcore.analysis.baselines import diverged
 from cfcore.config import PRESETS
+from cfcore.workspaces.store import WorkspaceStore
 from tests.support.app import assert_page, chart_specs, live_points, open_app, page_app, page_texts
 from tests.support.paths import REPO
 from tests.support.text import shown
@@ -163,7 +163,7 @@ def test_the_live_curve_is_rebuilt_only_when_an_epoch_is_added(data_env, monkeyp
 
 def test_an_interrupted_training_is_listed_with_its_curve_and_can_be_dismissed(data_env):
     ws = seed_workspace()
-    space = W.WorkspaceStore(data_env.parent / "state").open(ws)
+    space = WorkspaceStore(data_env.parent / "state").open(ws)
     history = [{"epoch": e, "loss": 1.0, "val_loss": 1.1, "train_rmse": 1.0 - e / 10, "val_rmse": 1.1 - e / 20,
                 "seconds": 1.0, "complete": True} for e in (1, 2, 3)]
     space.record_job("b" * 32, "dot_with_bias #4", {"epochs": 10}, history)

@@ -94,7 +94,7 @@ def test_under_the_hood_draws_the_running_comparison_live(dot_run, monkeypatch):
 
 
 def test_under_the_hood_reports_a_failed_training(synthetic_dataset, monkeypatch):
-    from cfcore.trainer.jobs import TrainingFailed
+    from cfcore.trainer.backend import TrainingFailed
     from ui.services import training_manager
 
     def broken_train(*args, **kwargs):

@@ -53,7 +53,7 @@ def make_run(
     from cfcore.config import TrainConfig
     from cfcore.data.split import split_dataset
     from cfcore.runs.run import Run, TrainResult
-    from cfcore.training.models import build_model, embeddings_of
+    from cfcore.training.build import build_model, embeddings_of
 
     n_movies, dim = movie.shape
     counts = counts or [n_users] * n_movies

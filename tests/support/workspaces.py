@@ -15,7 +15,8 @@ def seed_workspace(runs: dict[str, Path] | None = None, active: str | None = Non
     from cfcore.data.dataset_file import save_dataset_file
     from cfcore.runs.folder import content_hash
     from cfcore.runs.run import load_run
-    from cfcore.workspace import WorkspaceStore, new_run_id
+    from cfcore.workspaces.ids import new_run_id
+    from cfcore.workspaces.store import WorkspaceStore
 
     store = WorkspaceStore(os.environ["CFCORE_STATE_DIR"])
     space = store.create()
@@ -37,7 +38,7 @@ def seed_workspace(runs: dict[str, Path] | None = None, active: str | None = Non
 
 def workspace_run_names(ws_id: str) -> list[str]:
     """The run names of a workspace, oldest first, as its folder holds them."""
-    from cfcore.workspace import WorkspaceStore
+    from cfcore.workspaces.store import WorkspaceStore
 
     space = WorkspaceStore(os.environ["CFCORE_STATE_DIR"]).open(ws_id)
     return list(space.run_names().values()) if space is not None else []

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cfcore.cli import main
+from cfcore.cli.main import main
 from cfcore.config import PRESETS
 from cfcore.runs.run import load_run
 from cfcore.runs.zip import load_run_from_zip
@@ -148,7 +148,7 @@ def test_export_to_a_file_is_a_one_line_error(capsys, tiny_run_dir, tmp_path):
 
 def test_wrong_run_dir_answers_before_loading_tensorflow(tmp_path):
     code = (
-        "import sys; from cfcore.cli import main; "
+        "import sys; from cfcore.cli.main import main; "
         f"rc = main(['explore', {str(tmp_path / 'nope')!r}]); print(rc, 'tensorflow' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -234,7 +234,7 @@ def assert_one_error_line(stderr: str, *fragments: str) -> str:
 
 
 def test_cli_factors_contract(synthetic_folder, tmp_path, capsys):
-    from cfcore.cli import main
+    from cfcore.cli.main import main
 
     out = tmp_path / "svd_run"
     assert main(["factors", "--data", str(synthetic_folder), "--method", "svd", "--dim", "3", "--seed", "5",
@@ -261,7 +261,7 @@ def test_cli_factors_contract(synthetic_folder, tmp_path, capsys):
     (["--method", "autorec", "--dim", "0"], "error: embedding_dim must be between 1 and 256"),
 ])
 def test_cli_factors_errors_are_one_line(argv, message, synthetic_folder, tmp_path, capsys):
-    from cfcore.cli import main
+    from cfcore.cli.main import main
 
     assert main(["factors", "--data", str(synthetic_folder), *argv, "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
@@ -460,7 +460,7 @@ def test_help_exits_zero(capsys):
 
 
 def test_cli_trains_it_with_every_flag(synthetic_folder, tmp_path, capsys):
-    from cfcore.cli import main
+    from cfcore.cli.main import main
 
     out = tmp_path / "run"
     assert main(["train", "--data", str(synthetic_folder), "--model", "svdpp", "--dim", "3", "--epochs", "2",

@@ -13,14 +13,14 @@ import shutil
 
 import pytest
 
-from cfcore import cli
+from cfcore.cli.main import main as cli_main
 from tests.support.hostile import URL_KEYS, URL_VALUES, ZIP_EVERY, cli_argument_cases, csv_pairs, run_folder_mutations
 
 
 def _cli(argv: list[str]) -> tuple[int, str]:
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = cli.main(argv)
+        code = cli_main(argv)
     return code, err.getvalue()
 
 

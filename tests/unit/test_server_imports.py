@@ -23,10 +23,11 @@ HEAVY = ("tensorflow", "keras", "h5py")
 # Everything the server imports: the packages whole, the trainer's server side (the manager and the process
 # backend), the top-level modules and the web side. (cfcore.analysis.onehot's measurement imports Keras in its
 # child process only: importing the module is what the server does.)
-PACKAGES = ("cfcore.data", "cfcore.runs", "cfcore.analysis", "cfcore.figures", "ui")
-MODULES = ("cfcore.trainer.spec", "cfcore.trainer.jobs", "cfcore.trainer.caps", "cfcore.trainer.local",
-           "cfcore.settings", "cfcore.config", "cfcore.constants", "cfcore.workspace", "cfcore.share", "cfcore.text",
-           "cfcore.safezip", "cfcore.child")
+PACKAGES = ("cfcore.data", "cfcore.runs", "cfcore.analysis", "cfcore.figures", "cfcore.workspaces", "ui")
+MODULES = ("cfcore.trainer.spec", "cfcore.trainer.jobs", "cfcore.trainer.manager", "cfcore.trainer.backend",
+           "cfcore.trainer.caps", "cfcore.trainer.local", "cfcore.settings", "cfcore.config", "cfcore.constants",
+           "cfcore.share", "cfcore.text", "cfcore.safezip", "cfcore.child", "cfcore.background", "cfcore.cli.main",
+           "cfcore.cli.analysis")
 
 def heavy():
     return sorted(name for name in sys.modules if name.split(".")[0] in HEAVY)

@@ -117,7 +117,7 @@ def test_download_bytes_are_complete_and_load_back(tiny_run_dir, tmp_path):
     from cfcore import share
     from cfcore.runs.run import load_run
     from cfcore.runs.zip import load_run_from_zip
-    from cfcore.training.models import embeddings_of, load_model
+    from cfcore.training.build import embeddings_of, load_model
 
     tiny_run = load_run(tiny_run_dir)  # a run as the server holds it: arrays and its run folder
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 
 import pytest
 
-from cfcore import workspace as W
-from cfcore.workspace import WorkspaceError, WorkspaceStore
+from cfcore.workspaces.disk import WorkspaceError, folder_bytes
+from cfcore.workspaces.ids import ID_PATTERN, new_run_id
+from cfcore.workspaces.store import PROTECTED_S, WorkspaceStore
+from cfcore.workspaces.workspace import STALE_S
 from tests.support.paths import REPO
 from tests.support.waiting import wait_for
 from tests.support.workspaces import dead_pid
@@ -22,7 +25,7 @@ def store(tmp_path):
 
 def test_ids_are_long_random_and_anything_else_opens_nothing(store):
     space = store.create()
-    assert W.ID_PATTERN.fullmatch(space.id) and len(space.id) == 32  # 192 bits, URL-safe
+    assert ID_PATTERN.fullmatch(space.id) and len(space.id) == 32  # 192 bits, URL-safe
     assert store.open(space.id).folder == space.folder
     for value in (None, "", "abc", space.id[:-1], space.id + "x", "../" + space.id[3:], "a" * 32, 42,
                   [space.id], space.id.upper() if space.id.upper() != space.id else "Z" * 32):
@@ -43,7 +46,7 @@ def test_workspace_json_is_written_atomically_and_merged(store):
 
 def test_runs_are_listed_oldest_first_and_half_saved_folders_are_not_runs(store, tiny_run_dir):
     space = store.create()
-    ids = [W.new_run_id() for _ in range(3)]
+    ids = [new_run_id() for _ in range(3)]
     assert ids == sorted(ids)
     for run_id in ids:
         shutil.copytree(tiny_run_dir, space.run_dir(run_id))
@@ -58,7 +61,7 @@ def test_runs_are_listed_oldest_first_and_half_saved_folders_are_not_runs(store,
 
 def test_delete_hide_and_content_hash(store, tiny_run_dir):
     space = store.create()
-    run_id = W.new_run_id()
+    run_id = new_run_id()
     shutil.copytree(tiny_run_dir, space.run_dir(run_id))
     space.register_run(run_id, "r", "abc123")
     space.update(active_run=run_id)
@@ -73,7 +76,7 @@ def test_caps_on_runs_and_bytes(store, tiny_run_dir, monkeypatch):
     space = store.create()
     monkeypatch.setattr(store, "max_runs", 2)
     for _ in range(2):
-        shutil.copytree(tiny_run_dir, space.run_dir(W.new_run_id()))
+        shutil.copytree(tiny_run_dir, space.run_dir(new_run_id()))
     with pytest.raises(WorkspaceError, match="has 2 runs, the most it can keep is 2"):
         space.check_room()
     monkeypatch.setattr(store, "max_runs", 50)
@@ -98,18 +101,18 @@ def test_ttl_and_least_recently_used_sweeps(tmp_path, tiny_run_dir):
     store = WorkspaceStore(tmp_path / "state2", max_bytes=1, ttl_seconds=10**6)
     first, second = store.create(), store.create()
     for index, space in enumerate((first, second)):
-        shutil.copytree(tiny_run_dir, space.run_dir(W.new_run_id()))
+        shutil.copytree(tiny_run_dir, space.run_dir(new_run_id()))
         state = space.state()
-        state["last_seen"] = now - W.PROTECTED_S - 10 + index
+        state["last_seen"] = now - PROTECTED_S - 10 + index
         (space.folder / "workspace.json").write_text(json.dumps(state))
-    store.max_bytes = W.folder_bytes(second.folder) + 10
+    store.max_bytes = folder_bytes(second.folder) + 10
     assert store.sweep(now=now) == [first.id]
     assert store.open(second.id) is not None
 
 
 def test_a_shared_run_is_a_copy_behind_a_token_that_reveals_no_workspace(store, tiny_run_dir):
     space = store.create()
-    run_id = W.new_run_id()
+    run_id = new_run_id()
     shutil.copytree(tiny_run_dir, space.run_dir(run_id))
     token = store.share_run(space, run_id, "my run")
     assert token != space.id and space.id not in token
@@ -138,7 +141,7 @@ def test_job_records_know_whether_their_server_is_gone(store):
     # Another replica on another machine: running while its record is fresh, gone once it is stale.
     _rewrite(space, job, server="a-replica", host="elsewhere", updated=time.time())
     assert not space.job_records()[0].interrupted
-    _rewrite(space, job, updated=time.time() - W.STALE_S - 1)
+    _rewrite(space, job, updated=time.time() - STALE_S - 1)
     assert space.job_records()[0].interrupted
     space.drop_job(job)
     assert space.job_records() == []
@@ -155,7 +158,7 @@ def _seen(space, when: float) -> None:
 def test_a_full_store_refuses_the_newcomer_and_never_evicts_a_workspace_opened_today(tmp_path, tiny_run_dir):
     store = WorkspaceStore(tmp_path / "state", max_bytes=10**9, ttl_seconds=10**6)
     victim, newcomer = store.create(), store.create()
-    shutil.copytree(tiny_run_dir, victim.run_dir(W.new_run_id()))
+    shutil.copytree(tiny_run_dir, victim.run_dir(new_run_id()))
     _seen(victim, time.time() - 3600)  # an hour ago: a learner still in today's class
     store.max_bytes = store.used_bytes() + 1000
     assert store.sweep() == [] and store.open(victim.id) is not None
@@ -175,16 +178,16 @@ def test_every_folder_under_the_state_dir_counts(tmp_path):
 
 def test_sharing_the_same_run_twice_gives_one_link_counted_against_the_workspace(store, tiny_run_dir):
     space = store.create()
-    run_id = W.new_run_id()
+    run_id = new_run_id()
     shutil.copytree(tiny_run_dir, space.run_dir(run_id))
     used = space.used_bytes()
     token = store.share_run(space, run_id, "my run")
     assert store.share_run(space, run_id, "my run") == token
     assert space.used_bytes() == used  # hard-linked while the run is here: no second copy on disk
     space.delete_run(run_id)
-    assert space.used_bytes() >= W.folder_bytes(tiny_run_dir)  # the share still counts once the run is gone
+    assert space.used_bytes() >= folder_bytes(tiny_run_dir)  # the share still counts once the run is gone
     store.max_shares = 1
-    other = W.new_run_id()
+    other = new_run_id()
     shutil.copytree(tiny_run_dir, space.run_dir(other))
     with pytest.raises(WorkspaceError, match="has shared 1 runs, the most it can"):
         store.share_run(space, other, "another")
@@ -198,7 +201,7 @@ def test_a_failed_save_leaves_no_temporary_file_and_says_so(store, monkeypatch):
     def disk_full(*_args, **_kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(W.os, "replace", disk_full)
+    monkeypatch.setattr(os, "replace", disk_full)
     with pytest.raises(WorkspaceError, match="could not save .No space left on device.*disk may be full"):
         space.update(active_run="x")
     space.touch()  # marking a visit is not worth an error page
@@ -214,11 +217,11 @@ def test_runs_registered_at_once_from_threads_and_processes_get_distinct_names(s
     space = store.create()
     go = tmp_path / "go"
     script = ("import sys, time\nfrom pathlib import Path\nsys.path.insert(0, sys.argv[1])\n"
-              "from cfcore import workspace as W\n"
-              "space = W.WorkspaceStore(sys.argv[2]).open(sys.argv[3])\n"
+              "from cfcore.workspaces.ids import new_run_id\nfrom cfcore.workspaces.store import WorkspaceStore\n"
+              "space = WorkspaceStore(sys.argv[2]).open(sys.argv[3])\n"
               "Path(sys.argv[4] + sys.argv[5]).touch()\n"
               "while not Path(sys.argv[4]).exists():\n    time.sleep(0.005)\n"
-              "for _ in range(15):\n    space.register_run(W.new_run_id(), 'dot_with_bias #1')\n")
+              "for _ in range(15):\n    space.register_run(new_run_id(), 'dot_with_bias #1')\n")
     repo = str(REPO)
     writers = [subprocess.Popen([sys.executable, "-c", script, repo, str(store.root), space.id, str(go), f"-{n}"])
                for n in range(3)]
@@ -232,8 +235,8 @@ def test_runs_registered_at_once_from_threads_and_processes_get_distinct_names(s
 def test_a_run_folder_the_workspace_never_named_gets_its_models_name(store, tiny_run_dir):
     """A kill -9 between a zip's move into the workspace and its record once left "run a8c52358"."""
     space = store.create()
-    space.register_run(W.new_run_id(), "dot_with_bias #1")
-    orphan = W.new_run_id()
+    space.register_run(new_run_id(), "dot_with_bias #1")
+    orphan = new_run_id()
     shutil.copytree(tiny_run_dir, space.run_dir(orphan))
     assert space.run_names()[orphan] == "dot_with_bias #2"
     assert space.state()["runs"][orphan]["name"] == "dot_with_bias #2"  # recorded, so it stays
@@ -263,10 +266,10 @@ def test_the_room_left_is_what_both_caps_allow(tmp_path, tiny_run_dir):
 def test_new_workspaces_per_client_address_are_limited():
     import tempfile
 
-    store = W.WorkspaceStore(tempfile.mkdtemp(prefix="cfcore-test-state-"), max_new_per_hour=2)
+    store = WorkspaceStore(tempfile.mkdtemp(prefix="cfcore-test-state-"), max_new_per_hour=2)
     for _ in range(2):
         store.begin(client="203.0.113.9").ensure()
-    with pytest.raises(W.WorkspaceError, match="started 2 workspaces in the last hour"):
+    with pytest.raises(WorkspaceError, match="started 2 workspaces in the last hour"):
         store.begin(client="203.0.113.9").ensure()
     store.begin(client="198.51.100.4").ensure()  # another address is not held back
     looking = store.begin(client="203.0.113.9")  # looking around costs nothing and is never refused

@@ -213,7 +213,7 @@ def test_the_cli_adds_its_own_advice_and_the_app_its_own(tmp_path, monkeypatch, 
 
     env = {"CFCORE_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "CFCORE_STATE_DIR": str(tmp_path)}
     script = ("import cfcore.constants as C, sys; C.DATASET_URL = sys.argv[1]; import cfcore.data.download as D; "
-              "D.download_dataset.__defaults__ = (sys.argv[1], None); from cfcore.cli import main; "
+              "D.download_dataset.__defaults__ = (sys.argv[1], None); from cfcore.cli.main import main; "
               "sys.exit(main(['train', '--out', sys.argv[2], '--preset', 'fast']))")
     done = subprocess.run([sys.executable, "-c", script, closed_port_url(), str(tmp_path / "out")], env=env,
                           capture_output=True, text=True, timeout=120)

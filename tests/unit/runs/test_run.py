@@ -17,8 +17,8 @@ from cfcore.runs.run import load_run
                                                    ("dot_with_bias", True), ("simple_embedding", False),
                                                    ("svdpp", False), ("svdpp", True)])
 def test_arrays_read_from_the_folder_are_the_models(model, global_bias, synthetic_dataset, tmp_path):
+    from cfcore.training.build import embeddings_of
     from cfcore.training.fit import train
-    from cfcore.training.models import embeddings_of
     from cfcore.training.save import save_run
 
     config = TrainConfig(model=model, embedding_dim=4, epochs=1, batch_size=256, seed=3, global_bias=global_bias)

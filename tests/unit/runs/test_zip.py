@@ -18,7 +18,7 @@ from cfcore.analysis.predict import predict
 from cfcore.runs.run import load_run
 from cfcore.runs.zip import RUN_ZIP_FILES, RunZipError, export_run_zip, load_run_from_zip, load_run_zip, scratch_root
 from cfcore.trainer.weights import UnsafeWeightsError
-from cfcore.training.models import load_model
+from cfcore.training.build import load_model
 from tests.support.crafted import SECRET, crafted_model, crafted_run_zip
 
 

@@ -14,7 +14,8 @@ from cfcore.analysis.onehot import CostJobs
 from cfcore.analysis.projection import ProjectionError, ProjectionJobs
 from cfcore.config import TrainConfig
 from cfcore.trainer.caps import CapError, JobCaps
-from cfcore.trainer.jobs import JobError, TrainingManager
+from cfcore.trainer.jobs import JobError
+from cfcore.trainer.manager import TrainingManager
 from tests.support.waiting import wait_for
 
 TINY = SimpleNamespace(n_users=5, n_movies=5)

@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from cfcore.config import ConfigError, TrainConfig
-from cfcore.trainer.jobs import JobError, TrainingManager, backend_train_fn
+from cfcore.trainer.backend import backend_train_fn
+from cfcore.trainer.jobs import JobError
+from cfcore.trainer.manager import TrainingManager
 from tests.support.trainers import FakeTrainer
 from tests.support.waiting import wait_for
 

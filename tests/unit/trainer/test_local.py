@@ -10,8 +10,9 @@ import time
 import pytest
 
 from cfcore.config import TrainConfig
-from cfcore.trainer.jobs import TrainingManager, backend_train_fn
+from cfcore.trainer.backend import backend_train_fn
 from cfcore.trainer.local import LocalTrainer
+from cfcore.trainer.manager import TrainingManager
 from tests.support.waiting import wait_for
 
 

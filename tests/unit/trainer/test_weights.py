@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cfcore.trainer.weights import UnsafeWeightsError, check_weights_file
-from cfcore.training.models import load_model
+from cfcore.training.build import load_model
 from tests.support.crafted import MOVIE_TABLE, SECRET, crafted_model
 
 

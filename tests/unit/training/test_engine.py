@@ -17,9 +17,9 @@ import pytest
 from cfcore.config import PRESETS, TrainConfig
 from cfcore.data.sources import load_dataset
 from cfcore.data.split import split_dataset
+from cfcore.training.build import build_model, configured_model
 from cfcore.training.engine import CompiledLoop, steps_per_execution
 from cfcore.training.fit import train
-from cfcore.training.models import build_model, configured_model
 from tests.support.data import make_synthetic_frames
 from tests.support.runs import SVDPP_CONFIG
 
@@ -130,8 +130,8 @@ def test_progress_groups_stay_small_and_frequent():
 def test_the_compiled_loop_is_deterministic(preset, synthetic_dataset):
     """Two trainings of one identity give identical histories and weights: what joining assumes."""
     from cfcore.data.split import split_dataset
+    from cfcore.training.build import embeddings_of
     from cfcore.training.fit import train
-    from cfcore.training.models import embeddings_of
 
     config = replace(PRESETS[preset], epochs=2)
     split = split_dataset(synthetic_dataset, 0.2, 42)

@@ -7,15 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from cfcore.training.models import (
-    DotWithBias,
-    GatherEmbedding,
-    SimpleDot,
-    SimpleEmbedding,
-    build_model,
-    implicit_sets,
-    load_model,
-)
+from cfcore.runs.embeddings import implicit_sets
+from cfcore.training.build import build_model, load_model
+from cfcore.training.models import DotWithBias, GatherEmbedding, SimpleDot, SimpleEmbedding
 from tests.support.runs import make_run
 
 N_USERS, N_MOVIES, DIM = 7, 11, 4
@@ -165,7 +159,7 @@ def test_bad_sizes_raise_value_error_quoting_the_value(call, quoted):
 
 def test_the_hand_made_layer_starts_like_simple_dot_unless_it_uses_its_own_initialiser():
     """Identical curves come from identical starts; own_init gives the article's other start."""
-    from cfcore.training.models import build_model
+    from cfcore.training.build import build_model
 
     dot = build_model("simple_dot", 30, 20, 8, seed=3)
     same = build_model("simple_embedding", 30, 20, 8, seed=3)
@@ -182,7 +176,7 @@ def test_the_hand_made_layer_starts_like_simple_dot_unless_it_uses_its_own_initi
 
 @pytest.mark.parametrize("name", ["simple_dot", "dot_with_bias", "simple_embedding"])
 def test_embeddings_of_returns_the_set_weights(name):
-    from cfcore.training.models import embeddings_of
+    from cfcore.training.build import embeddings_of
 
     rng = np.random.default_rng(0)
     movie = rng.normal(size=(5, 3))
@@ -201,7 +195,7 @@ def test_embeddings_of_returns_the_set_weights(name):
 
 
 def test_embeddings_of_reads_the_global_offset():
-    from cfcore.training.models import embeddings_of
+    from cfcore.training.build import embeddings_of
 
     run = make_run("dot_with_bias", np.ones((4, 2)), global_offset=0.75)
     assert embeddings_of(run.model).global_offset == pytest.approx(0.75)

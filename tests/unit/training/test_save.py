@@ -42,7 +42,7 @@ def test_saved_runs_read_back_as_arrays_that_predict_like_keras(svdpp_run, tmp_p
     assert np.allclose(svdpp_run.model.predict(x, verbose=0)[:, 0], back.embeddings.predict(x[:, 0], x[:, 1]),
                        atol=1e-5)
     assert back.embeddings.rated.shape == (svdpp_run.dataset.n_movies, 4)
-    from cfcore.training.models import load_model
+    from cfcore.training.build import load_model
 
     reloaded = load_model(folder / "model.keras")
     assert np.allclose(reloaded.predict(x, verbose=0), svdpp_run.model.predict(x, verbose=0), atol=1e-6)
