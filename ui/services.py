@@ -115,7 +115,7 @@ def training_manager() -> TrainingManager:
         max_concurrent=settings.max_trainings(), max_seconds=settings.max_train_seconds(),
         train_fn=backend_train_fn(backend, settings.state_folder() / "datasets"), on_change=_record_job,
         capacity=getattr(backend, "capacity", None),  # a cluster's CPUs; the local trainer has CFCORE_MAX_TRAININGS
-        join=True,  # both backends run the compiled loop, which is deterministic (tests/test_jobs_joining.py)
+        join=True,  # both backends run the compiled loop, which is deterministic (tests/unit/training/test_engine.py)
     )
 
 

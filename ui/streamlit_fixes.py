@@ -30,7 +30,7 @@ def leave_pages_folder_mode() -> None:
 
     Kept because Streamlit 1.67 has no supported switch for it (``PagesManager`` decides from the folder's
     existence alone) and the project's layout names ``pages/``; without it a deep link's first visit showed a
-    menu of raw file names (tests/test_pages_part1.py, the deep-link test).
+    menu of raw file names (tests/app/test_app_routing.py, the deep-link test).
     """
     try:
         from streamlit.runtime.pages_manager import PagesManager

@@ -4,7 +4,8 @@ compute t-SNE away from the page.
 t-SNE runs on the movies above the ratings filter only (every one of them, at most ``MAP_MAX_MOVIES`` in
 cfcore.constants: no sampling), on L2-normalised vectors, so that its notion of "near" is the cosine similarity
 of the neighbours table. scikit-learn's Barnes-Hut t-SNE from a random start drawn from the seed gives the same
-map for the same vectors, seed and perplexity, and another map for another seed (``tests/test_projection.py``).
+map for the same vectors, seed and perplexity, and another map for another seed
+(``tests/unit/analysis/test_projection.py``).
 
 :class:`ProjectionJobs` runs each t-SNE in a child process (``python -m cfcore.analysis.projection IN OUT``): the web
 server's thread and its GIL stay free, progress comes from the child's report of its iterations, and the

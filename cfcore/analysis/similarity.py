@@ -45,7 +45,7 @@ def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.linalg.norm(yc.T @ xc) ** 2 / denominator)
 
 
-def _neighbours(x: np.ndarray, k: int, block: int = 1024) -> np.ndarray:
+def nearest_rows(x: np.ndarray, k: int, block: int = 1024) -> np.ndarray:
     """Each row's ``k`` nearest other rows by cosine, nearest first; ``block`` rows at a time (all 9,724 movies
     at once would be a 750 MB similarity matrix)."""
     norms = np.linalg.norm(x, axis=1, keepdims=True)
@@ -71,7 +71,7 @@ def neighbour_overlap(x: np.ndarray, y: np.ndarray, k: int = NEIGHBOURS) -> floa
     if len(x) != len(y) or len(x) <= k:
         raise SimilarityError(f"neighbour overlap@{k} needs more than {k} shared movies; there are "
                               f"{min(len(x), len(y))}")
-    a, b = _neighbours(x, k), _neighbours(y, k)
+    a, b = nearest_rows(x, k), nearest_rows(y, k)
     shared = [len(np.intersect1d(row_a, row_b, assume_unique=True)) for row_a, row_b in zip(a, b, strict=True)]
     return float(np.mean(shared) / k)
 

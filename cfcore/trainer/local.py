@@ -37,7 +37,7 @@ class _Process:
 
     Started as ``python -m cfcore.trainer.worker``: a fresh interpreter, like multiprocessing's *spawn*, but
     without spawn's re-import of the parent's ``__main__``: inside Streamlit that is the page script itself, and
-    the child ran the page again (which started a trainer of its own and failed; tests/test_trainer_process.py).
+    the child ran the page again (which started a trainer of its own and failed; tests/unit/trainer/test_local.py).
     The pipe is a ``multiprocessing.connection`` over a Unix socket, authenticated with a random key handed over
     on the child's stdin.
     """

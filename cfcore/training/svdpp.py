@@ -18,7 +18,7 @@ def _rated_sums(splits, members, table):
     lengths = splits[1:] - splits[:-1]
     if members.shape[0] == 0:
         # TensorFlow 2.21's gradient of segment_sqrt_n over no members is uninitialised memory (1e+37, NaN
-        # seen in tests/test_svdpp.py), not zeros: with nothing rated, there is nothing to add up.
+        # seen in tests/unit/training/test_models.py), not zeros: with nothing rated, there is nothing to add up.
         return tf.zeros((tf.shape(lengths)[0], tf.shape(table)[1]), table.dtype)
     rows = tf.repeat(tf.range(tf.shape(lengths)[0]), lengths)
     return tf.sparse.segment_sqrt_n(table, members, rows, num_segments=tf.shape(lengths)[0])

@@ -43,9 +43,9 @@ def test_neighbour_overlap_is_one_for_a_rotated_copy_and_small_for_noise(factors
     assert neighbour_overlap(factors, rotated) == pytest.approx(1.0)
     assert neighbour_overlap(factors, np.random.default_rng(7).normal(size=factors.shape)) < 0.15
     # Blocks of rows give the same lists as one pass (the matrix of all 9,724 movies would be 750 MB).
-    from cfcore.analysis.similarity import _neighbours
+    from cfcore.analysis.similarity import nearest_rows
 
-    assert np.array_equal(_neighbours(factors, 10, block=7), _neighbours(factors, 10, block=1000))
+    assert np.array_equal(nearest_rows(factors, 10, block=7), nearest_rows(factors, 10, block=1000))
 
 
 def test_procrustes_undoes_a_rotation(factors):
