@@ -3,7 +3,7 @@
 On one split (80/20, ``--seed``): the article's bias model and the three factors methods (dimension ``--dim``),
 each one's validation RMSE and time; linear CKA and neighbour overlap@10 of each against the bias model (movies
 with more than 20 ratings); the linear one-hot model against the biases baseline; and a Dense layer on one-hot
-vectors against a lookup (``python -m cfcore.analysis.onehot``, one thread, as the page measures it).
+vectors against a lookup (``python -m cfcore.training.onehot_cost``, one thread, as the page measures it).
 
 Usage::
 
@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{linear.bias_val_rmse:.4f}; largest prediction gap {linear.max_difference:.1e} "
           f"({time.perf_counter() - began:.1f} s)\n")
     # In a child process with one thread, as the app measures it (this process's TensorFlow is set up already).
-    child = subprocess.run([sys.executable, "-m", "cfcore.analysis.onehot", "--users", str(dataset.n_users), "--movies",
-                            str(dataset.n_movies), "--train", str(split.n_train), "--dim", str(args.dim)],
+    child = subprocess.run([sys.executable, "-m", "cfcore.training.onehot_cost", "--users", str(dataset.n_users),
+                            "--movies", str(dataset.n_movies), "--train", str(split.n_train), "--dim", str(args.dim)],
                            capture_output=True, text=True, check=True, cwd=REPO)
     cost = json.loads(child.stdout.strip().splitlines()[-1])
     print(f"Dense on one-hot vs lookup, same weights: largest prediction difference {cost['max_difference']:g}\n")

@@ -23,6 +23,14 @@ from cfcore.trainer.spec import DONE, FAILED, QUEUED, RUNNING
 WAITING = "waiting"  # not started and not kept: another job of this kind runs (``when_busy="refuse"``)
 
 
+class TooManyJobs(RuntimeError):
+    """As many jobs of this kind are unfinished as a request allows; ``unfinished`` says how many."""
+
+    def __init__(self, unfinished: int):
+        super().__init__(f"{unfinished} jobs are unfinished")
+        self.unfinished = unfinished
+
+
 @dataclass
 class BackgroundJob:
     """One computation under way or done.
@@ -95,16 +103,22 @@ class BackgroundJobs:
         with self._lock:
             return sum(not job.finished for job in self._jobs.values())
 
-    def start(self, key: Hashable, owner: str, data: Any = None, busy_stage: str = "") -> BackgroundJob:
+    def start(self, key: Hashable, owner: str, data: Any = None, busy_stage: str = "",
+              max_unfinished: int | None = None) -> BackgroundJob:
         """A new job for ``key`` on behalf of ``owner``, started (or queued) now.
 
         Raises:
             cfcore.trainer.caps.CapError: when ``owner`` has as many jobs under way as it may.
+            TooManyJobs: when ``max_unfinished`` jobs of every owner are unfinished already (counted and added
+                under one lock, so requests at once cannot pass it).
         """
         if self.when_busy == "refuse" and self.unfinished():
             return BackgroundJob(key, owner, state=WAITING, stage=busy_stage)
         self.caps.check(owner, self.kind)
         with self._lock:
+            waiting = sum(not job.finished for job in self._jobs.values())
+            if max_unfinished is not None and waiting >= max_unfinished:
+                raise TooManyJobs(waiting)
             job = BackgroundJob(key, owner, stage=self.first_stage)
             self._jobs[key] = job
             self._jobs.move_to_end(key)

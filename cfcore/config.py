@@ -17,7 +17,6 @@ MODEL_DESCRIPTIONS = {
              "movies you chose to rate tells about your taste before any rating does (SVD++, Koren 2008).",
 }
 
-
 # SVD++'s term for the movies a user rated, as an explanation names it.
 IMPLICIT_PART = "what they rated"
 
@@ -31,6 +30,9 @@ MODEL_LABELS = {"simple_dot": "Dot product", "dot_with_bias": "Dot product + bia
 # Other ways to get movie factors (cfcore.training.factors, the "Beyond the article" page). A run of one of these
 # is a run folder like a trained model's; its config names the method in ``model``.
 FACTOR_METHODS = ("svd", "autorec", "implicit")
+# The link each method's model applies to its logit (cfcore.runs.embeddings.link_output); a run's model must
+# declare its method's.
+FACTOR_LINKS = {"svd": "identity", "autorec": "sigmoid", "implicit": "logistic"}
 FACTOR_LABELS = {"svd": "SVD of the ratings", "autorec": "AutoRec (autoencoder)", "implicit": "Implicit (rated or not)"}
 FACTOR_DESCRIPTIONS = {
     "svd": "A truncated SVD of the training ratings once user and movie biases are removed (missing = 0): no "

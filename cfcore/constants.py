@@ -5,7 +5,6 @@ from __future__ import annotations
 DATASET_NAME = "ml-latest-small"
 DATASET_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
 
-
 RATINGS_FILE = "ratings.csv"
 MOVIES_FILE = "movies.csv"
 RATINGS_COLUMNS = ("userId", "movieId", "rating")
@@ -37,6 +36,8 @@ RUN_ZIP_MAX_INPUT_BYTES = 256 * 1024 * 1024
 RUN_ZIP_MAX_EXTRACTED_BYTES = 512 * 1024 * 1024
 # Eight run files plus an optional folder entry; a little slack for nothing else.
 RUN_ZIP_MAX_MEMBERS = 16
+# A MovieLens release holds a handful of files (ml-25m: 7); a data zip of far more is not one.
+DATA_ZIP_MAX_MEMBERS = 1000
 # Per-file limits; the keys are exactly the files a run directory holds.
 RUN_ZIP_MAX_FILE_BYTES = {
     "model.keras": 256 * 1024 * 1024,

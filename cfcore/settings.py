@@ -49,6 +49,7 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     configured = str((os.environ if environ is None else environ).get(CACHE_ENV_VAR, "")).strip()
     return Path(configured).expanduser() if configured else Path.home() / ".cache" / "cfcore"
 
+
 # What each profile sets, by the variable that overrides it: (local, public). A public server's CPU and memory are
 # shared by strangers: one training at a time (identical ones still join), a shorter time limit (the article's
 # trainings take 6-17 s, the best preset about 4 s), smaller workspaces, memory back sooner, uploads up to

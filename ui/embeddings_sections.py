@@ -89,7 +89,6 @@ def neighbours(run: Run, movie_frame: pd.DataFrame, min_ratings: int) -> None:
                              "text/csv", key="emb_download_neighbours", on_click="ignore")
 
 
-
 def downloads(run: Run) -> None:
     """The movie embeddings as CSV, and as the TensorFlow Embedding Projector's two files."""
     with st.expander("Download the embeddings"):

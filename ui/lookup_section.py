@@ -29,7 +29,6 @@ def show() -> None:
         st.info("No known weather tag to look up yet: showing one sunny day. Type tags from the list above, "
                 "separated by commas.")
 
-
     example, figure = cached.lookup_figures(tuple(days.tags), dim)
     chart(st, figure)
     left, right = st.columns(2)

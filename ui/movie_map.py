@@ -132,7 +132,7 @@ def _progress(key: str, n_movies: int) -> None:
     job = services.projections().get(key)
     if job is None or job.finished:
         st.rerun()
-    where = f"{job.stage}" if job.state == "running" else "waiting for another map to finish"
+    where = job.stage  # a queued map's says it waits for another
     st.progress(job.fraction, text=f"Computing the t-SNE map of {n_movies:,} movies: {where}. Other pages work "
                                    "meanwhile; the map appears here when it is ready.")
 

@@ -62,17 +62,17 @@ def this_user(run: Run, user_id: int, top: int, min_ratings: int) -> None:
                    hide_index=True)
     chart(right, predicted_vs_actual(rated, low, high))
     st.markdown(f"**Top {top} for user {user_id}** among movies they have not rated")
-    recs = recommend(run, user_id, top=top, min_ratings=int(min_ratings))
+    recs = recommend(run, user_id, top=top, min_ratings=min_ratings)
     st.dataframe(for_display(recs.drop(columns=["movieId"])), column_config=FORMAT, hide_index=True)
     _flag_off_scale(run, pd.concat([rated["predicted"], recs["predicted"]]))
 
 
-def rate_yourself(run: Run, top: int, min_ratings: int, titles: dict[int, str], by_popularity: list[int]) -> None:
+def rate_yourself(run: Run, top: int, min_ratings: int, titles: dict[int, str],
+                  movies_by_popularity: list[int]) -> None:
     """Fold-in: the learner rates a few movies and gets a vector of their own, its recommendations and its place
     on the movie map."""
     dataset = run.dataset
     low, high = dataset.min_rating, dataset.max_rating
-    movies_by_popularity = by_popularity
     st.markdown(
         "Rate 5 to 20 movies. The movie vectors stay frozen; a small least-squares fit finds the user vector "
         "(and bias) that best reproduces your ratings. That is *fold-in*: no retraining."
@@ -92,7 +92,7 @@ def rate_yourself(run: Run, top: int, min_ratings: int, titles: dict[int, str], 
         fold = fold_in(run, yours)
         left, right = st.columns(2)
         left.markdown(f"**Your top {top}**")
-        mine = recommend_for_vector(run, fold, top=top, min_ratings=int(min_ratings), exclude=yours)
+        mine = recommend_for_vector(run, fold, top=top, min_ratings=min_ratings, exclude=yours)
         left.dataframe(for_display(mine[["title", "predicted", "genres"]]), column_config=FORMAT,
                        hide_index=True)
         every = recommend_for_vector(run, fold, top=dataset.n_movies)
@@ -100,20 +100,19 @@ def rate_yourself(run: Run, top: int, min_ratings: int, titles: dict[int, str], 
         left.markdown("**How your vector reproduces your ratings**")
         left.dataframe(for_display(fit[["title", "yours", "predicted"]]), hide_index=True,
                        column_config={**FORMAT, "yours": st.column_config.NumberColumn("you said", format="%.1f")})
-        pca_result, frame = cached.movie_pca(run)
+        pca_result, frame = cached.movie_pca(run, False)
         if "PC2" in frame:
             position = tuple(float(v) for v in pca_result.project(fold.vector)[0, :2])  # = project_vector()
             chart(right, pc_scatter(frame[frame["num_ratings"] > min_ratings], you=position))
             right.caption(f"You at PC1 = {position[0]:.3f}, PC2 = {position[1]:.3f} on the movie map.")
 
 
-def explain(run: Run, user_id: int, min_ratings: int, titles: dict[int, str], by_popularity: list[int]) -> None:
+def explain(run: Run, user_id: int, min_ratings: int, titles: dict[int, str], movies_by_popularity: list[int]) -> None:
     """One prediction taken apart: the waterfall to the logit and the sigmoid, or a dot product's terms."""
     dataset = run.dataset
-    movies_by_popularity = by_popularity
     if "rec_movie" not in st.session_state:
         shared = share.read_id(st.query_params, share.MOVIE_KEY) or st.session_state.get(share.SESSION_MOVIE_KEY)
-        first = recommend(run, user_id, top=1, min_ratings=int(min_ratings))  # the page's filter
+        first = recommend(run, user_id, top=1, min_ratings=min_ratings)  # the page's filter
         fallback = int(first["movieId"].iloc[0]) if len(first) else movies_by_popularity[0]
         st.session_state["rec_movie"] = shared if shared in titles else fallback
     movie_id = st.selectbox("Movie", movies_by_popularity, format_func=titles.get, key="rec_movie",

@@ -37,7 +37,7 @@ from cfcore.runs.errors import RunError
 from cfcore.runs.run import Run
 from cfcore.text import md
 from cfcore.workspaces.disk import WorkspaceError
-from cfcore.workspaces.ids import new_run_id
+from cfcore.workspaces.ids import free_name, new_run_id
 from cfcore.workspaces.workspace import Workspace
 from ui import services
 from ui.streamlit_fixes import leave_pages_folder_mode
@@ -320,10 +320,7 @@ def next_run_name(model: str, taken: set[str] | None = None, exclude: str = "") 
 
     used = {name for run_id, name in workspace().run_names().items() if run_id != exclude} | set(taken or ())
     used |= {job.name for job in services.training_manager().jobs(workspace_id()) if job.state not in FINISHED_STATES}
-    number = 1
-    while f"{model} #{number}" in used:
-        number += 1
-    return f"{model} #{number}"
+    return free_name(f"{model} #1", used)
 
 
 def new_run_dir():

@@ -22,7 +22,6 @@ from cfcore.runs.run import Run
 # taking the logit, so a top or bottom rating gives a large but finite target.
 _LOGIT_CLIP = 0.01
 
-
 _GAUSS_NEWTON_STEPS = 30
 
 

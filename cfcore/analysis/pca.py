@@ -14,7 +14,6 @@ from cfcore.runs.run import Run
 
 RANKING_KEYS = ("pc1_lowest", "pc1_highest", "pc2_lowest", "pc2_highest")
 
-
 RANKING_COLUMNS = ["title", "PC1", "PC2", "rating", "genres", "num_ratings"]
 
 
@@ -90,7 +89,6 @@ def pca(matrix: np.ndarray, centered: bool = False, n_scores: int | None = None)
 # the SVD's workspace took the server's peak RSS up by 393 MB (5.8 s); the d x d route by about the scores' own
 # 98 MB. Its components are the same up to rounding (the condition number is squared: fine for the leading ones).
 GRAM_PCA_ROWS = 50_000
-
 
 _BLOCK_ROWS = 8192
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cfcore import constants as C
-from cfcore.background import BackgroundJob, BackgroundJobs
+from cfcore.background import BackgroundJob, BackgroundJobs, TooManyJobs
 from cfcore.child import exit_with_parent, run_module
 from cfcore.trainer.caps import CapError, JobCaps
 
@@ -91,7 +91,7 @@ def tsne_map(vectors: np.ndarray, seed: int = 0, perplexity: float = DEFAULT_PER
 
 def map_movies(run: Run, min_ratings: int = 20, centered: bool = False) -> pd.DataFrame:
     """The movies a map draws: those with more than ``min_ratings`` ratings, as rows of
-    ``cfcore.analysis.movie_pca_frame`` (movieId, title, genres, num_ratings, rating, PC1, PC2); the index
+    ``cfcore.analysis.pca.movie_pca_frame`` (movieId, title, genres, num_ratings, rating, PC1, PC2); the index
     is each movie's row in ``run.embeddings.movie``.
 
     Raises:
@@ -160,15 +160,14 @@ class ProjectionJobs:
         job = self.jobs.known(key)
         if job is not None:
             return job
-        waiting = self.jobs.unfinished()
-        if waiting >= self.max_waiting:
-            raise ProjectionError(f"the server is computing {waiting} other t-SNE maps; try again when they "
-                                  "are done (a minute or so), or look at the PCA map meanwhile")
         data = (np.array(vectors, dtype=np.float64), int(seed), float(perplexity))  # a copy: the caller's may change
         try:
-            return self.jobs.start(key, owner, data)
+            return self.jobs.start(key, owner, data, max_unfinished=self.max_waiting)
         except CapError as err:
             raise ProjectionError(str(err)) from None
+        except TooManyJobs as busy:
+            raise ProjectionError(f"the server is computing {busy.unfinished} other t-SNE maps; try again when "
+                                  "they are done (a minute or so), or look at the PCA map meanwhile") from None
 
     def get(self, key: str) -> BackgroundJob | None:
         """The job with this key, if it is still remembered."""

@@ -147,7 +147,7 @@ def aligned_maps(run_a: Run, run_b: Run, min_ratings: int = 20) -> tuple[pd.Data
     ids, x, y = shared_movies(run_a, run_b, min_ratings)
     if len(ids) < 3 or x.shape[1] < 2 or y.shape[1] < 2:
         raise SimilarityError(f"a map needs 3 shared movies with 2 factors or more; there are {len(ids)}")
-    a, b = (_unit_spread(pca(m, centered=True).scores[:, :2]) for m in (x, y))
+    a, b = (_unit_spread(pca(m, centered=True, n_scores=2).scores) for m in (x, y))
     b = procrustes_align(a, b)
     movies = run_a.dataset.movies.set_index("movieId").loc[ids].reset_index()
     table = pd.DataFrame({"movieId": ids, "title": movies["title"], "genres": movies["genres"],

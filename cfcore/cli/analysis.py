@@ -47,8 +47,8 @@ def explore(args: argparse.Namespace) -> int:
     run = _open_run(args.run_dir)
     from cfcore.analysis.pca import RANKING_KEYS, movie_pca_frame, pc_rankings
 
-    result, _ = movie_pca_frame(run, centered=args.centered)
-    tables = pc_rankings(run, min_ratings=args.min_ratings, top=args.top, centered=args.centered)
+    result, frame = movie_pca_frame(run, centered=args.centered)
+    tables = pc_rankings(run, min_ratings=args.min_ratings, top=args.top, centered=args.centered, frame=frame)
     placed = None
     if args.seed < 0:
         raise CliError(f"--seed must be 0 or more, got {args.seed}")

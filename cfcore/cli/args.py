@@ -23,13 +23,10 @@ class Parser(argparse.ArgumentParser):
 # Longest piece of a value the user typed that an error line quotes.
 SHOWN_CHARS = 40
 
-
 # How many movies a listing may ask for, and the largest seed NumPy and the config take.
 MAX_TOP = 1000
 
-
 MAX_SEED = 2**31 - 1
-
 
 MAX_COUNT = 2**31 - 1
 

@@ -17,9 +17,6 @@ from cfcore import settings
 from cfcore.data.errors import DataError
 from cfcore.safezip import UnsafeZipError, extract_all
 
-# A MovieLens release holds a handful of files (ml-25m: 7); far more is not one.
-DATA_ZIP_MAX_MEMBERS = 1000
-
 
 def _find_data_folder(root: Path) -> Path | None:
     """The folder at or one level below ``root`` that holds a ratings file."""
@@ -33,16 +30,20 @@ def safe_extract_zip(
     archive: str | os.PathLike, target: str | os.PathLike, max_bytes: int = C.MAX_EXTRACTED_BYTES
 ) -> Path:
     """Extract a data zip so that nothing lands outside ``target``, by :mod:`cfcore.safezip`'s rules (the run
-    zips' too): no absolute paths, ``..`` members, links or special files, at most :data:`DATA_ZIP_MAX_MEMBERS`
-    members and ``max_bytes`` extracted.
+    zips' too): no absolute paths, ``..`` members, links or special files, at most
+    :data:`cfcore.constants.DATA_ZIP_MAX_MEMBERS` members and ``max_bytes`` extracted.
 
     Raises:
-        DataError: for a corrupt or hostile archive.
+        DataError: for a corrupt or hostile archive, or a folder that cannot be written (``target`` may then hold
+            part of the archive: callers remove it).
     """
+    name = Path(archive).name
     try:
-        return extract_all(Path(archive), Path(target), Path(archive).name, DATA_ZIP_MAX_MEMBERS, max_bytes)
+        return extract_all(Path(archive), Path(target), name, C.DATA_ZIP_MAX_MEMBERS, max_bytes)
     except UnsafeZipError as err:
         raise DataError(str(err)) from None
+    except OSError as err:
+        raise DataError(f"{name}: could not extract it ({err.strerror or type(err).__name__})") from None
 
 
 def check_folder(folder: Path) -> Path:
@@ -93,7 +94,7 @@ def extract_once(archive: Path) -> Path:
         shutil.rmtree(target, ignore_errors=True)
         try:
             safe_extract_zip(archive, target)
-        except DataError:
+        except BaseException:  # a half extraction is never left to be believed
             shutil.rmtree(target, ignore_errors=True)
             raise
         write_manifest(target)

@@ -52,8 +52,11 @@ class Dataset:
 
     def movie_title(self, movie_id) -> str | None:
         """The title of ``movie_id``, or None for a movie not in this dataset."""
-        index = int(self._movie_ids.get_indexer([int(movie_id)])[0])
-        return None if index < 0 else str(self.movies["title"].iat[index])
+        try:
+            index = self._movie_ids.get_loc(int(movie_id))  # sorted ids: a binary search, no hash table
+        except KeyError:
+            return None
+        return str(self.movies["title"].iat[index])
 
     @property
     def n_users(self) -> int:

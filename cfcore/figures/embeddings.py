@@ -137,7 +137,7 @@ def pc_scatter(
 
     Args:
         frame: Per-movie rows with movieId, title, genres, num_ratings, rating and
-            the ``x``/``y`` columns (``cfcore.analysis.movie_pca_frame``); every row is drawn.
+            the ``x``/``y`` columns (``cfcore.analysis.pca.movie_pca_frame``); every row is drawn.
         color_by: ``"rating"``/``"mean rating"``, ``"number of ratings"`` (log scale), a numeric
             column such as ``"PC1"`` (diverging around 0), or a genre name (movies with that
             genre in colour, the rest grey). Colour-blind-safe palettes throughout.

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from cfcore.figures.style import BLUE, GRID, ORANGE, RUN_COLORS
+from cfcore.figures.style import BLUE, GREY, GRID, ORANGE, RUN_COLORS, TEXT
 from cfcore.figures.training import shown_references
 
 # About the live panel's width on a laptop, so that text shows near its own size.
@@ -110,7 +110,7 @@ def _curves_svg(
         return top + (y_max - value) / (y_max - y_min) * plot_h
 
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="100%" role="img" '
-           f'aria-label="{escape(title)}" font-family="sans-serif" font-size="{font_px}" fill="#1f2933">',
+           f'aria-label="{escape(title)}" font-family="sans-serif" font-size="{font_px}" fill="{TEXT}">',
            f"<title>{escape(title)}</title>",
            f'<text x="4" y="{font_px + 8}" font-size="{font_px + 4}">{escape(title)}</text>']
     for i in range(round((y_max - y_min) / step) + 1):
@@ -144,7 +144,7 @@ def _curves_svg(
         out.append("</g>")
     if not started:
         out.append(f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
-                   f'fill="#7b8794">the first point comes when epoch 1 ends</text>')
+                   f'fill="{GREY}">the first point comes when epoch 1 ends</text>')
     legend_top = top + plot_h + 2 * font_px + 28
     column = (WIDTH - 8) / per_row
     for i, (label, color, dash) in enumerate(legend):

@@ -19,7 +19,7 @@ from cfcore.text import plain
 
 
 class ExplanationLike(Protocol):
-    """What :func:`explanation_waterfall` reads (``cfcore.analysis.Explanation`` fits)."""
+    """What :func:`explanation_waterfall` reads (``cfcore.analysis.explain.Explanation`` fits)."""
 
     global_offset: float
     user_bias: float

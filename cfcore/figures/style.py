@@ -21,6 +21,9 @@ CB_BLUE, CB_VERMILLION, CB_ORANGE, CB_GREY = "#0072B2", "#D55E00", "#E69F00", "#
 # Diverging, with white at 0: positive and negative entries read as opposites.
 DIVERGING = "RdBu"
 TEMPLATE = "plotly_white"
+TEXT = "#1f2933"  # the theme's text colour, for the SVG chart's titles
+# A reference line's colour where the reference is not one of REFERENCE_COLORS' named baselines.
+REFERENCE_GREY = "gray"
 # The app's theme, as .streamlit/config.toml sets it.
 THEME = {"primaryColor": BLUE, "backgroundColor": "#fbfbf8", "secondaryBackgroundColor": "#eef1f4",
-         "textColor": "#1f2933"}
+         "textColor": TEXT}

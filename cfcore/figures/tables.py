@@ -55,7 +55,7 @@ def joined_sample(dataset: Dataset, n: int = 10, seed: int = 0) -> pd.DataFrame:
 
 
 def runs_table(runs: Mapping[str, object]) -> pd.DataFrame:
-    """One row per run (``cfcore.training.Run``): its settings and outcome, for a side-by-side table."""
+    """One row per run (``cfcore.runs.run.Run``): its settings and outcome, for a side-by-side table."""
     rows = []
     for name, run in runs.items():
         config, result = run.config, run.result

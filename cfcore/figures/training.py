@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from cfcore.figures.layout import layout
-from cfcore.figures.style import BLUE, DASHES, MUTED, ORANGE, REFERENCE_COLORS, TEMPLATE
+from cfcore.figures.style import BLUE, DASHES, MUTED, ORANGE, REFERENCE_COLORS, REFERENCE_GREY, TEMPLATE
 from cfcore.text import plain
 
 
@@ -100,7 +100,8 @@ def compare_curves(
                        hovertemplate=f"{plain(name)}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>")
         )
     if reference is not None:
-        fig.add_hline(y=reference, line={"dash": "dot", "color": "gray"}, annotation_text=plain(reference_label))
+        fig.add_hline(y=reference, line={"dash": "dot", "color": REFERENCE_GREY},
+                      annotation_text=plain(reference_label))
     fig.update_layout(
         template=TEMPLATE,
         height=400,

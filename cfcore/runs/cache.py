@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,8 +37,6 @@ class RunCache:
         Raises:
             RunError: for a folder that is not a complete, valid run.
         """
-        import time
-
         folder = Path(folder)
         try:
             key = (str(folder), (folder / "result.json").stat().st_mtime_ns)
@@ -51,47 +50,38 @@ class RunCache:
                 return run
         run = load_run(folder)
         with self._lock:
-            share = (run.dataset.fingerprint, run.dataset.source)
-            shared = self._datasets.get(share)
-            if shared is not None and len(shared.ratings) == len(run.dataset.ratings):
-                run.dataset = shared
-            else:
-                self._datasets[share] = run.dataset
-            self._runs[key] = (run, time.monotonic())
-            while len(self._runs) > self.max_runs:
-                self._runs.popitem(last=False)
+            run.dataset = self._shared_locked(run.dataset)
+            self._keep_locked(key, run)
         return run
 
     def put(self, folder: str | Path, run: Run) -> None:
         """Keep ``run``, already loaded, as the run in ``folder`` (the manager hands over finished runs)."""
-        import time
-
         folder = Path(folder)
         try:
             key = (str(folder), (folder / "result.json").stat().st_mtime_ns)
         except OSError:
             return
         with self._lock:
-            share = (run.dataset.fingerprint, run.dataset.source)
-            shared = self._datasets.get(share)
-            if shared is not None:
-                run = replace(run, dataset=shared)
-            else:
-                self._datasets[share] = run.dataset
-            self._runs[key] = (run, time.monotonic())
-            while len(self._runs) > self.max_runs:
-                self._runs.popitem(last=False)
+            self._keep_locked(key, replace(run, dataset=self._shared_locked(run.dataset)))
 
     def share(self, dataset: Dataset) -> Dataset:
         """The one :class:`Dataset` object this cache knows for ``dataset``'s data (``dataset`` itself, kept
         from now on, when it knows none): a session's chosen dataset and its runs then hold one copy."""
         with self._lock:
-            share = (dataset.fingerprint, dataset.source)
-            shared = self._datasets.get(share)
-            if shared is not None and len(shared.ratings) == len(dataset.ratings):
-                return shared
-            self._datasets[share] = dataset
-            return dataset
+            return self._shared_locked(dataset)
+
+    def _shared_locked(self, dataset: Dataset) -> Dataset:
+        share = (dataset.fingerprint, dataset.source)
+        shared = self._datasets.get(share)
+        if shared is not None and len(shared.ratings) == len(dataset.ratings):
+            return shared
+        self._datasets[share] = dataset
+        return dataset
+
+    def _keep_locked(self, key: tuple, run: Run) -> None:
+        self._runs[key] = (run, time.monotonic())
+        while len(self._runs) > self.max_runs:
+            self._runs.popitem(last=False)
 
     def forget(self, folder: str | Path) -> None:
         with self._lock:
@@ -99,8 +89,6 @@ class RunCache:
                 del self._runs[key]
 
     def sweep(self) -> None:
-        import time
-
         now = time.monotonic()
         with self._lock:
             for key in [key for key, (_, used) in self._runs.items() if now - used > self.idle_seconds]:
@@ -110,8 +98,6 @@ class RunCache:
         return len(self._runs)
 
     def _sweep_forever(self) -> None:
-        import time
-
         while True:
             time.sleep(min(60.0, self.idle_seconds))
             self.sweep()

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from cfcore import constants as C
-from cfcore.config import FACTOR_METHODS, TrainConfig, model_parameters
+from cfcore.config import FACTOR_LINKS, FACTOR_METHODS, TrainConfig, model_parameters
 from cfcore.data.errors import DataError
 from cfcore.data.npz import NpzError, read_npz
 from cfcore.data.read import Limits, check_csv_shape
@@ -53,26 +53,17 @@ RUN_FILES = ("model.keras", "config.json", "result.json", "history.csv", "users.
 
 RUN_LIMITS = Limits(C.UPLOAD_MAX_FILE_BYTES, C.UPLOAD_MAX_RATING_ROWS, C.UPLOAD_MAX_MOVIE_ROWS)
 
-
 NPZ_ARRAYS = ("user", "movie", "rating", "val_rows")
 
-
 KERAS_MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
-
 
 MODEL_CLASSES = {"simple_dot": "SimpleDot", "dot_with_bias": "DotWithBias", "simple_embedding": "SimpleEmbedding",
                  "svdpp": "SVDpp", **dict.fromkeys(FACTOR_METHODS, "FactorModel")}
 
 
-# The link each factors method's model uses (cfcore.training.factors); a run's model must declare its method's.
-FACTOR_LINKS = {"svd": "identity", "autorec": "sigmoid", "implicit": "logistic"}
-
-
 USERS_COLUMNS = ["index", "userId"]
 
-
 MOVIES_COLUMNS = ["index", "movieId", "title", "genres", "num_ratings", "mean_rating"]
-
 
 # What a run from before embeddings.npz hears: the server never opens the HDF5 weights it would need.
 OLDER_RUN = ("this run was saved by an older version of the app, without the embeddings.npz this server reads (it "
@@ -83,9 +74,7 @@ OLDER_RUN = ("this run was saved by an older version of the app, without the emb
 # Room for the HDF5 file's own structure next to the weights themselves.
 _H5_OVERHEAD_BYTES = 1024 * 1024
 
-
 _NESTED_MAX_MEMBERS = 8
-
 
 # A model's config.json and metadata.json are well under 1 KB; padding them is how a small zip filled a disk.
 _KERAS_JSON_MAX_BYTES = 64 * 1024
@@ -353,9 +342,7 @@ def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: in
 # Which arrays an embeddings.npz holds, by the kind of model (cfcore.training.build.embedding_arrays writes them).
 _TABLES = ("user", "movie")
 
-
 _BIASES = ("user_bias", "movie_bias", "global_offset", "min_rating", "max_rating", "link")
-
 
 _SVDPP = ("rated", "rater", *SET_NAMES)
 

@@ -14,7 +14,6 @@ from cfcore.runs.errors import RunError
 # Longest text kept from a run's own JSON (a name, a dataset's source).
 MAX_TEXT_CHARS = 200
 
-
 HISTORY_NUMBERS = ("loss", "val_loss", "train_rmse", "val_rmse", "seconds")
 
 

@@ -141,7 +141,7 @@ def load_run_from_zip(data: bytes | BinaryIO, keep_at: str | Path | None = None,
                       max_bytes: int = C.RUN_ZIP_MAX_EXTRACTED_BYTES,
                       max_input_bytes: int = C.RUN_ZIP_MAX_INPUT_BYTES) -> Run:
     """Extract a run zip (see :func:`load_run_zip`) into this process's :func:`scratch_root`, load it as a
-    :class:`~cfcore.runs.Run`, then move the checked folder to ``keep_at`` (a workspace's run folder, which
+    :class:`~cfcore.runs.run.Run`, then move the checked folder to ``keep_at`` (a workspace's run folder, which
     must not exist yet) or remove it.
 
     Args:

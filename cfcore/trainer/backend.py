@@ -53,7 +53,7 @@ def backend_train_fn(backend: TrainerBackend, datasets_dir: Path) -> TrainFn:
 
         split = split or split_dataset(dataset, config.val_fraction, config.seed)
         dataset_file = save_dataset_file(dataset, Path(datasets_dir) / f"{dataset.fingerprint}.npz")
-        out_dir = job.out_dir or Path(datasets_dir).parent / "scratch-runs" / job.id
+        out_dir = Path(datasets_dir).parent / "scratch-runs" / job.id  # each watcher gets a copy
         spec = JobSpec(job.id, config.to_dict(), str(dataset_file), dataset.fingerprint, split.val_rows,
                        int(split.seed), str(out_dir), job.name)
 

@@ -32,9 +32,9 @@ class Job:
         id: Unique job id.
         owner: Id of the session that submitted it; only that owner can see it.
         state: "queued", "running", "done", "stopped" or "failed".
-        progress: The latest :class:`~cfcore.training.Progress`, or None before the first batch.
+        progress: The latest :class:`~cfcore.runs.run.Progress`, or None before the first batch.
         history: Epoch rows so far (dicts with epoch, train_rmse, val_rmse, ...).
-        run: The trained :class:`~cfcore.training.Run` once finished (also after a stop).
+        run: The trained :class:`~cfcore.runs.run.Run` once finished (also after a stop).
         error: What went wrong, for a failed job; "" otherwise.
         time_limited: Whether the time limit stopped it (state "stopped", the run so far is kept).
         out_dir: Where the trainer saves the run folder (None: a scratch folder).
@@ -69,9 +69,9 @@ class Job:
     submitted_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
-    _stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     _manager: Any = field(default=None, repr=False)  # the cfcore.trainer.manager.TrainingManager running it
-    _training: Training | None = field(default=None, repr=False)  # the computation this request watches
+    training: Training | None = field(default=None, repr=False)  # the computation this request watches
 
     @property
     def finished(self) -> bool:
@@ -83,7 +83,7 @@ class Job:
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop_event.is_set()
+        return self.stop_event.is_set()
 
     @property
     def elapsed(self) -> float:
@@ -104,12 +104,7 @@ class Job:
         if self._manager is not None:
             self._manager.stop_job(self)
         else:
-            self._stop_event.set()
-
-    def _on_progress(self, progress: Progress) -> None:
-        # Runs on the training thread; swapping references is atomic, so readers never see half an update.
-        self.history = list(progress.history)
-        self.progress = progress
+            self.stop_event.set()
 
 
 @dataclass(eq=False)
@@ -122,7 +117,6 @@ class Training:
         state: "queued", "running", "done", "stopped" or "failed".
         progress, history: The latest :class:`~cfcore.runs.run.Progress` and the epoch rows so far.
         run, error, time_limited: How it ended (see :class:`Job`).
-        out_dir: Always None: the trainer saves a training in a scratch folder; each watcher gets a copy.
     """
 
     id: str
@@ -137,7 +131,6 @@ class Training:
     run: Run | None = field(default=None, repr=False)
     error: str = ""
     time_limited: bool = False
-    out_dir: Path | None = None
     started_at: float | None = None
     finished_at: float | None = None
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -151,11 +144,6 @@ class Training:
     def stop_requested(self) -> bool:
         return self.stop_event.is_set()
 
-    def on_progress(self, progress: Progress) -> None:
-        # Runs on the training thread; swapping references is atomic, so readers never see half an update.
-        self.history = list(progress.history)
-        self.progress = progress
-
 
 def training_identity(fingerprint: str, config: TrainConfig, val_rows) -> str:
     """What determines a training's result: the data's content, every setting (the seed too) and the held-out
@@ -165,3 +153,10 @@ def training_identity(fingerprint: str, config: TrainConfig, val_rows) -> str:
     digest.update(json.dumps(config.to_dict(), sort_keys=True).encode())
     digest.update(np.ascontiguousarray(np.asarray(val_rows, dtype=np.int64)).tobytes())
     return digest.hexdigest()
+
+
+def record_progress(holder: Job | Training, progress: Progress) -> None:
+    """Keep ``progress`` as the latest of a training or of a request watching it. Runs on the training's thread;
+    swapping references is atomic, so a reader never sees half an update."""
+    holder.history = list(progress.history)
+    holder.progress = progress

@@ -26,30 +26,23 @@ from cfcore.data.split import Split
 from cfcore.runs.run import Run
 from cfcore.trainer.backend import TrainFn, TrainingFailed
 from cfcore.trainer.caps import CapError, JobCaps
-from cfcore.trainer.jobs import Job, JobError, Training, training_identity
+from cfcore.trainer.jobs import Job, JobError, Training, record_progress, training_identity
 from cfcore.trainer.spec import DONE, FAILED, RUNNING, STOPPED
 
 _LOG = logging.getLogger(__name__)
 
-
 DEFAULT_MAX_TRAININGS = settings.DEFAULT_MAX_TRAININGS
 
-
 DEFAULT_MAX_QUEUE = 20
-
 
 # A running job reports "epoch" at least this often, even within a long epoch (a heartbeat for its record).
 HEARTBEAT_S = 30.0
 
-
 # Finished trainings kept for an identical request to reuse at once.
 FINISHED_RUNS_KEPT = 16
 
-
 # Finished jobs nobody collected (a closed tab) are dropped after this long.
 FINISHED_JOB_TTL_SECONDS = 3600.0
-
-
 
 
 class TrainingManager:
@@ -63,8 +56,8 @@ class TrainingManager:
         max_queue: How many may wait; :meth:`submit` raises :class:`JobError` beyond that.
         train_fn: Trains one :class:`Training`: called with ``(dataset, config, *, split, listeners, stop_event,
             job)`` (``job`` the training) on its thread, returns its :class:`~cfcore.runs.run.Run` (None when
-            stopped before the first epoch ended); :func:`backend_train_fn` makes one for a backend. Tests pass
-            fakes.
+            stopped before the first epoch ended); :func:`cfcore.trainer.backend.backend_train_fn` makes one for a
+            backend. Tests pass fakes.
         on_change: Called with ``(job, event)`` for "started", "epoch" (an epoch ended, or :data:`HEARTBEAT_S`
             passed within one) and "finished", on the
             job's thread; its errors are logged. The app records a workspace's jobs with it.
@@ -182,7 +175,7 @@ class TrainingManager:
                 job.joined = True
             self._jobs[job.id] = job
             if training is not None:
-                job._training = training
+                job.training = training
                 training.watchers.append(job)
                 job.state, job.started_at = training.state, training.started_at
                 job.history, job.progress = list(training.history), training.progress
@@ -236,7 +229,7 @@ class TrainingManager:
 
     def queue_position(self, job: Job) -> int:
         """1-based place of ``job``'s training in the wait queue; 0 when it is not waiting."""
-        training = job._training
+        training = job.training
         with self._lock:
             for position, queued in enumerate(self._queue, start=1):
                 if queued is training:
@@ -267,13 +260,13 @@ class TrainingManager:
 
     def stop_job(self, job: Job) -> None:
         """What :meth:`Job.stop <cfcore.trainer.jobs.Job.stop>` asks for (see there)."""
-        training = job._training
+        training = job.training
         detached = False
         with self._lock:
             if training is None or job.finished:
-                job._stop_event.set()
+                job.stop_event.set()
                 return
-            job._stop_event.set()
+            job.stop_event.set()
             others = [w for w in training.watchers if w is not job]
             if others:  # the others still want it: this job leaves, the training goes on
                 training.watchers.remove(job)
@@ -320,10 +313,10 @@ class TrainingManager:
         epochs_seen, last_notice = [0], [time.monotonic()]
 
         def on_progress(progress) -> None:
-            training.on_progress(progress)
+            record_progress(training, progress)
             watchers = self._watchers_of(training)
             for watcher in watchers:
-                watcher._on_progress(progress)
+                record_progress(watcher, progress)
             if len(progress.history) > epochs_seen[0] or time.monotonic() - last_notice[0] > HEARTBEAT_S:
                 epochs_seen[0] = len(progress.history)
                 last_notice[0] = time.monotonic()
@@ -384,7 +377,7 @@ class TrainingManager:
         with self._lock:
             if error:
                 job.state = FAILED
-            elif job._stop_event.is_set() or run is None or run.result.stopped_by_user or time_limited:
+            elif job.stop_event.is_set() or run is None or run.result.stopped_by_user or time_limited:
                 job.state = STOPPED
             else:
                 job.state = DONE

@@ -12,9 +12,10 @@ from cfcore.config import MODEL_NAMES, TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.data.split import Split
 from cfcore.runs.embeddings import SET_NAMES, Embeddings, embeddings_from_arrays, implicit_sets
-from cfcore.trainer.weights import check_weights_file
+from cfcore.training.factor_model import FactorModel
 from cfcore.training.models import DotWithBias, RatingModel, SimpleDot, SimpleEmbedding
 from cfcore.training.svdpp import SVDpp
+from cfcore.training.weights import check_weights_file
 
 MODEL_CLASSES: dict[str, type[RatingModel]] = {
     "simple_dot": SimpleDot,
@@ -22,6 +23,10 @@ MODEL_CLASSES: dict[str, type[RatingModel]] = {
     "simple_embedding": SimpleEmbedding,
     "svdpp": SVDpp,
 }
+
+# Every class a saved run's model may be, by its registered name: Keras's safe mode loads only classes it knows,
+# and naming them here makes a model load whatever else was imported before.
+SAVED_CLASSES = {keras.saving.get_registered_name(cls): cls for cls in (*MODEL_CLASSES.values(), FactorModel)}
 
 
 def build_model(
@@ -74,12 +79,12 @@ def load_model(path) -> keras.Model:
     :func:`check_weights_file` has found its weights wholly inside the file.
 
     Raises:
-        cfcore.trainer.weights.UnsafeWeightsError: for weights that reach outside the file or are not a model's
+        cfcore.training.weights.UnsafeWeightsError: for weights that reach outside the file or are not a model's
             plain tables.
     """
     with zipfile.ZipFile(path) as archive:
         check_weights_file(archive.read("model.weights.h5"))
-    return keras.saving.load_model(path, safe_mode=True, compile=False)
+    return keras.saving.load_model(path, safe_mode=True, compile=False, custom_objects=SAVED_CLASSES)
 
 
 def embedding_arrays(model: keras.Model) -> dict[str, np.ndarray]:

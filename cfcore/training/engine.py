@@ -55,22 +55,17 @@ _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7  # keras.optimizers.Adam's default
 # a remainder below float32 resolution, so the catch-up sums stop there.
 _HORIZON = 160
 
-
 _RATIO = _BETA_1 / math.sqrt(_BETA_2)
 
-
 _GROWTH = _BETA_2**-0.5
-
 
 # Point of the expansion of 1 / (sqrt(v) * beta_2 ** (j/2) + eps) around j ~ 10 (see _advance).
 _C_MID = _BETA_2**-5.0
 
-
 # Longest run (in steps) for the row-sparse engine: it keeps a table of 3 floats per step.
 _MAX_TABLE_STEPS = 2**24
 
-
-ENGINES = ("auto", "compiled", "keras")
+ENGINES = ("compiled", "keras")
 
 
 def _tail_sums(alpha: np.ndarray, steps: int) -> np.ndarray:

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from cfcore.runs.embeddings import LINKS
 from cfcore.training.models import RatingModel, rowwise_dot
 
 
@@ -20,14 +21,12 @@ class FactorModel(RatingModel):
     (a probability: the implicit task's "was it rated at all").
     """
 
-    LINKS = ("identity", "sigmoid", "logistic")
-
     def __init__(self, n_users, n_movies, embedding_dim=64, seed=None, method: str = "svd", link: str = "identity",
                  min_rating: float = 0.5, max_rating: float = 5.0, global_bias: bool = True, **kwargs):
         # ``global_bias`` is always True (the offset is always there); it is in the config for the run reader.
         super().__init__(n_users, n_movies, embedding_dim, seed, **kwargs)
-        if link not in self.LINKS:
-            raise ValueError(f"link must be one of {', '.join(self.LINKS)}. Received: link={link!r}")
+        if link not in LINKS:  # the links cfcore.runs.embeddings.link_output knows
+            raise ValueError(f"link must be one of {', '.join(LINKS)}. Received: link={link!r}")
         self.method, self.link = str(method), link
         self.min_rating, self.max_rating = float(min_rating), float(max_rating)
         self.use_global_bias = True
@@ -61,7 +60,7 @@ class FactorModel(RatingModel):
 
 
 def factor_model(embeddings, method: str, seed: int | None = None) -> FactorModel:
-    """A :class:`FactorModel` holding ``embeddings`` (a :class:`cfcore.runs.Embeddings` with biases)."""
+    """A :class:`FactorModel` holding ``embeddings`` (a :class:`cfcore.runs.embeddings.Embeddings` with biases)."""
     n_users, dim = embeddings.user.shape
     model = FactorModel(n_users, embeddings.movie.shape[0], dim, seed, method=method, link=embeddings.link,
                         min_rating=embeddings.min_rating, max_rating=embeddings.max_rating, name=method)

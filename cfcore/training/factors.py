@@ -1,7 +1,7 @@
 """Other ways to get movie factors than the article's models: an SVD, an autoencoder, another task.
 
 The article opens with the SVD of a rating matrix and ends asking how embeddings differ with the task they were
-trained on, and from an autoencoder's codes. Each method here gives a :class:`~cfcore.runs.Run` like a trained
+trained on, and from an autoencoder's codes. Each method here gives a :class:`~cfcore.runs.run.Run` like a trained
 model's (saved with :func:`cfcore.training.save.save_run`, read by ``explore``, ``export`` and every page), whose
 model is a :class:`~cfcore.training.factor_model.FactorModel`:
 
@@ -31,7 +31,7 @@ import tensorflow as tf
 from scipy.sparse.linalg import svds
 
 from cfcore.analysis.baselines import fit_biases
-from cfcore.config import FACTOR_METHODS, ConfigError, TrainConfig
+from cfcore.config import FACTOR_LINKS, FACTOR_METHODS, ConfigError, TrainConfig
 from cfcore.data.dataset import Dataset
 from cfcore.data.split import Split, split_dataset
 from cfcore.runs.embeddings import Embeddings
@@ -104,7 +104,7 @@ def svd_factors(users: np.ndarray, movies: np.ndarray, ratings: np.ndarray, n_us
     root = np.sqrt(s)
     return Embeddings(
         (u * signs * root).astype(np.float32), (vt.T * signs * root).astype(np.float32),
-        user_bias.astype(np.float32), movie_bias.astype(np.float32), float(mu), link="identity",
+        user_bias.astype(np.float32), movie_bias.astype(np.float32), float(mu), link=FACTOR_LINKS["svd"],
     )
 
 
@@ -208,7 +208,7 @@ def _autorec_embeddings(network: keras.Model, values: sp.csr_matrix, low: float,
                        for start in range(0, values.shape[0], block)]).astype(np.float32)
     weights, user_bias = (np.asarray(w, np.float32) for w in decoder.get_weights())
     return Embeddings(weights.T.copy(), codes, user_bias, np.zeros(values.shape[0], np.float32), 0.0, low, high,
-                      link="sigmoid")
+                      link=FACTOR_LINKS["autorec"])
 
 
 # -- the implicit task -------------------------------------------------------------------------------------------
@@ -299,7 +299,7 @@ def _implicit(dataset, config, split, listeners, stop_event):
             break
     user, movie, movie_bias = (np.asarray(w, np.float32) for w in (best[1] or holder.get_weights()))
     return monitor, Embeddings(user, movie, np.zeros(n_users, np.float32), movie_bias, 0.0, dataset.min_rating,
-                               dataset.max_rating, link="logistic")
+                               dataset.max_rating, link=FACTOR_LINKS["implicit"])
 
 
 class _Tables:

@@ -27,7 +27,7 @@ def train(
     split: Split | None = None,
     listeners: list[Callable[[Progress], None]] | None = None,
     stop_event: threading.Event | None = None,
-    engine: str = "auto",
+    engine: str = "compiled",
 ) -> Run:
     """Train one model on a dataset (or, for a :data:`~cfcore.config.FACTOR_METHODS` config, compute its factors
     with :func:`cfcore.training.factors.compute_factors`).
@@ -42,7 +42,7 @@ def train(
         stop_event: When set, training ends after the current batch group; the
             history so far is kept.
         engine: "compiled" (a compiled loop with lazily applied Adam row
-            updates; same arithmetic as Keras' Adam, several times faster; "auto" is the same), or
+            updates; same arithmetic as Keras' Adam, several times faster), or
             "keras" (``model.fit`` on a ``tf.data`` pipeline: the benchmarks' comparison).
 
     Returns:

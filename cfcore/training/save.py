@@ -14,8 +14,8 @@ from cfcore.runs.embeddings import EMBEDDINGS_FILE, write_embeddings_file
 from cfcore.runs.errors import RunError
 from cfcore.runs.folder import read_run_files
 from cfcore.runs.run import Run
-from cfcore.trainer.weights import UnsafeWeightsError
 from cfcore.training.build import embedding_arrays, load_model
+from cfcore.training.weights import UnsafeWeightsError
 
 
 def save_run(run: Run, directory: str | Path) -> Path:
@@ -62,7 +62,7 @@ def upgrade_run(directory: str | Path) -> Path:
     """Give a run folder of an older version, whose learned arrays lie only in ``model.keras``, the
     ``embeddings.npz`` the web server reads. Every other file is checked first (the model's declared sizes
     included), the weights file is refused if it reaches outside itself
-    (:func:`cfcore.trainer.weights.check_weights_file`), Keras opens the model in safe mode, and the folder is
+    (:func:`cfcore.training.weights.check_weights_file`), Keras opens the model in safe mode, and the folder is
     checked whole afterwards.
 
     Raises:

@@ -9,9 +9,7 @@ import time
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
 
-
 RUN_ID_PATTERN = re.compile(r"\d{13}-[0-9a-f]{8}")
-
 
 JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 
@@ -22,7 +20,6 @@ def new_id() -> str:
 
 
 _last_run_ms = [0]
-
 
 _run_id_lock = threading.Lock()
 

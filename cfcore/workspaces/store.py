@@ -21,10 +21,8 @@ _LOG = logging.getLogger(__name__)
 # A workspace opened this recently is never deleted to make room for another visitor: the newcomer is refused.
 PROTECTED_S = 24 * 3600.0
 
-
 # "Share this run" links one workspace may keep.
 MAX_SHARES = 10
-
 
 # A store sweeps for expired workspaces at most this often when new ones are made (and after each training).
 _SWEEP_EVERY_S = 3600.0

@@ -37,23 +37,17 @@ from cfcore.workspaces.ids import JOB_ID_PATTERN, RUN_ID_PATTERN, free_name
 
 _LOG = logging.getLogger(__name__)
 
-
 # last_seen is written at most this often per workspace (every rerun would otherwise write a file).
 _TOUCH_EVERY_S = 60.0
-
 
 # Identifies this server process in job records.
 SERVER_TOKEN = uuid.uuid4().hex
 
-
 HOST = socket.gethostname()
-
 
 # A record from another machine is a training that machine's server still runs while it keeps being updated
 # (every epoch, and at least every cfcore.trainer.manager.HEARTBEAT_S); older than this, its server is gone.
 STALE_S = 120.0
-
-
 
 
 @dataclass

@@ -21,8 +21,8 @@ PAGES = ["pages/data.py", "pages/train.py", "pages/embeddings.py", "pages/recomm
          "pages/under_the_hood.py", "pages/compare.py", "pages/beyond.py"]
 HEAVY = ("tensorflow", "keras", "h5py")
 # Everything the server imports: the packages whole, the trainer's server side (the manager and the process
-# backend), the top-level modules and the web side. (cfcore.analysis.onehot's measurement imports Keras in its
-# child process only: importing the module is what the server does.)
+# backend), the top-level modules and the web side. (The one-hot measurement imports Keras in its
+# child process only, cfcore.training.onehot_cost.)
 PACKAGES = ("cfcore.data", "cfcore.runs", "cfcore.analysis", "cfcore.figures", "cfcore.workspaces", "ui")
 MODULES = ("cfcore.trainer.spec", "cfcore.trainer.jobs", "cfcore.trainer.manager", "cfcore.trainer.backend",
            "cfcore.trainer.caps", "cfcore.trainer.local", "cfcore.settings", "cfcore.config", "cfcore.constants",

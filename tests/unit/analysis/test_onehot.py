@@ -10,8 +10,6 @@ from cfcore.analysis.onehot import (
     CostJobs,
     MeasureError,
     check_measure,
-    input_bytes,
-    measure,
     measure_bytes,
     onehot_linear,
     onehot_matrix,
@@ -37,18 +35,9 @@ def test_the_linear_onehot_model_is_the_bias_baseline(synthetic_dataset):
     assert np.std(user_bias) > 0.05
 
 
-def test_dense_on_onehot_gives_the_lookups_predictions_at_a_cost():
-    result = measure(30, 50, 1000, dim=4, batch_size=8, steps=5)
-    assert result["max_difference"] < 1e-6
-    assert result["lookup"]["gradient_bytes_per_step"] == 2 * 8 * 4 * 4  # the batch's rows of both tables
-    assert result["one-hot"]["gradient_bytes_per_step"] == (30 + 50) * 4 * 4  # every row
-    assert result["one-hot"]["input_bytes_per_epoch"] == input_bytes(1000, 30, 50)["one-hot"] == 1000 * 80 * 4
-    assert result["lookup"]["seconds_per_epoch"] == pytest.approx(result["lookup"]["seconds_per_step"] * 125)
-
-
 @pytest.mark.slow
 def test_cost_jobs_measure_in_a_child_process_and_remember(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)  # a server started from another folder still finds ``-m cfcore.analysis.onehot``
+    monkeypatch.chdir(tmp_path)  # a server started from another folder still finds ``-m cfcore.training.onehot_cost``
     jobs = CostJobs(timeout_s=120)
     job = jobs.request(20, 30, 400, dim=4, batch_size=8)
     assert jobs.request(21, 30, 400, dim=4, batch_size=8).state == "waiting"  # one at a time
@@ -56,16 +45,6 @@ def test_cost_jobs_measure_in_a_child_process_and_remember(monkeypatch, tmp_path
     assert job.state == "done", job.error
     assert job.result["max_difference"] < 1e-6 and job.result["one-hot"]["seconds_per_step"] > 0
     assert jobs.request(20, 30, 400, dim=4, batch_size=8) is job
-
-
-def test_a_child_that_fails_says_why_in_one_line():
-    from cfcore.child import run_module
-
-    ended = run_module("cfcore.analysis.onehot", ["--users", "0", "--movies", "3", "--train", "5"], timeout_s=60)
-    assert ended.returncode == 2 and ended.reason("the measurement") == "every size must be 1 or more"
-    slow = run_module("cfcore.analysis.onehot",
-                      ["--users", "2000", "--movies", "2000", "--train", "10", "--steps", "100000"], timeout_s=3)
-    assert slow.timed_out and slow.reason("the measurement").startswith("the measurement ran out of time")
 
 
 def test_a_measurement_past_the_memory_budget_is_refused_before_a_child_starts():
@@ -78,7 +57,7 @@ def test_a_measurement_past_the_memory_budget_is_refused_before_a_child_starts()
         check_measure(200_000, 200_000)
     with pytest.raises(MeasureError, match=budget):
         CostJobs().request(200_000, 200_000, 1_000_000)
-    ended = run_module("cfcore.analysis.onehot", ["--users", "200000", "--movies", "200000", "--train", "1000000"],
+    ended = run_module("cfcore.training.onehot_cost", ["--users", "200000", "--movies", "200000", "--train", "1000000"],
                        timeout_s=60)
     assert ended.returncode == 2 and budget in ended.reason("the measurement")
     check_measure(610, 9742)  # ml-latest-small is measured

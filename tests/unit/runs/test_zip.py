@@ -17,8 +17,8 @@ from cfcore import constants as C
 from cfcore.analysis.predict import predict
 from cfcore.runs.run import load_run
 from cfcore.runs.zip import RUN_ZIP_FILES, RunZipError, export_run_zip, load_run_from_zip, load_run_zip, scratch_root
-from cfcore.trainer.weights import UnsafeWeightsError
 from cfcore.training.build import load_model
+from cfcore.training.weights import UnsafeWeightsError
 from tests.support.crafted import SECRET, crafted_model, crafted_run_zip
 
 

@@ -1,4 +1,4 @@
-"""cfcore.trainer.weights: weights that reach outside their file are refused before they are read.
+"""cfcore.training.weights: weights that reach outside their file are refused before they are read.
 
 HDF5 lets a dataset keep its bytes in an external file named inside the ``.h5``; h5py (and so
 Keras) follows the name. Such a ``model.weights.h5`` once carried any file the server could read
@@ -14,8 +14,8 @@ import h5py
 import numpy as np
 import pytest
 
-from cfcore.trainer.weights import UnsafeWeightsError, check_weights_file
 from cfcore.training.build import load_model
+from cfcore.training.weights import UnsafeWeightsError, check_weights_file
 from tests.support.crafted import MOVIE_TABLE, SECRET, crafted_model
 
 
