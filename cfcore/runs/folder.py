@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import math
 import os
 import shutil
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,13 +25,15 @@ import numpy as np
 import pandas as pd
 
 from cfcore import constants as C
-from cfcore.config import FACTOR_LINKS, FACTOR_METHODS, TrainConfig, model_parameters
+from cfcore.config import TrainConfig
 from cfcore.data.errors import DataError
 from cfcore.data.npz import NpzError, read_npz
 from cfcore.data.read import Limits, check_csv_shape
 from cfcore.data.validate import has_duplicate_pairs
-from cfcore.runs.embeddings import EMBEDDINGS_FILE, SET_NAMES, Embeddings, embeddings_from_arrays, implicit_sets
+from cfcore.runs.arrays_file import read_embeddings
+from cfcore.runs.embeddings import EMBEDDINGS_FILE, Embeddings
 from cfcore.runs.errors import RunError
+from cfcore.runs.model_file import check_model_file
 from cfcore.runs.schema import (
     HISTORY_NUMBERS,
     as_boolean,
@@ -45,7 +45,6 @@ from cfcore.runs.schema import (
     read_config,
     read_json,
 )
-from cfcore.safezip import ZIP_READ_ERRORS, UnsafeZipError, check_nested_zip
 
 RUN_FILES = ("model.keras", "config.json", "result.json", "history.csv", "users.csv", "movies.csv", "ratings.npz",
              EMBEDDINGS_FILE)
@@ -53,31 +52,20 @@ RUN_FILES = ("model.keras", "config.json", "result.json", "history.csv", "users.
 
 RUN_LIMITS = Limits(C.UPLOAD_MAX_FILE_BYTES, C.UPLOAD_MAX_RATING_ROWS, C.UPLOAD_MAX_MOVIE_ROWS)
 
+
 NPZ_ARRAYS = ("user", "movie", "rating", "val_rows")
-
-KERAS_MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
-
-MODEL_CLASSES = {"simple_dot": "SimpleDot", "dot_with_bias": "DotWithBias", "simple_embedding": "SimpleEmbedding",
-                 "svdpp": "SVDpp", **dict.fromkeys(FACTOR_METHODS, "FactorModel")}
 
 
 USERS_COLUMNS = ["index", "userId"]
 
+
 MOVIES_COLUMNS = ["index", "movieId", "title", "genres", "num_ratings", "mean_rating"]
+
 
 # What a run from before embeddings.npz hears: the server never opens the HDF5 weights it would need.
 OLDER_RUN = ("this run was saved by an older version of the app, without the embeddings.npz this server reads (it "
              "never opens a model's HDF5 weights); convert it on your own machine with 'python -m cfcore "
              "upgrade-run OLD.zip --out NEW.zip' and load NEW.zip")
-
-
-# Room for the HDF5 file's own structure next to the weights themselves.
-_H5_OVERHEAD_BYTES = 1024 * 1024
-
-_NESTED_MAX_MEMBERS = 8
-
-# A model's config.json and metadata.json are well under 1 KB; padding them is how a small zip filled a disk.
-_KERAS_JSON_MAX_BYTES = 64 * 1024
 
 
 @dataclass
@@ -151,7 +139,7 @@ def read_run_files(directory: str | Path, limits: Limits = RUN_LIMITS, *, with_e
         train_pairs = np.column_stack([user[training], movie[training]])
     embeddings = None
     if with_embeddings:
-        embeddings = _read_embeddings(folder / EMBEDDINGS_FILE, config, declared, n_users, n_movies, train_pairs)
+        embeddings = read_embeddings(folder / EMBEDDINGS_FILE, config, declared, n_users, n_movies, train_pairs)
     # The counts shown next to titles come from the ratings themselves, not from what the file claims.
     counts = np.bincount(movie, minlength=n_movies)
     sums = np.bincount(movie, weights=rating.astype(np.float64), minlength=n_movies)
@@ -280,142 +268,6 @@ def _read_ratings(path: Path, limits: Limits) -> tuple[np.ndarray, np.ndarray, n
     if has_duplicate_pairs(user, movie):
         raise RunError(f"{where}: a user rates the same movie more than once")
     return (user.astype(np.int32), movie.astype(np.int32), rating.astype(np.float32), val_rows.astype(np.int64))
-
-
-def check_model_file(path: Path, config: TrainConfig, n_users: int, n_movies: int, n_train: int = 0) -> dict:
-    """Check ``model.keras`` before Keras opens it: its members, its class, and sizes that fit the run.
-
-    The model's declared users, movies and embedding size must be the run's own (users.csv, movies.csv,
-    config.json), and its weights file no bigger than those weights need: an 18 KB zip declaring 40 million
-    users took gigabytes before Keras refused it.
-
-    Returns:
-        The model's declared settings (its ``config`` object: sizes, rating range, ...).
-    """
-    where = "model.keras"
-    limit = C.RUN_ZIP_MAX_FILE_BYTES["model.keras"]
-    try:
-        check_nested_zip(path, where, KERAS_MEMBERS, _NESTED_MAX_MEMBERS, limit)
-        with zipfile.ZipFile(path) as archive:
-            for small in ("config.json", "metadata.json"):
-                size = archive.getinfo(small).file_size if small in archive.namelist() else 0
-                if size > _KERAS_JSON_MAX_BYTES:
-                    raise RunError(f"{where}: its {small} is {size:,} bytes; a model's is under 1 KB")
-            info = archive.getinfo("config.json")
-            declared = json.loads(archive.read(info).decode("utf-8"))
-            weights = archive.getinfo("model.weights.h5").file_size
-    except RunError:
-        raise
-    except UnsafeZipError as err:
-        raise RunError(str(err)) from None
-    except KeyError:
-        raise RunError(f"{where}: missing config.json or model.weights.h5") from None
-    except (*ZIP_READ_ERRORS, json.JSONDecodeError) as err:
-        raise RunError(f"{where}: unreadable ({type(err).__name__})") from None
-    expected = f"cfcore>{MODEL_CLASSES[config.model]}"
-    sizes = declared.get("config") if isinstance(declared, dict) else None
-    registered = declared.get("registered_name") if isinstance(declared, dict) else None
-    if not isinstance(sizes, dict) or registered != expected:
-        raise RunError(f"{where}: declares {str(registered)[:60]!r}, not the cfcore {config.model} model that "
-                       "config.json names; it was refused unopened")
-    wanted = {"n_users": n_users, "n_movies": n_movies, "embedding_dim": config.embedding_dim}
-    if config.model == "svdpp":  # its rated sets hold each training rating once from each side
-        wanted.update(n_user_links=n_train, n_movie_links=n_train)
-    for key, value in wanted.items():
-        if sizes.get(key) != value or isinstance(sizes.get(key), bool):
-            raise RunError(f"{where}: declares {key}={str(sizes.get(key))[:20]}, but the run has {value:,}")
-    if config.model in FACTOR_METHODS and (sizes.get("method") != config.model
-                                           or sizes.get("link") != FACTOR_LINKS[config.model]):
-        raise RunError(f"{where}: declares the method {str(sizes.get('method'))[:20]!r} with the link "
-                       f"{str(sizes.get('link'))[:20]!r}; a {config.model} run's is {FACTOR_LINKS[config.model]!r}")
-    parameters = model_parameters(n_users, n_movies, config.embedding_dim, config.model)
-    if parameters > C.MAX_MODEL_PARAMETERS:
-        raise RunError(f"{where}: {parameters:,} weights, over the limit of {C.MAX_MODEL_PARAMETERS:,}")
-    # SVD++'s rated sets: int32 arrays of the training pairs and the row starts, once from each side.
-    sets = 4 * (2 * n_train + n_users + n_movies + 2) if config.model == "svdpp" else 0
-    # Float32 weights, and room for an optimizer's two slots per weight should a file carry them.
-    if weights > 3 * parameters * 4 + sets + _H5_OVERHEAD_BYTES:
-        raise RunError(f"{where}: its weights file is {weights:,} bytes, more than {parameters:,} weights need")
-    return sizes
-
-
-# Which arrays an embeddings.npz holds, by the kind of model (cfcore.training.build.embedding_arrays writes them).
-_TABLES = ("user", "movie")
-
-_BIASES = ("user_bias", "movie_bias", "global_offset", "min_rating", "max_rating", "link")
-
-_SVDPP = ("rated", "rater", *SET_NAMES)
-
-
-def embedding_names(model: str) -> tuple[str, ...]:
-    """The arrays a run of ``model`` keeps in its embeddings.npz."""
-    if model == "svdpp":
-        return (*_TABLES, *_BIASES, *_SVDPP)
-    return (*_TABLES, *_BIASES) if model == "dot_with_bias" or model in FACTOR_METHODS else _TABLES
-
-
-def _read_embeddings(path: Path, config: TrainConfig, declared: dict, n_users: int, n_movies: int,
-                     train_pairs: np.ndarray | None = None) -> Embeddings:
-    """The learned arrays of ``embeddings.npz``, each checked from its header against the run's sizes, then as
-    numbers: finite tables, the model's own link and rating range, and (SVD++, given ``train_pairs``, the run's
-    training ``(user, movie)`` pairs) rated sets that are exactly the run's training ratings.
-
-    Raises:
-        RunError: when an array is missing or not the shape or kind the run needs.
-    """
-    where = EMBEDDINGS_FILE
-    dim, links = config.embedding_dim, 0 if train_pairs is None else len(train_pairs)
-    shapes = {"user": (n_users, dim), "movie": (n_movies, dim), "user_bias": (n_users,), "movie_bias": (n_movies,),
-              "rated": (n_movies, dim), "rater": (n_users, dim), "global_offset": (), "min_rating": (),
-              "max_rating": (), "link": (), "user_splits": (n_users + 1,), "movie_splits": (n_movies + 1,),
-              "user_movies": (links,), "movie_users": (links,)}
-    kinds = {**dict.fromkeys(SET_NAMES, "iu"), "link": "U"}
-
-    def check(name: str, shape: tuple, dtype: np.dtype) -> None:
-        if dtype.kind not in kinds.get(name, "f"):
-            raise NpzError(f"{where}: {name} must hold {'integers' if name in SET_NAMES else 'numbers'}, "
-                           f"not {dtype}")
-        if shape != shapes[name]:
-            if name in SET_NAMES:
-                raise NpzError(f"{where}: SVD++'s {name} is {shape}, not {shapes[name]} integers")
-            raise NpzError(f"{where}: the {name.replace('_', ' ')} table is {shape}, not {shapes[name]}")
-
-    names = embedding_names(config.model)
-    try:
-        arrays = read_npz(path, where, names, check, C.RUN_ZIP_MAX_FILE_BYTES[where])
-    except NpzError as err:
-        raise RunError(str(err)) from None
-    for name in (*_TABLES, "user_bias", "movie_bias", "rated", "rater", "global_offset"):
-        if name in arrays and not np.isfinite(arrays[name]).all():
-            raise RunError(f"{where}: the {name.replace('_', ' ')} table holds values that are not finite numbers")
-    if "link" in arrays:
-        link = FACTOR_LINKS.get(config.model, "sigmoid")
-        if str(arrays["link"]) != link:
-            raise RunError(f"{where}: the link is {str(arrays['link'])[:20]!r}; a {config.model} run's is {link!r}")
-        low, high = float(arrays["min_rating"]), float(arrays["max_rating"])
-        if not (math.isfinite(low) and math.isfinite(high) and low < high) or (
-                (low, high) != (declared.get("min_rating"), declared.get("max_rating"))):
-            raise RunError(f"{where}: the rating range {low:g} to {high:g} is not the model's "
-                           f"({str(declared.get('min_rating'))[:20]} to {str(declared.get('max_rating'))[:20]})")
-    if config.model == "svdpp":
-        _check_sets([arrays[name] for name in SET_NAMES], n_users, n_movies, train_pairs)
-    return embeddings_from_arrays(arrays)
-
-
-def _check_sets(arrays: list[np.ndarray], n_users: int, n_movies: int, train_pairs: np.ndarray | None) -> None:
-    """SVD++'s four rated-set arrays: row starts from 0 to the number of links that never fall, members that are
-    real movies (users), and (given ``train_pairs``) exactly the sets of the run's training ratings: a file that
-    smuggled held-out ratings into them would pass off a leak as a model."""
-    where = EMBEDDINGS_FILE
-    links = len(arrays[1])
-    for splits, members, other in ((arrays[0], arrays[1], n_movies), (arrays[2], arrays[3], n_users)):
-        if splits[0] != 0 or splits[-1] != links or (np.diff(splits) < 0).any() or (
-                len(members) and (members.min() < 0 or members.max() >= other)):
-            raise RunError(f"{where}: SVD++'s rated sets do not fit the run's users and movies")
-    if train_pairs is not None:
-        expected = implicit_sets(train_pairs, n_users, n_movies)
-        if not all(np.array_equal(mine, theirs) for mine, theirs in zip(arrays, expected, strict=True)):
-            raise RunError(f"{where}: SVD++'s rated sets are not the run's training ratings")
 
 
 def copy_run_folder(source: str | Path, target: str | Path) -> Path:
