@@ -24,8 +24,44 @@ class JobError(RuntimeError):
     """A job cannot be accepted (the queue is full); the message says why."""
 
 
+@dataclass(eq=False, kw_only=True)
+class TrainingState:
+    """What a training is and has produced so far, kept the same way by the shared :class:`Training` and by each
+    :class:`Job` watching it."""
+
+    id: str
+    config: TrainConfig
+    dataset: Any = field(repr=False)
+    split: Any = field(default=None, repr=False)
+    name: str = ""
+    identity: str = ""
+    state: str = QUEUED
+    progress: Progress | None = field(default=None, repr=False)
+    history: list[dict] = field(default_factory=list, repr=False)
+    run: Run | None = field(default=None, repr=False)
+    error: str = ""
+    time_limited: bool = False
+    started_at: float | None = None
+    finished_at: float | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.stop_event.is_set()
+
+    def record(self, progress: Progress) -> None:
+        """Keep ``progress`` as the latest. Runs on the training's thread; swapping references is atomic, so a
+        reader never sees half an update."""
+        self.history = list(progress.history)
+        self.progress = progress
+
+
 @dataclass(eq=False)
-class Job:
+class Job(TrainingState):
     """One training request and what it has produced so far.
 
     Attributes:
@@ -48,42 +84,19 @@ class Job:
     identical request watches: its progress is copied to each, and each gets its own copy of the run.
     """
 
-    id: str
     owner: str
-    config: TrainConfig
-    dataset: Any = field(repr=False)
-    split: Any = field(default=None, repr=False)
-    name: str = ""
-    state: str = QUEUED
-    progress: Progress | None = field(default=None, repr=False)
-    history: list[dict] = field(default_factory=list, repr=False)
-    run: Run | None = field(default=None, repr=False)
-    error: str = ""
-    time_limited: bool = False
     out_dir: Path | None = None
     purpose: str = ""
-    identity: str = ""
     joined: bool = False
     reused: bool = False
     detached: bool = False
     submitted_at: float = field(default_factory=time.time)
-    started_at: float | None = None
-    finished_at: float | None = None
-    stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     _manager: Any = field(default=None, repr=False)  # the cfcore.trainer.manager.TrainingManager running it
     training: Training | None = field(default=None, repr=False)  # the computation this request watches
 
     @property
-    def finished(self) -> bool:
-        return self.state in FINISHED_STATES
-
-    @property
     def active(self) -> bool:
         return self.state in (QUEUED, RUNNING)
-
-    @property
-    def stop_requested(self) -> bool:
-        return self.stop_event.is_set()
 
     @property
     def elapsed(self) -> float:
@@ -108,7 +121,7 @@ class Job:
 
 
 @dataclass(eq=False)
-class Training:
+class Training(TrainingState):
     """The computation identical requests share: one trainer run on one thread, watched by ``watchers`` (the
     :class:`Job` of each owner who asked for it). Internal to the manager.
 
@@ -119,30 +132,7 @@ class Training:
         run, error, time_limited: How it ended (see :class:`Job`).
     """
 
-    id: str
-    config: TrainConfig
-    dataset: Any = field(repr=False)
-    split: Any = field(default=None, repr=False)
-    name: str = ""
-    identity: str = ""
-    state: str = QUEUED
-    progress: Progress | None = field(default=None, repr=False)
-    history: list[dict] = field(default_factory=list, repr=False)
-    run: Run | None = field(default=None, repr=False)
-    error: str = ""
-    time_limited: bool = False
-    started_at: float | None = None
-    finished_at: float | None = None
-    stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
     watchers: list[Job] = field(default_factory=list, repr=False)
-
-    @property
-    def finished(self) -> bool:
-        return self.state in FINISHED_STATES
-
-    @property
-    def stop_requested(self) -> bool:
-        return self.stop_event.is_set()
 
 
 def training_identity(fingerprint: str, config: TrainConfig, val_rows) -> str:
@@ -153,10 +143,3 @@ def training_identity(fingerprint: str, config: TrainConfig, val_rows) -> str:
     digest.update(json.dumps(config.to_dict(), sort_keys=True).encode())
     digest.update(np.ascontiguousarray(np.asarray(val_rows, dtype=np.int64)).tobytes())
     return digest.hexdigest()
-
-
-def record_progress(holder: Job | Training, progress: Progress) -> None:
-    """Keep ``progress`` as the latest of a training or of a request watching it. Runs on the training's thread;
-    swapping references is atomic, so a reader never sees half an update."""
-    holder.history = list(progress.history)
-    holder.progress = progress

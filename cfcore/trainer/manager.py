@@ -26,7 +26,7 @@ from cfcore.data.split import Split
 from cfcore.runs.run import Run
 from cfcore.trainer.backend import TrainFn, TrainingFailed
 from cfcore.trainer.caps import CapError, JobCaps
-from cfcore.trainer.jobs import Job, JobError, Training, record_progress, training_identity
+from cfcore.trainer.jobs import Job, JobError, Training, training_identity
 from cfcore.trainer.spec import DONE, FAILED, RUNNING, STOPPED
 
 _LOG = logging.getLogger(__name__)
@@ -313,10 +313,10 @@ class TrainingManager:
         epochs_seen, last_notice = [0], [time.monotonic()]
 
         def on_progress(progress) -> None:
-            record_progress(training, progress)
+            training.record(progress)
             watchers = self._watchers_of(training)
             for watcher in watchers:
-                record_progress(watcher, progress)
+                watcher.record(progress)
             if len(progress.history) > epochs_seen[0] or time.monotonic() - last_notice[0] > HEARTBEAT_S:
                 epochs_seen[0] = len(progress.history)
                 last_notice[0] = time.monotonic()
