@@ -26,7 +26,9 @@ def leave_pages_folder_mode() -> None:
     then a deep link (``/train``) runs the page file directly, skipping app.py
     and listing every file in ``pages/`` (``common`` too) in the menu. Turning
     the old mode off, and rerunning when a page file was run without app.py,
-    gives app.py's routing. A server does this at most once per process.
+    gives app.py's routing. Whether a run went the old way is read from the call stack, not from the mode's
+    flag: every run that started before the flag changed (tabs reconnecting together after a restart) needs
+    its rerun, and a fragment's rerun (no app.py on the stack either) needs none.
 
     Kept because Streamlit 1.67 has no supported switch for it (``PagesManager`` decides from the folder's
     existence alone) and the project's layout names ``pages/``; without it a deep link's first visit showed a
@@ -38,19 +40,22 @@ def leave_pages_folder_mode() -> None:
     except ImportError:  # a future Streamlit without the old mode
         return
     ctx = get_script_run_ctx()
-    if ctx is None or not PagesManager.uses_pages_directory:
+    if ctx is None:
         return
     main = ctx.pages_manager.main_script_path
     if os.path.basename(main) != "app.py":
         return  # a page file run on its own (AppTest.from_file("pages/x.py")): nothing to route
     PagesManager.uses_pages_directory = False
     main = os.path.realpath(main)
+    old_mode = through_app = False
     frame = sys._getframe(1)
     while frame is not None:
-        if os.path.realpath(frame.f_code.co_filename) == main:
-            return  # app.py is running: its own st.navigation call routes this run
+        old_mode = old_mode or frame.f_code.co_name == "_mpa_v1"  # Streamlit's runner of the old mode
+        name = frame.f_code.co_filename
+        through_app = through_app or (name.endswith("app.py") and os.path.realpath(name) == main)
         frame = frame.f_back
-    st.rerun()  # a page file was run without app.py: run again, through it
+    if old_mode and not through_app:
+        st.rerun()  # a page file was run without app.py: run again, through it
 
 
 _CHART_CODE_REQUESTED = "_chart_code_requested"

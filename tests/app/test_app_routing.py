@@ -104,3 +104,25 @@ def test_tabs_open_where_the_learner_left_them_after_a_page_switch(data_env, tin
     at.switch_page("pages/train.py").run()
     at.switch_page("pages/compare.py").run()
     assert at.session_state["cmp_load_tab"] == "From a zip"
+
+
+def test_runs_that_began_in_the_old_mode_together_are_all_routed(monkeypatch, synthetic_folder, tmp_path):
+    """Tabs reconnecting together after a restart: each run starts in the pages-folder mode, but another
+    session's run has already left it by the time this one's page asks. It still reruns through app.py."""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.scriptrunner import script_runner
+
+    monkeypatch.setenv("CFCORE_DATA", str(synthetic_folder))
+    monkeypatch.setenv("CFCORE_CACHE", str(tmp_path / "cache"))
+    old_mode_runner = script_runner._mpa_v1
+
+    def another_session_left_the_mode_meanwhile(main_script_path):
+        PagesManager.uses_pages_directory = False
+        old_mode_runner(main_script_path)
+
+    monkeypatch.setattr(script_runner, "_mpa_v1", another_session_left_the_mode_meanwhile)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/recommend.py").run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Recommend"]
+    assert [m.value for m in at.sidebar.markdown][:2] == ["**Dataset**", "**Active model**"]
