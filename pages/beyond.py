@@ -52,11 +52,15 @@ onehot_panel.panel(dataset, split, "bey_cost")
 st.header("Other ways to get movie factors")
 st.markdown("The article opens with the SVD of a rating matrix. Here are three more ways to give every movie a "
             "vector, each saved as a run you can open on the Embeddings page, compare below or download.")
-method = st.radio("Method", FACTOR_METHODS, format_func=FACTOR_LABELS.get, horizontal=True, key="bey_method")
+method = st.radio("Method", FACTOR_METHODS, format_func=FACTOR_LABELS.get, horizontal=True, key="bey_method",
+                  persist_state="session")
 st.caption(FACTOR_DESCRIPTIONS[method])
 left, right = st.columns(2)
-dim = left.number_input("Factors per movie", 2, 256, 64, key="bey_dim")
-seed = right.number_input("Seed", 0, 2**31 - 1, 42, key="bey_seed")
+# Defaults set here, not as the widgets' values: a workspace may have restored them (no Session State warning).
+st.session_state.setdefault("bey_dim", 64)
+st.session_state.setdefault("bey_seed", 42)
+dim = left.number_input("Factors per movie", 2, 256, key="bey_dim", persist_state="session")
+seed = right.number_input("Seed", 0, 2**31 - 1, key="bey_seed", persist_state="session")
 job_panel.collect_finished(PURPOSE)
 running = job_panel.current_job(PURPOSE)
 if running is not None:
@@ -101,6 +105,7 @@ else:
 
     name_a = first.selectbox("Run", names, index=len(names) - 1, key="bey_any_a", format_func=label)
     name_b = second.selectbox("Against", names, index=len(names) - 2, key="bey_any_b", format_func=label)
-    min_ratings = third.number_input("More ratings than", 0, 10_000, 20, key="bey_min_ratings",
+    st.session_state.setdefault("bey_min_ratings", 20)
+    min_ratings = third.number_input("More ratings than", 0, 10_000, key="bey_min_ratings", persist_state="session",
                                      help="Only movies with more ratings than this in both runs' data (0: all).")
     representations.compare(runs[name_a], runs[name_b], "bey_any", int(min_ratings))

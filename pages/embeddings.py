@@ -34,7 +34,7 @@ chart(st, embedding_heatmap(heatmap_frame(run, rows), f"First {count(rows, 'movi
 st.caption("Red and blue are opposite signs; white is 0. No single dimension means anything on its own.")
 
 st.subheader("Main directions: PCA")
-centered = st.toggle("Center the vectors before PCA", key="emb_centered")
+centered = st.toggle("Center the vectors before PCA", key="emb_centered", persist_state="session")
 pca_result, movie_frame = cached.movie_pca(run, centered)
 chart(st, variance_figure(pca_result.explained, centered))
 alignment = pc1_average_alignment(run.embeddings.movie, pca_result)
@@ -42,7 +42,8 @@ embeddings_sections.pca_caption(centered, float(pca_result.explained[0]), alignm
 
 left, right = st.columns(2)
 st.session_state.setdefault("emb_min_ratings", 20)
-min_ratings = left.number_input("Only movies with more than this many ratings", 0, 1000, key="emb_min_ratings")
+min_ratings = left.number_input("Only movies with more than this many ratings", 0, 1000, key="emb_min_ratings",
+                                persist_state="session")
 top = right.slider("Movies per table", 3, 30, 10, key="emb_top")
 most = int(dataset.movies["num_ratings"].max())
 if min_ratings >= most:

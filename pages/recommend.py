@@ -24,10 +24,14 @@ if "rec_user" not in st.session_state:
     st.session_state["rec_user"] = shared if shared in counts.index else int(counts.index[0])
 
 left, right, far = st.columns([2, 1, 1])
-user_id = left.selectbox("User", counts.index.astype(int).tolist(), key="rec_user",
+# Kept for the whole session (persist_state), so leaving the page and coming back keeps the learner's choices.
+st.session_state.setdefault("rec_min_ratings", 20)
+st.session_state.setdefault("rec_top", 10)
+user_id = left.selectbox("User", counts.index.astype(int).tolist(), key="rec_user", persist_state="session",
                          format_func=lambda u: f"user {u} ({counts[u]} ratings)")
-min_ratings = right.number_input("Recommend movies with more than N ratings", 0, 1000, 20, key="rec_min_ratings")
-top = far.slider("How many", 3, 50, 10, key="rec_top")
+min_ratings = right.number_input("Recommend movies with more than N ratings", 0, 1000, key="rec_min_ratings",
+                                 persist_state="session")
+top = far.slider("How many", 3, 50, key="rec_top", persist_state="session")
 st.query_params[share.USER_KEY] = str(user_id)
 
 # Only the open tab runs (and reaches the browser): the other two each list every movie, about a quarter

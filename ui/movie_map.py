@@ -58,16 +58,17 @@ def show(run: Run, movies: pd.DataFrame, listed: pd.DataFrame, explained, genres
     st.session_state.setdefault("emb_projection", "pca")
     left, middle, right = st.columns([2, 2, 3])
     projection = left.radio("Map", list(PROJECTION_LABELS), key="emb_projection", format_func=PROJECTION_LABELS.get,
-                            horizontal=True)
-    colour = right.selectbox("Colour by", colour_options(genres), key="emb_colour")
+                            horizontal=True, persist_state="session")
+    colour = right.selectbox("Colour by", colour_options(genres), key="emb_colour", persist_state="session")
     if projection == "tsne":
         st.session_state.setdefault("emb_perplexity", DEFAULT_PERPLEXITY)
         st.session_state.setdefault("emb_tsne_seed", 0)
         a, b = middle.columns(2)
-        perplexity = a.slider("Perplexity", *PERPLEXITY_RANGE, key="emb_perplexity",
+        perplexity = a.slider("Perplexity", *PERPLEXITY_RANGE, key="emb_perplexity", persist_state="session",
                               help="About how many neighbours each movie keeps close: small values show small "
                                    "tight groups, large ones the broader layout.")
-        seed = b.number_input("Seed", 0, 2**31 - 1, key="emb_tsne_seed", help="The same seed draws the same map.")
+        seed = b.number_input("Seed", 0, 2**31 - 1, key="emb_tsne_seed", persist_state="session",
+                           help="The same seed draws the same map.")
         st.caption(TSNE_NOTE)
     st.query_params.update(share.view_to_params(st.session_state))
     if movies.empty:

@@ -46,9 +46,10 @@ _LOG = logging.getLogger(__name__)
 WS_PARAM = "ws"
 SHARED_RUN_PARAM = "shared_run"
 DEFAULT_SPLIT = {"val_fraction": 0.2, "seed": C.DEFAULT_SEED}
-PERSISTED_WIDGETS = ("rec_user", "rec_movie", "rec_you_movies", "emb_movie", "data_val_fraction", "data_split_seed",
-                     "emb_centered", "emb_min_ratings", "emb_projection", "emb_perplexity", "emb_tsne_seed",
-                     "emb_colour", "chart_image_format", "bey_method", "bey_dim", "bey_seed", "bey_min_ratings")
+PERSISTED_WIDGETS = ("rec_user", "rec_min_ratings", "rec_top", "rec_movie", "rec_you_movies", "emb_movie",
+                     "data_val_fraction", "data_split_seed", "emb_centered", "emb_min_ratings", "emb_projection",
+                     "emb_perplexity", "emb_tsne_seed", "emb_colour", "chart_image_format", "bey_method", "bey_dim",
+                     "bey_seed", "bey_min_ratings")
 PERSISTED_PREFIXES = ("rec_you_rating_",)
 _DATASET_LINE = "_sidebar_dataset_line"
 

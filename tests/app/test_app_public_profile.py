@@ -40,3 +40,16 @@ def test_a_missing_data_folder_on_a_public_server_is_a_message_without_its_path(
     assert not at.exception and len(at.error) == 1
     assert "CFCORE_DATA" in at.error[0].value and str(tmp_path) not in at.error[0].value
     st.cache_resource.clear()
+
+
+def test_a_public_server_without_a_runs_folder_offers_the_zip_only(data_env, monkeypatch):
+    """A visitor cannot set the server's environment: no advice to, and no empty runs-folder tab."""
+    monkeypatch.setenv("CFCORE_PROFILE", "public")
+    monkeypatch.delenv("CFCORE_RUNS_DIR", raising=False)
+    at = open_app(page="pages/compare.py")
+    text = " ".join(shown(str(element.value)) for kind in ("markdown", "caption", "info") for element in at.get(kind))
+    assert "CFCORE_RUNS_DIR" not in text and "environment variable" not in text
+    assert [tab.label for tab in at.tabs if "From" in tab.label] == []
+    assert at.get("file_uploader")  # the zip is still offered
+    monkeypatch.setenv("CFCORE_PROFILE", "local")
+    assert any("CFCORE_RUNS_DIR" in shown(c.value) for c in open_app(page="pages/compare.py").caption)

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from cfcore.workspaces import workspace as workspace_module
 from cfcore.workspaces.store import WorkspaceStore
 from tests.support.app import open_app
+from tests.support.paths import APP
 from tests.support.text import shown
 from tests.support.workspaces import seed_workspace, workspace_run_names
 
@@ -48,6 +50,25 @@ def test_the_link_brings_back_runs_data_and_choices_after_a_restart(data_env, ti
                                                                               f"second · RMSE {rmse}"]
     assert again.session_state["dataset"].fingerprint == fingerprint
     assert again.selectbox(key="rec_user").value == chosen
+
+
+@pytest.mark.parametrize("via", ["pages/data.py", "pages/compare.py"])
+def test_the_chosen_user_survives_leaving_recommend_and_a_second_tab(data_env, tiny_run_dir, via):
+    ws = seed_workspace({"first": tiny_run_dir}, active="first")
+    at = open_app(ws, page="pages/recommend.py")
+    at.selectbox(key="rec_user").select(at.selectbox(key="rec_user").options[5]).run()
+    user = at.selectbox(key="rec_user").value
+    assert user != at.selectbox(key="rec_user").options[0]
+    at.number_input(key="rec_min_ratings").set_value(3).run()
+    at.switch_page(via)
+    at.query_params.pop("user")  # a browser's page switch keeps only the parameters the app sets again
+    at.run()
+    at.switch_page("pages/recommend.py").run()
+    assert at.selectbox(key="rec_user").value == user
+    assert at.number_input(key="rec_min_ratings").value == 3
+    assert at.query_params["user"] in (str(user), [str(user)])
+    second_tab = open_app(ws, page="pages/recommend.py")
+    assert second_tab.selectbox(key="rec_user").value == user
 
 
 @pytest.mark.parametrize("value", ["", "made-up", "A" * 32, "../../etc/passwd", "x" * 500, "<script>"])
@@ -107,3 +128,25 @@ def test_a_workspace_is_made_by_its_first_save_and_keeps_the_data_chosen_before(
     at.button(key="cmp_load_zip").click().run()
     assert not at.exception and store.ids() == [at.session_state["ws_id"]]
     assert workspace_run_names(at.session_state["ws_id"])
+
+
+def test_restored_choices_meet_widgets_without_a_session_state_warning(data_env, tiny_run_dir, monkeypatch):
+    """A workspace's saved Beyond settings go into Session State before the widgets exist; a widget that also
+    had its own default value made Streamlit log a warning on every server (issue: "bey_dim")."""
+    from streamlit import runtime
+    from streamlit.elements.lib import policies
+
+    from cfcore.workspaces.store import WorkspaceStore
+
+    ws = seed_workspace({"first": tiny_run_dir, "second": tiny_run_dir})
+    WorkspaceStore(os.environ["CFCORE_STATE_DIR"]).open(ws).update(
+        widgets={"bey_dim": 8, "bey_seed": 3, "bey_min_ratings": 5, "rec_min_ratings": 4})
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(runtime, "exists", lambda: True)  # AppTest has no Runtime; the check needs one
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["ws"] = ws
+    at.switch_page("pages/beyond.py").run()  # a link straight to the page: restored in the widgets' own run
+    assert not at.exception
+    assert at.number_input(key="bey_dim").value == 8
+    assert at.number_input(key="bey_min_ratings").value == 5
+    assert not policies._shown_default_value_warning  # set when the warning is logged

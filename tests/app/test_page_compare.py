@@ -18,6 +18,7 @@ from cfcore.text import count
 from tests.support.app import assert_page, chart_specs, figure_array, open_app, page_app, page_run_names
 from tests.support.crafted import crafted_model, crafted_run_zip
 from tests.support.paths import REPO
+from tests.support.text import shown
 from tests.support.workspaces import seed_workspace, workspace_run_names
 
 
@@ -187,3 +188,19 @@ def test_no_raw_keys_and_every_number_says_what_it_is_over(tiny_run, dot_run):
     at.run()
     held_out = int((user_ratings(tiny_run, user)["split"] == "validation").sum())
     assert f"RMSE, {count(held_out, 'held-out rating')}" in [m.label for m in at.metric]
+
+
+def test_load_all_shows_the_runs_at_once_and_makes_the_article_model_active(data_env, tiny_run_dir,
+                                                                             factor_run_dirs, tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    shutil.copytree(tiny_run_dir, root / "a_bias")
+    shutil.copytree(factor_run_dirs["svd"], root / "z_svd")  # loaded last
+    monkeypatch.setenv("CFCORE_RUNS_DIR", str(root))
+    at = open_app(page="pages/compare.py")
+    at.button(key="cmp_load_all").click().run()
+    assert not at.exception
+    assert at.session_state["active_run"] == "dot_with_bias #1"
+    assert not any("No trained runs yet" in i.value for i in at.info)
+    assert at.dataframe[0].value["run"].tolist() == ["dot_with_bias #1", "svd #1"]
+    [success] = [s.value for s in at.success if "Added" in s.value]
+    assert "2 runs" in success and "dot_with_bias #1" in shown(success)
