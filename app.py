@@ -29,6 +29,7 @@ page = st.navigation(
 )
 sidebar(page.title)
 presenter.apply()
+state.say_if_link_was_gone()
 preload_widget_code()  # once per session; the browser loads other pages' code when idle
 try:
     page.run()

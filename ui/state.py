@@ -28,7 +28,7 @@ from typing import Any
 import streamlit as st
 
 from cfcore import constants as C
-from cfcore import share
+from cfcore import settings, share
 from cfcore.analysis.baselines import diverged
 from cfcore.data.dataset import Dataset
 from cfcore.data.dataset_file import read_dataset_file, save_dataset_file
@@ -52,6 +52,7 @@ PERSISTED_WIDGETS = ("rec_user", "rec_min_ratings", "rec_top", "rec_movie", "rec
                      "bey_seed", "bey_min_ratings")
 PERSISTED_PREFIXES = ("rec_you_rating_",)
 _DATASET_LINE = "_sidebar_dataset_line"
+_LINK_GONE = "_linked_workspace_gone"
 
 
 # -- the workspace ----------------------------------------------------------------------
@@ -91,12 +92,24 @@ def _open_workspace() -> Workspace:
     workspace = store.open(asked)
     if workspace is None:
         workspace = store.begin(client_address())
+        if asked:
+            st.session_state[_LINK_GONE] = True  # said once, at the top of the page (:func:`say_if_link_was_gone`)
     if st.session_state.get("ws_id") not in (None, workspace.id):
         # Another workspace's link in this tab: start over from that workspace's saved state.
         for key in ("dataset", "active_run", "_restored"):
             st.session_state.pop(key, None)
     st.session_state["ws_id"] = workspace.id
     return workspace
+
+
+def say_if_link_was_gone() -> None:
+    """Once, when this session's link named a workspace that does not exist: that it is gone and a new one began."""
+    if st.session_state.pop(_LINK_GONE, False):
+        days = settings.workspace_ttl_days()
+        st.warning(f"The workspace in this link no longer exists: workspaces nobody opens for {days:g} "
+                   f"{'day' if days == 1 else 'days'} are deleted, or the link was never a workspace's. "
+                   "A new, empty workspace was started for you; its own link is now in the address bar.",
+                   icon=":material/link_off:")
 
 
 def workspace() -> Workspace:

@@ -79,6 +79,12 @@ def test_no_link_or_a_made_up_one_opens_a_fresh_workspace(data_env, tiny_run_dir
     assert workspace_run_names(stranger.session_state["ws_id"]) == []
     assert not any("private" in c.value for c in stranger.sidebar.caption)
     assert stranger.session_state["active_run"] is None
+    arriving = open_app(value)
+    gone = [w.value for w in arriving.warning if "no longer exists" in w.value]
+    assert len(gone) == (1 if value else 0)  # a link that named a workspace says it is gone; no link says nothing
+    assert "new, empty workspace" in "".join(gone) or not value
+    arriving.run()
+    assert not any("no longer exists" in w.value for w in arriving.warning)  # said once
 
 
 def test_a_truncated_run_file_is_skipped_with_a_message_naming_it(data_env, tiny_run_dir):
