@@ -11,7 +11,7 @@ from cfcore.data.errors import DataError
 from cfcore.data.split import split_dataset
 from cfcore.figures.tables import runs_table
 from cfcore.text import md, server_text
-from cfcore.trainer.jobs import JobError
+from cfcore.trainer.jobs import AlreadyTrained, JobError
 from cfcore.workspaces.disk import WorkspaceError
 from ui import job_panel, train_panel, train_settings
 from ui.page import dataset_label, intro, load_default_dataset_button, scroll_into_view
@@ -57,7 +57,15 @@ if start:
     config = replace(train_settings.chosen_config(model), val_fraction=chosen_split["val_fraction"])
     try:
         split = split_dataset(dataset, config.val_fraction, chosen_split["seed"])
-        job_panel.submit(dataset, config, split, PURPOSE)
+        try:
+            job_panel.submit(dataset, config, split, PURPOSE)
+        except AlreadyTrained as err:
+            if err.name not in runs():  # deleted since: train it again
+                job_panel.submit(dataset, config, split, PURPOSE, reuse=False)
+            else:
+                st.session_state["train_last_already"] = err.name
+                st.session_state["active_run"] = err.name
+                st.rerun()
     except (ConfigError, DataError, JobError, WorkspaceError) as err:
         st.error(f"Cannot start training: {md(server_text(err))}")
     else:

@@ -93,7 +93,7 @@ def collect_finished(purpose: str) -> list[Job]:
 
 
 def clear_notices(purpose: str) -> None:
-    for key in ("last_error", "last_failed", "last_notice", "last_reused"):
+    for key in ("last_error", "last_failed", "last_notice", "last_reused", "last_already"):
         st.session_state.pop(f"{purpose}_{key}", None)
 
 

@@ -41,6 +41,7 @@ def _retrain_next_seed() -> None:
     st.session_state["train_seed"] = int(st.session_state["train_seed"]) + 1
     st.session_state["train_retrain"] = True
     st.session_state.pop("train_last_reused", None)
+    st.session_state.pop("train_last_already", None)
 
 
 def idle(purpose: str) -> None:
@@ -54,10 +55,16 @@ def idle(purpose: str) -> None:
             chart(st, training_curves(failed[2], failed[1]), key="train_failed_chart")
     if st.session_state.get("train_last_notice"):
         st.warning(st.session_state["train_last_notice"])
-    if st.session_state.get("train_last_reused"):
-        st.info("The same training just finished for someone else; here it is.")
+    already = st.session_state.get("train_last_already")
+    if already in runs():
+        st.info(f"You trained exactly this a moment ago (same data, settings and seed): it is **{md(already)}**, "
+                "shown below and now the active model. Training it again would give the same numbers.")
+    elif st.session_state.get("train_last_reused"):
+        st.info("Someone on this server had just trained exactly this (same data, settings and seed): your copy "
+                "is below, without waiting.")
+    if already in runs() or st.session_state.get("train_last_reused"):
         st.button("Train anyway with another seed", key="train_again_other_seed", on_click=_retrain_next_seed)
-    last = st.session_state.get("train_last_run")
+    last = already if already in runs() else st.session_state.get("train_last_run")
     shown = last if last in runs() else st.session_state.get("active_run")
     if shown in runs():
         run_summary.show(runs()[shown], shown)

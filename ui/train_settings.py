@@ -59,12 +59,30 @@ def _apply_shared_settings() -> None:
         st.session_state["train_link_notes"] = notes
 
 
+# The controls' names in the "changed from the preset" line.
+FIELD_WORDS = {"embedding_dim": "dimension", "epochs": "epochs", "batch_size": "batch size",
+               "learning_rate": "learning rate", "user_dropout": "user dropout", "movie_dropout": "movie dropout",
+               "patience": "patience", "seed": "seed"}
+
+
 def _apply_preset() -> None:
     chosen = PRESETS[st.session_state["train_preset"]]
     for key, name in FIELDS.items():
         st.session_state[key] = getattr(chosen, name)
-    if chosen.model != PRESETS["article"].model:  # a recipe made for one model (best: SVD++) brings it along
+    if chosen.model != PRESETS["article"].model and st.session_state["train_model"] != chosen.model:
+        # A recipe made for one model (best: SVD++) brings it along, and says so.
+        st.session_state["train_model_switched"] = (st.session_state["train_model"], chosen.model)
         st.session_state["train_model"] = chosen.model
+
+
+def changed_from_preset(model: str) -> list[str]:
+    """The controls whose values differ from the chosen preset's, in words ("seed 43 (preset: 42)")."""
+    recipe = PRESETS[st.session_state["train_preset"]]
+    shown = [name for name in FIELDS.values() if name not in ("user_dropout", "movie_dropout")
+             or model in DROPOUT_MODELS]
+    values = {name: st.session_state[key] for key, name in FIELDS.items()}
+    return [f"{FIELD_WORDS[name]} {values[name]:g} (preset: {getattr(recipe, name):g})" for name in shown
+            if values[name] != getattr(recipe, name)]
 
 
 def chosen_config(model: str) -> TrainConfig:
@@ -79,12 +97,18 @@ def controls(busy: bool) -> str:
     model = st.selectbox("Model", MODEL_NAMES, key="train_model", format_func=MODEL_LABELS.get, **keep)
     st.caption(MODEL_DESCRIPTIONS[model])
     st.selectbox("Preset", list(PRESETS), key="train_preset", format_func=PRESET_LABELS.get,
-                 on_change=_apply_preset, help="Fills the settings below (the model stays yours, but *best* picks "
-                 "SVD++, which it was made for). *article*: the article's settings (batch 32); *fast*: big batches, "
+                 on_change=_apply_preset, help="Fills the settings below (the model stays yours, but *best* switches "
+                 "to SVD++, which it was made for). *article*: the article's settings (batch 32); *fast*: big batches, "
                  "a run in a second or two; *best*: our best, SVD++ with L2 and a global offset.", **keep)
     recipe = PRESETS[st.session_state["train_preset"]]
+    if switched := st.session_state.pop("train_model_switched", None):
+        st.info(f"The *{PRESET_LABELS[st.session_state['train_preset']]}* preset was made for one model, so it "
+                f"switched the model from {MODEL_LABELS[switched[0]]} to **{MODEL_LABELS[switched[1]]}**. Choose "
+                "another model above to use these settings with it.", icon=":material/swap_horiz:")
     if extras := preset_extras(recipe):
         st.caption(f"This preset also uses {', '.join(extras)}.")
+    if changed := changed_from_preset(model):
+        st.caption(f"Changed from the preset: {'; '.join(changed)}.")
     if recipe.model != model and recipe.model != PRESETS["article"].model:
         st.caption(f"The {PRESET_LABELS[st.session_state['train_preset']]} preset was tuned for "
                    f"**{MODEL_LABELS[recipe.model]}**: choose it above for its results.")

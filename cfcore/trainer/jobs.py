@@ -24,6 +24,15 @@ class JobError(RuntimeError):
     """A job cannot be accepted (the queue is full); the message says why."""
 
 
+class AlreadyTrained(JobError):
+    """The same owner asked again for a training that just finished for them (same data, settings and held-out
+    ratings): ``name`` is the run they got, which a second copy would only duplicate."""
+
+    def __init__(self, name: str):
+        super().__init__(f"this exact training (same data, settings and seed) just finished here: it is {name}")
+        self.name = name
+
+
 @dataclass(eq=False, kw_only=True)
 class TrainingState:
     """What a training is and has produced so far, kept the same way by the shared :class:`Training` and by each

@@ -26,7 +26,7 @@ from cfcore.data.split import Split
 from cfcore.runs.run import Run
 from cfcore.trainer.backend import TrainFn, TrainingFailed
 from cfcore.trainer.caps import CapError, JobCaps
-from cfcore.trainer.jobs import Job, JobError, Training, training_identity
+from cfcore.trainer.jobs import AlreadyTrained, Job, JobError, Training, training_identity
 from cfcore.trainer.spec import DONE, FAILED, RUNNING, STOPPED
 
 _LOG = logging.getLogger(__name__)
@@ -103,7 +103,8 @@ class TrainingManager:
         self._jobs: dict[str, Job] = {}  # requests, by id
         self._queue: list[Job] = []  # trainings waiting
         self._running: set[Job] = set()  # trainings running
-        self._finished: OrderedDict[str, Run] = OrderedDict()  # identity -> a finished training's run
+        # identity -> a finished training's run, and the owners who have it (owner -> their run's name)
+        self._finished: OrderedDict[str, tuple[Run, dict[str, str]]] = OrderedDict()
         self._changed = threading.Condition()  # notified whenever a job starts, ends an epoch or finishes
 
     @property
@@ -161,6 +162,10 @@ class TrainingManager:
             except CapError as err:
                 raise JobError(str(err)) from None
             finished = self._finished.get(identity) if identity and reuse else None
+            if finished is not None and str(owner) in finished[1]:
+                raise AlreadyTrained(finished[1][str(owner)])
+            if finished is not None:
+                finished[1][str(owner)] = job.name
             training = None if finished else self._training_for_locked(identity)
             if finished is None and training is None:
                 if len(self._running) >= self.max_concurrent and len(self._queue) >= self.max_queue:
@@ -181,7 +186,7 @@ class TrainingManager:
                 job.history, job.progress = list(training.history), training.progress
                 self._start_next_locked()
         if finished is not None:
-            self._hand_over(job, finished, reused=True)
+            self._hand_over(job, finished[0], reused=True)
         return job
 
     def _active_owners(self) -> list[str]:
@@ -343,8 +348,9 @@ class TrainingManager:
             self._running.discard(training)
             kept = complete and bool(training.identity)
             if kept:
-                self._finished[training.identity] = run
-            dropped = [self._finished.popitem(last=False)[1] for _ in range(len(self._finished) - FINISHED_RUNS_KEPT)]
+                self._finished[training.identity] = (run, {w.owner: w.name for w in watchers if not w.detached})
+            dropped = [self._finished.popitem(last=False)[1][0]
+                       for _ in range(len(self._finished) - FINISHED_RUNS_KEPT)]
             training.state = FAILED if error else DONE if complete else STOPPED
             training.finished_at = time.time()
         for watcher in watchers:

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from cfcore.analysis.baselines import diverged
 from cfcore.config import PRESETS
 from cfcore.workspaces.store import WorkspaceStore
-from tests.support.app import assert_page, chart_specs, live_points, open_app, page_app, page_texts
+from tests.support.app import assert_page, chart_specs, live_points, open_app, page_app, page_run_names, page_texts
 from tests.support.paths import REPO
 from tests.support.text import shown
 from tests.support.waiting import wait_for
@@ -250,6 +250,29 @@ def test_the_train_page_offers_it(data_env):
     at.selectbox(key="train_model").set_value("simple_dot").run()
     at.selectbox(key="train_preset").set_value("best").run()
     assert at.selectbox(key="train_model").value == "svdpp"  # the recipe brings the model it was made for
+    assert any("switched the model from Dot product to **SVD++" in i.value for i in at.info)  # and says so
+    at.run()
+    assert not any("switched the model" in i.value for i in at.info)  # once
     assert not any("was tuned for" in c.value or "an epoch" in c.value for c in at.caption)
     at.selectbox(key="train_model").set_value("simple_dot").run()
     assert any("was tuned for **SVD++" in c.value for c in at.caption)
+
+
+def test_training_the_same_thing_twice_names_the_run_and_another_seed_says_it_left_the_preset(data_env):
+    at = open_app(page="pages/train.py")
+    at.selectbox(key="train_preset").set_value("fast").run()
+    assert not any("Changed from the preset" in c.value for c in at.caption)
+    at.button(key="train_start").click().run()
+    assert poll(at, lambda: page_run_names(at) == ["dot_with_bias #1"] and not training_manager().jobs(
+        at.session_state["ws_id"])), "the first training did not finish"
+    at.run()
+    at.button(key="train_start").click().run()  # the very same settings again
+    assert not at.exception
+    assert page_run_names(at) == ["dot_with_bias #1"]  # no duplicate
+    [said] = [i.value for i in at.info if "You trained exactly this" in i.value]
+    assert "dot_with_bias #1" in shown(said) and not any("Someone" in i.value for i in at.info)
+    at.button(key="train_again_other_seed").click().run()
+    assert at.number_input(key="train_seed").value == PRESETS["fast"].seed + 1
+    assert poll(at, lambda: len(page_run_names(at)) == 2), "another seed did not train"
+    assert any(c.value == f"Changed from the preset: seed {PRESETS['fast'].seed + 1} (preset: {PRESETS['fast'].seed})."
+               for c in at.caption)

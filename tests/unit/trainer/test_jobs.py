@@ -14,7 +14,7 @@ import pytest
 
 from cfcore.config import ConfigError, TrainConfig
 from cfcore.trainer.backend import backend_train_fn
-from cfcore.trainer.jobs import JobError
+from cfcore.trainer.jobs import AlreadyTrained, JobError
 from cfcore.trainer.manager import TrainingManager
 from tests.support.trainers import FakeTrainer
 from tests.support.waiting import wait_for
@@ -182,6 +182,23 @@ def test_identical_requests_share_one_training_and_different_ones_do_not(synthet
     for job in (first, late, other_seed):
         assert manager.wait(job, timeout=10) and job.state == "done"
     assert trainer.calls == 2  # three requests, two trainings
+
+
+def test_asking_again_for_what_just_finished_for_you_names_your_run_instead_of_copying_it(synthetic_dataset):
+    trainer = CountingTrainer()
+    trainer.release.set()
+    manager = TrainingManager(train_fn=trainer, join=True)
+    first = manager.submit(synthetic_dataset, JOIN_CONFIG, owner="a", name="dot_with_bias #1")
+    assert manager.wait(first, timeout=10) and first.state == "done"
+    with pytest.raises(AlreadyTrained) as again:
+        manager.submit(synthetic_dataset, JOIN_CONFIG, owner="a", name="dot_with_bias #2")
+    assert again.value.name == "dot_with_bias #1" and "dot_with_bias #1" in str(again.value)
+    other = manager.submit(synthetic_dataset, JOIN_CONFIG, owner="b", name="dot_with_bias #1")
+    assert other.reused  # someone else still gets it at once
+    with pytest.raises(AlreadyTrained):
+        manager.submit(synthetic_dataset, JOIN_CONFIG, owner="b", name="dot_with_bias #2")
+    fresh = manager.submit(synthetic_dataset, JOIN_CONFIG, owner="a", name="dot_with_bias #2", reuse=False)
+    assert manager.wait(fresh, timeout=10) and not fresh.reused and trainer.calls == 2
 
 
 def test_stop_detaches_one_learner_and_stops_the_training_only_for_the_last(synthetic_dataset):
