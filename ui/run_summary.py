@@ -42,13 +42,18 @@ def show(run: Run, name: str) -> None:
                    "Beyond the article page compares it with rating models.")
         return
     article = ARTICLE_VAL_RMSE.get(config.model) if is_article_dataset(run.dataset) else None
+    mean = global_mean_baseline(run.split).val_rmse
+    beats_mean = result.best_val_rmse < mean
     row = metric_row()
     row.metric("Final val RMSE", f"{result.history[-1]['val_rmse']:.3f}", width="content")
-    row.metric("Best val RMSE", f"{result.best_val_rmse:.3f}", width="content", delta_color="inverse",
+    row.metric("Best val RMSE", f"{result.best_val_rmse:.3f}", width="content",
+               delta_color="inverse" if beats_mean else "off",  # no green for a model the mean beats
                help=f"Epoch {result.best_epoch}; the model keeps these weights.",
                delta=f"{result.best_val_rmse - article:+.3f} vs article" if article else None)
     row.metric("Epochs run", f"{result.epochs_run} of {config.epochs}", width="content")
     row.metric("Training time", f"{result.train_seconds:.1f} s", width="content")
+    for line in what_the_numbers_mean(run, article, mean):
+        st.caption(line)
     chart(st, training_curves(result.history, config.epochs, reference_lines(run.dataset, run.split)),
           key="train_chart")
     if st.session_state.get("active_run") == name:
@@ -56,3 +61,21 @@ def show(run: Run, name: str) -> None:
     elif st.button("Use this model", key="train_use", type="primary"):
         set_active_run(name)
         st.rerun()
+
+
+def what_the_numbers_mean(run: Run, article: float | None, mean: float) -> list[str]:
+    """What the comparison beside the RMSE means, where it could mislead: a model no better than predicting the
+    mean, and the hand-made layer, which is the simple model by construction."""
+    result, config = run.result, run.config
+    lines = []
+    if result.best_val_rmse >= mean:
+        lines.append(f"No better than predicting the global mean for every rating ({mean:.3f} on this split): the "
+                     "model has learned nothing beyond the average yet"
+                     + (", even where it is below the article's number." if article else "."))
+    if config.model == "simple_embedding" and article is not None:
+        lines.append(f"The article's {article} came from this same model with other starting weights (its own "
+                     f"initialiser), against its simple model's {ARTICLE_VAL_RMSE['simple_dot']}. "
+                     + ("This run also used them." if config.own_init else
+                        "This run starts from the simple model's weights, so it matches the simple model; "
+                        "Under the hood races the two ways."))
+    return lines
