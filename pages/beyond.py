@@ -9,7 +9,7 @@ from cfcore.text import count, md, server_text
 from cfcore.trainer.jobs import JobError
 from cfcore.workspaces.disk import WorkspaceError
 from ui import job_panel, onehot_panel, representations, services, state
-from ui.beyond_words import onehot_verdict
+from ui.beyond_words import default_any_pair, onehot_verdict
 from ui.page import intro, load_default_dataset_button
 
 PURPOSE = "beyond"
@@ -23,6 +23,7 @@ if dataset is None:
     load_default_dataset_button("bey_load_data")
     st.stop()
 runs, active = state.runs(), state.active_run()
+active_name = active.name if active is not None else None
 if active is not None and active.dataset.fingerprint == dataset.fingerprint:
     split, split_name = active.split, f"the split of the active model, **{md(active.name)}**"
 else:
@@ -86,13 +87,13 @@ st.header("2. Do embeddings change with the task they were trained on?")
 st.markdown("The implicit run never sees a rating: it learns only which movies each user chose to rate. Compare "
             "its movie factors with a model trained on the ratings themselves. What survives is what both tasks "
             "need: which movies the same people watch.")
-representations.question(runs, "implicit", "bey_task")
+representations.question(runs, "implicit", "bey_task", active_name)
 
 st.header("3. How do an autoencoder's factors differ from embeddings?")
 st.markdown("AutoRec squeezes each movie's column of ratings through a small hidden layer and back; its hidden "
             "code is the movie's factors. A sigmoid code is never negative, so its first uncentred direction is "
             "mostly the average code (see the Embeddings page): the maps here are centred.")
-representations.question(runs, "autorec", "bey_codes")
+representations.question(runs, "autorec", "bey_codes", active_name)
 
 st.header("Compare any two runs")
 names = list(runs)
@@ -103,8 +104,9 @@ else:
     def label(name: str) -> str:
         return state.run_label(runs[name])
 
-    name_a = first.selectbox("Run", names, index=len(names) - 1, key="bey_any_a", format_func=label)
-    name_b = second.selectbox("Against", names, index=len(names) - 2, key="bey_any_b", format_func=label)
+    pair = default_any_pair(runs, active_name)
+    name_a = first.selectbox("Run", names, index=names.index(pair[0]), key="bey_any_a", format_func=label)
+    name_b = second.selectbox("Against", names, index=names.index(pair[1]), key="bey_any_b", format_func=label)
     st.session_state.setdefault("bey_min_ratings", 20)
     min_ratings = third.number_input("More ratings than", 0, 10_000, key="bey_min_ratings", persist_state="session",
                                      help="Only movies with more ratings than this in both runs' data (0: all).")

@@ -31,15 +31,18 @@ def _key(run: Run) -> str:
     return f"{run.path}|{run.name}"
 
 
-def question(runs: Mapping[str, Run], method: str, key: str) -> None:
-    """Compare the newest ``method`` run with the newest trained model, or say what to make first."""
-    mine, trained = default_pair(runs, method)
+def question(runs: Mapping[str, Run], method: str, key: str, active: str | None) -> None:
+    """Compare the newest ``method`` run with the active model (or the best trained one), or say what to make
+    first."""
+    mine, trained, why = default_pair(runs, method, active)
     if mine is None:
-        st.info(f"Compute a **{FACTOR_LABELS[method]}** run in the section above (seconds), then come back here.")
+        st.info(f"First compute a run with **{FACTOR_LABELS[method]}** in the section above (seconds), then come "
+                "back here.")
     elif trained is None:
         st.info("Train a model on the Train page to compare with (the *fast* preset takes seconds).")
         page_link("pages/train.py", "Go to Train", ":material/model_training:")
     else:
+        st.caption(f"The newest {FACTOR_LABELS[method]} run, **{md(mine)}**, against {why}, **{md(trained)}**.")
         compare(runs[mine], runs[trained], key)
 
 

@@ -22,6 +22,9 @@ def test_the_questions_are_answered_from_the_workspace_runs(data_env, tiny_run_d
     text = _texts(at)
     assert "**implicit \\#1** and **tiny**" in text and "**autorec \\#1** and **tiny**" in text
     assert "times what chance would give" in text and "split of the active model, **tiny**" in text
+    assert "against the active model, **tiny**" in text
+    assert at.selectbox(key="bey_any_a").value == "tiny"  # the active run, against the newest of another kind
+    assert at.selectbox(key="bey_any_b").value == "implicit #1"
     # One map pair per question and one for the pair picked at the bottom.
     assert len(at.get("plotly_chart")) == 3
     one_hot = at.dataframe[0].value
