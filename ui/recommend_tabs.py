@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -41,7 +42,8 @@ def _flag_off_scale(run: Run, predicted) -> None:
            "a plain dot product has nothing that keeps it on the scale; the bias model's sigmoid does"
            if not emb.has_bias else "the SVD adds biases and a dot product with no sigmoid to keep them on the "
            "scale" if emb.link == "identity" else "the predictions are not clipped to the scale")
-    st.warning(f"{count(outside, 'prediction')} on this page fall outside the {low:g} to {high:g} star scale "
+    verb = "falls" if outside == 1 else "fall"
+    st.warning(f"{count(outside, 'prediction')} on this page {verb} outside the {low:g} to {high:g} star scale "
                f"(from {lowest:.2f} to {highest:.2f}): {why}.")
 
 
@@ -128,9 +130,11 @@ def explain(run: Run, user_id: int, min_ratings: int, titles: dict[int, str], mo
                   if why.link == "sigmoid" else f"= **{why.prediction:.2f}** (no sigmoid).")
         st.markdown(f"User {user_id} and **{md(titles[movie_id])}** ({seen}): {terms} {ending}")
         chart(st, explanation_waterfall(why))
+        _flag_off_scale(run, np.array([why.prediction]))
     else:
         st.info(f"The {run.config.model} model has no biases and no sigmoid: its prediction is the plain dot "
                 "product of the user's and the movie's vectors, the sum of the bars below.")
         emb = run.embeddings
-        user_vec = emb.user[dataset.user_to_index[user_id]]
-        chart(st, dot_product_bars(user_vec, emb.movie[dataset.movie_to_index[movie_id]]))
+        user_vec, movie_vec = emb.user[dataset.user_to_index[user_id]], emb.movie[dataset.movie_to_index[movie_id]]
+        chart(st, dot_product_bars(user_vec, movie_vec))
+        _flag_off_scale(run, np.array([float(user_vec @ movie_vec)]))

@@ -190,6 +190,23 @@ def test_predictions_off_the_rating_scale_are_flagged_and_drawn(wild_run, tiny_r
     assert "outside the" not in page_texts(at, "warning")
 
 
+def test_an_explained_prediction_off_the_scale_is_flagged_as_on_this_user_tab(wild_run, tiny_run):
+    dataset = wild_run.dataset
+    user_id, movie_id = int(dataset.index_to_user[0]), int(dataset.movies["movieId"].iloc[0])
+    predicted = predict(wild_run, dataset.user_to_index[user_id], dataset.movie_to_index[movie_id])[0]
+    assert not 0.5 <= predicted <= 5
+    at = page_app("recommend", wild_run)
+    at.query_params.update({"user": str(user_id), "movie": str(movie_id)})
+    at.run()
+    assert any("plain dot product" in info.value for info in at.info)  # the Explain tab
+    assert f"1 prediction on this page falls outside the 0.5 to 5 star scale (from {predicted:.2f}" in page_texts(
+        at, "warning")
+    at = page_app("recommend", tiny_run)
+    at.query_params.update({"user": str(user_id), "movie": str(movie_id)})
+    at.run()
+    assert "outside the" not in page_texts(at, "warning")
+
+
 def test_explain_opens_on_a_movie_the_ratings_filter_lets_through(tiny_run):
     threshold = int(tiny_run.dataset.movies["num_ratings"].quantile(0.75))
     at = page_app("recommend", tiny_run).run()
