@@ -23,9 +23,12 @@ IMPLICIT_PART = "what they rated"
 # The models with dropout on their user and movie vectors.
 DROPOUT_MODELS = ("dot_with_bias", "svdpp")
 
-# Short enough for a select box on a projector (1024 px, or 150% zoom); MODEL_DESCRIPTIONS says the rest.
-MODEL_LABELS = {"simple_dot": "Dot product", "dot_with_bias": "Dot product + biases",
-                "simple_embedding": "Hand-made layer", "svdpp": "SVD++ (+ rated sets)"}
+# One readable name per kind of run (a model or a factors method), used everywhere a learner reads one: the
+# pickers, run names ("Dot + biases #2"), tables, legends. Short enough for a select box on a projector (1024 px,
+# or 150% zoom); MODEL_DESCRIPTIONS and FACTOR_DESCRIPTIONS say the rest. The keys stay the CLI's and the files'.
+KIND_NAMES = {"simple_dot": "Dot", "dot_with_bias": "Dot + biases", "simple_embedding": "Hand-made layer",
+              "svdpp": "SVD++", "svd": "SVD", "autorec": "AutoRec", "implicit": "Implicit"}
+MODEL_LABELS = {model: KIND_NAMES[model] for model in ("simple_dot", "dot_with_bias", "simple_embedding", "svdpp")}
 
 # Other ways to get movie factors (cfcore.training.factors, the "Beyond the article" page). A run of one of these
 # is a run folder like a trained model's; its config names the method in ``model``.
@@ -33,7 +36,7 @@ FACTOR_METHODS = ("svd", "autorec", "implicit")
 # The link each method's model applies to its logit (cfcore.runs.embeddings.link_output); a run's model must
 # declare its method's.
 FACTOR_LINKS = {"svd": "identity", "autorec": "sigmoid", "implicit": "logistic"}
-FACTOR_LABELS = {"svd": "SVD of the ratings", "autorec": "AutoRec (autoencoder)", "implicit": "Implicit (rated or not)"}
+FACTOR_LABELS = {method: KIND_NAMES[method] for method in FACTOR_METHODS}
 FACTOR_DESCRIPTIONS = {
     "svd": "A truncated SVD of the training ratings once user and movie biases are removed (missing = 0): no "
            "training at all. Movie factors are V times the square root of the singular values.",
@@ -101,7 +104,8 @@ class TrainConfig:
     own_init: bool = False
 
     def validate(self) -> TrainConfig:
-        """Raise :class:`ConfigError` for any out-of-bounds value; return self."""
+        """Raise :class:`ConfigError` for any out-of-bounds value; return self (whole numbers made ints, and no
+        dropout recorded for a model without it)."""
         if self.model not in RUN_KINDS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of {', '.join(MODEL_NAMES)} (or a factors "
                               f"method: {', '.join(FACTOR_METHODS)})")
@@ -120,6 +124,8 @@ class TrainConfig:
             if isinstance(low, int) and isinstance(high, int):
                 # 2.0 epochs (from a JSON file or a float widget) must still work as range() bounds.
                 setattr(self, name, int(value))
+        if self.model not in DROPOUT_MODELS:  # a model without dropout records none (a preset may carry some)
+            self.user_dropout = self.movie_dropout = 0.0
         return self
 
     def to_dict(self) -> dict:
@@ -185,6 +191,33 @@ BATCH_SIZE_STOPS: tuple[int, ...] = tuple(sorted(
 LEARNING_RATE_STOPS: tuple[float, ...] = tuple(sorted(
     {0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1} | {p.learning_rate for p in PRESETS.values()}
 ))
+
+
+def kind_name(model: str) -> str:
+    """The readable name of a run's kind (:data:`KIND_NAMES`); an unknown one as it is."""
+    return KIND_NAMES.get(model, model)
+
+
+def settings_summary(config: TrainConfig) -> str:
+    """A run's settings in a few words, for telling two runs of one kind apart: the preset it follows
+    ("fast preset") or its main settings, then what differs from that (a seed, the article's initialiser)."""
+    if config.model in FACTOR_SETTINGS:
+        return f"{config.embedding_dim} factors, seed {config.seed}"
+    same = {"model": config.model, "seed": config.seed, "own_init": config.own_init,
+            "val_fraction": config.val_fraction}
+    if config.model not in DROPOUT_MODELS:
+        same.update(user_dropout=config.user_dropout, movie_dropout=config.movie_dropout)
+    preset_name = next((name for name, recipe in PRESETS.items() if replace(recipe, **same) == config), None)
+    if preset_name is not None:
+        words = [f"{preset_name} preset"]
+        if config.seed != PRESETS[preset_name].seed:
+            words.append(f"seed {config.seed}")
+    else:
+        words = [f"dim {config.embedding_dim}", f"batch {config.batch_size}", f"lr {config.learning_rate:g}",
+                 f"{config.epochs} epochs", f"seed {config.seed}"]
+    if config.own_init:
+        words.append("its own initialiser")
+    return ", ".join(words)
 
 
 def model_parameters(n_users: int, n_movies: int, embedding_dim: int, model: str = "") -> int:

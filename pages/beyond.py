@@ -102,7 +102,7 @@ if len(names) < 2:
 else:
     first, second, third = st.columns([2, 2, 1])
     def label(name: str) -> str:
-        return state.run_label(runs[name])
+        return state.run_label(runs[name], runs)
 
     pair = default_any_pair(runs, active_name)
     name_a = first.selectbox("Run", names, index=names.index(pair[0]), key="bey_any_a", format_func=label)

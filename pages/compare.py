@@ -41,7 +41,7 @@ else:
                  else None)
     broken = [name for name, run in shown.items() if diverged(run)]  # their RMSE of 80 would flatten the rest
     chart(st, compare_curves({name: run.result.history for name, run in shown.items() if name not in broken},
-                                    metric, reference, "the article's dot_with_bias"))
+                                    metric, reference, "the article's Dot + biases"))
     if broken:
         st.caption(f"Left out of the curves and the ladder because they diverged (lower the learning rate): "
                    f"{md(', '.join(broken))}.")

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from cfcore.config import PRESETS, ConfigError, preset
+from cfcore.config import PRESETS, ConfigError, kind_name, preset
 from cfcore.data.split import split_dataset
 from cfcore.text import md, server_text
 from cfcore.trainer.jobs import JobError
@@ -70,7 +70,7 @@ else:
     todo = {"simple_embedding": config}
     if dot_run is None:
         todo["simple_dot"] = replace(config, model="simple_dot", own_init=False)
-    if st.button(f"Train {' and '.join(todo)}", key="uth_train", type="primary"):
+    if st.button(f"Train {' and '.join(kind_name(model) for model in todo)}", key="uth_train", type="primary"):
         job_panel.clear_notices(PURPOSE)
         try:
             for cfg in todo.values():

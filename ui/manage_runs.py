@@ -14,7 +14,7 @@ def show(all_runs: dict[str, Run], active: Run, hidden: set[str]) -> None:
     """The menu of runs (the active one first chosen), what can be done to the one picked, and its downloads."""
     st.subheader("Manage runs")
     picked = st.selectbox("Run", list(all_runs), index=list(all_runs).index(active.name), key="cmp_manage",
-                          format_func=lambda name: state.run_label(all_runs[name]))
+                          format_func=lambda name: state.run_label(all_runs[name], all_runs))
     run = all_runs[picked]
     left, middle, right = st.columns(3)
     if left.toggle("Hide from the charts", value=picked in hidden, key=f"cmp_hide_{picked}") != (picked in hidden):

@@ -48,7 +48,7 @@ def apply() -> None:
     st.html(f"<style>html {{ font-size: {ROOT_FONT_PX}px; }}</style>")
     left, _ = st.columns([2, 3])
     with left:
-        active_model.picker("present_active_run")
+        active_model.picker("present_active_run", labelled=True)
 
 
 def figure(fig: go.Figure) -> go.Figure:

@@ -14,6 +14,7 @@ from cfcore.analysis.baselines import diverged
 from cfcore.analysis.explain import explain_prediction
 from cfcore.analysis.fold_in import fold_in, recommend_for_vector
 from cfcore.analysis.predict import off_scale, recommend, user_ratings, user_rmse
+from cfcore.config import kind_name
 from cfcore.figures.embeddings import pc_scatter
 from cfcore.figures.predictions import dot_product_bars, explanation_waterfall, predicted_vs_actual
 from cfcore.figures.tables import for_display
@@ -132,8 +133,8 @@ def explain(run: Run, user_id: int, min_ratings: int, titles: dict[int, str], mo
         chart(st, explanation_waterfall(why))
         _flag_off_scale(run, np.array([why.prediction]))
     else:
-        st.info(f"The {run.config.model} model has no biases and no sigmoid: its prediction is the plain dot "
-                "product of the user's and the movie's vectors, the sum of the bars below.")
+        st.info(f"The {kind_name(run.config.model)} model has no biases and no sigmoid: its prediction is the "
+                "plain dot product of the user's and the movie's vectors, the sum of the bars below.")
         emb = run.embeddings
         user_vec, movie_vec = emb.user[dataset.user_to_index[user_id]], emb.movie[dataset.movie_to_index[movie_id]]
         chart(st, dot_product_bars(user_vec, movie_vec))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cfcore.analysis.baselines import diverged, global_mean_baseline
+from cfcore.config import kind_name
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data.dataset import Dataset, is_article_dataset
 from cfcore.data.split import Split
@@ -21,7 +22,7 @@ def reference_lines(dataset: Dataset, split: Split) -> dict[str, float | None]:
     its three models' validation RMSEs."""
     lines = {"global mean": global_mean_baseline(split).val_rmse, "biases only": bias_baseline_rmse(dataset, split)}
     if is_article_dataset(dataset):
-        lines.update({f"article, {name}": value for name, value in ARTICLE_VAL_RMSE.items()})
+        lines.update({f"article, {kind_name(name)}": value for name, value in ARTICLE_VAL_RMSE.items()})
     return lines
 
 

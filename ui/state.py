@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import streamlit as st
@@ -30,6 +30,7 @@ import streamlit as st
 from cfcore import constants as C
 from cfcore import settings, share
 from cfcore.analysis.baselines import diverged
+from cfcore.config import kind_name, settings_summary
 from cfcore.data.dataset import Dataset
 from cfcore.data.dataset_file import read_dataset_file, save_dataset_file
 from cfcore.data.errors import DataError
@@ -328,13 +329,13 @@ def set_active_run(name: str) -> None:
 
 
 def next_run_name(model: str, taken: set[str] | None = None, exclude: str = "") -> str:
-    """ "dot_with_bias #2": the first number not used by a run (but run ``exclude``, the one being named) or a
-    training under way in this workspace."""
+    """ "Dot + biases #2" (the kind's readable name): the first number not used by a run (but run ``exclude``,
+    the one being named) or a training under way in this workspace."""
     from cfcore.trainer.spec import FINISHED_STATES
 
     used = {name for run_id, name in workspace().run_names().items() if run_id != exclude} | set(taken or ())
     used |= {job.name for job in services.training_manager().jobs(workspace_id()) if job.state not in FINISHED_STATES}
-    return free_name(f"{model} #1", used)
+    return free_name(f"{kind_name(model)} #1", used)
 
 
 def new_run_dir():
@@ -457,8 +458,14 @@ def shared_run_notice() -> tuple[str, str] | None:
     return st.session_state.pop("_shared_run_notice", None)
 
 
-def run_label(run: Run) -> str:
-    """ "name · RMSE 0.874" for menus and the sidebar."""
+def run_label(run: Run, others: Mapping[str, Run] | None = None) -> str:
+    """ "name · RMSE 0.874" for menus and the sidebar, then, when ``others`` holds a run of the same kind with other
+    settings, this run's settings in a few words (" · fast preset, seed 43"), so the two can be told apart."""
     rmse = run.result.best_val_rmse
     label = f"{run.name} · RMSE {rmse:.3f}" if math.isfinite(rmse) else run.name
-    return f"{label} (diverged)" if diverged(run) else label
+    label = f"{label} (diverged)" if diverged(run) else label
+    mine = settings_summary(run.config)
+    if any(other.config.model == run.config.model and settings_summary(other.config) != mine
+           for other in (others or {}).values()):
+        label += f" · {mine}"
+    return label

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from cfcore.config import DROPOUT_MODELS
+from cfcore.config import DROPOUT_MODELS, kind_name
 from cfcore.constants import ARTICLE_VAL_RMSE
 from cfcore.data.dataset import Dataset, is_article_dataset
 
@@ -54,30 +54,43 @@ def joined_sample(dataset: Dataset, n: int = 10, seed: int = 0) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+# What each factors method has of the training settings (svd trains nothing; the others train without dropout).
+_FACTOR_USES = {"svd": (), "autorec": ("batch", "learning rate", "l2"), "implicit": ("batch", "learning rate", "l2")}
+
+
 def runs_table(runs: Mapping[str, object]) -> pd.DataFrame:
-    """One row per run (``cfcore.runs.run.Run``): its settings and outcome, for a side-by-side table."""
+    """One row per run (``cfcore.runs.run.Run``), numbers first (so a narrow screen shows them), then the settings
+    it used; a setting a run never used (an SVD's batch size) is blank. The article's figure only where a run is
+    on its data."""
     rows = []
     for name, run in runs.items():
         config, result = run.config, run.result
-        has_dropout = config.model in DROPOUT_MODELS
-        rows.append(
-            {
-                "run": name,
-                "model": config.model,
-                "dim": config.embedding_dim,
-                "batch": config.batch_size,
-                "learning rate": config.learning_rate,
-                "schedule": config.lr_schedule,
-                "dropout user/movie": f"{config.user_dropout:g}/{config.movie_dropout:g}" if has_dropout else "",
-                "l2": config.l2,
-                "epochs run": result.epochs_run,
-                "best epoch": result.best_epoch,
-                "best val RMSE": result.best_val_rmse,
-                "final val RMSE": result.history[-1]["val_rmse"] if result.history else float("nan"),
-                # The article's figure only means something next to runs on its data.
-                "article val RMSE": ARTICLE_VAL_RMSE.get(config.model, float("nan")) if is_article_dataset(
-                    run.dataset) else float("nan"),
-                "seconds": round(result.train_seconds, 1),
-            }
-        )
-    return pd.DataFrame(rows)
+        rates = run.embeddings.predicts_ratings
+        final = result.history[-1].get("val_rmse") if result.history and rates else None
+        row = {
+            "run": name,
+            "best val RMSE": result.best_val_rmse if rates else np.nan,
+            "final val RMSE": float(final) if final is not None else np.nan,
+            "article val RMSE": ARTICLE_VAL_RMSE.get(config.model, np.nan) if is_article_dataset(run.dataset)
+            else np.nan,
+            "epochs run": result.epochs_run if config.model != "svd" else np.nan,
+            "best epoch": result.best_epoch if rates and config.model != "svd" else np.nan,
+            "seconds": round(result.train_seconds, 1),
+            "model": kind_name(config.model),
+            "dim": config.embedding_dim,
+            "batch": config.batch_size,
+            "learning rate": f"{config.learning_rate:g}",
+            "schedule": config.lr_schedule,
+            "dropout user/movie": f"{config.user_dropout:g}/{config.movie_dropout:g}"
+            if config.model in DROPOUT_MODELS else "",
+            "l2": f"{config.l2:g}" if config.l2 else "",
+        }
+        if config.model in _FACTOR_USES:
+            used = _FACTOR_USES[config.model]
+            row.update({column: np.nan if column == "batch" else "" for column in
+                        ("batch", "learning rate", "schedule", "l2") if column not in used})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if not table.empty and table["article val RMSE"].isna().all():
+        table = table.drop(columns="article val RMSE")
+    return table

@@ -89,7 +89,7 @@ class Run:
         split: Which ratings were held out.
         result: History and outcome.
         path: The run folder on disk (model.keras, history, ...), or None for a run not saved yet.
-        name: Its display name ("dot_with_bias #2").
+        name: Its display name ("Dot + biases #2").
         model: The live Keras model, only where the run was trained in this process (trainer, CLI).
     """
 

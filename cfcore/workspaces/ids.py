@@ -32,7 +32,7 @@ def new_run_id() -> str:
 
 
 def free_name(name: str, taken: set[str]) -> str:
-    """``name``, or where it is taken the same model's first free number: "svd #2" -> "svd #3"."""
+    """``name``, or where it is taken the same model's first free number: "SVD #2" -> "SVD #3"."""
     if name not in taken:
         return name
     model = re.sub(r" #\d+$", "", name)

@@ -199,7 +199,7 @@ class Workspace:
 
     def register_run(self, run_id: str, name: str, content_hash: str = "") -> str:
         """Record a run folder's display name (and content hash) in workspace.json; returns the name given, which
-        is ``name`` or, when another run of this workspace has it, its model's next free number ("svd #3")."""
+        is ``name`` or, when another run of this workspace has it, its model's next free number ("SVD #3")."""
         with self._lock:
             runs = self.state()["runs"]
             taken = {str(info.get("name")) for other, info in runs.items() if other != run_id}

@@ -38,3 +38,16 @@ def test_a_new_dataset_under_an_old_model_is_pointed_out(data_env, tiny_run_dir)
         assert not at.exception
         assert ("was trained on" in page_texts(at, "warning")
                 and "not on the data now loaded" in page_texts(at, "warning"))
+
+
+def test_the_picker_says_what_the_active_run_is_and_is_labelled_on_the_page_in_presenter_mode(data_env, tiny_run_dir):
+    from cfcore.config import settings_summary
+    from cfcore.runs.run import load_run
+
+    ws = seed_workspace({"tiny": tiny_run_dir})
+    at = open_app(ws, page="pages/train.py")
+    summary = f"Dot + biases: {settings_summary(load_run(tiny_run_dir).config)}."
+    assert summary in [c.value for c in at.sidebar.caption]
+    at = open_app(ws, page="pages/train.py", present="1")
+    picker = at.main.selectbox(key="present_active_run")
+    assert picker.label == "Active model" and picker.proto.label_visibility.value == 0  # shown (VISIBLE)

@@ -109,9 +109,9 @@ def test_a_training_finishes_and_is_saved_with_no_tab_open(data_env):
     [job] = training_manager().jobs(ws)
     del at  # the tab is closed while the job runs
     assert training_manager().wait(job, timeout=180) and job.state == "done", job.error
-    assert workspace_run_names(ws) == ["dot_with_bias #1"]  # saved by the server, nobody watching
+    assert workspace_run_names(ws) == ["Dot + biases #1"]  # saved by the server, nobody watching
     again = open_app(ws, page="pages/train.py")
-    assert again.sidebar.selectbox(key="sidebar_active_run").value == "dot_with_bias #1"
+    assert again.sidebar.selectbox(key="sidebar_active_run").value == "Dot + biases #1"
     assert any(m.label == "Best val RMSE" for m in again.metric)
 
 

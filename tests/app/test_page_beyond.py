@@ -37,7 +37,7 @@ def test_the_questions_are_answered_from_the_workspace_runs(data_env, tiny_run_d
 def test_questions_say_what_to_make_first(data_env, tiny_run_dir):
     at = open_app(ws=seed_workspace({"tiny": tiny_run_dir}), page="pages/beyond.py")
     infos = [i.value for i in at.info]
-    assert any("Implicit (rated or not)" in i for i in infos) and any("AutoRec" in i for i in infos)
+    assert any("**Implicit**" in i for i in infos) and any("AutoRec" in i for i in infos)
 
 
 def test_compute_saves_a_factor_run_in_the_workspace(data_env, tiny_run_dir):
@@ -47,10 +47,10 @@ def test_compute_saves_a_factor_run_in_the_workspace(data_env, tiny_run_dir):
     at.number_input(key="bey_dim").set_value(3)
     at.button(key="bey_compute").click().run()
     assert not at.exception, at.exception
-    wait_for(lambda: "svd #1" in workspace_run_names(ws), timeout=120, interval=0.5)
-    assert "svd #1" in workspace_run_names(ws)
+    wait_for(lambda: "SVD #1" in workspace_run_names(ws), timeout=120, interval=0.5)
+    assert "SVD #1" in workspace_run_names(ws)
     at.run()
-    assert any("svd \\#1" in s.value for s in at.success)
+    assert any("SVD \\#1" in s.value for s in at.success)
     # The learner's trained model stays the active one.
     assert at.sidebar.selectbox(key="sidebar_active_run").value == "tiny"
 

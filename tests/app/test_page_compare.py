@@ -135,10 +135,10 @@ def test_compare_hides_deletes_after_asking_and_shares_a_read_only_copy(data_env
 
     friend = open_app(page="pages/compare.py", shared_run=token)  # another browser, the shared link
     assert friend.session_state["ws_id"] != ws
-    assert workspace_run_names(friend.session_state["ws_id"]) == ["dot_with_bias #1"]
+    assert workspace_run_names(friend.session_state["ws_id"]) == ["Dot + biases #1"]
     assert any("Added" in s.value for s in friend.success)
     friend.run()
-    assert workspace_run_names(friend.session_state["ws_id"]) == ["dot_with_bias #1"]  # once, not per rerun
+    assert workspace_run_names(friend.session_state["ws_id"]) == ["Dot + biases #1"]  # once, not per rerun
     assert workspace_run_names(ws) == ["keep"]  # the sharer's workspace is untouched
 
 
@@ -199,8 +199,8 @@ def test_load_all_shows_the_runs_at_once_and_makes_the_article_model_active(data
     at = open_app(page="pages/compare.py")
     at.button(key="cmp_load_all").click().run()
     assert not at.exception
-    assert at.session_state["active_run"] == "dot_with_bias #1"
+    assert at.session_state["active_run"] == "Dot + biases #1"
     assert not any("No trained runs yet" in i.value for i in at.info)
-    assert at.dataframe[0].value["run"].tolist() == ["dot_with_bias #1", "svd #1"]
+    assert at.dataframe[0].value["run"].tolist() == ["Dot + biases #1", "SVD #1"]
     [success] = [s.value for s in at.success if "Added" in s.value]
-    assert "2 runs" in success and "dot_with_bias #1" in shown(success)
+    assert "2 runs" in success and "Dot + biases #1" in shown(success)

@@ -165,7 +165,7 @@ def test_recommend_explains_an_svd_prediction_without_a_sigmoid(data_env, tiny_r
 
     run = load_run(factor_run_dirs["svd"])
     user_id, movie_id = int(run.dataset.index_to_user[0]), int(run.dataset.movies["movieId"].iloc[1])
-    at = open_app(ws=seed_workspace({"svd #1": factor_run_dirs["svd"]}), page="pages/recommend.py",
+    at = open_app(ws=seed_workspace({"SVD #1": factor_run_dirs["svd"]}), page="pages/recommend.py",
                   user=str(user_id), movie=str(movie_id))
     waterfall = json.loads(at.get("plotly_chart")[-1].proto.spec)["data"][0]
     assert waterfall["type"] == "waterfall" and waterfall["x"][-1] == "rating"

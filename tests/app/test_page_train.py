@@ -95,7 +95,7 @@ def test_live_training_shows_progress_and_stop_keeps_the_partial_curve(data_env,
     assert any("epoch" in p.proto.text for p in at.get("progress")), [p.proto for p in at.get("progress")]
     assert live_points(at)["train_rmse"], "the train curve is empty"
     # On the Train page the panel shows the progress; the sidebar points to it instead of lagging behind it.
-    assert any(shown(c.value) == "Training dot_with_bias #1: its progress is on this page." for c in at.sidebar.caption)
+    assert any(shown(c.value) == "Training Dot + biases #1: its progress is on this page." for c in at.sidebar.caption)
 
     reloaded = open_app(page="pages/train.py", ws=at.session_state["ws_id"])  # F5: the live panel is back
     assert poll(reloaded, lambda: live_points(reloaded).get("val_rmse")), "the reload lost the training"
@@ -166,13 +166,13 @@ def test_an_interrupted_training_is_listed_with_its_curve_and_can_be_dismissed(d
     space = WorkspaceStore(data_env.parent / "state").open(ws)
     history = [{"epoch": e, "loss": 1.0, "val_loss": 1.1, "train_rmse": 1.0 - e / 10, "val_rmse": 1.1 - e / 20,
                 "seconds": 1.0, "complete": True} for e in (1, 2, 3)]
-    space.record_job("b" * 32, "dot_with_bias #4", {"epochs": 10}, history)
+    space.record_job("b" * 32, "Dot + biases #4", {"epochs": 10}, history)
     # As a server that has since stopped left it: another process of this machine, no longer running.
     (space.folder / "jobs" / f"{'b' * 32}.json").write_text(json.dumps(
         {**json.loads((space.folder / "jobs" / f"{'b' * 32}.json").read_text()), "server": "old", "pid": dead_pid()}))
     at = open_app(ws, page="pages/train.py")
     [warning] = [w for w in at.warning if "interrupted" in w.value]
-    assert "dot_with_bias #4" in shown(warning.value) and "after 3 of 10 epochs" in shown(warning.value)
+    assert "Dot + biases #4" in shown(warning.value) and "after 3 of 10 epochs" in shown(warning.value)
     curve = [json.loads(c.proto.spec) for c in at.get("plotly_chart")][-1]
     assert any(len(t.get("y", [])) == 3 for t in curve["data"])
     at.button(key=f"train_dismiss_{'b' * 32}").click().run()
@@ -250,7 +250,7 @@ def test_the_train_page_offers_it(data_env):
     at.selectbox(key="train_model").set_value("simple_dot").run()
     at.selectbox(key="train_preset").set_value("best").run()
     assert at.selectbox(key="train_model").value == "svdpp"  # the recipe brings the model it was made for
-    assert any("switched the model from Dot product to **SVD++" in i.value for i in at.info)  # and says so
+    assert any("switched the model from Dot to **SVD++" in i.value for i in at.info)  # and says so
     at.run()
     assert not any("switched the model" in i.value for i in at.info)  # once
     assert not any("was tuned for" in c.value or "an epoch" in c.value for c in at.caption)
@@ -263,14 +263,14 @@ def test_training_the_same_thing_twice_names_the_run_and_another_seed_says_it_le
     at.selectbox(key="train_preset").set_value("fast").run()
     assert not any("Changed from the preset" in c.value for c in at.caption)
     at.button(key="train_start").click().run()
-    assert poll(at, lambda: page_run_names(at) == ["dot_with_bias #1"] and not training_manager().jobs(
+    assert poll(at, lambda: page_run_names(at) == ["Dot + biases #1"] and not training_manager().jobs(
         at.session_state["ws_id"])), "the first training did not finish"
     at.run()
     at.button(key="train_start").click().run()  # the very same settings again
     assert not at.exception
-    assert page_run_names(at) == ["dot_with_bias #1"]  # no duplicate
+    assert page_run_names(at) == ["Dot + biases #1"]  # no duplicate
     [said] = [i.value for i in at.info if "You trained exactly this" in i.value]
-    assert "dot_with_bias #1" in shown(said) and not any("Someone" in i.value for i in at.info)
+    assert "Dot + biases #1" in shown(said) and not any("Someone" in i.value for i in at.info)
     at.button(key="train_again_other_seed").click().run()
     assert at.number_input(key="train_seed").value == PRESETS["fast"].seed + 1
     assert poll(at, lambda: len(page_run_names(at)) == 2), "another seed did not train"

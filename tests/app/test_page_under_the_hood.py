@@ -42,7 +42,7 @@ def test_under_the_hood_trains_simple_embedding_next_to_a_finished_simple_dot(do
     at = page_app("under_the_hood", dot_run).run()
     assert_page(at, "Under the hood")
     button = at.button(key="uth_train")
-    assert button.label == "Train simple_embedding"  # the finished simple_dot run is reused
+    assert button.label == "Train Hand-made layer"  # the finished simple_dot run is reused
     button.click().run()
     from ui.services import training_manager
 
@@ -54,7 +54,7 @@ def test_under_the_hood_trains_simple_embedding_next_to_a_finished_simple_dot(do
     at.run()
     assert_page(at, "Under the hood")
     names = page_run_names(at)
-    assert names[0] == "tiny" and names[1].startswith("simple_embedding")
+    assert names[0] == "tiny" and names[1].startswith("Hand-made layer")
     assert at.session_state["active_run"] == "tiny"  # the comparison does not swap the active model
     curves = chart_specs(at)[-1]
     assert [t["name"] for t in curves["data"]] == ["tiny", names[1]]
@@ -85,9 +85,9 @@ def test_under_the_hood_draws_the_running_comparison_live(dot_run, monkeypatch):
     try:
         at.button(key="uth_train").click().run()
         deadline = time.monotonic() + 30
-        while live_points(at).get("simple_embedding") != 1 and time.monotonic() < deadline:
+        while live_points(at).get("Hand-made layer") != 1 and time.monotonic() < deadline:
             at.run()
-        assert live_points(at) == {"simple_embedding": 1}, [m.value[:80] for m in at.markdown]
+        assert live_points(at) == {"Hand-made layer": 1}, [m.value[:80] for m in at.markdown]
         assert not at.exception
     finally:
         finish.set()
@@ -113,7 +113,7 @@ def test_under_the_hood_reports_a_failed_training(synthetic_dataset, monkeypatch
     messages = [shown(e.value) for e in at.error]
     assert len(messages) == 1 and messages[0].startswith("Training failed: the trainer stopped unexpectedly")
     assert not page_run_names(at)
-    assert at.button(key="uth_train").label == "Train simple_embedding and simple_dot"  # can try again
+    assert at.button(key="uth_train").label == "Train Hand-made layer and Dot"  # can try again
 
 
 def test_under_the_hood_builds_its_heatmaps_once_per_input(monkeypatch):

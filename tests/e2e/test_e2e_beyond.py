@@ -26,11 +26,11 @@ def test_a_learner_answers_the_articles_questions(page, app_url):
     go_to(page, "Beyond the article")
     text = page_text(page)
     # (The table's cells are drawn on a canvas; its numbers are checked by the AppTest.)
-    assert "On the split of the active model, dot_with_bias #1" in text
+    assert "On the split of the active model, Dot + biases #1" in text
     assert "better than the one-hot linear model" in text
 
-    _compute(page, "Implicit (rated or not)", "implicit #1")
-    _compute(page, "AutoRec (autoencoder)", "autorec #1")
+    _compute(page, "Implicit", "Implicit #1")
+    _compute(page, "AutoRec", "AutoRec #1")
     text = page_text(page)
     assert text.count("Linear CKA") >= 3, text[:3000]  # both questions and the free pair
     assert "times what chance would give" in text
@@ -52,7 +52,7 @@ def test_a_learner_answers_the_articles_questions(page, app_url):
 
     # The implicit run as the active model: Embeddings explores it, Recommend explains why it cannot.
     page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first.get_by_role("combobox").click()
-    page.get_by_role("option").filter(has_text="implicit #1").click()
+    page.get_by_role("option").filter(has_text="Implicit #1").click()
     wait_for_app(page)
     go_to(page, "Recommend")
     expect(page.get_by_text("was trained on whether a movie was rated at all", exact=False)).to_be_visible()

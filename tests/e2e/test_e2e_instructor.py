@@ -98,11 +98,11 @@ def test_a_saved_run_is_explored_without_training(page, app_url, demo_run_zip):
     wait_for_app(page)
     page.get_by_test_id("stButton").filter(has_text="Load uploaded run").get_by_role("button").click()
     wait_for_app(page)
-    loaded = page.get_by_test_id("stAlert").filter(has_text="Loaded dot_with_bias #1")
+    loaded = page.get_by_test_id("stAlert").filter(has_text="Loaded Dot + biases #1")
     expect(loaded).to_be_visible()
     loaded.scroll_into_view_if_needed()
     active = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Active model").input_value()
-    assert active.startswith("dot_with_bias #1 · RMSE 0."), active
+    assert active.startswith("Dot + biases #1 · RMSE 0."), active
     assert_no_traceback(page)
     screenshot(page, "journey2-02-run-loaded")
 

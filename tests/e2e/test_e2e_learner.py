@@ -93,7 +93,7 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     assert all(":" in trace["name"] for trace in curve["traces"][2:])  # reference lines, named in the legend
     # The sidebar's active model is the new run, labelled with its best validation RMSE.
     active = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Active model").input_value()
-    assert active == f"dot_with_bias #1 · RMSE {metric_value(page, 'Best val RMSE')}", active
+    assert active == f"Dot + biases #1 · RMSE {metric_value(page, 'Best val RMSE')}", active
     expect(page.get_by_text("This is the active model")).to_be_visible()
     assert_no_traceback(page)
     screenshot(page, "journey1-04-trained")

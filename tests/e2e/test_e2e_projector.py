@@ -82,7 +82,7 @@ def test_presenter_mode_is_big_and_keeps_the_model_picker_on_the_page(browser, t
         assert sidebar.get_attribute("aria-expanded") == "false" or not sidebar.is_visible()
         picker = page.get_by_test_id("stMain").get_by_role("combobox", name="Active model")
         expect(picker).to_be_visible()
-        assert picker.input_value().startswith("dot_with_bias #1 · RMSE 0.")
+        assert picker.input_value().startswith("Dot + biases #1 · RMSE 0.")
         assert page.get_by_test_id("stMain").get_by_role("heading", name="Train", exact=True).is_visible()
         ticks = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot .xtick text, '
             + '.js-plotly-plot .ytick text')).map(t => parseFloat(getComputedStyle(t).fontSize))""")

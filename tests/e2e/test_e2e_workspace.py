@@ -63,7 +63,7 @@ def test_a_reload_brings_the_live_training_back_and_keeps_the_run(page, browser,
     page.reload(wait_until="domcontentloaded")
     wait_for_app(page)
     sidebar = page.get_by_test_id("stSidebar")
-    assert re.match(r"dot_with_bias #1 · RMSE", sidebar.get_by_role("combobox").first.input_value().strip())
+    assert re.match(r"Dot + biases #1 · RMSE", sidebar.get_by_role("combobox").first.input_value().strip())
     screenshot(page, "workspace-02-reloaded-after-training")
 
     # Another browser with no link: a workspace of its own, nothing of this one.
@@ -72,7 +72,7 @@ def test_a_reload_brings_the_live_training_back_and_keeps_the_run(page, browser,
         other = stranger.new_page()
         other.set_default_timeout(60_000)
         open_page(other, url, "train")
-        assert "dot_with_bias #1" not in other.get_by_test_id("stSidebar").inner_text()
+        assert "Dot + biases #1" not in other.get_by_test_id("stSidebar").inner_text()
         expect(other.get_by_test_id("stSidebar").get_by_text("None yet (Train page).")).to_be_visible()
         assert re.search(r"ws=", other.url) and other.url.split("ws=")[1][:32] != link.split("ws=")[1][:32]
     finally:

@@ -96,3 +96,26 @@ def test_config_round_trips_through_a_dict():
 
 def test_the_best_preset_is_svdpp():
     assert PRESETS["best"].model == "svdpp"
+
+
+def test_settings_summary_names_the_preset_and_what_differs_from_it():
+    from dataclasses import replace
+
+    from cfcore.config import PRESETS, factor_config, settings_summary
+
+    assert settings_summary(PRESETS["fast"]) == "fast preset"
+    assert settings_summary(replace(PRESETS["fast"], model="simple_dot", seed=43).validate()) == "fast preset, seed 43"
+    assert settings_summary(replace(PRESETS["article"], model="simple_embedding", own_init=True).validate()) == (
+        "article preset, its own initialiser")
+    assert settings_summary(replace(PRESETS["article"], epochs=3)) == "dim 64, batch 32, lr 0.001, 3 epochs, seed 42"
+    assert settings_summary(factor_config("svd", 8, 3)) == "8 factors, seed 3"
+
+
+def test_a_model_without_dropout_records_none():
+    from dataclasses import replace
+
+    from cfcore.config import PRESETS
+
+    config = replace(PRESETS["article"], model="simple_dot").validate()
+    assert config.user_dropout == config.movie_dropout == 0.0
+    assert PRESETS["article"].validate().user_dropout == 0.3  # the bias model keeps its own

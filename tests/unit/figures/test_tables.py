@@ -47,4 +47,18 @@ def test_runs_table_one_row_per_run(tiny_run):
     assert table.loc[0, "dropout user/movie"] == "0.3/0.6"
     assert table.loc[0, "final val RMSE"] == tiny_run.result.history[-1]["val_rmse"]
     # The article's figure only stands next to runs on its data; tiny_run's is synthetic.
-    assert math.isnan(table.loc[0, "article val RMSE"]) and tiny_run.config.model in ARTICLE_VAL_RMSE
+    assert "article val RMSE" not in table.columns and tiny_run.config.model in ARTICLE_VAL_RMSE
+    assert table.columns[:3].tolist() == ["run", "best val RMSE", "final val RMSE"]  # numbers before settings
+    assert table.loc[0, "model"] == "Dot + biases"
+
+
+def test_runs_table_leaves_blank_what_a_factors_run_never_used(factor_run_dirs):
+    from cfcore.runs.run import load_run
+
+    runs = {method: load_run(folder) for method, folder in factor_run_dirs.items()}
+    table = runs_table(runs).set_index("run")
+    assert math.isnan(table.loc["svd", "batch"]) and table.loc["svd", "learning rate"] == ""
+    assert table.loc["svd", "schedule"] == "" and math.isnan(table.loc["svd", "epochs run"])
+    assert table.loc["autorec", "l2"] == "0.02" and table.loc["autorec", "schedule"] == ""
+    assert math.isnan(table.loc["implicit", "best epoch"]) and math.isnan(table.loc["implicit", "best val RMSE"])
+    assert table.loc["implicit", "model"] == "Implicit"
