@@ -109,6 +109,8 @@ def progress_bar(current: Job, label: str = "") -> None:
                               "once on this server).")
     elif current.progress is None:
         st.progress(0.0, text=f"{prefix}starting: building the model in the trainer...")
+    elif current.config.model == "svd":  # no epochs or batches: one factorisation
+        st.progress(0.5, text=f"{prefix}computing the SVD of the ratings · {current.elapsed:.0f} s")
     else:
         p = current.progress
         done = (p.epoch - 1 + min(p.step / max(p.steps_per_epoch, 1), 1.0)) / max(p.epochs, 1)
@@ -188,8 +190,10 @@ def other_trainings(key: str) -> None:
                 f"{record.config.get('epochs', '?')}); it appears here when it is saved.")
     for record in interrupted():
         with st.container(border=True):
-            st.warning(f"**{md(record.name)}** was interrupted (the server restarted or its trainer stopped) after "
-                       f"{len(record.history)} of {record.config.get('epochs', '?')} epochs. Its curve so far:")
+            done, planned = len(record.history), record.config.get("epochs", "?")
+            st.warning(f"**{md(record.name)}** was interrupted (the server restarted or its trainer stopped) "
+                       + (f"after {done} of {planned} epochs. Its curve so far:" if done else
+                          f"before its first epoch ended (of {planned}): nothing to keep. Train it again."))
             if record.history:
                 chart(st, training_curves(record.history, int(record.config.get("epochs", 1))),
                                 key=f"{key}_interrupted_{record.job_id}")

@@ -178,6 +178,13 @@ def test_an_interrupted_training_is_listed_with_its_curve_and_can_be_dismissed(d
     at.button(key=f"train_dismiss_{'b' * 32}").click().run()
     assert not [w for w in at.warning if "interrupted" in w.value] and space.job_records() == []
 
+    space.record_job("c" * 32, "SVD++ #1", {"epochs": 10}, [])  # no epoch done: no "curve so far" over nothing
+    (space.folder / "jobs" / f"{'c' * 32}.json").write_text(json.dumps(
+        {**json.loads((space.folder / "jobs" / f"{'c' * 32}.json").read_text()), "server": "old", "pid": dead_pid()}))
+    at = open_app(ws, page="pages/train.py")
+    [warning] = [w for w in at.warning if "interrupted" in w.value]
+    assert "before its first epoch ended (of 10): nothing to keep" in warning.value and "curve" not in warning.value
+
 
 def test_a_full_workspace_refuses_new_trainings_with_a_message(data_env, tiny_run_dir, monkeypatch):
     monkeypatch.setenv("CFCORE_WORKSPACE_MAX_RUNS", "1")  # the server's store reads it when it is made
