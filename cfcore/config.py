@@ -124,6 +124,8 @@ class TrainConfig:
             if isinstance(low, int) and isinstance(high, int):
                 # 2.0 epochs (from a JSON file or a float widget) must still work as range() bounds.
                 setattr(self, name, int(value))
+        if self.own_init and self.model != "simple_embedding":
+            raise ConfigError(f"own_init is the hand-made layer's (simple_embedding); {self.model} has no such choice")
         if self.model not in DROPOUT_MODELS:  # a model without dropout records none (a preset may carry some)
             self.user_dropout = self.movie_dropout = 0.0
         return self

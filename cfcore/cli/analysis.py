@@ -107,7 +107,7 @@ def recommend(args: argparse.Namespace) -> int:
 
     rated = user_ratings(run, args.user)
     rmse = user_rmse(rated)
-    top = recommend(run, args.user, top=args.top)
+    top = recommend(run, args.user, top=args.top, min_ratings=args.min_ratings)
     if args.json:
         payload = {
             "user": int(args.user),
@@ -118,7 +118,7 @@ def recommend(args: argparse.Namespace) -> int:
         print(json.dumps(payload))
         return 0
     print(f"user {args.user}: rated {len(rated)} movies; the model's RMSE on them is {rmse:.3f}")
-    print(f"top {len(top)} unseen movies by predicted rating:")
+    print(f"top {len(top)} unseen movies with more than {args.min_ratings} ratings, by predicted rating:")
     table = top[["predicted", "title", "genres", "num_ratings"]]
     table.index = range(1, len(table) + 1)
     print(_table_text(table, {"predicted": ".2f"}))

@@ -33,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=number, dest="learning_rate")
     p.add_argument("--patience", type=whole(), help="early-stopping patience (0: off)")
     p.add_argument("--seed", type=whole())
+    p.add_argument("--user-dropout", type=number, dest="user_dropout",
+                   help="dropout on user vectors (bias model, SVD++)")
+    p.add_argument("--movie-dropout", type=number, dest="movie_dropout",
+                   help="dropout on movie vectors (bias model, SVD++)")
+    p.add_argument("--own-init", action="store_true", default=None, dest="own_init",
+                   help="simple_embedding only: start from the hand-made layer's own initialiser, as the article did "
+                        "(its 1.13)")
     p.add_argument("--val-fraction", type=number, dest="val_fraction")
     p.add_argument("--out", required=True, help="folder to save the run in")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
@@ -64,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--user", type=whole(0, MAX_COUNT), required=True, help="userId")
     p.add_argument("--top", type=whole(1, MAX_TOP), default=10)
+    p.add_argument("--min-ratings", type=whole(0, MAX_COUNT), default=20,
+                   help="only recommend movies with more ratings than this (default 20, as the Recommend page)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("similarity", help="how alike two runs' movie factors are: linear CKA, neighbour overlap")

@@ -87,15 +87,18 @@ def _train_and_save(args: argparse.Namespace, config):
 
 
 def train(args: argparse.Namespace) -> int:
-    from cfcore.config import preset
+    from cfcore.config import DROPOUT_MODELS, preset
 
     overrides = {
         key: getattr(args, key)
         for key in ("model", "embedding_dim", "epochs", "batch_size", "learning_rate", "patience", "seed",
-                    "val_fraction")
+                    "user_dropout", "movie_dropout", "own_init", "val_fraction")
         if getattr(args, key) is not None
     }
     config = preset(args.preset, **overrides)
+    if config.model not in DROPOUT_MODELS and {"user_dropout", "movie_dropout"} & set(overrides):
+        raise CliError(f"--user-dropout and --movie-dropout apply to {' and '.join(DROPOUT_MODELS)} only, "
+                       f"not {config.model}")
     run = _train_and_save(args, config)
     summary = run.result.summary()
     if args.json:

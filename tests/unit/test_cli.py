@@ -95,6 +95,40 @@ def test_recommend_json(capsys, tiny_run_dir, loaded):
     assert predicted == sorted(predicted, reverse=True)
 
 
+def test_recommend_filters_by_ratings_as_the_page_does(capsys, tiny_run_dir, loaded):
+    from cfcore.analysis.predict import recommend
+
+    user_id = int(loaded.dataset.index_to_user[2])
+    counts = loaded.dataset.movies.set_index("movieId")["num_ratings"]
+    threshold = int(counts.median())
+    code, out, err = run_cli(capsys, "recommend", tiny_run_dir, "--user", user_id, "--top", "50",
+                             "--min-ratings", threshold, "--json")
+    assert code == 0, err
+    ids = [r["movieId"] for r in json.loads(out)["recommendations"]]
+    assert ids and all(counts[i] > threshold for i in ids)
+    assert ids == recommend(loaded, user_id, top=50, min_ratings=threshold)["movieId"].tolist()
+    code, out, _ = run_cli(capsys, "recommend", tiny_run_dir, "--user", user_id, "--top", "50", "--json")
+    default = [r["movieId"] for r in json.loads(out)["recommendations"]]
+    assert default == recommend(loaded, user_id, top=50, min_ratings=20)["movieId"].tolist()  # the page's 20
+
+
+def test_train_takes_the_articles_initialiser_and_dropout(synthetic_folder, tmp_path, capsys):
+    from cfcore.runs.run import load_run
+
+    code = main(["train", "--data", str(synthetic_folder), "--model", "simple_embedding", "--own-init", *SMALL,
+                 "--out", str(tmp_path / "own")])
+    assert code == 0, capsys.readouterr().err
+    assert load_run(tmp_path / "own").config.own_init is True
+    code = main(["train", "--data", str(synthetic_folder), "--user-dropout", "0.1", "--movie-dropout", "0.2", *SMALL,
+                 "--out", str(tmp_path / "drop")])
+    assert code == 0, capsys.readouterr().err
+    config = load_run(tmp_path / "drop").config
+    assert (config.user_dropout, config.movie_dropout) == (0.1, 0.2)
+    code = main(["train", "--data", str(synthetic_folder), "--model", "simple_dot", *SMALL,
+                 "--out", str(tmp_path / "d")])
+    assert code == 0 and load_run(tmp_path / "d").config.user_dropout == 0.0  # no dropout recorded for simple_dot
+
+
 def test_recommend_text(capsys, tiny_run_dir, loaded):
     user_id = int(loaded.dataset.index_to_user[0])
     code, out, _ = run_cli(capsys, "recommend", tiny_run_dir, "--user", user_id, "--top", "3")
@@ -435,6 +469,9 @@ def test_plain_output_and_data_from_the_environment(synthetic_folder, tmp_path, 
         (["train", "--data", "{data}", "--val-fraction", "0.9", "--out", "{tmp}/r"], ["val_fraction=0.9"]),
         (["train", "--data", "{data}", "--lr", "5", "--out", "{tmp}/r"], ["learning_rate=5.0"]),
         (["train", "--data", "{data}", "--out", "{file}"], ["--out", "is a file"]),
+        (["train", "--data", "{data}", "--own-init", "--out", "{tmp}/r"], ["own_init", "simple_embedding"]),
+        (["train", "--data", "{data}", "--model", "simple_dot", "--user-dropout", "0.2", "--out", "{tmp}/r"],
+         ["--user-dropout", "simple_dot"]),
         (["fly"], ["invalid choice", "'fly'"]),
         ([], ["command"]),
     ],
