@@ -25,7 +25,8 @@ page = st.navigation(
         st.Page("pages/under_the_hood.py", title="Under the hood", icon=":material/build:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
         st.Page("pages/beyond.py", title="Beyond the article", icon=":material/explore:"),
-    ]
+    ],
+    position="top" if presenter.on() else "sidebar",  # presenter mode shuts the sidebar: the pages stay reachable
 )
 sidebar(page.title)
 presenter.apply()

@@ -1,5 +1,6 @@
 """Beyond the article: the questions it leaves to the reader, answered with the learner's own data and runs."""
 
+import pandas as pd
 import streamlit as st
 
 from cfcore.analysis import baselines
@@ -8,7 +9,7 @@ from cfcore.data.split import split_dataset
 from cfcore.text import count, md, server_text
 from cfcore.trainer.jobs import JobError
 from cfcore.workspaces.disk import WorkspaceError
-from ui import job_panel, onehot_panel, representations, services, state
+from ui import job_panel, onehot_panel, representations, services, state, tables
 from ui.beyond_words import default_any_pair, onehot_verdict
 from ui.page import intro, load_default_dataset_button
 
@@ -39,8 +40,8 @@ linear = services.onehot_linear(dataset, split)
 rows = {f"linear model on one-hot vectors ({linear.columns:,} columns, least squares)": linear.val_rmse,
         "user + movie biases baseline": linear.bias_val_rmse}
 rows.update({name: run.result.best_val_rmse for name, run in on_split.items() if run.embeddings.predicts_ratings})
-st.dataframe({"model": list(rows), "val RMSE": list(rows.values())}, hide_index=True,
-             column_config={"val RMSE": st.column_config.NumberColumn(format="%.4f")})
+tables.show(st, pd.DataFrame({"model": list(rows), "val RMSE": list(rows.values())}),
+            {"val RMSE": st.column_config.NumberColumn(format="%.4f"), "model": st.column_config.TextColumn(width=420)})
 st.caption(f"On {split_name} ({count(split.n_val, 'held-out rating')}); the two linear fits agree to "
            f"{linear.max_difference:.0e} on every prediction. Runs on another split are not listed.")
 st.markdown(onehot_verdict(linear.val_rmse, on_split))

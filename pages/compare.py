@@ -8,7 +8,7 @@ from cfcore.data.dataset import is_article_dataset
 from cfcore.figures.tables import runs_table
 from cfcore.figures.training import METRIC_LABELS, baseline_ladder_figure, compare_curves
 from cfcore.text import count, md, server_text
-from ui import load_runs, manage_runs, state
+from ui import load_runs, manage_runs, state, tables
 from ui.page import chart, intro
 
 st.title("Compare")
@@ -29,7 +29,7 @@ if notice := state.shared_run_notice():
 if active is None:
     st.info("No trained runs yet. Train one on the Train page, or load a saved run below.")
 else:
-    st.dataframe(runs_table(shown), hide_index=True, column_config={
+    tables.show(st, runs_table(shown), {
         "best val RMSE": st.column_config.NumberColumn(format="%.4f"),
         "seconds": st.column_config.NumberColumn(format="%.1f"),
     })

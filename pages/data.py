@@ -5,7 +5,7 @@ import streamlit as st
 from cfcore.data.errors import DataError
 from cfcore.data.split import split_dataset
 from cfcore.text import md, server_text
-from ui import cached, data_source
+from ui import cached, data_source, tables
 from ui.page import chart, dataset_label, intro, metric_row
 from ui.state import current_dataset, init_session, set_split_settings, split_settings
 
@@ -39,7 +39,7 @@ chart(cols[2], movies_chart, key="data_hist_movies")
 st.caption("Most movies have only a handful of ratings: their embeddings will be learned from very little.")
 
 st.subheader("A sample of the joined table")
-st.dataframe(sample, hide_index=True)
+tables.show(st, sample)
 
 st.subheader("Train / validation split")
 st.markdown("The model learns from the training ratings; its error (RMSE, in stars) is measured on validation "

@@ -13,7 +13,7 @@ from cfcore.figures.tables import runs_table
 from cfcore.text import md, server_text
 from cfcore.trainer.jobs import AlreadyTrained, JobError
 from cfcore.workspaces.disk import WorkspaceError
-from ui import job_panel, train_panel, train_settings
+from ui import job_panel, tables, train_panel, train_settings
 from ui.page import dataset_label, intro, load_default_dataset_button, scroll_into_view
 from ui.state import current_dataset, init_session, runs, split_settings
 
@@ -85,7 +85,7 @@ with panel.container(key="train_panel"):
 
 if runs():
     st.subheader("Runs in this workspace")
-    st.dataframe(runs_table(runs()), hide_index=True)
+    tables.show(st, runs_table(runs()))
     st.caption("Switch the active model in the sidebar; the Compare page puts runs side by side.")
 
 train_panel.share_box(chosen_params)

@@ -13,7 +13,7 @@ from cfcore.figures.embeddings import neighbours_figure
 from cfcore.figures.tables import for_display
 from cfcore.runs.run import Run
 from cfcore.text import count, md
-from ui import cached
+from ui import cached, tables
 from ui.page import chart
 
 TABLE_FORMAT = {col: st.column_config.NumberColumn(format="%.3f") for col in ("PC1", "PC2", "similarity")}
@@ -38,11 +38,11 @@ def pca_caption(centered: bool, first_share: float, alignment: float) -> None:
 
 def rankings(run: Run, min_ratings: int, top: int, centered: bool) -> None:
     """The ``top`` movies at either end of PC1 and PC2 (more than ``min_ratings`` ratings), a tab per component."""
-    tables = cached.pc_rankings(run, min_ratings, top, centered)
+    ranked = cached.pc_rankings(run, min_ratings, top, centered)
     for tab, pc in zip(st.tabs(["PC1", "PC2"]), ("pc1", "pc2"), strict=True):
         for end in ("lowest", "highest"):
             tab.markdown(f"**{end.capitalize()} on {pc.upper()}**")
-            tab.dataframe(for_display(tables[f"{pc}_{end}"]), column_config=TABLE_FORMAT)
+            tables.show(tab, for_display(ranked[f"{pc}_{end}"]), TABLE_FORMAT, hide_index=False)
 
 
 def finder(dataset: Dataset, listed: pd.DataFrame, n_shown: int, n_passing: int, min_ratings: int) -> None:
@@ -80,10 +80,8 @@ def neighbours(run: Run, movie_frame: pd.DataFrame, min_ratings: int) -> None:
         neighbours = nearest_movies(run, movie_id, k=k, metric=metric, min_ratings=min_ratings)
         left, right = st.columns([3, 2])
         similarity = "cosine similarity" if metric == "cosine" else "dot product"
-        left.dataframe(for_display(neighbours[["title", "similarity", "rating", "num_ratings", "genres"]]),
-                       column_config={**TABLE_FORMAT, "similarity": st.column_config.NumberColumn(similarity,
-                                                                                                  format="%.3f")},
-                       hide_index=True)
+        tables.show(left, for_display(neighbours[["title", "similarity", "rating", "num_ratings", "genres"]]),
+                    {**TABLE_FORMAT, "similarity": st.column_config.NumberColumn(similarity, format="%.3f")})
         chart(right, neighbours_figure(neighbours, metric))
         left.download_button("These neighbours (CSV)", share.table_csv_bytes(neighbours), f"neighbours_{movie_id}.csv",
                              "text/csv", key="emb_download_neighbours", on_click="ignore")

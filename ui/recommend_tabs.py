@@ -20,7 +20,7 @@ from cfcore.figures.predictions import dot_product_bars, explanation_waterfall, 
 from cfcore.figures.tables import for_display
 from cfcore.runs.run import Run
 from cfcore.text import count, md
-from ui import cached
+from ui import cached, tables
 from ui.page import chart, metric_row
 
 FORMAT = {
@@ -60,13 +60,12 @@ def this_user(run: Run, user_id: int, top: int, min_ratings: int) -> None:
     row.metric(f"RMSE, {count(len(validation), 'held-out rating')}",
                f"{val_rmse:.3f}" if math.isfinite(val_rmse) else "none held out", width="content",
                help="This user's ratings in the validation split, which the model never trained on.")
-    left, right = st.columns([3, 2])
-    left.dataframe(for_display(rated.drop(columns=["movieId", "genres"])), column_config=THEIR_FORMAT,
-                   hide_index=True)
-    chart(right, predicted_vs_actual(rated, low, high))
+    # The table across the page (its numbers need the room on a projector), the chart under it.
+    tables.show(st, for_display(rated.drop(columns=["movieId", "genres"])), THEIR_FORMAT)
+    chart(st.columns([3, 2])[0], predicted_vs_actual(rated, low, high))
     st.markdown(f"**Top {top} for user {user_id}** among movies they have not rated")
     recs = recommend(run, user_id, top=top, min_ratings=min_ratings)
-    st.dataframe(for_display(recs.drop(columns=["movieId"])), column_config=FORMAT, hide_index=True)
+    tables.show(st, for_display(recs.drop(columns=["movieId"])), FORMAT)
     _flag_off_scale(run, pd.concat([rated["predicted"], recs["predicted"]]))
 
 
@@ -96,13 +95,12 @@ def rate_yourself(run: Run, top: int, min_ratings: int, titles: dict[int, str],
         left, right = st.columns(2)
         left.markdown(f"**Your top {top}**")
         mine = recommend_for_vector(run, fold, top=top, min_ratings=min_ratings, exclude=yours)
-        left.dataframe(for_display(mine[["title", "predicted", "genres"]]), column_config=FORMAT,
-                       hide_index=True)
+        tables.show(left, for_display(mine[["title", "predicted", "genres"]]), FORMAT)
         every = recommend_for_vector(run, fold, top=dataset.n_movies)
         fit = every[every["movieId"].isin(list(yours))].assign(yours=lambda f: f["movieId"].map(yours))
         left.markdown("**How your vector reproduces your ratings**")
-        left.dataframe(for_display(fit[["title", "yours", "predicted"]]), hide_index=True,
-                       column_config={**FORMAT, "yours": st.column_config.NumberColumn("you said", format="%.1f")})
+        tables.show(left, for_display(fit[["title", "yours", "predicted"]]),
+                    {**FORMAT, "yours": st.column_config.NumberColumn("you said", format="%.1f")})
         pca_result, frame = cached.movie_pca(run, False)
         if "PC2" in frame:
             position = tuple(float(v) for v in pca_result.project(fold.vector)[0, :2])  # = project_vector()

@@ -15,6 +15,7 @@ from cfcore.config import FACTOR_LABELS
 from cfcore.figures.embeddings import aligned_maps_figure
 from cfcore.runs.run import Run
 from cfcore.text import md, server_text
+from ui import tables
 from ui.beyond_words import default_pair, similarity_verdict
 from ui.page import chart, metric_row, page_link
 
@@ -70,6 +71,6 @@ def compare(run_a: Run, run_b: Run, key: str, min_ratings: int = 20) -> Comparis
         for side, (run, frame) in zip(sides, ((run_a, left), (run_b, right)), strict=True):
             table = extremes(frame, column, EXTREMES).rename(columns={column: axis})
             side.caption(md(run.name))
-            side.dataframe(table, hide_index=True, column_config={axis: st.column_config.NumberColumn(format="%.3f")},
-                           key=f"{key}_{axis}_{run.name}")
+            tables.show(side, table, {axis: st.column_config.NumberColumn(format="%.3f")},
+                        key=f"{key}_{axis}_{run.name}")
     return comparison

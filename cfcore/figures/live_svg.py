@@ -13,8 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from cfcore.figures.style import BLUE, GREY, GRID, ORANGE, RUN_COLORS, TEXT
-from cfcore.figures.training import shown_references
+from cfcore.figures.style import BLUE, GREY, GRID, ORANGE, RUN_COLORS, TEXT, THEME
+from cfcore.figures.training import shown_references, spread
+
+BACKGROUND = THEME["backgroundColor"]
 
 # About the live panel's width on a laptop, so that text shows near its own size.
 WIDTH, HEIGHT = 520, 360
@@ -92,11 +94,12 @@ def _curves_svg(
     pad = max((high - low) * 0.08, 0.01)
     step = _nice_step(high - low + 2 * pad)
     y_min, y_max = math.floor((low - pad) / step) * step, math.ceil((high + pad) / step) * step
+    if shown:  # room above the highest line for its label
+        y_max = math.ceil((max(high + pad, max(v for _, v, _ in shown) + (y_max - y_min) * 0.12)) / step) * step
     last = max([epochs or 0, *(e for curve in curves for e, _ in curve.points), 1])
 
-    legend = [(curve.label, curve.color, curve.dash) for curve in curves]
-    legend += [(f"{label}: {value:.3f}", color, _REFERENCE_DASH) for label, value, color in shown]
-    per_row = max(1, (WIDTH - 8) // (19 * font_px))  # a reference's label is up to about 32 characters
+    legend = [(curve.label, curve.color, curve.dash) for curve in curves]  # each reference is labelled on the plot
+    per_row = max(1, (WIDTH - 8) // (12 * font_px))  # a run's name is up to about 20 characters
     legend_rows = math.ceil(len(legend) / per_row)
     bottom = 48 + legend_rows * (font_px + 8)
     height = HEIGHT + legend_rows * (font_px + 8)
@@ -133,6 +136,13 @@ def _curves_svg(
         out.append(f'<line x1="{left}" x2="{WIDTH - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{color}" '
                    f'stroke-width="1.5" stroke-dasharray="{_REFERENCE_DASH}"><title>{escape(label)}: {value:.4f}'
                    "</title></line>")
+    labels: list[str] = []
+    # Each reference's label at its line's right end, above it, close ones spread apart (as the finished chart).
+    gap = (font_px + 4) / plot_h * (y_max - y_min)
+    for (label, value, color), at in zip(shown, spread([v for _, v, _ in shown], gap), strict=True):
+        labels.append(f'<text x="{WIDTH - _RIGHT - 2}" y="{y_at(at) - 4:.1f}" text-anchor="end" fill="{color}" '
+                      f'stroke="{BACKGROUND}" stroke-width="4" paint-order="stroke">{escape(label)}: {value:.3f}'
+                      "</text>")
     for curve in curves:
         out.append(f'<g data-series="{escape(curve.key)}" stroke="{curve.color}" fill="{curve.color}">')
         if len(curve.points) > 1:
@@ -142,6 +152,7 @@ def _curves_svg(
         out.extend(f'<circle cx="{x_at(e):.1f}" cy="{y_at(v):.1f}" r="4"><title>epoch {e}: {escape(curve.label)} '
                    f"{v:.4f}</title></circle>" for e, v in curve.points)
         out.append("</g>")
+    out.extend(labels)  # over the curves, on their own backing
     if not started:
         out.append(f'<text x="{left + plot_w / 2:.1f}" y="{top + plot_h / 2:.1f}" text-anchor="middle" '
                    f'fill="{GREY}">the first point comes when epoch 1 ends</text>')

@@ -50,13 +50,39 @@ def training_curves(
             line={"color": ORANGE}, hovertemplate="epoch %{x}: validation RMSE %{y:.4f}<extra></extra>",
         )
     )
-    layout(fig, title, "epoch", "RMSE (stars)", height=380 + 20 * len(references or {}))
-    # Below the axis title, however many lines the legend takes on a narrow screen.
-    fig.update_layout(showlegend=True, legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0.0})
+    layout(fig, title, "epoch", "RMSE (stars)", height=CURVES_HEIGHT)
+    # The two curves' legend in one row above the plot; each reference line carries its own label (below).
+    fig.update_layout(showlegend=True, legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 1.0,
+                                               "xanchor": "right"})
     last = max([epochs or 0, *x, 1])
     fig.update_xaxes(range=[0.5, last + 0.5], dtick=1 if last <= 20 else None)
-    add_references(fig, references, (0.5, last + 0.5))
+    values = [v for row in history for v in (row.get("train_rmse"), row.get("val_rmse")) if _finite(v)]
+    add_references(fig, references, (0.5, last + 0.5), values)
     return fig
+
+
+# The training chart's height, and the room its plot area gets (the rest: title, axis titles, margins).
+CURVES_HEIGHT = 380
+_CURVES_PLOT_PX = 250
+# A reference line's label is this many pixels tall (the projector's 16 px text and a little air).
+LABEL_PX = 20
+
+
+def _finite(value) -> bool:
+    return value is not None and math.isfinite(float(value))
+
+
+def spread(values: Sequence[float], gap: float) -> list[float]:
+    """Label heights for lines at ``values`` (any order): each label at its line or, where the one below is too
+    close, just above that one, so no two are closer than ``gap`` (the article's 0.880 and the biases' 0.865 sat on
+    each other)."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    out = [0.0] * len(values)
+    floor = -math.inf
+    for i in order:
+        out[i] = max(float(values[i]), floor)
+        floor = out[i] + gap
+    return out
 
 
 def shown_references(references: Mapping[str, float | None] | None) -> list[tuple[str, float, str]]:
@@ -68,14 +94,29 @@ def shown_references(references: Mapping[str, float | None] | None) -> list[tupl
             for i, (label, value) in enumerate(sorted(shown, key=lambda item: -item[1]))]
 
 
-def add_references(fig: go.Figure, references: Mapping[str, float] | None, x_range: tuple[float, float]) -> None:
-    """Dashed horizontal lines for ``references`` (:func:`shown_references`), named in the legend: labels written
-    on the plot sat under the curves and on each other when lines were close (the article's 1.08 and 1.13, the
-    global mean's 1.05)."""
-    for label, value, color in shown_references(references):
+def add_references(fig: go.Figure, references: Mapping[str, float] | None, x_range: tuple[float, float],
+                   values: Sequence[float] = ()) -> None:
+    """Dashed horizontal lines for ``references`` (:func:`shown_references`), each labelled at its right end on a
+    pale backing (so a curve passing under it does not hide it), the labels of close lines spread apart
+    (:func:`spread`). The lines keep their names for hover and tests; they are not in the legend, which on a
+    projector grew as tall as the plot. ``values`` are the curves' points, for the y range the spread is
+    measured in."""
+    shown = shown_references(references)
+    if not shown:
+        return
+    every = [*values, *(value for _, value, _ in shown)]
+    low, high = min(every), max(every)
+    pad = max((high - low) * 0.08, 0.01)
+    gap = (high - low + 2 * pad) * LABEL_PX / _CURVES_PLOT_PX
+    heights = spread([value for _, value, _ in shown], gap)
+    fig.update_yaxes(range=[low - pad, max(high + pad, max(heights) + 1.5 * gap)])
+    for (label, value, color), at in zip(shown, heights, strict=True):
         fig.add_trace(go.Scatter(
             x=list(x_range), y=[value, value], mode="lines", name=f"{plain(label)}: {value:.3f}", hoverinfo="skip",
-            line={"dash": "dash", "width": 1.5, "color": color}))
+            showlegend=False, line={"dash": "dash", "width": 1.5, "color": color}))
+        fig.add_annotation(x=1.0, xref="paper", xanchor="right", y=at, yref="y", yanchor="bottom",
+                           text=f"{plain(label)} {value:.3f}", showarrow=False, font={"color": color},
+                           bgcolor="rgba(251, 251, 248, 0.85)", borderpad=1)
 
 
 # History columns as a reader sees them.

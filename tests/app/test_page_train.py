@@ -219,7 +219,9 @@ def test_reference_lines_name_the_baselines_and_the_article_only_on_its_data(tin
     assert names[:2] == ["train RMSE", "validation RMSE"]
     assert any(n.startswith("global mean: ") for n in names) and any(n.startswith("biases only: ") for n in names)
     assert not any("article" in n for n in names)  # synthetic data: the article's numbers do not apply
-    assert not curve["layout"].get("annotations")  # no labels on the plot to sit under the curves
+    labels = [a["text"] for a in curve["layout"]["annotations"]]  # each line labelled at its end, on a backing
+    assert sorted(label.rsplit(" ", 1)[0] for label in labels) == ["biases only", "global mean"]
+    assert all(a.get("bgcolor") for a in curve["layout"]["annotations"])
     assert all(m.delta is None or "article" not in str(m.delta) for m in at.metric)
 
     from cfcore.data.dataset import is_article_dataset

@@ -53,13 +53,16 @@ def test_points_and_references_lie_between_the_outer_gridlines_and_the_ticks_cov
     assert min(ticks) <= min(values) and max(ticks) >= max(values)
 
 
-def test_references_are_dashed_lines_named_in_the_legend_and_missing_ones_are_skipped():
+def test_references_are_dashed_lines_labelled_on_the_plot_and_missing_ones_are_skipped():
     svg_text = training_curves_svg(_history(2), 5, {"global mean": 1.04, "biases only": None, "broken": math.nan,
                                                     "article, dot_with_bias": 0.88})
     texts = _texts(ET.fromstring(svg_text))
     assert "global mean: 1.040" in texts and "article, dot_with_bias: 0.880" in texts
     assert not any("biases only" in t or "broken" in t for t in texts if t)
-    assert svg_text.count('stroke-dasharray="6 4"') == 2 * 2  # each reference: its line and its legend sample
+    assert svg_text.count('stroke-dasharray="6 4"') == 2  # each reference's line; no legend sample
+    labels = [t for t in ET.fromstring(svg_text).iter("{http://www.w3.org/2000/svg}text")
+              if t.get("text-anchor") == "end" and ": " in (t.text or "")]
+    assert len(labels) == 2 and all(t.get("paint-order") == "stroke" for t in labels)  # on their own backing
 
 
 def test_text_is_escaped_so_the_markup_stays_one_svg():
