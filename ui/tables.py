@@ -14,6 +14,8 @@ PADDING_PX = 30
 NARROWEST_NUMBER_PX = 64
 # Text columns: the run's name, a movie's title, its genres; anything else gets TEXT_PX.
 TEXT_WIDTHS = {"run": 150, "title": 220, "genres": 200, "model": 110}
+# Text that names the row stays in front of the numbers (a runs table without its run names reads as nothing).
+LEADING = ("run",)
 TEXT_PX = 160
 
 
@@ -23,7 +25,8 @@ def _label(column: str, config) -> str:
 
 
 def layout(frame: pd.DataFrame, column_config: dict | None = None) -> tuple[list[str], dict]:
-    """The column order (numbers first, then text, each as given) and the column configs with every width set."""
+    """The column order (a :data:`LEADING` name, the numbers, then the other text, each as given) and the column
+    configs with every width set."""
     config = dict(column_config or {})
     numbers = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     texts = [c for c in frame.columns if c not in numbers]
@@ -37,7 +40,8 @@ def layout(frame: pd.DataFrame, column_config: dict | None = None) -> tuple[list
         if own.get("width") is None:
             own["width"] = TEXT_WIDTHS.get(str(column), TEXT_PX)
         config[column] = own
-    return [str(c) for c in numbers + texts], config
+    leading = [c for c in texts if c in LEADING]
+    return [str(c) for c in leading + numbers + [c for c in texts if c not in leading]], config
 
 
 def show(container, frame: pd.DataFrame, column_config: dict | None = None, *, key: str | None = None,

@@ -88,6 +88,7 @@ def test_recommend_draws_only_the_open_tab_and_keeps_your_ratings_when_you_look_
     at.session_state["rec_tab"] = "Rate movies yourself"
     at.run()
     assert len(at.dataframe) == 0
+    assert not [s for s in at.selectbox if s.key == "rec_user"]  # the user picker is not yours: not shown here
     at.multiselect(key="rec_you_movies").set_value(picked).run()
     at.slider(key=f"rec_you_rating_{picked[0]}").set_value(4.5).run()
     at.session_state["rec_tab"] = "Explain a prediction"

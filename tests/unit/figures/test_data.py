@@ -24,3 +24,8 @@ def test_per_user_and_per_movie_distributions(synthetic_dataset):
     assert int(np.sum(per_user.x)) == int(np.sum(per_movie.x)) == synthetic_dataset.n_ratings
     counts = synthetic_dataset.ratings.groupby("userId").size()
     assert sorted(per_user.x) == sorted(counts.to_numpy())
+
+
+def test_the_rating_histogram_labels_whole_stars_only(synthetic_dataset):
+    ticks = list(rating_histogram(synthetic_dataset).layout.xaxis.tickvals)
+    assert ticks and all(float(t).is_integer() for t in ticks)
