@@ -29,10 +29,7 @@ if notice := state.shared_run_notice():
 if active is None:
     st.info("No trained runs yet. Train one on the Train page, or load a saved run below.")
 else:
-    tables.show(st, runs_table(shown), {
-        "best val RMSE": st.column_config.NumberColumn(format="%.4f"),
-        "seconds": st.column_config.NumberColumn(format="%.1f"),
-    })
+    tables.show(st, runs_table(shown), tables.RUNS_COLUMNS)
     if hidden:
         st.caption(f"Hidden from the table and charts: {md(', '.join(sorted(hidden)))}.")
     metric = st.radio("Curve", list(METRIC_LABELS), horizontal=True, key="cmp_metric",

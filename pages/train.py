@@ -85,7 +85,7 @@ with panel.container(key="train_panel"):
 
 if runs():
     st.subheader("Runs in this workspace")
-    tables.show(st, runs_table(runs()))
+    tables.show(st, runs_table(runs()), tables.RUNS_COLUMNS)
     st.caption("Switch the active model in the sidebar; the Compare page puts runs side by side.")
 
 train_panel.share_box(chosen_params)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from cfcore.config import kind_name, settings_summary
@@ -19,4 +21,6 @@ def picker(key: str, labelled: bool = False) -> None:
     st.selectbox("Active model", list(all_runs), key=key, on_change=lambda: state.set_active_run(st.session_state[key]),
                  format_func=lambda name: state.run_label(all_runs[name], all_runs),
                  label_visibility="visible" if labelled else "collapsed")
-    st.caption(f"{kind_name(active.config.model)}: {settings_summary(active.config)}.")
+    rmse = active.result.best_val_rmse
+    score = f"; validation RMSE {rmse:.3f}" if active.embeddings.predicts_ratings and math.isfinite(rmse) else ""
+    st.caption(f"{kind_name(active.config.model)}, {settings_summary(active.config)}{score}.")

@@ -459,10 +459,11 @@ def shared_run_notice() -> tuple[str, str] | None:
 
 
 def run_label(run: Run, others: Mapping[str, Run] | None = None) -> str:
-    """ "name · RMSE 0.874" for menus and the sidebar, then, when ``others`` holds a run of the same kind with other
+    """ "name · 0.874" (its best validation RMSE) for menus and the sidebar, short enough for the sidebar at 150%
+    zoom; then, when ``others`` holds a run of the same kind with other
     settings, this run's settings in a few words (" · fast preset, seed 43"), so the two can be told apart."""
     rmse = run.result.best_val_rmse
-    label = f"{run.name} · RMSE {rmse:.3f}" if math.isfinite(rmse) else run.name
+    label = f"{run.name} · {rmse:.3f}" if math.isfinite(rmse) else run.name
     label = f"{label} (diverged)" if diverged(run) else label
     mine = settings_summary(run.config)
     if any(other.config.model == run.config.model and settings_summary(other.config) != mine

@@ -9,14 +9,27 @@ import pandas as pd
 import streamlit as st
 
 # Header text is about this many pixels a character in Streamlit's tables, plus the cell's padding and sort icon.
-PX_PER_CHAR = 7.5
-PADDING_PX = 30
+PX_PER_CHAR = 6.5
+PADDING_PX = 26
 NARROWEST_NUMBER_PX = 64
 # Text columns: the run's name, a movie's title, its genres; anything else gets TEXT_PX.
-TEXT_WIDTHS = {"run": 150, "title": 220, "genres": 200, "model": 110}
+TEXT_WIDTHS = {"run": 130, "title": 220, "genres": 200, "model": 110}
 # Text that names the row stays in front of the numbers (a runs table without its run names reads as nothing).
 LEADING = ("run",)
 TEXT_PX = 160
+
+
+# The runs tables (Train, Compare): short headers, so a run's numbers fit beside its name on a projector.
+RUNS_COLUMNS = {
+    "best val RMSE": st.column_config.NumberColumn("val RMSE", format="%.4f",
+                                                   help="The best validation RMSE: the weights the run keeps."),
+    "article val RMSE": st.column_config.NumberColumn("article", format="%.2f",
+                                                      help="The article's validation RMSE for this model."),
+    "final val RMSE": st.column_config.NumberColumn("final", format="%.4f", help="Validation RMSE after the last "
+                                                    "epoch."),
+    "epochs run": st.column_config.NumberColumn("epochs", help="Epochs run."),
+    "seconds": st.column_config.NumberColumn(format="%.1f", help="Training time."),
+}
 
 
 def _label(column: str, config) -> str:

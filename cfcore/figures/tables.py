@@ -70,12 +70,12 @@ def runs_table(runs: Mapping[str, object]) -> pd.DataFrame:
         row = {
             "run": name,
             "best val RMSE": result.best_val_rmse if rates else np.nan,
-            "final val RMSE": float(final) if final is not None else np.nan,
             "article val RMSE": ARTICLE_VAL_RMSE.get(config.model, np.nan) if is_article_dataset(run.dataset)
             else np.nan,
+            "final val RMSE": float(final) if final is not None else np.nan,
             "epochs run": result.epochs_run if config.model != "svd" else np.nan,
-            "best epoch": result.best_epoch if rates and config.model != "svd" else np.nan,
             "seconds": round(result.train_seconds, 1),
+            "best epoch": result.best_epoch if rates and config.model != "svd" else np.nan,
             "model": kind_name(config.model),
             "dim": config.embedding_dim,
             "batch": config.batch_size,

@@ -46,7 +46,8 @@ def test_the_picker_says_what_the_active_run_is_and_is_labelled_on_the_page_in_p
 
     ws = seed_workspace({"tiny": tiny_run_dir})
     at = open_app(ws, page="pages/train.py")
-    summary = f"Dot + biases: {settings_summary(load_run(tiny_run_dir).config)}."
+    run = load_run(tiny_run_dir)
+    summary = (f"Dot + biases, {settings_summary(run.config)}; validation RMSE {run.result.best_val_rmse:.3f}.")
     assert summary in [c.value for c in at.sidebar.caption]
     at = open_app(ws, page="pages/train.py", present="1")
     picker = at.main.selectbox(key="present_active_run")

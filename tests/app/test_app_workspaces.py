@@ -46,8 +46,8 @@ def test_the_link_brings_back_runs_data_and_choices_after_a_restart(data_env, ti
     assert again.session_state["ws_id"] == ws
     assert again.sidebar.selectbox(key="sidebar_active_run").value == "second"
     rmse = _rmse(tiny_run_dir)
-    assert again.sidebar.selectbox(key="sidebar_active_run").options[:2] == [f"first · RMSE {rmse}",
-                                                                              f"second · RMSE {rmse}"]
+    assert again.sidebar.selectbox(key="sidebar_active_run").options[:2] == [f"first · {rmse}",
+                                                                              f"second · {rmse}"]
     assert again.session_state["dataset"].fingerprint == fingerprint
     assert again.selectbox(key="rec_user").value == chosen
 

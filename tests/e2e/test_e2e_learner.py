@@ -53,7 +53,7 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     # Train: the bias model with the fast preset, fewer epochs, smaller batches.
     go_to(page, "Train")
     expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
-    select_option(page, "Model", "Dot product + biases")
+    select_option(page, "Model", "Dot + biases")
     select_option(page, "Preset", "fast (seconds)")
     fast = PRESETS["fast"]
     assert slider_value(page, "Epochs") == str(fast.epochs), "preset not applied"
@@ -62,7 +62,7 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
         nudge_slider(page, "Epochs", "ArrowLeft" if fast.epochs > EPOCHS else "ArrowRight", abs(fast.epochs - EPOCHS))
     stops = BATCH_SIZE_STOPS
     nudge_slider(page, "Batch size", "ArrowLeft", stops.index(fast.batch_size) - stops.index(int(BATCH_SIZE)))
-    assert selectbox_value(page, "Model") == "Dot product + biases"
+    assert selectbox_value(page, "Model") == "Dot + biases"
     assert slider_value(page, "Epochs") == str(EPOCHS)
     assert slider_value(page, "Batch size") == BATCH_SIZE
     dim = int(number_input_value(page, "Embedding dimension"))
@@ -93,7 +93,7 @@ def test_learner_trains_the_bias_model_and_explores_it(page, app_url):
     assert all(":" in trace["name"] for trace in curve["traces"][2:])  # reference lines, named in the legend
     # The sidebar's active model is the new run, labelled with its best validation RMSE.
     active = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Active model").input_value()
-    assert active == f"Dot + biases #1 · RMSE {metric_value(page, 'Best val RMSE')}", active
+    assert active == f"Dot + biases #1 · {metric_value(page, 'Best val RMSE')}", active
     expect(page.get_by_text("This is the active model")).to_be_visible()
     assert_no_traceback(page)
     screenshot(page, "journey1-04-trained")

@@ -13,8 +13,8 @@ def test_a_label_adds_the_settings_only_when_a_run_of_the_same_kind_differs(tiny
     other_seed = replace(tiny_run, name="Dot + biases #2",
                          result=replace(tiny_run.result, config=replace(tiny_run.config, seed=43)))
     rmse = f"{tiny_run.result.best_val_rmse:.3f}"
-    assert run_label(first) == f"Dot + biases #1 · RMSE {rmse}"
-    assert run_label(first, {"dot": dot_run}) == f"Dot + biases #1 · RMSE {rmse}"  # another kind: no need
+    assert run_label(first) == f"Dot + biases #1 · {rmse}"
+    assert run_label(first, {"dot": dot_run}) == f"Dot + biases #1 · {rmse}"  # another kind: no need
     both = {"a": first, "b": other_seed}
-    assert run_label(first, both) == f"Dot + biases #1 · RMSE {rmse} · {settings_summary(first.config)}"
+    assert run_label(first, both) == f"Dot + biases #1 · {rmse} · {settings_summary(first.config)}"
     assert run_label(other_seed, both).endswith("seed 43")
