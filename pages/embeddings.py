@@ -9,7 +9,7 @@ from cfcore.analysis.movies import heatmap_frame, most_rated
 from cfcore.analysis.pca import pc1_average_alignment
 from cfcore.figures.embeddings import embedding_heatmap, variance_figure
 from cfcore.text import count
-from ui import cached, embeddings_sections, movie_map
+from ui import bias_section, cached, embeddings_sections, movie_map
 from ui.page import chart, intro, require_run
 
 st.title("Embeddings")
@@ -75,5 +75,9 @@ movie_map.show(run, shown, listed, pca_result.explained, cached.genres(run), mov
 st.subheader("Nearest neighbours")
 embeddings_sections.finder(dataset, listed, len(shown), n_passing, int(min_ratings))
 embeddings_sections.neighbours(run, movie_frame, int(min_ratings))
+
+if run.embeddings.has_bias and min_ratings < most:
+    st.subheader("What the biases learned")
+    bias_section.show(run, int(min_ratings), top)
 
 embeddings_sections.downloads(run)

@@ -56,9 +56,17 @@ def explore(args: argparse.Namespace) -> int:
         from cfcore.analysis.projection import movie_map
 
         placed = movie_map(run, args.projection, args.min_ratings, args.seed, args.perplexity, args.centered)
+    biases = None
+    if run.embeddings.has_bias:
+        from cfcore.analysis.biases import RANKED_KEYS, bias_rankings
+
+        biases = {end: frame[RANKED_KEYS] for end, frame in
+                  bias_rankings(run, min_ratings=args.min_ratings, top=args.top).items()}
     if args.json:
         payload = {"variance_explained": [float(x) for x in result.explained]}
         payload.update({key: _records(tables[key]) for key in RANKING_KEYS})
+        if biases is not None:  # a model with biases: what they learned
+            payload["bias_rankings"] = {end: _records(frame) for end, frame in biases.items()}
         if placed is not None:
             payload["projection"] = [{"movieId": int(m), "x": float(x), "y": float(y)}
                                      for m, x, y in zip(placed["movieId"], placed["x"], placed["y"], strict=True)]
@@ -78,6 +86,9 @@ def explore(args: argparse.Namespace) -> int:
         pc, end = key.split("_")
         print(f"\n{pc.upper()} {end} (movies with more than {args.min_ratings} ratings):")
         print(_table_text(tables[key], formats))
+    for end, frame in (biases or {}).items():
+        print(f"\n{end} movie bias (movies with more than {args.min_ratings} ratings):")
+        print(_table_text(frame.drop(columns="movieId"), {"bias": ".3f", "mean_rating": ".2f"}))
     if placed is not None:
         print(f"\n{args.projection} map of {len(placed):,} movies (more than {args.min_ratings} ratings); "
               "use --json for every movie's x and y. First rows:")

@@ -246,7 +246,7 @@ def test_embeddings_opens_on_the_movie_in_the_url_and_ignores_bad_ids(tiny_run):
     at.run()
     assert_page(at, "Embeddings")
     assert at.selectbox(key="emb_movie").value == movie_id
-    assert len(at.dataframe) == 5  # the four rankings and the neighbours
+    assert len(at.dataframe) == 7  # the four rankings, the neighbours and the two bias tables
 
     at = page_app("embeddings", tiny_run)
     at.query_params["movie"] = "999999999"
@@ -317,3 +317,20 @@ def test_an_empty_map_with_a_count_colouring_is_a_message(tiny_run):
     at.run()
     assert_page(at, "Embeddings")
     assert "No movie passes the ratings filter above" in page_texts(at, "info")
+
+
+def test_the_biases_section_shows_for_a_model_with_biases_only(tiny_run, dot_run):
+    from cfcore.analysis.biases import bias_rankings
+
+    at = page_app("embeddings", tiny_run).run()
+    assert_page(at, "Embeddings")
+    assert "What the biases learned" in [s.value for s in at.subheader]
+    expected = bias_rankings(tiny_run, min_ratings=20, top=10)
+    shown_tables = [d.value for d in at.dataframe if "bias" in d.value.columns]
+    assert [t["title"].tolist() for t in shown_tables] == [expected["lowest"]["title"].tolist(),
+                                                            expected["highest"]["title"].tolist()]
+    titles = [str(f["layout"].get("title", {}).get("text")) for f in chart_specs(at)]
+    assert "Movie bias against mean rating" in titles and "User biases" in titles
+    assert any("far from the line are the interesting ones" in c.value for c in at.caption)
+    at = page_app("embeddings", dot_run).run()
+    assert "What the biases learned" not in [s.value for s in at.subheader]

@@ -46,7 +46,7 @@ def test_explore_json_is_one_object_matching_the_analysis(capsys, tiny_run_dir, 
     code, out, err = run_cli(capsys, "explore", tiny_run_dir, "--json", "--min-ratings", "25", "--top", "4")
     assert code == 0, err
     payload = json.loads(out)  # exactly one JSON document on stdout
-    assert list(payload) == ["variance_explained", *RANKING_KEYS]
+    assert list(payload) == ["variance_explained", *RANKING_KEYS, "bias_rankings"]  # a bias model: its biases
     fractions = payload["variance_explained"]
     assert len(fractions) == loaded.config.embedding_dim
     assert sum(fractions) == pytest.approx(1.0)
@@ -58,6 +58,24 @@ def test_explore_json_is_one_object_matching_the_analysis(capsys, tiny_run_dir, 
         assert all(set(row) == ROW_KEYS and row["num_ratings"] > 25 for row in rows)
         assert [row["title"] for row in rows] == expected[key]["title"].tolist()
         np.testing.assert_allclose([row["PC1"] for row in rows], expected[key]["PC1"])
+
+
+def test_explore_json_has_the_bias_rankings_of_a_model_with_biases(capsys, tiny_run_dir, loaded, dot_run, tmp_path):
+    from cfcore.analysis.biases import bias_rankings
+    from cfcore.training.save import save_run
+
+    code, out, err = run_cli(capsys, "explore", tiny_run_dir, "--json", "--min-ratings", "10", "--top", "3")
+    assert code == 0, err
+    ranked = json.loads(out)["bias_rankings"]
+    expected = bias_rankings(loaded, min_ratings=10, top=3)
+    for end in ("lowest", "highest"):
+        assert [set(row) for row in ranked[end]] == [{"movieId", "title", "bias", "mean_rating", "num_ratings"}] * 3
+        assert [row["movieId"] for row in ranked[end]] == expected[end]["movieId"].tolist()
+        np.testing.assert_allclose([row["bias"] for row in ranked[end]], expected[end]["bias"])
+    code, out, _ = run_cli(capsys, "explore", tiny_run_dir, "--min-ratings", "10", "--top", "3")
+    assert "lowest movie bias" in out and "highest movie bias" in out
+    code, out, _ = run_cli(capsys, "explore", save_run(dot_run, tmp_path / "dot"), "--json")
+    assert "bias_rankings" not in json.loads(out)  # no biases, no rankings
 
 
 def test_explore_centered_changes_the_answer(capsys, tiny_run_dir):

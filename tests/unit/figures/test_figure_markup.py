@@ -14,6 +14,7 @@ import pytest
 
 from cfcore.data.dataset import build_dataset
 from cfcore.data.validate import validate_movies, validate_ratings
+from cfcore.figures import biases as bias_figures
 from cfcore.figures import data as data_figures
 from cfcore.figures import embeddings as embedding_figures
 from cfcore.figures import predictions as prediction_figures
@@ -42,7 +43,7 @@ GENRE = "<i>genre</i>"
 TEXT = f"{LINK} {BOLD}"
 # What would show if any of the above reached a figure as it is (the figures' own templates use <b>...</b>
 # around inserted data and <br>, never these).
-FIGURE_MODULES = (data_figures, embedding_figures, prediction_figures, training_figures)
+FIGURE_MODULES = (data_figures, embedding_figures, prediction_figures, training_figures, bias_figures)
 RAW = ("<a ", "</a>", "<b>bold", "<i>genre")
 FIGURE_FUNCTIONS = {name for module in FIGURE_MODULES
                     for name, function in inspect.getmembers(module, inspect.isfunction)
@@ -79,6 +80,7 @@ def _figures() -> dict[str, list[go.Figure]]:
     history = [{"epoch": 1, "train_rmse": 1.1, "val_rmse": 1.2}, {"epoch": 2, "train_rmse": 0.9, "val_rmse": 1.0}]
     heat = pd.DataFrame(np.ones((3, 2)), index=frame["title"][:3], columns=[LINK, BOLD])
     split = frame.assign(predicted=frame["rating"] + 0.1, split=["train", "validation"] * 6)
+    biases = frame.rename(columns={"rating": "mean_rating"}).assign(bias=frame["PC1"], off_line=frame["PC2"])
     return {
         "rating_histogram": [rating_histogram(dataset)],
         "ratings_per_user": [ratings_per_user(dataset)],
@@ -98,6 +100,8 @@ def _figures() -> dict[str, list[go.Figure]]:
         "onehot_product_figure": [onehot_product_figure(np.eye(2), np.ones((2, 2)), np.ones((2, 2)),
                                                            [TEXT, LINK], [BOLD, GENRE])],
         "aligned_maps_figure": [aligned_maps_figure(frame, frame, TEXT, LINK)],
+        "bias_vs_mean_figure": [bias_figures.bias_vs_mean_figure(biases, biases.head(4))],
+        "user_bias_figure": [bias_figures.user_bias_figure(np.linspace(-1, 1, 30))],
     }
 
 
