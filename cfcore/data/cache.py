@@ -15,13 +15,14 @@ from pathlib import Path
 from cfcore import constants as C
 from cfcore import settings
 from cfcore.data.errors import DataError
+from cfcore.data.layouts import RATINGS_FILES, layout_of
 from cfcore.safezip import UnsafeZipError, extract_all
 
 
 def _find_data_folder(root: Path) -> Path | None:
     """The folder at or one level below ``root`` that holds a ratings file."""
     for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
-        if (folder / C.RATINGS_FILE).is_file() or (folder / "ratings.dat").is_file():
+        if layout_of(folder) is not None:
             return folder
     return None
 
@@ -49,10 +50,11 @@ def safe_extract_zip(
 def check_folder(folder: Path) -> Path:
     found = _find_data_folder(folder)
     if found is None:
-        raise DataError(f"{folder}: no {C.RATINGS_FILE} found in this folder or one level below")
-    has_movies = (found / C.MOVIES_FILE).is_file() or (found / "movies.dat").is_file()
-    if not has_movies:
-        raise DataError(f"{found}: has a ratings file but no {C.MOVIES_FILE}")
+        raise DataError(f"{folder}: no {C.RATINGS_FILE} found in this folder or one level below (nor another "
+                        f"release's {' or '.join(RATINGS_FILES[1:])})")
+    ratings, movies = layout_of(found)
+    if not (found / movies).is_file():
+        raise DataError(f"{found}: has {ratings} but no {movies}")
     return found
 
 

@@ -1,10 +1,12 @@
-"""Reading a ratings or movies file (CSV, or MovieLens 1M's ``::`` files) within size limits, validated as it is read.
+"""Reading a ratings or movies file within size limits, validated as it is read: CSV (``ratings.csv``), MovieLens
+1M's and 10M's ``::`` files, and MovieLens 100K's ``u.data`` (tabs) and ``u.item`` (pipes, 19 genre flags).
 
 Nothing here imports TensorFlow: the app's Data page must stay light.
 """
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 import warnings
@@ -139,12 +141,62 @@ def _data_lines(raw: bytes) -> np.ndarray:
 _WHITESPACE = np.frombuffer(b" \t\r\n\x0b\x0c", dtype=np.uint8)
 
 
-def _parse_dat(text: str, names: list[str]) -> pd.DataFrame:
-    rows = [line.split("::") for line in text.splitlines() if line.strip()]
-    frame = pd.DataFrame(rows, columns=names) if rows else pd.DataFrame(columns=names)
-    frame.attrs["lines"] = np.asarray(
-        [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()], dtype=np.int64)
+# Files with a separator and no header (:mod:`cfcore.data.layouts`): name -> (separator, encoding, columns).
+SEPARATED = {
+    "ratings.dat": (b"::", "latin-1", ["userId", "movieId", "rating", "timestamp"]),
+    "movies.dat": (b"::", "latin-1", ["movieId", "title", "genres"]),
+    "u.data": (b"\t", "latin-1", ["userId", "movieId", "rating", "timestamp"]),
+    "u.item": (b"|", "latin-1", None),  # movieId, title, release date, video date, IMDb URL, 19 genre flags
+}
+# MovieLens 100K's genre flags, in u.item's order (its u.genre file).
+ML100K_GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
+                 "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
+                 "War", "Western")
+_UNIT_SEPARATOR = b"\x1f"  # stands in for "::" so pandas' C parser splits the lines (a Python loop was 10x slower)
+
+
+def _parse_separated(raw: bytes, name: str) -> pd.DataFrame:
+    """A header-less separated file as a frame of strings, its rows' file lines in ``attrs["lines"]``."""
+    sep, encoding, columns = SEPARATED[name]
+    _decode(raw, name, encoding)
+    data = raw.replace(sep, _UNIT_SEPARATOR) if len(sep) > 1 else raw
+    if not data.strip():
+        return pd.DataFrame(columns=columns or [])
+    try:
+        # u.item's lines have 24 fields, or 25 where a stray pipe ends the line: room for both.
+        names = list(range(6 + len(ML100K_GENRES))) if name == "u.item" else None
+        frame = pd.read_csv(io.BytesIO(data), sep=(_UNIT_SEPARATOR if len(sep) > 1 else sep).decode(), header=None,
+                            names=names, dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE,
+                            encoding=encoding, engine="c")
+    except (pd.errors.ParserError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{name}: not a readable file ({first})") from None
+    if columns is not None:
+        if frame.shape[1] < 3:  # an id, an id and a rating; or an id, a title and genres
+            raise DataError(f"{name}: expected {len(columns)} fields separated by {sep.decode()!r} on each line, "
+                            f"found {frame.shape[1]}")
+        frame = frame.iloc[:, : len(columns)]
+        frame.columns = columns[: frame.shape[1]]
+    frame.attrs["lines"] = _data_lines(raw)
     return frame
+
+
+def _ml100k_movies(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """u.item's fields as movieId, title (with its year where the title lacks one) and ``A|B`` genres."""
+    if frame.shape[1] < 5 + len(ML100K_GENRES):
+        raise DataError(f"{name}: expected {5 + len(ML100K_GENRES)} fields separated by '|' on each line (an id, "
+                        f"a title, dates, a link and {len(ML100K_GENRES)} genre flags), found {frame.shape[1]}")
+    flags = frame.iloc[:, 5 : 5 + len(ML100K_GENRES)].apply(lambda column: column.str.strip() == "1")
+    genres = flags.iloc[:, 1:].apply(lambda row: "|".join(g for g, on in zip(ML100K_GENRES[1:], row, strict=True)
+                                                          if on), axis=1)
+    titles = frame.iloc[:, 1].str.strip()
+    years = frame.iloc[:, 2].str.extract(r"(\d{4})\s*$", expand=False)
+    no_year = ~titles.str.contains(r"\(\d{4}\)\s*$", regex=True) & years.notna()
+    titles = titles.where(~no_year, titles + " (" + years.fillna("") + ")")
+    out = pd.DataFrame({"movieId": frame.iloc[:, 0], "title": titles,
+                        "genres": genres.replace("", "(no genres listed)")})
+    out.attrs.update(frame.attrs)
+    return out
 
 
 def _read_csv_validated(raw: bytes, name: str, validate, max_rows: int, what: str,
@@ -210,7 +262,7 @@ def _read_csv_validated(raw: bytes, name: str, validate, max_rows: int, what: st
 _CLEAN_DTYPES = {"userId": np.int64, "movieId": np.int64, "rating": np.float64, "timestamp": np.int64}
 
 
-def read_ratings_fast(raw: bytes, limits: Limits) -> pd.DataFrame | None:
+def read_ratings_fast(raw: bytes, limits: Limits, name: str = C.RATINGS_FILE) -> pd.DataFrame | None:
     """The typed ratings of a clean file in one vectorised pass, or None to take the careful path.
 
     Clean: exactly the MovieLens header (with or without ``timestamp``; a UTF-8
@@ -219,12 +271,22 @@ def read_ratings_fast(raw: bytes, limits: Limits) -> pd.DataFrame | None:
     every value within the limits that :func:`validate_ratings` checks. Anything
     else (a stray space in the header, ``1.5`` as an id, a duplicate) is left to the
     careful path, which accepts what it can and names the line of what it cannot.
-    The result equals ``validate_ratings`` of the same file (tested).
+    The result equals ``validate_ratings`` of the same file (tested). A header-less release file (``ratings.dat``,
+    ``u.data``: :data:`SEPARATED`) takes the same path, its four fields named.
     """
+    separated = name in SEPARATED
+    header_lines = 0 if separated else 1
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pandas' cast warnings for junk: the careful path reports it
-            frame = pd.read_csv(io.BytesIO(raw), dtype=_CLEAN_DTYPES, engine="c", float_precision="round_trip")
+            if separated:
+                sep = SEPARATED[name][0]
+                data = raw.replace(sep, _UNIT_SEPARATOR) if len(sep) > 1 else raw
+                frame = pd.read_csv(io.BytesIO(data), sep=(_UNIT_SEPARATOR if len(sep) > 1 else sep).decode(),
+                                    header=None, names=[*C.RATINGS_COLUMNS, "timestamp"], dtype=_CLEAN_DTYPES,
+                                    engine="c", float_precision="round_trip")
+            else:
+                frame = pd.read_csv(io.BytesIO(raw), dtype=_CLEAN_DTYPES, engine="c", float_precision="round_trip")
     except Exception:  # any oddity at all: the careful path reports it properly
         return None
     if not isinstance(frame.index, pd.RangeIndex):
@@ -232,7 +294,8 @@ def read_ratings_fast(raw: bytes, limits: Limits) -> pd.DataFrame | None:
     columns = list(frame.columns)
     if columns not in (list(C.RATINGS_COLUMNS), [*C.RATINGS_COLUMNS, "timestamp"]) or frame.empty:
         return None
-    if len(frame) > limits.max_rating_rows or raw.count(b"\n") + (not raw.endswith(b"\n")) != len(frame) + 1:
+    lines = raw.count(b"\n") + (not raw.endswith(b"\n"))
+    if len(frame) > limits.max_rating_rows or lines != len(frame) + header_lines:
         return None  # over the limit, or blank/multi-line rows that would shift the line numbers
     users, movies = frame["userId"].to_numpy(), frame["movieId"].to_numpy()
     ratings = frame["rating"].to_numpy()
@@ -244,26 +307,26 @@ def read_ratings_fast(raw: bytes, limits: Limits) -> pd.DataFrame | None:
     typed = pd.DataFrame({"userId": users, "movieId": movies, "rating": ratings.astype(np.float32)})
     if "timestamp" in frame.columns:
         typed["timestamp"] = frame["timestamp"].clip(lower=0, upper=2**62).to_numpy()
-    typed.attrs["lines"] = np.arange(2, len(typed) + 2, dtype=np.int64)
+    typed.attrs["lines"] = np.arange(1 + header_lines, len(typed) + 1 + header_lines, dtype=np.int64)
     return typed
 
 
 def read_ratings(
     source: Source, name: str = C.RATINGS_FILE, limits: Limits = Limits()
 ) -> pd.DataFrame:
-    """Read and validate a ratings file (CSV, or ``::``-separated ``ratings.dat``)."""
+    """Read and validate a ratings file (CSV, ``::``-separated ``ratings.dat`` or tab-separated ``u.data``)."""
     raw = _read_bytes(source, name, limits)
-    dat = name.endswith(".dat")
-    check_csv_shape(raw, name, b"::" if dat else b",")
-    if not dat and (clean := read_ratings_fast(raw, limits)) is not None:
+    separated = name in SEPARATED
+    check_csv_shape(raw, name, SEPARATED[name][0] if separated else b",")
+    if (clean := read_ratings_fast(raw, limits, name)) is not None:
         return clean
     return read_ratings_carefully(raw, name, limits)
 
 
 def read_ratings_carefully(raw: bytes, name: str, limits: Limits) -> pd.DataFrame:
     """Parse every cell as text, then validate: slower, but accepts what it can and names bad lines."""
-    if name.endswith(".dat"):
-        frame = _parse_dat(_decode(raw, name, "latin-1"), ["userId", "movieId", "rating", "timestamp"])
+    if name in SEPARATED:
+        frame = _parse_separated(raw, name)
         if len(frame) > limits.max_rating_rows:
             raise DataError(f"{name}: {len(frame):,} rows, over the limit of {limits.max_rating_rows:,} ratings")
         return validate_ratings(frame, name)
@@ -274,12 +337,14 @@ def read_ratings_carefully(raw: bytes, name: str, limits: Limits) -> pd.DataFram
 
 
 def read_movies(source: Source, name: str = C.MOVIES_FILE, limits: Limits = Limits()) -> pd.DataFrame:
-    """Read and validate a movies file (CSV, or ``::``-separated ``movies.dat``)."""
+    """Read and validate a movies file (CSV, ``::``-separated ``movies.dat`` or ``u.item``)."""
     raw = _read_bytes(source, name, limits)
-    dat = name.endswith(".dat")
-    check_csv_shape(raw, name, b"::" if dat else b",")
-    if dat:
-        frame = _parse_dat(_decode(raw, name, "latin-1"), ["movieId", "title", "genres"])
+    separated = name in SEPARATED
+    check_csv_shape(raw, name, SEPARATED[name][0] if separated else b",")
+    if separated:
+        frame = _parse_separated(raw, name)
+        if name == "u.item":
+            frame = _ml100k_movies(frame, name)
         if len(frame) > limits.max_movie_rows:
             raise DataError(f"{name}: {len(frame):,} rows, over the limit of {limits.max_movie_rows:,} movies")
         return validate_movies(frame, name)

@@ -12,6 +12,7 @@ from cfcore.data.cache import check_folder, extract_once, is_usable_copy
 from cfcore.data.dataset import Dataset, build_dataset
 from cfcore.data.download import DownloadError, download_dataset
 from cfcore.data.errors import DataError
+from cfcore.data.layouts import layout_of
 from cfcore.data.read import Limits, read_movies, read_ratings
 
 
@@ -53,12 +54,7 @@ def load_dataset(
         DataError: with a readable message for any problem.
     """
     folder = resolve_data_path(path, download=download)
-    if (folder / C.RATINGS_FILE).is_file():
-        ratings = read_ratings(folder / C.RATINGS_FILE, C.RATINGS_FILE, limits)
-    else:
-        ratings = read_ratings(folder / "ratings.dat", "ratings.dat", limits)
-    if (folder / C.MOVIES_FILE).is_file():
-        movies = read_movies(folder / C.MOVIES_FILE, C.MOVIES_FILE, limits)
-    else:
-        movies = read_movies(folder / "movies.dat", "movies.dat", limits)
+    ratings_name, movies_name = layout_of(folder) or (C.RATINGS_FILE, C.MOVIES_FILE)
+    ratings = read_ratings(folder / ratings_name, ratings_name, limits)
+    movies = read_movies(folder / movies_name, movies_name, limits)
     return build_dataset(ratings, movies, str(folder))
