@@ -262,15 +262,16 @@ def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, flo
 
 
 class RssSampler(threading.Thread):
-    """Samples a process tree's RSS every 200 ms and keeps the peak."""
+    """Samples a process tree's RSS (or, with ``descendants=False``, the process's alone) every 200 ms and keeps
+    the peak."""
 
-    def __init__(self, pid: int):
+    def __init__(self, pid: int, descendants: bool = True):
         super().__init__(daemon=True)
-        self.pid, self.peak, self._halt = pid, 0, threading.Event()
+        self.pid, self.descendants, self.peak, self._halt = pid, descendants, 0, threading.Event()
 
     def run(self) -> None:
         while not self._halt.is_set():
-            self.peak = max(self.peak, tree_rss(self.pid))
+            self.peak = max(self.peak, tree_rss(self.pid, self.descendants))
             self._halt.wait(0.2)
 
     def stop(self) -> None:

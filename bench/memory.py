@@ -14,8 +14,14 @@ sizes, which is what the per-step cost of a dense optimiser depends on.
 The last lines fit RSS = a + b * ratings over the synthetic sizes and project
 memory and epoch time to ml-25m.
 
+With ``--server-session`` it measures the web server instead (``bench/long_session.py``): one person's long
+mixed session in headless Chromium (five workspaces, an upload, trainings, t-SNE maps, the Beyond page), then
+every tab closed, and the server's RSS before, at its peak and after everyone has left, against its target.
+
     python bench/memory.py                              # ml-latest-small, 1M, 2M, tables25m
     python bench/memory.py --sizes 500000 --epochs 1 --naive-steps 0
+    python bench/memory.py --server-session             # about 6 minutes
+    python bench/memory.py --server-session --quick     # two workspaces, about 3 minutes
 """
 
 from __future__ import annotations
@@ -120,6 +126,17 @@ def measure(folder: Path, label: str, epochs: int, naive_steps: int) -> dict:
     return result
 
 
+def server_session(workspaces: int, minutes: float) -> int:
+    """The web server's RSS through one person's long session (``bench/long_session.py``); prints a summary line
+    and the report as JSON."""
+    import long_session
+
+    report = long_session.run(workspaces, minutes)
+    print(long_session.summary(report))
+    print(json.dumps(report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="*", type=int, default=[1_000_000, 2_000_000],
@@ -128,10 +145,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-steps", type=int, default=300, help="batches of plain model.fit to time (0: skip)")
     parser.add_argument("--no-tables25m", action="store_true", help="skip the ml-25m-sized tables measurement")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    server = parser.add_argument_group("the web server's memory after a long session (--server-session)")
+    server.add_argument("--server-session", action="store_true",
+                        help="measure the server's RSS through one person's long mixed session instead")
+    server.add_argument("--workspaces", type=int, default=5, help="workspaces opened one after another")
+    server.add_argument("--minutes", type=float, default=0.0,
+                        help="keep switching pages in the open tabs until this long after the first visit")
+    server.add_argument("--quick", action="store_true", help="two workspaces: a quick check")
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args.epochs, args.naive_steps)))
         return 0
+    if args.server_session:
+        return server_session(2 if args.quick else args.workspaces, args.minutes)
 
     results = []
     small = SHARED / "ml-latest-small"
